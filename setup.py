@@ -1,0 +1,38 @@
+"""sbtf: signed-binary weight networks from Keras to Cortex-M.
+
+`converters/` ships inside the same distribution as `sbtf.converters` (see package_dir), so no
+generic top-level name like `converters` lands in site-packages.
+"""
+from setuptools import setup
+
+setup(
+    name="sbtf",
+    version="0.1.0",
+    description="Signed-binary weight networks: Keras training, int8 TFLite conversion, Cortex-M kernels",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11,<3.12",
+    packages=["sbtf", "sbtf.converters"],
+    package_dir={"sbtf": "sbtf", "sbtf.converters": "converters"},
+    include_package_data=True,
+    install_requires=[
+        "tensorflow==2.21.0",
+        "tf-keras==2.21.0",
+        "larq==0.14.0",
+        "larq-compute-engine==0.16.0",
+        "tensorflow-model-optimization==0.8.1",
+        "numpy<2",
+        "flatbuffers",
+        "h5py",
+    ],
+    extras_require={
+        "dev": ["pytest", "ruff", "black", "scikit-learn", "matplotlib"],
+    },
+    entry_points={
+        "console_scripts": [
+            "sbtf-convert=sbtf.converters.cli:main",
+            "sbtf-micro=sbtf.micro.cli:main",
+        ]
+    },
+)
