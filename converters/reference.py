@@ -1,0 +1,203 @@
+"""NumPy reference of TFLite's int8 CONV_2D / FULLY_CONNECTED and of sbtf's signed-binary ops.
+
+The executable form of docs/op_spec.md. Integer arithmetic follows TFLite's reference kernels
+to the bit (QuantizeMultiplier, MultiplyByQuantizedMultiplier with double rounding, SAME
+padding, activation clamps), so this module, the C kernels and TFLite must agree exactly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sbtf.converters import bitmask
+
+# TFLite ActivationFunctionType / Padding enum values (schema.fbs).
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3
+PADDING_SAME, PADDING_VALID = 0, 1
+
+
+def tflite_round(x: float) -> int:
+    """std::round: half away from zero."""
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
+    if real_multiplier == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real_multiplier)
+    q_fixed = tflite_round(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        shift, q_fixed = 0, 0
+    if shift > 30:  # TFLite would overflow here; refuse rather than silently differ
+        raise ValueError(f"requantization multiplier {real_multiplier} is too large")
+    return int(q_fixed), int(shift)
+
+
+def conv_multipliers(input_scale: float, weight_scales, output_scale: float):
+    """Per-channel (multiplier, shift) arrays as TFLite's conv computes them (in double)."""
+    pairs = [
+        quantize_multiplier(float(input_scale) * float(s) / float(output_scale))
+        for s in np.asarray(weight_scales, dtype=np.float32).reshape(-1)
+    ]
+    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
+
+
+def fully_connected_multipliers(input_scale: float, weight_scales, output_scale: float):
+    """(multiplier, shift) arrays as TFLite's fully connected computes them.
+
+    TFLite multiplies the two scales in float before widening to double.
+    """
+    pairs = []
+    for s in np.asarray(weight_scales, dtype=np.float32).reshape(-1):
+        product = float(np.float32(input_scale) * np.float32(s))
+        pairs.append(quantize_multiplier(product / float(output_scale)))
+    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
+
+
+def _saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.astype(np.int64)
+    b = np.broadcast_to(np.asarray(b, np.int64), a.shape)
+    overflow = (a == b) & (a == -(1 << 31))
+    ab = a * b  # fits in int64: |a|, |b| <= 2^31
+    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    # C++ integer division truncates toward zero.
+    num = ab + nudge
+    result = np.where(num >= 0, num // (1 << 31), -((-num) // (1 << 31)))
+    return np.where(overflow, (1 << 31) - 1, result)
+
+
+def _rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    exponent = np.broadcast_to(np.asarray(exponent, np.int64), x.shape)
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0).astype(np.int64)
+    return (x >> exponent) + (remainder > threshold).astype(np.int64)
+
+
+def multiply_by_quantized_multiplier(acc, multiplier, shift) -> np.ndarray:
+    """TFLite's MultiplyByQuantizedMultiplier (double rounding) on int32 accumulators.
+
+    multiplier/shift broadcast against acc (per channel: shape [C] against [..., C]).
+    """
+    acc = np.asarray(acc, np.int64)
+    shift = np.broadcast_to(np.asarray(shift, np.int64), acc.shape)
+    left = np.where(shift > 0, shift, 0)
+    right = np.where(shift > 0, 0, -shift)
+    shifted = acc * (np.int64(1) << left)
+    # TFLite computes x * (1 << left_shift) in int32; wrap like the C code does.
+    shifted = ((shifted + (1 << 31)) % (1 << 32)) - (1 << 31)
+    return _rounding_divide_by_pot(_saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized for int8 outputs."""
+    qmin, qmax = -128, 127
+
+    def q(f: float) -> int:
+        return zero_point + tflite_round(f / scale)
+
+    if activation == ACT_NONE:
+        return qmin, qmax
+    if activation == ACT_RELU:
+        return max(qmin, q(0.0)), qmax
+    if activation == ACT_RELU6:
+        return max(qmin, q(0.0)), min(qmax, q(6.0))
+    if activation == ACT_RELU_N1_TO_1:
+        return max(qmin, q(-1.0)), min(qmax, q(1.0))
+    raise ValueError(f"unsupported fused activation {activation}")
+
+
+def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding: int) -> int:
+    effective = (kernel - 1) * dilation + 1
+    if padding == PADDING_SAME:
+        return (size + stride - 1) // stride
+    if padding == PADDING_VALID:
+        return (size - effective + stride) // stride
+    raise ValueError(f"unknown padding {padding}")
+
+
+def conv_padding_before(size: int, kernel: int, stride: int, dilation: int, padding: int) -> int:
+    """TFLite's ComputePaddingHeightWidth: padding before the first row/column."""
+    out = conv_output_size(size, kernel, stride, dilation, padding)
+    effective = (kernel - 1) * dilation + 1
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Requantization of one layer: offsets, per-channel multiplier/shift and output clamp."""
+
+    input_offset: int
+    output_offset: int
+    multiplier: np.ndarray
+    shift: np.ndarray
+    act_min: int = -128
+    act_max: int = 127
+
+
+def _requantize(acc: np.ndarray, bias, rq: Requant) -> np.ndarray:
+    if bias is not None:
+        acc = acc + np.asarray(bias, np.int64)
+    acc = multiply_by_quantized_multiplier(acc, rq.multiplier, rq.shift) + rq.output_offset
+    return np.clip(acc, rq.act_min, rq.act_max).astype(np.int8)
+
+
+def conv2d_int8(x, weights, bias, rq: Requant, *, stride=(1, 1), dilation=(1, 1),
+                padding=PADDING_SAME) -> np.ndarray:
+    """TFLite int8 CONV_2D: x int8 [N,H,W,C_in], weights int8 OHWI [C_out,KH,KW,C_in]."""
+    x = np.asarray(x, np.int8)
+    w = np.asarray(weights, np.int8)
+    n, h, wd, c_in = x.shape
+    c_out, kh, kw, wc = w.shape
+    if wc != c_in:
+        raise ValueError(f"filter has {wc} input channels, input has {c_in}")
+    (sh, sw), (dh, dw) = stride, dilation
+    oh = conv_output_size(h, kh, sh, dh, padding)
+    ow = conv_output_size(wd, kw, sw, dw, padding)
+    ph = conv_padding_before(h, kh, sh, dh, padding)
+    pw = conv_padding_before(wd, kw, sw, dw, padding)
+    # Pad with the input zero point so padded taps contribute (x + input_offset) = 0.
+    xs = x.astype(np.int64) + rq.input_offset
+    pad_h_after = max((oh - 1) * sh + (kh - 1) * dh + 1 - h - ph, 0)
+    pad_w_after = max((ow - 1) * sw + (kw - 1) * dw + 1 - wd - pw, 0)
+    xs = np.pad(xs, ((0, 0), (ph, pad_h_after), (pw, pad_w_after), (0, 0)))
+    acc = np.zeros((n, oh, ow, c_out), np.int64)
+    w64 = w.astype(np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dh, kx * dw
+            patch = xs[:, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw, :]
+            acc += patch @ w64[:, ky, kx, :].T
+    return _requantize(acc, bias, rq)
+
+
+def fully_connected_int8(x, weights, bias, rq: Requant) -> np.ndarray:
+    """TFLite int8 FULLY_CONNECTED: x int8 [batches, C_in], weights int8 [C_out, C_in]."""
+    x = np.asarray(x, np.int8)
+    w = np.asarray(weights, np.int8)
+    acc = (x.astype(np.int64) + rq.input_offset) @ w.astype(np.int64).T
+    return _requantize(acc, bias, rq)
+
+
+def sbtf_conv2d(x, mask, sign, bias, rq: Requant, *, filter_hw, stride=(1, 1), dilation=(1, 1),
+                padding=PADDING_SAME) -> np.ndarray:
+    """SBTF_CONV_2D: by definition TFLite's int8 conv on the decoded weights sign*127."""
+    c_in = np.asarray(x).shape[-1]
+    kh, kw = filter_hw
+    w = bitmask.unpack(mask, sign, kh * kw * c_in).reshape(-1, kh, kw, c_in)
+    return conv2d_int8(x, w, bias, rq, stride=stride, dilation=dilation, padding=padding)
+
+
+def sbtf_fully_connected(x, mask, sign, bias, rq: Requant) -> np.ndarray:
+    """SBTF_FULLY_CONNECTED: TFLite's int8 fully connected on the decoded weights."""
+    x = np.asarray(x, np.int8)
+    c_in = x.shape[-1]
+    w = bitmask.unpack(mask, sign, c_in)
+    return fully_connected_int8(x.reshape(-1, c_in), w, bias, rq)

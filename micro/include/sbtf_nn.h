@@ -1,0 +1,134 @@
+/*
+ * sbtf_nn.h - signed-binary int8 kernels for Cortex-M (and any C99 host).
+ *
+ * The operators are specified in docs/op_spec.md: an sbtf op computes exactly what TFLite's
+ * builtin int8 CONV_2D / FULLY_CONNECTED compute on the weights sign[c] * 127 at the set bits
+ * of mask row c and 0 elsewhere. No dynamic allocation; every function checks its arguments
+ * and returns a status.
+ *
+ * One API, three implementations chosen at compile time (all bit-exact with each other):
+ * portable C, Cortex-M DSP extension (__ARM_FEATURE_DSP: M4, M7, M33) and Helium
+ * (__ARM_FEATURE_MVE: M55, M85). Define SBTF_FORCE_PORTABLE to build the portable path anywhere.
+ */
+#ifndef SBTF_NN_H
+#define SBTF_NN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Format version of the ops this library implements (custom option `version`). */
+#define SBTF_OP_FORMAT_VERSION 1
+
+/** Status returned by every function. */
+typedef enum {
+  SBTF_OK = 0,
+  SBTF_ERROR_NULL_ARGUMENT = -1, /**< a required pointer is NULL */
+  SBTF_ERROR_BAD_SHAPE = -2,     /**< a dimension is out of range or shapes disagree */
+  SBTF_ERROR_BAD_PARAM = -3,     /**< stride, dilation, padding, offset or clamp out of range */
+  SBTF_ERROR_BUFFER_SIZE = -4,   /**< the scratch buffer is smaller than *_get_buffer_size() */
+} sbtf_status;
+
+/** Scratch memory owned by the caller (size in bytes). buf may be NULL when size is 0. */
+typedef struct {
+  void *buf;
+  int32_t size;
+} sbtf_context;
+
+/** A 4-D shape. Activations: NHWC. Filters: n = C_out, h = KH, w = KW, c = C_in. */
+typedef struct {
+  int32_t n;
+  int32_t h;
+  int32_t w;
+  int32_t c;
+} sbtf_dims;
+
+/** Convolution parameters (TFLite semantics). */
+typedef struct {
+  int32_t input_offset;   /**< -input zero point, in [-127, 128] */
+  int32_t output_offset;  /**< output zero point, in [-128, 127] */
+  int32_t stride_h, stride_w;      /**< >= 1 */
+  int32_t dilation_h, dilation_w;  /**< >= 1 */
+  int32_t pad_h, pad_w;   /**< padding before the first row / column, >= 0 (TFLite's SAME rule) */
+  int32_t activation_min; /**< output clamp, -128 <= min <= max <= 127 */
+  int32_t activation_max;
+} sbtf_conv_params;
+
+/** Fully-connected parameters (TFLite semantics). */
+typedef struct {
+  int32_t input_offset;   /**< -input zero point, in [-127, 128] */
+  int32_t output_offset;  /**< output zero point, in [-128, 127] */
+  int32_t activation_min; /**< output clamp, -128 <= min <= max <= 127 */
+  int32_t activation_max;
+} sbtf_fc_params;
+
+/**
+ * Per-output-channel requantization, as TFLite's QuantizeMultiplier produces it:
+ * multiplier[c] in [2^30, 2^31) or 0, shift[c] in [-31, 30] (positive = left shift).
+ * A per-tensor layer repeats the same value for every channel.
+ */
+typedef struct {
+  const int32_t *multiplier;
+  const int32_t *shift;
+} sbtf_quant_params;
+
+/** Bytes of one bitmask row: K bits padded to a multiple of 32 bits. */
+static inline int32_t sbtf_mask_row_bytes(int32_t k) { return ((k + 31) / 32) * 4; }
+
+/**
+ * Scratch bytes sbtf_conv2d_s8() needs for these shapes (0 is a valid answer).
+ * Returns a negative sbtf_status when the shapes are invalid.
+ */
+int32_t sbtf_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims, const sbtf_dims *filter_dims,
+                                       const sbtf_dims *output_dims);
+
+/**
+ * Signed-binary 2-D convolution, int8 in and out.
+ *
+ * @param ctx          scratch buffer of at least sbtf_conv2d_s8_get_buffer_size() bytes
+ * @param params       offsets, stride, dilation, padding, clamp
+ * @param quant        per-channel multiplier/shift, C_out entries each
+ * @param input_dims   [N, H, W, C_in]
+ * @param input        int8 NHWC
+ * @param filter_dims  [C_out, KH, KW, C_in]
+ * @param mask         uint8 [C_out, row_bytes], row_bytes = sbtf_mask_row_bytes(KH*KW*C_in);
+ *                     bit i = (ky*KW + kx)*C_in + ci of row c, LSB first; padding bits zero
+ * @param sign         int8 [C_out], each -1 or +1
+ * @param bias         int32 [C_out], or NULL
+ * @param output_dims  [N, H_out, W_out, C_out]; H_out, W_out must match stride/dilation/padding
+ * @param output       int8 NHWC
+ */
+sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
+                           const sbtf_quant_params *quant, const sbtf_dims *input_dims,
+                           const int8_t *input, const sbtf_dims *filter_dims, const uint8_t *mask,
+                           const int8_t *sign, const int32_t *bias, const sbtf_dims *output_dims,
+                           int8_t *output);
+
+/** Scratch bytes sbtf_fully_connected_s8() needs (negative sbtf_status on invalid sizes). */
+int32_t sbtf_fully_connected_s8_get_buffer_size(int32_t input_channels, int32_t output_channels);
+
+/**
+ * Signed-binary fully connected layer, int8 in and out.
+ *
+ * @param batches          rows of input, >= 1
+ * @param input_channels   C_in, >= 1
+ * @param input            int8 [batches, C_in]
+ * @param output_channels  C_out, >= 1
+ * @param mask             uint8 [C_out, row_bytes], row_bytes = sbtf_mask_row_bytes(C_in)
+ * @param sign             int8 [C_out], each -1 or +1
+ * @param bias             int32 [C_out], or NULL
+ * @param output           int8 [batches, C_out]
+ */
+sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_params *params,
+                                    const sbtf_quant_params *quant, int32_t batches,
+                                    int32_t input_channels, const int8_t *input,
+                                    int32_t output_channels, const uint8_t *mask,
+                                    const int8_t *sign, const int32_t *bias, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SBTF_NN_H */
