@@ -13,7 +13,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11,<3.12",
-    packages=["sbtf", "sbtf.converters"],
+    packages=["sbtf", "sbtf.converters", "sbtf.micro"],
     package_dir={"sbtf": "sbtf", "sbtf.converters": "converters"},
     include_package_data=True,
     install_requires=[
