@@ -1,0 +1,100 @@
+"""Run converted sbtf models on the host: TFLite's interpreter plus sbtf's delegate plugin.
+
+Builtin ops run on TensorFlow Lite's own kernels; SBTF_CONV_2D / SBTF_FULLY_CONNECTED run on
+sbtf's C kernels (the same `micro/src` sources as the microcontroller builds), compiled into a
+TFLite delegate plugin when sbtf is installed (`pip install -e .`). See docs/host.md.
+"""
+from __future__ import annotations
+
+import importlib.machinery
+from pathlib import Path
+
+from sbtf import _env  # noqa: F401  (must run before TensorFlow is imported)
+
+import tensorflow as tf  # noqa: E402
+
+_LIBRARY_STEM = "_delegate"  # setup.py's Extension "sbtf._delegate"
+
+# TFLite's default XNNPACK delegate rounds int8 requantization differently from TFLite's
+# builtin kernels, and the sbtf ops are defined as bit-exact with the builtin kernels.
+_RESOLVER = tf.lite.experimental.OpResolverType
+_EXACT_RESOLVERS = (_RESOLVER.BUILTIN_WITHOUT_DEFAULT_DELEGATES, _RESOLVER.BUILTIN_REF)
+
+
+def library_path() -> Path:
+    """Path of the built delegate plugin; FileNotFoundError saying how to build it if absent."""
+    package = Path(__file__).resolve().parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = package / (_LIBRARY_STEM + suffix)
+        if candidate.is_file():
+            return candidate
+    repo = package.parent
+    raise FileNotFoundError(
+        f"sbtf's TFLite delegate plugin is not built (no {_LIBRARY_STEM}*.so in {package}). "
+        f"Build it with `pip install -e {repo}` (or `make setup`); it needs gcc and the C "
+        "kernels in micro/src. If the install printed a warning about the 'sbtf._delegate' "
+        "extension, the compiler error is above that warning."
+    )
+
+
+def load_delegate():
+    """A new sbtf delegate: `tf.lite.experimental.load_delegate(<built plugin>)`.
+
+    Pass it in `experimental_delegates` of a `tf.lite.Interpreter` created with
+    `experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES`, or use
+    `sbtf.Interpreter`, which does both.
+    """
+    return tf.lite.experimental.load_delegate(str(library_path()))
+
+
+class Interpreter(tf.lite.Interpreter):
+    """`tf.lite.Interpreter` that runs sbtf's custom ops with sbtf's C kernels.
+
+    Same arguments as `tf.lite.Interpreter`. The sbtf delegate comes first in
+    `experimental_delegates`; the op resolver defaults to BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    (BUILTIN_REF is also accepted), so outputs equal the plain int8 model's bit for bit.
+    Errors from `allocate_tensors()` / `invoke()` (e.g. malformed sbtf op options) are
+    RuntimeErrors naming the model file.
+    """
+
+    def __init__(
+        self,
+        model_path=None,
+        model_content=None,
+        experimental_delegates=None,
+        num_threads=None,
+        experimental_op_resolver_type=_RESOLVER.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        **kwargs,
+    ):
+        if experimental_op_resolver_type not in _EXACT_RESOLVERS:
+            raise ValueError(
+                f"sbtf.Interpreter needs an op resolver without TFLite's default XNNPACK "
+                f"delegate (BUILTIN_WITHOUT_DEFAULT_DELEGATES or BUILTIN_REF), got "
+                f"{experimental_op_resolver_type}: XNNPACK rounds int8 differently from the "
+                "builtin kernels the sbtf ops are specified against"
+            )
+        self._sbtf_source = str(model_path) if model_path is not None else "<model_content>"
+        delegates = [load_delegate(), *(experimental_delegates or [])]
+        super().__init__(
+            model_path=model_path,
+            model_content=model_content,
+            experimental_delegates=delegates,
+            num_threads=num_threads,
+            experimental_op_resolver_type=experimental_op_resolver_type,
+            **kwargs,
+        )
+
+    def _with_source(self, exc: RuntimeError) -> RuntimeError:
+        return RuntimeError(f"{self._sbtf_source}: {str(exc).strip()}")
+
+    def allocate_tensors(self):
+        try:
+            return super().allocate_tensors()
+        except RuntimeError as exc:
+            raise self._with_source(exc) from exc
+
+    def invoke(self):
+        try:
+            return super().invoke()
+        except RuntimeError as exc:
+            raise self._with_source(exc) from exc
