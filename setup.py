@@ -3,7 +3,24 @@
 `converters/` ships inside the same distribution as `sbtf.converters` (see package_dir), so no
 generic top-level name like `converters` lands in site-packages.
 """
-from setuptools import setup
+import glob
+
+from setuptools import Extension, setup
+
+# sbtf's TFLite delegate plugin (docs/host.md): a plain C shared library, loaded with dlopen by
+# tf.lite.experimental.load_delegate, built from the same kernel sources as the micro builds.
+# Optional, so a machine without a C compiler still installs the Python package; then
+# sbtf.load_delegate() explains how to build it. --no-undefined turns a missing kernel source
+# into a build error instead of a library that fails to load.
+delegate_plugin = Extension(
+    "sbtf._delegate",
+    sources=sorted(glob.glob("micro/delegate/*.c")) + sorted(glob.glob("micro/src/*.c")),
+    include_dirs=["micro/include", "micro/delegate"],
+    extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
+    extra_link_args=["-Wl,--no-undefined"],
+    libraries=["m"],
+    optional=True,
+)
 
 setup(
     name="sbtf",
@@ -16,6 +33,7 @@ setup(
     packages=["sbtf", "sbtf.converters", "sbtf.micro"],
     package_dir={"sbtf": "sbtf", "sbtf.converters": "converters"},
     include_package_data=True,
+    ext_modules=[delegate_plugin],
     install_requires=[
         "tensorflow==2.21.0",
         "tf-keras==2.21.0",

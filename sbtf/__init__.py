@@ -18,6 +18,18 @@ from sbtf.quantizers import SignedBinaryQuantizer, quantized_kernel  # noqa: E40
 
 __version__ = "0.1.0"
 
+_LAZY = {"Interpreter": "sbtf.interpreter", "load_delegate": "sbtf.interpreter"}
+
+
+def __getattr__(name):
+    # Host execution (docs/host.md) imports TFLite's interpreter: only on first use.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sbtf' has no attribute {name!r}")
+
+
 __all__ = [
     "layers",
     "models",
@@ -32,4 +44,6 @@ __all__ = [
     "SignedBinaryConv2D",
     "SignedBinaryDense",
     "SignedBinaryDepthwiseConv2D",
+    "Interpreter",
+    "load_delegate",
 ]
