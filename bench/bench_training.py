@@ -1,0 +1,123 @@
+"""Seconds per training step: ResNet-8 with signed-binary weights vs larq's ste_sign weights.
+
+Same network (sbtf.models.resnet8), the six 3x3 block convs either `SignedBinaryConv2D`
+(default quantizer, WeightClip(1), sparsity metric on), the same without the sparsity metric,
+larq `QuantConv2D(kernel_quantizer="ste_sign", kernel_constraint=WeightClip(1))`, or a plain
+float `Conv2D`. Random CIFAR-sized data, batch 32, Adam. Each variant is warmed up, then the
+variants take turns timing `--steps` steps, `--repeats` times; the figure is the median.
+Prints a table and writes build/bench/training.json. A figure, not an assertion.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import sbtf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+import larq as lq  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from sbtf.quantizers import SignedBinaryQuantizer  # noqa: E402
+
+
+def _factory(kind):
+    def conv(filters, kernel_size, strides):
+        common = dict(strides=strides, padding="same", use_bias=False,
+                      kernel_initializer="he_normal")
+        if kind == "signed_binary":
+            return sbtf.SignedBinaryConv2D(filters, kernel_size, **common)
+        if kind == "signed_binary_no_metric":
+            return sbtf.SignedBinaryConv2D(
+                filters, kernel_size, kernel_quantizer=SignedBinaryQuantizer(metrics=[]), **common
+            )
+        if kind == "ste_sign":
+            return lq.layers.QuantConv2D(
+                filters, kernel_size, kernel_quantizer="ste_sign",
+                kernel_constraint=lq.constraints.WeightClip(1.0), **common,
+            )
+        if kind == "float":
+            return tf.keras.layers.Conv2D(filters, kernel_size, **common)
+        raise ValueError(kind)
+
+    return conv
+
+
+VARIANTS = {
+    "signed_binary": "SignedBinaryConv2D (sparsity metric on)",
+    "signed_binary_no_metric": "SignedBinaryConv2D, metrics=[]",
+    "ste_sign": "larq QuantConv2D ste_sign + WeightClip",
+    "float": "float Conv2D (reference)",
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--out", default="build/bench/training.json")
+    args = parser.parse_args(argv)
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(args.batch, 32, 32, 3)).astype(np.float32)
+    y = rng.integers(0, 10, size=(args.batch,))
+    x, y = tf.constant(x), tf.constant(y)
+
+    models = {}
+    for kind in VARIANTS:
+        tf.keras.utils.set_random_seed(0)
+        model = sbtf.models.resnet8(conv_factory=_factory(kind), name=f"resnet8_{kind}")
+        model.compile(tf.keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+        for _ in range(args.warmup):
+            model.train_on_batch(x, y)
+        models[kind] = model
+
+    times = {kind: [] for kind in VARIANTS}
+    for _ in range(args.repeats):
+        for kind, model in models.items():  # take turns, so load changes hit every variant
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                model.train_on_batch(x, y)
+            times[kind].append((time.perf_counter() - start) / args.steps)
+
+    per_step = {kind: statistics.median(t) for kind, t in times.items()}
+    base = per_step["ste_sign"]
+    print(f"ResNet-8 training step, batch {args.batch}, median of {args.repeats} x "
+          f"{args.steps} steps, {os.cpu_count()} CPUs")
+    print(f"{'variant':45s} {'s/step':>9s} {'vs ste_sign':>12s}")
+    for kind, label in VARIANTS.items():
+        print(f"{label:45s} {per_step[kind]:9.4f} {per_step[kind] / base:11.2f}x")
+    ratio = per_step["signed_binary"] / base
+    print(f"signed-binary / ste_sign = {ratio:.3f} (target <= 1.20)")
+
+    result = {
+        "benchmark": "training_step_resnet8",
+        "batch_size": args.batch,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "seconds_per_step": per_step,
+        "all_seconds_per_step": times,
+        "ratio_signed_binary_vs_ste_sign": ratio,
+        "ratio_signed_binary_no_metric_vs_ste_sign": per_step["signed_binary_no_metric"] / base,
+        "tensorflow": tf.__version__,
+        "larq": lq.__version__ if hasattr(lq, "__version__") else None,
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
