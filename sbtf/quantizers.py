@@ -251,7 +251,8 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         depthwise: the kernel is a DepthwiseConv2D kernel (see above).
         metrics: training metrics shown in `fit`'s logs, from `("sparsity", "flip_ratio")`.
             `"sparsity"` is the fraction of zero weights of the layer's quantized kernel,
-            logged as `sparsity/<layer name>`. Default `None`: `["sparsity"]` plus the metrics
+            logged as `sparsity/<layer name>`. Metrics are updated in training calls only
+            (not in `predict`/`evaluate` or inference graphs). Default `None`: `["sparsity"]` plus the metrics
             of an enclosing `larq.context.metrics_scope`. Pass `[]` for none.
 
     # References
@@ -350,6 +351,9 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
 
     def _sign_tensor(self, inputs):
         """The ±1 signs broadcastable to the kernel (fixing them first in "init" mode)."""
+        if self.signs_mode == "init" and not self._signs_fixed:
+            with tf.init_scope():  # set by an earlier step or loaded: no assign op from now on
+                self._signs_fixed = bool(np.all(self.signs.numpy() != 0))
         signs = tf.convert_to_tensor(self.signs)
         if self.signs_mode == "init" and not self._signs_fixed:
             # Unset entries (0) take the sign of the filter's mean; remember them.
@@ -381,8 +385,13 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
             return codes * tf.stop_gradient(tf.math.divide_no_nan(total, kept))
         return codes * tf.reshape(self.alpha, self._broadcast_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         outputs = self.quantize(inputs)
+        # Metrics only while training (Keras propagates `training` from the quantized layer's
+        # call): an inference graph, e.g. the one the TFLite converter traces, has no metric
+        # update ops.
+        if training is None or training is False:
+            return outputs
         if "sparsity" in self.metrics_names:
             zeros = tf.cast(tf.equal(outputs, 0), tf.float32)
             self.add_metric(

@@ -328,3 +328,22 @@ def test_quantized_kernel_rejects_other_layers():
     layer.build((None, 2))
     with pytest.raises(ValueError, match="not signed-binary"):
         sbtf.quantized_kernel(layer)
+
+
+def test_inference_graph_has_no_state_updates():
+    """What the TFLite converter traces: no metric updates, no "init" sign assignment."""
+    inputs = tf.keras.Input((4, 4, 1))
+    x = sbtf.SignedBinaryConv2D(4, 3, signs="init")(inputs)
+    x = tf.keras.layers.Flatten()(x)
+    outputs = lq.layers.QuantDense(
+        2,
+        kernel_quantizer=SignedBinaryQuantizer(signs="init", metrics=["sparsity", "flip_ratio"]),
+        kernel_constraint="weight_clip",
+    )(x)
+    model = tf.keras.Model(inputs, outputs)
+    model.predict(np.ones((1, 4, 4, 1), np.float32), verbose=0)  # larq layer: fixes its signs
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec((1, 4, 4, 1), tf.float32)
+    )
+    updates = [op.type for op in fn.graph.get_operations() if "Assign" in op.type]
+    assert updates == []
