@@ -1,0 +1,146 @@
+"""Loading a Keras model from a file without running code from it.
+
+A `.h5`, `.keras` or SavedModel file is untrusted input. Keras's Lambda layer stores Python
+bytecode that deserialization would execute, so every format's model config is inspected
+*before* Keras deserializes anything, and a Lambda layer is refused unless `unsafe=True`.
+`.keras` files also load with Keras's own `safe_mode`. Every failure is a one-line
+ConversionError naming the file and the problem.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+
+import larq  # noqa: F401  (registers larq's layers and quantizers with Keras)
+import tensorflow as tf
+
+import sbtf  # noqa: F401  (registers sbtf's layers and quantizers with Keras)
+from sbtf.converters.errors import ConversionError
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_UNSAFE_CLASSES = ("Lambda",)
+
+
+def _unsafe_layers(config) -> list[str]:
+    """Names of layers in a Keras config (any nesting) whose deserialization runs Python code."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("class_name") in _UNSAFE_CLASSES:
+                cfg = node.get("config") if isinstance(node.get("config"), dict) else {}
+                found.append(f"{cfg.get('name', '?')} ({node['class_name']})")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    return found
+
+
+def _refuse_unsafe(path, config, unsafe: bool) -> None:
+    if unsafe:
+        return
+    bad = _unsafe_layers(config)
+    if bad:
+        raise ConversionError(
+            f"{path}: refusing to load: layer {', '.join(bad)} would run Python code stored in "
+            f"the file; pass --unsafe (unsafe=True) only if you trust its author")
+
+
+def _parse_json(path, text, what) -> dict:
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConversionError(f"{path}: {what} is not valid JSON ({exc})") from None
+
+
+def _h5_config(path) -> dict:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+    except OSError as exc:
+        raise ConversionError(f"{path}: cannot read HDF5 file (truncated or corrupt?): "
+                              f"{_first_line(exc)}") from None
+    if raw is None:
+        raise ConversionError(f"{path}: HDF5 file has no model_config (a weights-only file? "
+                              f"save the whole model with model.save)")
+    return _parse_json(path, raw, "HDF5 model_config")
+
+
+def _keras_zip_config(path) -> dict:
+    try:
+        with zipfile.ZipFile(path) as z:
+            raw = z.read("config.json")
+    except KeyError:
+        raise ConversionError(f"{path}: .keras archive has no config.json") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ConversionError(f"{path}: cannot read .keras archive (truncated or corrupt?): "
+                              f"{_first_line(exc)}") from None
+    return _parse_json(path, raw, "config.json")
+
+
+def _saved_model_config(path) -> dict | None:
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise ConversionError(f"{path}: folder is not a SavedModel (no saved_model.pb)")
+    meta = os.path.join(path, "keras_metadata.pb")
+    if not os.path.isfile(meta):
+        raise ConversionError(f"{path}: SavedModel has no keras_metadata.pb; sbtf-convert needs a "
+                              f"Keras model saved with model.save()")
+    with open(meta, "rb") as f:
+        raw = f.read()
+    # keras_metadata.pb is a protobuf whose string fields hold each layer's JSON metadata.
+    # A substring test over the raw bytes cannot miss a Lambda, whatever the nesting.
+    for cls in _UNSAFE_CLASSES:
+        if f'"class_name": "{cls}"'.encode() in raw:
+            return {"class_name": cls, "config": {"name": "(in keras_metadata.pb)"}}
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def load_model(path, *, unsafe: bool = False) -> tf.keras.Model:
+    """Load a Keras model from `.h5`, `.keras` or a SavedModel folder without running its code.
+
+    Raises ConversionError (one line, naming the file) for a missing or unreadable file, a file
+    that is not a Keras model, unknown custom layers, or a Lambda layer (unless `unsafe`).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ConversionError(f"{path}: no such file or folder")
+    safe_mode = None
+    if os.path.isdir(path):
+        config = _saved_model_config(path)
+        if config is not None:
+            _refuse_unsafe(path, config, unsafe)
+    else:
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if head == _HDF5_SIGNATURE:
+            _refuse_unsafe(path, _h5_config(path), unsafe)
+        elif head[:4] == b"PK\x03\x04" or path.endswith(".keras"):
+            _refuse_unsafe(path, _keras_zip_config(path), unsafe)
+            safe_mode = not unsafe
+        else:
+            raise ConversionError(f"{path}: not a Keras model (expected an HDF5 .h5 file, a "
+                                  f".keras archive or a SavedModel folder)")
+    kwargs = {"compile": False}
+    if safe_mode is not None:
+        kwargs["safe_mode"] = safe_mode
+    try:
+        model = tf.keras.models.load_model(path, **kwargs)
+    except Exception as exc:  # Keras raises many types; all mean "this file does not load"
+        raise ConversionError(f"{path}: cannot load the model: {_first_line(exc)}") from None
+    if not isinstance(model, tf.keras.Model):
+        raise ConversionError(f"{path}: does not hold a Keras model (got {type(model).__name__})")
+    return model

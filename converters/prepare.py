@@ -1,0 +1,143 @@
+"""Step 1 of the converter: the float Keras model TensorFlow's TFLite converter should see.
+
+larq's Quant* layers quantize their kernel in every call; TFLite's converter would trace that
+quantizer as graph ops. So each QuantConv2D / QuantDense / QuantDepthwiseConv2D (sbtf's
+signed-binary layers included) becomes the plain Keras layer with the *quantized* kernel,
+evaluated once, exactly as the layer uses it at inference. Input (activation) quantizers are not
+convertible to int8 TFLite ops and are refused with the layer's name.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import larq as lq
+import numpy as np
+import tensorflow as tf
+
+from sbtf.converters.errors import ConversionError
+from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
+
+_PLAIN = {  # larq layer -> (plain Keras layer, kernel attribute, quantizer attribute)
+    lq.layers.QuantConv1D: (tf.keras.layers.Conv1D, "kernel", "kernel_quantizer"),
+    lq.layers.QuantConv2D: (tf.keras.layers.Conv2D, "kernel", "kernel_quantizer"),
+    lq.layers.QuantDense: (tf.keras.layers.Dense, "kernel", "kernel_quantizer"),
+    lq.layers.QuantDepthwiseConv2D: (
+        tf.keras.layers.DepthwiseConv2D, "depthwise_kernel", "depthwise_quantizer"),
+}
+_QUANT_ONLY_KEYS = ("input_quantizer", "kernel_quantizer", "depthwise_quantizer", "pad_values",
+                    "metrics", "kernel_constraint", "depthwise_constraint", "kernel_regularizer",
+                    "depthwise_regularizer")
+_LARQ_BASES = (lq.layers.QuantizerBase, lq.layers.QuantizerDepthwiseBase,
+               lq.layers.QuantizerSeparableBase)
+_WEIGHT_LAYERS = (tf.keras.layers.Conv1D, tf.keras.layers.Conv2D, tf.keras.layers.Dense,
+                  tf.keras.layers.DepthwiseConv2D)
+
+
+@dataclasses.dataclass
+class PreparedModel:
+    """The float model to convert, and which of its layers are signed-binary."""
+
+    model: tf.keras.Model
+    signed_binary_layers: list[str]
+    layer_names: list[str]  # every conv / dense / depthwise layer, to attribute TFLite ops
+
+
+def flatten_layers(model):
+    """Leaf layers of a model, nested models expanded, in model order."""
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.Model):
+            yield from flatten_layers(layer)
+        else:
+            yield layer
+
+
+def _plain_type(layer):
+    for quant_type, spec in _PLAIN.items():
+        if isinstance(layer, quant_type):
+            return spec
+    return None
+
+
+def _check_layer(layer) -> None:
+    if isinstance(layer, _LARQ_BASES):
+        spec = _plain_type(layer)
+        if spec is None:
+            raise ConversionError(
+                f"layer {layer.name!r} ({type(layer).__name__}) is not supported by sbtf-convert "
+                f"(supported larq layers: QuantConv1D, QuantConv2D, QuantDense, "
+                f"QuantDepthwiseConv2D)")
+        if getattr(layer, "input_quantizer", None) is not None:
+            raise ConversionError(
+                f"layer {layer.name!r} ({type(layer).__name__}) has input_quantizer="
+                f"{type(layer.input_quantizer).__name__}: quantized activations have no int8 "
+                f"TFLite equivalent; sbtf needs input_quantizer=None (binary activations are "
+                f"Larq Compute Engine's domain)")
+        pad = getattr(layer, "pad_values", 0.0)
+        if pad not in (0, 0.0):
+            raise ConversionError(
+                f"layer {layer.name!r} pads with {pad}; TFLite int8 convolutions pad with zero")
+
+
+def _quantized(layer, kernel_attr, quantizer_attr) -> np.ndarray:
+    if signed_binary_quantizer_of(layer) is not None:
+        return quantized_kernel(layer)
+    kernel = getattr(layer, kernel_attr)
+    quantizer = getattr(layer, quantizer_attr, None)
+    if quantizer is None:
+        return np.asarray(kernel.numpy())
+    return np.asarray(quantizer(tf.convert_to_tensor(kernel)).numpy())
+
+
+def _plain_layer(layer):
+    spec = _plain_type(layer)
+    if spec is None:
+        return layer.__class__.from_config(layer.get_config())
+    plain_type = spec[0]
+    config = {k: v for k, v in layer.get_config().items() if k not in _QUANT_ONLY_KEYS}
+    return plain_type.from_config(config)
+
+
+def _clone(model):
+    def clone_layer(layer):
+        if isinstance(layer, tf.keras.Model):
+            return _clone(layer)
+        return _plain_layer(layer)
+
+    try:
+        return tf.keras.models.clone_model(model, clone_function=clone_layer)
+    except Exception as exc:  # subclassed models cannot be rebuilt from their config
+        raise ConversionError(
+            f"model {model.name!r} uses larq/sbtf quantized layers but cannot be cloned into a "
+            f"float model ({type(exc).__name__}: {exc}); build it as a Functional or Sequential "
+            f"model") from exc
+
+
+def prepare(model: tf.keras.Model) -> PreparedModel:
+    """The float model whose kernels are the quantized kernels; the original is not modified."""
+    if not isinstance(model, tf.keras.Model):
+        raise ConversionError(f"expected a tf.keras.Model, got {type(model).__name__}")
+    if not model.built:
+        raise ConversionError(f"model {model.name!r} is not built; call it on an input first")
+    layers = list(flatten_layers(model))
+    for layer in layers:
+        _check_layer(layer)
+    signed = [layer.name for layer in layers if signed_binary_quantizer_of(layer) is not None]
+    if not any(_plain_type(layer) for layer in layers):
+        names = [layer.name for layer in layers if isinstance(layer, _WEIGHT_LAYERS)]
+        return PreparedModel(model, signed, names)
+
+    clone = _clone(model)
+    clone_layers = list(flatten_layers(clone))
+    if [x.name for x in clone_layers] != [x.name for x in layers]:
+        raise ConversionError(f"cloning model {model.name!r} changed its layers; cannot convert")
+    for old, new in zip(layers, clone_layers):
+        spec = _plain_type(old)
+        if spec is None:
+            new.set_weights(old.get_weights())
+            continue
+        weights = [_quantized(old, spec[1], spec[2])]
+        if getattr(old, "use_bias", False):
+            weights.append(old.bias.numpy())
+        new.set_weights(weights)
+    names = [layer.name for layer in clone_layers if isinstance(layer, _WEIGHT_LAYERS)]
+    return PreparedModel(clone, signed, names)
