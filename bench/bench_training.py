@@ -7,6 +7,7 @@ float `Conv2D`. Random CIFAR-sized data, batch 32, Adam. Each variant is warmed 
 variants take turns timing `--steps` steps, `--repeats` times; the figure is the median.
 Prints a table and writes build/bench/training.json. A figure, not an assertion.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,19 +18,22 @@ import statistics
 import sys
 import time
 
-import sbtf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+import sbtf  # isort: skip  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+import larq as lq
+import numpy as np
+import tensorflow as tf
 
-import larq as lq  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from sbtf.quantizers import SignedBinaryQuantizer  # noqa: E402
+from sbtf.quantizers import SignedBinaryQuantizer
 
 
 def _factory(kind):
     def conv(filters, kernel_size, strides):
-        common = dict(strides=strides, padding="same", use_bias=False,
-                      kernel_initializer="he_normal")
+        common = {
+            "strides": strides,
+            "padding": "same",
+            "use_bias": False,
+            "kernel_initializer": "he_normal",
+        }
         if kind == "signed_binary":
             return sbtf.SignedBinaryConv2D(filters, kernel_size, **common)
         if kind == "signed_binary_no_metric":
@@ -38,8 +42,11 @@ def _factory(kind):
             )
         if kind == "ste_sign":
             return lq.layers.QuantConv2D(
-                filters, kernel_size, kernel_quantizer="ste_sign",
-                kernel_constraint=lq.constraints.WeightClip(1.0), **common,
+                filters,
+                kernel_size,
+                kernel_quantizer="ste_sign",
+                kernel_constraint=lq.constraints.WeightClip(1.0),
+                **common,
             )
         if kind == "float":
             return tf.keras.layers.Conv2D(filters, kernel_size, **common)
@@ -89,8 +96,10 @@ def main(argv=None):
 
     per_step = {kind: statistics.median(t) for kind, t in times.items()}
     base = per_step["ste_sign"]
-    print(f"ResNet-8 training step, batch {args.batch}, median of {args.repeats} x "
-          f"{args.steps} steps, {os.cpu_count()} CPUs")
+    print(
+        f"ResNet-8 training step, batch {args.batch}, median of {args.repeats} x "
+        f"{args.steps} steps, {os.cpu_count()} CPUs"
+    )
     print(f"{'variant':45s} {'s/step':>9s} {'vs ste_sign':>12s}")
     for kind, label in VARIANTS.items():
         print(f"{label:45s} {per_step[kind]:9.4f} {per_step[kind] / base:11.2f}x")

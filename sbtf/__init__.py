@@ -1,20 +1,23 @@
 """sbtf: signed-binary weight networks, from `model.fit` to Cortex-M."""
-from sbtf import _env  # noqa: F401  (must run before TensorFlow is imported)
 
-from sbtf import layers, models, quantizers  # noqa: E402  (registers the Keras objects)
-from sbtf._summary import (  # noqa: E402
+# `_env` must be imported before anything imports TensorFlow.
+# isort: skip_file
+from sbtf import _env  # noqa: F401
+
+from sbtf import layers, models, quantizers  # registers the Keras objects
+from sbtf._summary import (
     LayerSummary,
     ModelSummary,
     int8_bytes,
     signed_binary_bytes,
     summary,
 )
-from sbtf.layers import (  # noqa: E402
+from sbtf.layers import (
     SignedBinaryConv2D,
     SignedBinaryDense,
     SignedBinaryDepthwiseConv2D,
 )
-from sbtf.quantizers import SignedBinaryQuantizer, quantized_kernel  # noqa: E402
+from sbtf.quantizers import SignedBinaryQuantizer, quantized_kernel
 
 __version__ = "0.1.0"
 
@@ -31,19 +34,19 @@ def __getattr__(name):
 
 
 __all__ = [
-    "layers",
-    "models",
-    "quantizers",
-    "summary",
+    "Interpreter",
     "LayerSummary",
     "ModelSummary",
-    "signed_binary_bytes",
-    "int8_bytes",
-    "quantized_kernel",
-    "SignedBinaryQuantizer",
     "SignedBinaryConv2D",
     "SignedBinaryDense",
     "SignedBinaryDepthwiseConv2D",
-    "Interpreter",
+    "SignedBinaryQuantizer",
+    "int8_bytes",
+    "layers",
     "load_delegate",
+    "models",
+    "quantized_kernel",
+    "quantizers",
+    "signed_binary_bytes",
+    "summary",
 ]

@@ -18,6 +18,7 @@ zero points) are metadata and not counted. Other layers with weights are counted
 `signed_binary_bytes` and `int8_bytes` are the one place of this formula; the converter's
 tests compare their real per-layer weight bytes against them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,11 +32,11 @@ from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 __all__ = [
     "LayerSummary",
     "ModelSummary",
-    "summary",
-    "row_bytes",
-    "signed_binary_bytes",
     "int8_bytes",
     "kernel_dims",
+    "row_bytes",
+    "signed_binary_bytes",
+    "summary",
 ]
 
 BIAS_BYTES_PER_CHANNEL = 4  # int32
@@ -148,8 +149,17 @@ class ModelSummary:
             )
             for r in self.layers
         ]
-        total = ("Total", "", "", str(self.params), "", "", "", str(self.int8_bytes),
-                 str(self.sbtf_bytes))
+        total = (
+            "Total",
+            "",
+            "",
+            str(self.params),
+            "",
+            "",
+            "",
+            str(self.int8_bytes),
+            str(self.sbtf_bytes),
+        )
         widths = [max(len(row[i]) for row in [header, *rows, total]) for i in range(len(header))]
 
         def fmt(row):
@@ -189,14 +199,16 @@ def _layer_summary(layer) -> LayerSummary | None:
         if signed_binary_quantizer_of(layer) is not None:
             sparsity = float(np.mean(quantized_kernel(layer) == 0))
             # Op spec v1 has signed-binary conv and fully connected ops only.
-            deployed = as_int8 if isinstance(layer, _DEPTHWISE_TYPES) else signed_binary_bytes(c_out, k)
-            return LayerSummary(layer.name, kind, "signed-binary", params, c_out, k, sparsity,
-                                as_int8, deployed)
+            deployed = (
+                as_int8 if isinstance(layer, _DEPTHWISE_TYPES) else signed_binary_bytes(c_out, k)
+            )
+            return LayerSummary(
+                layer.name, kind, "signed-binary", params, c_out, k, sparsity, as_int8, deployed
+            )
         return LayerSummary(layer.name, kind, "int8", params, c_out, k, None, as_int8, as_int8)
     if isinstance(layer, tf.keras.layers.BatchNormalization):
         return LayerSummary(layer.name, kind, "folded", params, None, None, None, 0, 0)
-    return LayerSummary(layer.name, kind, "float", params, None, None, None, 4 * params,
-                        4 * params)
+    return LayerSummary(layer.name, kind, "float", params, None, None, None, 4 * params, 4 * params)
 
 
 def _flatten_layers(model):

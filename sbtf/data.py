@@ -1,4 +1,5 @@
 """The scikit-learn digits data set (8x8 grayscale, 10 classes, 1797 samples) as NHWC arrays."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -16,6 +16,7 @@ x = sbtf.layers.SignedBinaryConv2D(32, 3, padding="same", use_bias=False, signs=
 x = tf.keras.layers.BatchNormalization()(x)
 ```
 """
+
 from __future__ import annotations
 
 import larq as lq

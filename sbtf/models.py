@@ -4,6 +4,7 @@ The signed-binary convs are `use_bias=False` and followed by BatchNormalization 
 converter folds into the conv's int32 bias and per-channel scales). Everything else is plain
 Keras ("int8-ready": the converter quantizes it to int8).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ import tensorflow as tf
 
 from sbtf.layers import SignedBinaryConv2D
 
-__all__ = ["resnet8", "digits_cnn", "train_digits_cnn"]
+__all__ = ["digits_cnn", "resnet8", "train_digits_cnn"]
 
 
 def _quantizer_options(threshold, signs, alpha):
@@ -52,16 +53,25 @@ def resnet8(
 
     def float_conv(filters, kernel_size, strides):
         return tf.keras.layers.Conv2D(
-            filters, kernel_size, strides=strides, padding="same",
-            kernel_initializer="he_normal", kernel_regularizer=reg,
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="same",
+            kernel_initializer="he_normal",
+            kernel_regularizer=reg,
         )
 
     def block_conv(filters, strides):
         if conv_factory is not None:
             return conv_factory(filters, 3, strides)
         return SignedBinaryConv2D(
-            filters, 3, strides=strides, padding="same", use_bias=False,
-            kernel_initializer="he_normal", kernel_regularizer=reg,
+            filters,
+            3,
+            strides=strides,
+            padding="same",
+            use_bias=False,
+            kernel_initializer="he_normal",
+            kernel_regularizer=reg,
             **_quantizer_options(threshold, signs, alpha),
         )
 
@@ -150,7 +160,11 @@ def train_digits_cnn(
         metrics=["accuracy"],
     )
     history = model.fit(
-        x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=verbose,
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=verbose,
         validation_data=(x_test, y_test),
     )
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)[:2]

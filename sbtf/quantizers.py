@@ -23,6 +23,7 @@ References:
 - Kuhar et al., "PLUM: Improving Inference Efficiency by Leveraging Repetition-Sparsity
   Trade-Off", TMLR 2024 (same method, journal version).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,14 +37,14 @@ from larq import quantizers as lq_quantizers
 from larq import utils as lq_utils
 
 __all__ = [
-    "SIGN_MODES",
     "ALPHA_MODES",
+    "SIGN_MODES",
     "SignedBinaryQuantizer",
-    "signed_binary",
     "filter_axes",
-    "quantized_kernel",
-    "signed_binary_codes",
     "is_signed_binary",
+    "quantized_kernel",
+    "signed_binary",
+    "signed_binary_codes",
     "signed_binary_quantizer_of",
 ]
 
@@ -89,7 +90,7 @@ def _num_positive(signs, num_filters: int) -> int:
     if signs == "split":
         return num_filters // 2
     # fraction: round half up, so 0.5 of 3 filters is 2 positive ones
-    return int(math.floor(float(signs) * num_filters + 0.5))
+    return math.floor(float(signs) * num_filters + 0.5)
 
 
 def fixed_sign_vector(signs, num_filters: int) -> np.ndarray:
@@ -172,7 +173,9 @@ def signed_binary(
 
 def _check_options(threshold, signs, alpha, clip_value, metrics):
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ValueError(f"`threshold` must be a float in (0, 1), got {threshold!r}.")
+        raise ValueError(  # noqa: TRY004  (larq/Keras style: bad option values -> ValueError)
+            f"`threshold` must be a float in (0, 1), got {threshold!r}."
+        )
     if not 0.0 < float(threshold) < 1.0:
         raise ValueError(
             f"`threshold` must lie in (0, 1) (a fraction of each filter's max |w|), got "
@@ -185,7 +188,7 @@ def _check_options(threshold, signs, alpha, clip_value, metrics):
                 f"[0, 1] (fraction of positive filters)."
             )
     elif isinstance(signs, bool) or not isinstance(signs, (int, float)):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004
             f"`signs` must be one of {SIGN_MODES} or a float in [0, 1], got {signs!r}."
         )
     elif not 0.0 <= float(signs) <= 1.0:
@@ -432,7 +435,9 @@ def is_signed_binary(layer) -> bool:
 
 
 def _latent_kernel(layer):
-    name = "depthwise_kernel" if getattr(layer, "depthwise_quantizer", None) is not None else "kernel"
+    name = (
+        "depthwise_kernel" if getattr(layer, "depthwise_quantizer", None) is not None else "kernel"
+    )
     var = getattr(layer, name)
     return getattr(var, "latent_variable", var)
 

@@ -1,4 +1,5 @@
 """Signed-binary layers: Keras defaults kept, quantizer options forwarded, training keeps the form."""
+
 import larq as lq
 import numpy as np
 import pytest
@@ -37,7 +38,12 @@ def test_options_forwarded_to_quantizer(kind):
     make, _ = LAYERS[kind]
     layer = make(threshold=0.2, signs="alternate", alpha="mean", clip_value=0.5)
     q = signed_binary_quantizer_of(layer)
-    assert (q.threshold, q.signs_mode, q.alpha_mode, q.clip_value) == (0.2, "alternate", "mean", 0.5)
+    assert (q.threshold, q.signs_mode, q.alpha_mode, q.clip_value) == (
+        0.2,
+        "alternate",
+        "mean",
+        0.5,
+    )
     assert q.depthwise == (kind == "depthwise")
     constraint = getattr(layer, "kernel_constraint", None) or layer.depthwise_constraint
     assert constraint.clip_value == 0.5

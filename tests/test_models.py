@@ -1,4 +1,5 @@
 """Reference models: ResNet-8 structure, digits data, digits CNN accuracy."""
+
 import larq as lq
 import numpy as np
 import pytest
@@ -19,7 +20,9 @@ def test_resnet8_matches_mlperf_tiny_structure():
     assert all(l.kernel_size == (3, 3) and not l.use_bias and l.padding == "same" for l in sb)
     # first conv 3x3x16, shortcuts 1x1 with stride 2 in stacks 2 and 3 (identity in stack 1)
     assert [(l.kernel_size, l.strides, l.filters) for l in plain_convs] == [
-        ((3, 3), (1, 1), 16), ((1, 1), (2, 2), 32), ((1, 1), (2, 2), 64)
+        ((3, 3), (1, 1), 16),
+        ((1, 1), (2, 2), 32),
+        ((1, 1), (2, 2), 64),
     ]
     assert len([l for l in model.layers if isinstance(l, tf.keras.layers.Add)]) == 3
     assert len([l for l in model.layers if isinstance(l, tf.keras.layers.BatchNormalization)]) == 7
@@ -41,8 +44,13 @@ def test_resnet8_options_and_factory():
 
     def ste_conv(filters, kernel_size, strides):
         return lq.layers.QuantConv2D(
-            filters, kernel_size, strides=strides, padding="same", use_bias=False,
-            kernel_quantizer="ste_sign", kernel_constraint="weight_clip",
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="same",
+            use_bias=False,
+            kernel_quantizer="ste_sign",
+            kernel_constraint="weight_clip",
         )
 
     ste = sbtf.models.resnet8(conv_factory=ste_conv)
@@ -60,7 +68,7 @@ def test_resnet8_trains_one_step():
 
 
 def test_digits_split():
-    (x_train, y_train), (x_test, y_test) = load_digits_split()
+    (x_train, _), (x_test, y_test) = load_digits_split()
     assert x_train.shape == (1437, 8, 8, 1) and x_test.shape == (360, 8, 8, 1)
     assert x_train.dtype == np.float32 and 0.0 <= x_train.min() and x_train.max() <= 1.0
     counts = np.bincount(y_test, minlength=10)

@@ -1,4 +1,5 @@
 """SignedBinaryQuantizer against a NumPy reference, its gradient, options and errors."""
+
 import logging
 
 import larq as lq
@@ -102,9 +103,7 @@ def test_hand_computed_dense_split():
     # split: filters 0, 1 positive, 2, 3 negative; max|W_c| = 1, 1, 1, 1 -> delta = 0.05
     q = SignedBinaryQuantizer()
     got = q(tf.constant(hand_dense_kernel())).numpy()
-    expected = np.array(
-        [[1, 0, 0, -1], [1, 0, 0, -1], [0, 0, 0, 0], [0, 1, -1, -1]], np.float32
-    )
+    expected = np.array([[1, 0, 0, -1], [1, 0, 0, -1], [0, 0, 0, 0], [0, 1, -1, -1]], np.float32)
     np.testing.assert_array_equal(got, expected)
 
 

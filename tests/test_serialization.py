@@ -1,4 +1,5 @@
 """`.h5` and `.keras` round trips: a reloaded model quantizes and predicts exactly as before."""
+
 import larq as lq
 import numpy as np
 import pytest
@@ -41,7 +42,9 @@ def perturb(model, seed=0):
     """Change every weight, so the reloaded values cannot be mere initial values."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
-        layer.set_weights([w + rng.normal(0, 0.1, w.shape).astype(w.dtype) for w in layer.get_weights()])
+        layer.set_weights(
+            [w + rng.normal(0, 0.1, w.shape).astype(w.dtype) for w in layer.get_weights()]
+        )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -68,7 +71,7 @@ def test_round_trip_predicts_identically(tmp_path, fmt, signs, alpha):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_init_signs_restored_after_weights_changed(tmp_path, fmt):
-    """"init" signs come from the file, not from the mean of the reloaded kernel."""
+    """ "init" signs come from the file, not from the mean of the reloaded kernel."""
     tf.keras.utils.set_random_seed(0)
     model = small_model("init")
     x = np.random.default_rng(1).uniform(size=(4, 6, 6, 2)).astype(np.float32)
@@ -90,7 +93,9 @@ def test_init_signs_restored_after_weights_changed(tmp_path, fmt):
         else:
             means = kernel.reshape(-1, signs.size).mean(axis=0)
         mean_signs = np.where(means >= 0, 1.0, -1.0)
-        assert not np.array_equal(mean_signs, signs), "the test needs signs that differ from the means"
+        assert not np.array_equal(
+            mean_signs, signs
+        ), "the test needs signs that differ from the means"
         np.testing.assert_array_equal(signed_binary_quantizer_of(layer).signs.numpy(), signs)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), before)
 

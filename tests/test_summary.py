@@ -1,4 +1,5 @@
 """sbtf.summary figures on a tiny model, computed by hand."""
+
 import math
 
 import numpy as np
