@@ -39,6 +39,7 @@ def _make_quantizer(layer_name, quantizer, depthwise, **options):
                 f"{layer_name}: pass either a quantizer or the quantizer options "
                 f"{sorted(given)}, not both (they would be ignored)."
             )
+        quantizer = lq.quantizers.get(quantizer)  # resolve "signed_binary" to check it
         if isinstance(quantizer, SignedBinaryQuantizer) and quantizer.depthwise != depthwise:
             raise ValueError(
                 f"{layer_name}: its SignedBinaryQuantizer needs depthwise={depthwise}, got "

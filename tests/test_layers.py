@@ -64,9 +64,12 @@ def test_quantizer_and_options_conflict():
         sbtf.SignedBinaryConv2D(4, 3, kernel_quantizer="signed_binary", signs="init")
 
 
-def test_depthwise_quantizer_mismatch():
+@pytest.mark.parametrize("quantizer", [SignedBinaryQuantizer(), "signed_binary"])
+def test_depthwise_quantizer_mismatch(quantizer):
     with pytest.raises(ValueError, match="depthwise=True"):
-        sbtf.SignedBinaryDepthwiseConv2D(3, depthwise_quantizer=SignedBinaryQuantizer())
+        sbtf.SignedBinaryDepthwiseConv2D(3, depthwise_quantizer=quantizer)
+    with pytest.raises(ValueError, match="depthwise=False"):
+        sbtf.SignedBinaryConv2D(3, 3, kernel_quantizer=SignedBinaryQuantizer(depthwise=True))
 
 
 @pytest.mark.parametrize("kind", LAYERS)
