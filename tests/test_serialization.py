@@ -48,8 +48,10 @@ def perturb(model, seed=0):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("signs", [0.3, "init"])  # get_config of every mode: test_quantizers.py
-@pytest.mark.parametrize("alpha", ["none", "mean", "learned"])
+@pytest.mark.parametrize(
+    "signs, alpha",  # every sign mode and every alpha once (get_config of all: test_quantizers)
+    [(0.3, "none"), ("init", "mean"), ("split", "learned"), ("alternate", "learned")],
+)
 def test_round_trip_predicts_identically(tmp_path, fmt, signs, alpha):
     tf.keras.utils.set_random_seed(0)
     model = small_model(signs, alpha)
