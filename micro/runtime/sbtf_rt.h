@@ -1,0 +1,126 @@
+/*
+ * sbtf_rt.h - the builtin int8 operators of sbtf's ahead-of-time runtime.
+ *
+ * `sbtf-micro codegen` turns a .tflite into C that calls these functions (and the signed-binary
+ * kernels of sbtf_nn.h) in graph order on one static arena. Every function reproduces the
+ * integer arithmetic of TensorFlow Lite's *reference* kernels (tensorflow/lite/kernels/internal/
+ * reference/...) bit for bit, checks its arguments and returns an sbtf_status. Parameters that
+ * TFLite computes in Prepare (multipliers, shifts, clamps, paddings) are precomputed by the code
+ * generator in Python and passed in. No dynamic allocation.
+ */
+#ifndef SBTF_RT_H
+#define SBTF_RT_H
+
+#include <stdint.h>
+
+#include "sbtf_nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Pooling parameters (TFLite Pool2DOptions after Prepare). */
+typedef struct {
+  int32_t stride_h, stride_w;
+  int32_t filter_h, filter_w;
+  int32_t pad_h, pad_w;           /**< padding before the first row / column */
+  int32_t activation_min, activation_max;
+} sbtf_rt_pool_params;
+
+/** ADD parameters, as TFLite's add.cc Prepare computes them for int8. */
+typedef struct {
+  int32_t input1_offset, input2_offset, output_offset;
+  int32_t left_shift;
+  int32_t input1_multiplier, input1_shift;   /**< shift <= 0 */
+  int32_t input2_multiplier, input2_shift;
+  int32_t output_multiplier, output_shift;
+  int32_t activation_min, activation_max;
+} sbtf_rt_add_params;
+
+/** SOFTMAX int8 -> int8 parameters. TFLite's interpreter (also with BUILTIN_REF) runs int8
+ *  softmax from a float table built in Prepare (PopulateSoftmaxLookupTable):
+ *  table[255 - d] = expf(-input_scale * beta * d); the generator computes it with the host's
+ *  expf, the same libm TFLite uses, so the target never calls expf. */
+typedef struct {
+  const float *table;      /**< 256 entries */
+  float output_scale;      /**< 1/256 */
+  int32_t output_zero_point; /**< -128 */
+} sbtf_rt_softmax_params;
+
+/** MEAN over any subset of the 4 (extended) input axes: reference_ops::QuantizedMeanOrSum.
+ *  multiplier/shift already include the 1/count factor, as TFLite folds it in:
+ *  out = MBQM(sum(x) - count * zp_in, multiplier, shift) + zp_out, clamped. */
+typedef struct {
+  uint32_t axis_mask; /**< bit a set: axis a (of the 4-D extended input) is reduced */
+  int32_t input_zero_point, output_zero_point;
+  int32_t multiplier, shift;
+} sbtf_rt_mean_params;
+
+/** Requantization (QUANTIZE int8 -> int8): out = MBQM(x - zp_in, m, s) + zp_out, clamped. */
+typedef struct {
+  int32_t input_zero_point, output_zero_point;
+  int32_t multiplier, shift;
+} sbtf_rt_requant_params;
+
+/** TFLite's MultiplyByQuantizedMultiplier (double rounding). */
+int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift);
+
+/** CONV_2D int8 (reference_integer_ops::ConvPerChannel); filter int8 OHWI. */
+sbtf_status sbtf_rt_conv2d_s8(const sbtf_conv_params *params, const sbtf_quant_params *quant,
+                              const sbtf_dims *input_dims, const int8_t *input,
+                              const sbtf_dims *filter_dims, const int8_t *filter,
+                              const int32_t *bias, const sbtf_dims *output_dims, int8_t *output);
+
+/** DEPTHWISE_CONV_2D int8 (DepthwiseConvPerChannel); filter [1, KH, KW, C_out]. */
+sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_conv_params *params, int32_t depth_multiplier,
+                                        const sbtf_quant_params *quant,
+                                        const sbtf_dims *input_dims, const int8_t *input,
+                                        const sbtf_dims *filter_dims, const int8_t *filter,
+                                        const int32_t *bias, const sbtf_dims *output_dims,
+                                        int8_t *output);
+
+/** FULLY_CONNECTED int8; filter [C_out, C_in]; quant has C_out entries (repeated if per tensor).
+ *  Requantizes with single rounding, as TF 2.21's interpreter does (docs/op_spec.md). */
+sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
+                                       const sbtf_quant_params *quant, int32_t batches,
+                                       int32_t input_channels, const int8_t *input,
+                                       int32_t output_channels, const int8_t *filter,
+                                       const int32_t *bias, int8_t *output);
+
+/** ADD int8, same shapes (size elements), or input2 broadcast along the last axis of length
+ *  b2_size when b2_size > 0 and b2_size < size (e.g. a per-channel constant). */
+sbtf_status sbtf_rt_add_s8(const sbtf_rt_add_params *params, int32_t size, const int8_t *input1,
+                           const int8_t *input2, int32_t b2_size, int8_t *output);
+
+/** AVERAGE_POOL_2D int8 (reference_integer_ops::AveragePool). */
+sbtf_status sbtf_rt_avg_pool_s8(const sbtf_rt_pool_params *params, const sbtf_dims *input_dims,
+                                const int8_t *input, const sbtf_dims *output_dims,
+                                int8_t *output);
+
+/** MAX_POOL_2D int8 (reference_integer_ops::MaxPool). */
+sbtf_status sbtf_rt_max_pool_s8(const sbtf_rt_pool_params *params, const sbtf_dims *input_dims,
+                                const int8_t *input, const sbtf_dims *output_dims,
+                                int8_t *output);
+
+/** MEAN int8 over the axes of params->axis_mask; input_dims is the 4-D extended input shape. */
+sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *input_dims,
+                            const int8_t *input, int8_t *output);
+
+/** SOFTMAX int8 -> int8 over rows of `depth` (optimized_ops::Softmax with the float table). */
+sbtf_status sbtf_rt_softmax_s8(const sbtf_rt_softmax_params *params, int32_t rows, int32_t depth,
+                               const int8_t *input, int8_t *output);
+
+/** PAD int8 on a 4-D extended shape; before/after paddings per axis; pad_value = output zp. */
+sbtf_status sbtf_rt_pad_s8(const sbtf_dims *input_dims, const int32_t before[4],
+                           const int32_t after[4], int8_t pad_value, const int8_t *input,
+                           int8_t *output);
+
+/** QUANTIZE int8 -> int8 (TFLite's Requantize). */
+sbtf_status sbtf_rt_requantize_s8(const sbtf_rt_requant_params *params, int32_t size,
+                                  const int8_t *input, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SBTF_RT_H */
