@@ -74,3 +74,58 @@ def test_build_error_names_the_file(tmp_path):
         build.build_elf("mps2-an386", [bad], out=tmp_path / "broken.elf")
     with pytest.raises(ValueError, match="unknown board"):
         boards.get("mps2-an999")
+
+
+# ---- kernels: bit-exact with the NumPy reference on host and boards ----
+
+TESTS = source_dir() / "tests"
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory):
+    """Golden header generated from sbtf.converters.reference (micro/tests/make_golden.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_golden", TESTS / "make_golden.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path_factory.mktemp("golden") / "sbtf_golden.h"
+    n_cases = mod.main([str(out)])
+    assert n_cases > 150
+    return out.parent, n_cases
+
+
+def _kernel_test_sources():
+    return [TESTS / "test_kernels.c", *build.kernel_sources()]
+
+
+def _check_summary(res, n_cases, path):
+    res.check()
+    m = re.search(r"sbtf_kernel_tests: path=(\w+) cases=(\d+) max_scratch=(\d+) failures=(\d+)",
+                  res.stdout)
+    assert m, res.stdout[-2000:]
+    assert m[1] == path and int(m[2]) == n_cases and int(m[4]) == 0, res.stdout[-2000:]
+    # Scratch stays modest: the largest golden case is a 3x3x65 -> 65 conv.
+    assert int(m[3]) <= 24 * 1024
+
+
+@pytest.mark.parametrize("variant", ["plain", "sanitize", "portable"])
+def test_kernels_host(variant, golden, tmp_path):
+    inc, n_cases = golden
+    exe = build.build_host(
+        _kernel_test_sources(), include_dirs=[inc, TESTS],
+        defines=["SBTF_FORCE_PORTABLE"] if variant == "portable" else None,
+        opt="-O1" if variant == "sanitize" else "-O2", sanitize=variant == "sanitize",
+        out=tmp_path / f"test_kernels_{variant}")
+    _check_summary(qemu.run_host(exe, timeout=300), n_cases, "portable")
+
+
+@pytest.mark.parametrize("board,forced", [(b, False) for b in BOARDS] + [("mps2-an386", True),
+                                                                        ("mps3-an547", True)])
+def test_kernels_board(board, forced, golden, tmp_path):
+    inc, n_cases = golden
+    elf = build.build_elf(board, _kernel_test_sources(), include_dirs=[inc, TESTS],
+                          defines=["SBTF_FORCE_PORTABLE"] if forced else None,
+                          out=tmp_path / f"test_kernels_{board}.elf")
+    path = "portable" if forced else {"dsp": "dsp", "mve": "helium"}[boards.get(board).isa]
+    _check_summary(qemu.run(board, elf, timeout=300), n_cases, path)

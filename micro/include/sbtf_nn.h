@@ -31,7 +31,10 @@ typedef enum {
   SBTF_ERROR_BUFFER_SIZE = -4,   /**< the scratch buffer is smaller than *_get_buffer_size() */
 } sbtf_status;
 
-/** Scratch memory owned by the caller (size in bytes). buf may be NULL when size is 0. */
+/**
+ * Scratch memory owned by the caller (size in bytes), 4-byte aligned. buf may be NULL when
+ * size is 0. Its contents need not survive between calls.
+ */
 typedef struct {
   void *buf;
   int32_t size;
@@ -77,8 +80,15 @@ typedef struct {
 /** Bytes of one bitmask row: K bits padded to a multiple of 32 bits. */
 static inline int32_t sbtf_mask_row_bytes(int32_t k) { return ((k + 31) / 32) * 4; }
 
+/** Which implementation this build of the library runs: "portable", "dsp" or "helium". */
+const char *sbtf_kernel_path(void);
+
+/** Largest K = KH * KW * C_in (conv) or C_in (FC): 127 * 255 * K must fit an int32. */
+#define SBTF_MAX_FILTER_SIZE 65536
+
 /**
- * Scratch bytes sbtf_conv2d_s8() needs for these shapes (0 is a valid answer).
+ * Scratch bytes sbtf_conv2d_s8() needs for these shapes (0 is a valid answer). It grows with
+ * C_out * K / 4 (decoded masks) plus 4 KiB of tables: about 15 KiB for a 3x3x64 -> 64 layer.
  * Returns a negative sbtf_status when the shapes are invalid.
  */
 int32_t sbtf_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims, const sbtf_dims *filter_dims,
@@ -99,6 +109,13 @@ int32_t sbtf_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims, const sbtf_d
  * @param bias         int32 [C_out], or NULL
  * @param output_dims  [N, H_out, W_out, C_out]; H_out, W_out must match stride/dilation/padding
  * @param output       int8 NHWC
+ * @return SBTF_OK; SBTF_ERROR_NULL_ARGUMENT for a NULL pointer (bias may be NULL);
+ *         SBTF_ERROR_BAD_SHAPE when dims are < 1, disagree, K > SBTF_MAX_FILTER_SIZE or
+ *         H_out/W_out do not follow TFLite's SAME/VALID rule for the given padding;
+ *         SBTF_ERROR_BAD_PARAM for stride/dilation < 1, a padding that is neither 0 nor SAME's,
+ *         offsets/clamp out of range, a sign other than +-1, non-zero mask padding bits,
+ *         multiplier < 0, shift outside [-31, 30] or a misaligned scratch buffer;
+ *         SBTF_ERROR_BUFFER_SIZE when ctx->size < sbtf_conv2d_s8_get_buffer_size().
  */
 sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
                            const sbtf_quant_params *quant, const sbtf_dims *input_dims,
@@ -120,6 +137,7 @@ int32_t sbtf_fully_connected_s8_get_buffer_size(int32_t input_channels, int32_t 
  * @param sign             int8 [C_out], each -1 or +1
  * @param bias             int32 [C_out], or NULL
  * @param output           int8 [batches, C_out]
+ * @return as sbtf_conv2d_s8 (C_in > SBTF_MAX_FILTER_SIZE is SBTF_ERROR_BAD_SHAPE)
  */
 sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_params *params,
                                     const sbtf_quant_params *quant, int32_t batches,

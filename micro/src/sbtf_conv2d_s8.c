@@ -1,0 +1,119 @@
+/*
+ * sbtf_conv2d_s8.c - SBTF_CONV_2D: argument checks and the im2col row builder; the arithmetic
+ * is the shared signed-binary product in sbtf_nn_core.c.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "sbtf_nn_internal.h"
+
+static int dims_ok(const sbtf_dims *d) { return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0; }
+
+static sbtf_status check_shapes(const sbtf_dims *in, const sbtf_dims *filter, const sbtf_dims *out) {
+  if (in == NULL || filter == NULL || out == NULL) return SBTF_ERROR_NULL_ARGUMENT;
+  if (!dims_ok(in) || !dims_ok(filter) || !dims_ok(out)) return SBTF_ERROR_BAD_SHAPE;
+  if (filter->c != in->c || out->c != filter->n || out->n != in->n) return SBTF_ERROR_BAD_SHAPE;
+  if ((int64_t)filter->h * filter->w * filter->c > SBTF_MAX_K) return SBTF_ERROR_BAD_SHAPE;
+  return SBTF_OK;
+}
+
+int32_t sbtf_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims, const sbtf_dims *filter_dims,
+                                       const sbtf_dims *output_dims) {
+  const sbtf_status status = check_shapes(input_dims, filter_dims, output_dims);
+  if (status != SBTF_OK) return status;
+  return sbtf_core_buffer_size(filter_dims->h * filter_dims->w * filter_dims->c, filter_dims->n);
+}
+
+/* TFLite's output size and padding for one spatial dimension. Accepts the SAME layout
+   (pad = pad_before of SAME) or VALID (pad 0). */
+static sbtf_status check_dim(int32_t in, int32_t k, int32_t stride, int32_t dilation, int32_t pad,
+                             int32_t out) {
+  const int32_t effective = (k - 1) * dilation + 1;
+  const int32_t same_out = (in + stride - 1) / stride;
+  int32_t total = (same_out - 1) * stride + effective - in;
+  total = total > 0 ? total : 0;
+  const int32_t valid_out = in >= effective ? (in - effective + stride) / stride : 0;
+  if (pad != 0 && pad != total / 2) return SBTF_ERROR_BAD_PARAM;
+  if (pad == total / 2 && out == same_out) return SBTF_OK;
+  if (pad == 0 && out == valid_out) return SBTF_OK;
+  return SBTF_ERROR_BAD_SHAPE;
+}
+
+typedef struct {
+  const int8_t *input;
+  int32_t in_h, in_w, in_c;
+  int32_t k_h, k_w;
+  int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+  int32_t out_h, out_w;
+  int32_t k, k_padded;
+  uint8_t pad_u; /* the input zero point, offset-binary: x + input_offset = 0 there */
+} conv_rows;
+
+/* im2col of one output pixel; taps in the padding get the zero point (they add nothing). */
+static void conv_fill_row(const void *self, int32_t pixel, uint8_t *row) {
+  const conv_rows *r = (const conv_rows *)self;
+  const int32_t per_image = r->out_h * r->out_w;
+  const int32_t n = pixel / per_image;
+  const int32_t oy = (pixel - n * per_image) / r->out_w;
+  const int32_t ox = pixel - n * per_image - oy * r->out_w;
+  const int8_t *image = r->input + (size_t)n * r->in_h * r->in_w * r->in_c;
+  uint8_t *dst = row;
+  for (int32_t ky = 0; ky < r->k_h; ++ky) {
+    const int32_t iy = oy * r->stride_h - r->pad_h + ky * r->dilation_h;
+    for (int32_t kx = 0; kx < r->k_w; ++kx, dst += r->in_c) {
+      const int32_t ix = ox * r->stride_w - r->pad_w + kx * r->dilation_w;
+      if (iy >= 0 && iy < r->in_h && ix >= 0 && ix < r->in_w)
+        sbtf_copy_offset_binary(dst, image + ((size_t)iy * r->in_w + ix) * r->in_c, r->in_c);
+      else
+        memset(dst, r->pad_u, (size_t)r->in_c);
+    }
+  }
+  memset(row + r->k, r->pad_u, (size_t)(r->k_padded - r->k));
+}
+
+sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
+                           const sbtf_quant_params *quant, const sbtf_dims *input_dims,
+                           const int8_t *input, const sbtf_dims *filter_dims, const uint8_t *mask,
+                           const int8_t *sign, const int32_t *bias, const sbtf_dims *output_dims,
+                           int8_t *output) {
+  if (ctx == NULL || params == NULL || quant == NULL || quant->multiplier == NULL ||
+      quant->shift == NULL || input == NULL || mask == NULL || sign == NULL || output == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  sbtf_status status = check_shapes(input_dims, filter_dims, output_dims);
+  if (status != SBTF_OK) return status;
+  const sbtf_conv_params *p = params;
+  if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
+      p->pad_h < 0 || p->pad_w < 0 ||
+      !sbtf_offsets_ok(p->input_offset, p->output_offset, p->activation_min, p->activation_max))
+    return SBTF_ERROR_BAD_PARAM;
+  status = check_dim(input_dims->h, filter_dims->h, p->stride_h, p->dilation_h, p->pad_h,
+                     output_dims->h);
+  if (status != SBTF_OK) return status;
+  status = check_dim(input_dims->w, filter_dims->w, p->stride_w, p->dilation_w, p->pad_w,
+                     output_dims->w);
+  if (status != SBTF_OK) return status;
+
+  const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
+  const conv_rows rows = {
+      .input = input,
+      .in_h = input_dims->h, .in_w = input_dims->w, .in_c = input_dims->c,
+      .k_h = filter_dims->h, .k_w = filter_dims->w,
+      .stride_h = p->stride_h, .stride_w = p->stride_w,
+      .dilation_h = p->dilation_h, .dilation_w = p->dilation_w,
+      .pad_h = p->pad_h, .pad_w = p->pad_w,
+      .out_h = output_dims->h, .out_w = output_dims->w,
+      .k = k, .k_padded = sbtf_row_bytes_padded(k),
+      .pad_u = (uint8_t)((uint8_t)(int8_t)(-p->input_offset) ^ 0x80u),
+  };
+  const sbtf_core_args args = {
+      .pixels = output_dims->n * output_dims->h * output_dims->w,
+      .k = k,
+      .c_out = filter_dims->n,
+      .mask = mask, .sign = sign, .bias = bias, .quant = quant,
+      .input_offset = p->input_offset, .output_offset = p->output_offset,
+      .act_min = p->activation_min, .act_max = p->activation_max,
+      .fill_row = conv_fill_row, .row_self = &rows,
+      .output = output,
+  };
+  return sbtf_core_run(ctx, &args);
+}

@@ -1,0 +1,53 @@
+/*
+ * sbtf_fully_connected_s8.c - SBTF_FULLY_CONNECTED: argument checks and the row copier; the
+ * arithmetic is the shared signed-binary product in sbtf_nn_core.c.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "sbtf_nn_internal.h"
+
+int32_t sbtf_fully_connected_s8_get_buffer_size(int32_t input_channels, int32_t output_channels) {
+  if (input_channels < 1 || output_channels < 1 || input_channels > SBTF_MAX_K)
+    return SBTF_ERROR_BAD_SHAPE;
+  return sbtf_core_buffer_size(input_channels, output_channels);
+}
+
+typedef struct {
+  const int8_t *input;
+  int32_t k, k_padded;
+} fc_rows;
+
+static void fc_fill_row(const void *self, int32_t batch, uint8_t *row) {
+  const fc_rows *r = (const fc_rows *)self;
+  sbtf_copy_offset_binary(row, r->input + (size_t)batch * r->k, r->k);
+  /* Past K the mask bits are zero: any value works, keep it defined. */
+  memset(row + r->k, 0, (size_t)(r->k_padded - r->k));
+}
+
+sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_params *params,
+                                    const sbtf_quant_params *quant, int32_t batches,
+                                    int32_t input_channels, const int8_t *input,
+                                    int32_t output_channels, const uint8_t *mask,
+                                    const int8_t *sign, const int32_t *bias, int8_t *output) {
+  if (ctx == NULL || params == NULL || quant == NULL || quant->multiplier == NULL ||
+      quant->shift == NULL || input == NULL || mask == NULL || sign == NULL || output == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  if (batches < 1 || input_channels < 1 || output_channels < 1 || input_channels > SBTF_MAX_K)
+    return SBTF_ERROR_BAD_SHAPE;
+  if (!sbtf_offsets_ok(params->input_offset, params->output_offset, params->activation_min,
+                       params->activation_max))
+    return SBTF_ERROR_BAD_PARAM;
+  const fc_rows rows = {input, input_channels, sbtf_row_bytes_padded(input_channels)};
+  const sbtf_core_args args = {
+      .pixels = batches,
+      .k = input_channels,
+      .c_out = output_channels,
+      .mask = mask, .sign = sign, .bias = bias, .quant = quant,
+      .input_offset = params->input_offset, .output_offset = params->output_offset,
+      .act_min = params->activation_min, .act_max = params->activation_max,
+      .fill_row = fc_fill_row, .row_self = &rows,
+      .output = output,
+  };
+  return sbtf_core_run(ctx, &args);
+}

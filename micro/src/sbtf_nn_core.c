@@ -1,0 +1,332 @@
+/*
+ * sbtf_nn_core.c - the signed-binary matrix product shared by conv and fully connected:
+ * per-filter set-up, subset-sum tables, table lookups and requantization.
+ * Three implementations of the two hot helpers (build_tables, lookup_chunk) are chosen at
+ * compile time (sbtf_nn_internal.h); everything else is common.
+ */
+#include <string.h>
+
+#include "sbtf_nn_internal.h"
+
+#if defined(SBTF_PATH_DSP)
+#include <arm_acle.h>
+#elif defined(SBTF_PATH_MVE)
+#include <arm_mve.h>
+#endif
+
+/* Filters are handled in lanes of 4 on Helium (one gather serves 4 filters). */
+#if defined(SBTF_PATH_MVE)
+#define FILTER_LANES 4
+#else
+#define FILTER_LANES 1
+#endif
+
+static inline int32_t round_up(int32_t v, int32_t m) { return (v + m - 1) / m * m; }
+static inline int32_t align4(int32_t v) { return round_up(v, 4); }
+
+/* Scratch layout, every part 4-byte aligned:
+ *   int32 base[c_pad]   bias + 127*sign*(input_offset-128)*popcount
+ *   int32 acc_a[c_pad], acc_b[c_pad]   sums S for pixels A, B
+ *   uint32 tables[min(Gp, 64) * 16]    subset sums of the current chunk
+ *   uint8 rows[2][Kp]                  the two pixels' inputs, offset-binary
+ *   uint8 offsets[c_pad * Gp]          per filter and group: 4*nibble + 64*(g % 4)
+ * with G = ceil(K/4) groups, Gp = G rounded up to 4, Kp = 4*Gp, c_pad = c_out rounded up to
+ * FILTER_LANES. */
+typedef struct {
+  int32_t groups_padded;
+  int32_t chunk_groups;
+  int32_t c_pad;
+  int32_t *base;
+  int32_t *acc_a;
+  int32_t *acc_b;
+  uint32_t *tables;
+  uint8_t *row_a;
+  uint8_t *row_b;
+  uint8_t *offsets;
+} layout;
+
+static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
+  const int32_t groups_padded = round_up((k + 3) / 4, 4);
+  const int32_t chunk = groups_padded < SBTF_CHUNK_GROUPS ? groups_padded : SBTF_CHUNK_GROUPS;
+  const int32_t c_pad = round_up(c_out, FILTER_LANES);
+  int32_t at = 0;
+  l->groups_padded = groups_padded;
+  l->chunk_groups = chunk;
+  l->c_pad = c_pad;
+  l->base = (int32_t *)(void *)(buf + at);
+  at += 4 * c_pad;
+  l->acc_a = (int32_t *)(void *)(buf + at);
+  at += 4 * c_pad;
+  l->acc_b = (int32_t *)(void *)(buf + at);
+  at += 4 * c_pad;
+  l->tables = (uint32_t *)(void *)(buf + at);
+  at += 64 * chunk;
+  l->row_a = buf + at;
+  at += 4 * groups_padded;
+  l->row_b = buf + at;
+  at += 4 * groups_padded;
+  l->offsets = buf + at;
+  at += align4(c_pad * groups_padded);
+  return at;
+}
+
+int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out) {
+  layout l;
+  /* Only offsets are computed from a NULL base; nothing is dereferenced. */
+  return make_layout(k, c_out, (uint8_t *)0, &l);
+}
+
+static inline uint32_t load_u32(const void *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* ---- requantization: TFLite's MultiplyByQuantizedMultiplier (double rounding) ---- */
+
+static inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift) {
+  const int32_t left = shift > 0 ? shift : 0;
+  const int32_t right = shift > 0 ? 0 : -shift;
+  /* TFLite computes acc * (1 << left) in int32; wrap the same way without signed overflow. */
+  const int32_t x = (int32_t)((uint32_t)acc << left);
+  /* SaturatingRoundingDoublingHighMul: multiplier >= 0, so the INT32_MIN*INT32_MIN case
+     cannot occur. */
+  const int64_t ab = (int64_t)x * multiplier;
+  const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+  const int32_t high = (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+  /* RoundingDivideByPOT. */
+  const int32_t mask = (int32_t)(((int64_t)1 << right) - 1);
+  const int32_t remainder = high & mask;
+  const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+  return (high >> right) + (remainder > threshold ? 1 : 0);
+}
+
+/* ---- subset-sum tables: T_g[n] = sum of inputs 4g+j with bit j of n set, A low / B high ---- */
+
+#if defined(SBTF_PATH_DSP)
+/* GCC neither folds a rotate into UXTB16 nor emits PKH from C; CMSIS does the same with asm. */
+static inline uint32_t uxtb16_ror8(uint32_t w) {
+  uint32_t r;
+  __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+  return r;
+}
+static inline uint32_t pkhbt16(uint32_t lo, uint32_t hi) { /* lo[15:0] | hi[15:0] << 16 */
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+  return r;
+}
+static inline uint32_t pkhtb16(uint32_t lo, uint32_t hi) { /* lo[31:16] | hi[31:16] << 16 */
+  uint32_t r;
+  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+  return r;
+}
+
+/* Byte lanes of two pixels' words paired into 16-bit halves: 4 UXTB16 + 4 PKH. */
+static inline void pair_lanes(uint32_t wa, uint32_t wb, uint32_t p[4]) {
+  const uint32_t xa = __uxtb16(wa), xb = __uxtb16(wb);         /* bytes [0, 2] */
+  const uint32_t ya = uxtb16_ror8(wa), yb = uxtb16_ror8(wb); /* bytes [1, 3] */
+  p[0] = pkhbt16(xa, xb);
+  p[1] = pkhbt16(ya, yb);
+  p[2] = pkhtb16(xa, xb);
+  p[3] = pkhtb16(ya, yb);
+}
+#else
+static inline void pair_lanes(uint32_t wa, uint32_t wb, uint32_t p[4]) {
+  p[0] = (wa & 0xFFu) | ((wb & 0xFFu) << 16);
+  p[1] = ((wa >> 8) & 0xFFu) | ((wb << 8) & 0xFF0000u);
+  p[2] = ((wa >> 16) & 0xFFu) | (wb & 0xFF0000u);
+  p[3] = (wa >> 24) | ((wb >> 8) & 0xFF0000u);
+}
+#endif
+
+/* Entry 0 of every table is 0 and never written here (set once per call). Sums of 4 bytes
+   stay below 2^10, so plain 32-bit adds never carry between the halves. */
+static void build_tables(const uint8_t *row_a, const uint8_t *row_b, int32_t groups,
+                         uint32_t *t) {
+  for (int32_t g = 0; g < groups; ++g, row_a += 4, row_b += 4, t += 16) {
+    uint32_t p[4];
+    pair_lanes(load_u32(row_a), load_u32(row_b), p);
+    const uint32_t s01 = p[0] + p[1];
+    const uint32_t s02 = p[2] + p[0], s12 = p[2] + p[1], s012 = p[2] + s01;
+    t[1] = p[0];
+    t[2] = p[1];
+    t[3] = s01;
+    t[4] = p[2];
+    t[5] = s02;
+    t[6] = s12;
+    t[7] = s012;
+    t[8] = p[3];
+    t[9] = p[3] + p[0];
+    t[10] = p[3] + p[1];
+    t[11] = p[3] + s01;
+    t[12] = p[3] + p[2];
+    t[13] = p[3] + s02;
+    t[14] = p[3] + s12;
+    t[15] = p[3] + s012;
+  }
+}
+
+/* ---- lookups: per filter, one table load + add per group of 4 inputs (both pixels) ---- */
+
+static inline void store_sums(int32_t *acc_a, int32_t *acc_b, uint32_t packed, int first) {
+  if (first) {
+    *acc_a = (int32_t)(packed & 0xFFFFu);
+    *acc_b = (int32_t)(packed >> 16);
+  } else {
+    *acc_a += (int32_t)(packed & 0xFFFFu);
+    *acc_b += (int32_t)(packed >> 16);
+  }
+}
+
+#if defined(SBTF_PATH_MVE)
+/* Offsets are laid out [c/4][g][c%4]: one widening byte load gives 4 filters' table offsets
+   and one gather fetches their 4 table entries. */
+static inline uint32_t offset_index(int32_t c, int32_t g, int32_t groups_padded) {
+  return (uint32_t)(((c / 4) * groups_padded + g) * 4 + (c % 4));
+}
+
+static void lookup_chunk(const layout *l, int32_t g0, int32_t groups, int first) {
+  const int32_t gp = l->groups_padded;
+  for (int32_t cq = 0; cq < l->c_pad / 4; ++cq) {
+    const uint8_t *o = l->offsets + ((size_t)cq * gp + g0) * 4;
+    const uint32_t *t = l->tables;
+    uint32x4_t s0 = vdupq_n_u32(0), s1 = vdupq_n_u32(0);
+    for (int32_t b = 0; b < groups; b += 4, o += 16, t += 64) {
+      s0 = vaddq_u32(s0, vldrwq_gather_offset_u32(t, vldrbq_u32(o)));
+      s1 = vaddq_u32(s1, vldrwq_gather_offset_u32(t, vldrbq_u32(o + 4)));
+      s0 = vaddq_u32(s0, vldrwq_gather_offset_u32(t, vldrbq_u32(o + 8)));
+      s1 = vaddq_u32(s1, vldrwq_gather_offset_u32(t, vldrbq_u32(o + 12)));
+    }
+    const uint32x4_t s = vaddq_u32(s0, s1);
+    int32x4_t lo = vreinterpretq_s32_u32(vandq_u32(s, vdupq_n_u32(0xFFFFu)));
+    int32x4_t hi = vreinterpretq_s32_u32(vshrq_n_u32(s, 16));
+    int32_t *a = l->acc_a + 4 * cq, *bb = l->acc_b + 4 * cq;
+    if (!first) {
+      lo = vaddq_s32(lo, vld1q_s32(a));
+      hi = vaddq_s32(hi, vld1q_s32(bb));
+    }
+    vst1q_s32(a, lo);
+    vst1q_s32(bb, hi);
+  }
+}
+#else
+static inline uint32_t offset_index(int32_t c, int32_t g, int32_t groups_padded) {
+  return (uint32_t)(c * groups_padded + g);
+}
+
+static void lookup_chunk(const layout *l, int32_t g0, int32_t groups, int first) {
+  const int32_t gp = l->groups_padded;
+  const uint8_t *tables = (const uint8_t *)l->tables;
+  for (int32_t c = 0; c < l->c_pad; ++c) {
+    const uint8_t *o = l->offsets + (size_t)c * gp + g0;
+    const uint8_t *const end = o + groups;
+    const uint8_t *t = tables;
+    uint32_t s = 0;
+    /* Tables of 4 consecutive groups span 256 bytes; the byte offsets address within them. */
+    for (; o < end; o += 4, t += 256) {
+      s += *(const uint32_t *)(const void *)(t + o[0]);
+      s += *(const uint32_t *)(const void *)(t + o[1]);
+      s += *(const uint32_t *)(const void *)(t + o[2]);
+      s += *(const uint32_t *)(const void *)(t + o[3]);
+    }
+    store_sums(l->acc_a + c, l->acc_b + c, s, first);
+  }
+}
+#endif
+
+/* ---- per-call set-up ---- */
+
+static const uint8_t popcount4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+
+static sbtf_status prepare_filters(const sbtf_core_args *a, const layout *l) {
+  const int32_t row_bytes = sbtf_mask_row_bytes(a->k);
+  const int32_t gp = l->groups_padded;
+  for (int32_t c = 0; c < l->c_pad; ++c) {
+    if (c >= a->c_out) { /* lane padding on Helium: an empty filter, never stored */
+      for (int32_t g = 0; g < gp; ++g) l->offsets[offset_index(c, g, gp)] = (uint8_t)(64 * (g % 4));
+      l->base[c] = 0;
+      continue;
+    }
+    const uint8_t *row = a->mask + (size_t)c * row_bytes;
+    const int32_t sign = a->sign[c];
+    if (sign != 1 && sign != -1) return SBTF_ERROR_BAD_PARAM;
+    if (a->quant->multiplier[c] < 0 || a->quant->shift[c] < -31 || a->quant->shift[c] > 30)
+      return SBTF_ERROR_BAD_PARAM;
+    /* Padding bits past K must be zero (docs/op_spec.md). */
+    for (int32_t byte = a->k / 8; byte < row_bytes; ++byte) {
+      const uint32_t allowed = byte == a->k / 8 ? (1u << (a->k % 8)) - 1u : 0u;
+      if (row[byte] & ~allowed) return SBTF_ERROR_BAD_PARAM;
+    }
+    int32_t popcount = 0;
+    for (int32_t g = 0; g < gp; ++g) {
+      const uint32_t nibble = (row[g / 2] >> (4 * (g % 2))) & 0xFu;
+      popcount += popcount4[nibble];
+      l->offsets[offset_index(c, g, gp)] = (uint8_t)(4 * nibble + 64 * (g % 4));
+    }
+    const int32_t bias = a->bias ? a->bias[c] : 0;
+    l->base[c] = (int32_t)((uint32_t)bias +
+                           (uint32_t)(127 * sign * (a->input_offset - 128) * popcount));
+  }
+  for (int32_t g = 0; g < l->chunk_groups; ++g) l->tables[16 * g] = 0;
+  return SBTF_OK;
+}
+
+static inline int8_t finish(int32_t base, int32_t sign, int32_t sum, int32_t multiplier,
+                            int32_t shift, const sbtf_core_args *a) {
+  const int32_t acc = (int32_t)((uint32_t)base + (uint32_t)(127 * sign * sum));
+  int32_t out = requantize(acc, multiplier, shift) + a->output_offset;
+  out = out < a->act_min ? a->act_min : out;
+  out = out > a->act_max ? a->act_max : out;
+  return (int8_t)out;
+}
+
+sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
+  const int32_t need = sbtf_core_buffer_size(a->k, a->c_out);
+  if (ctx->size < need) return SBTF_ERROR_BUFFER_SIZE;
+  if (ctx->buf == NULL) return SBTF_ERROR_NULL_ARGUMENT;
+  if (((uintptr_t)ctx->buf & 3u) != 0) return SBTF_ERROR_BAD_PARAM; /* documented: 4-aligned */
+  layout l;
+  make_layout(a->k, a->c_out, (uint8_t *)ctx->buf, &l);
+  const sbtf_status status = prepare_filters(a, &l);
+  if (status != SBTF_OK) return status;
+
+  const int32_t c_out = a->c_out;
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  for (int32_t p = 0; p < a->pixels; p += 2) {
+    const int two = p + 1 < a->pixels;
+    a->fill_row(a->row_self, p, l.row_a);
+    const uint8_t *row_b = l.row_a;
+    if (two) {
+      a->fill_row(a->row_self, p + 1, l.row_b);
+      row_b = l.row_b;
+    }
+    for (int32_t g0 = 0; g0 < l.groups_padded; g0 += l.chunk_groups) {
+      const int32_t rest = l.groups_padded - g0;
+      const int32_t groups = rest < l.chunk_groups ? rest : l.chunk_groups;
+      build_tables(l.row_a + 4 * g0, row_b + 4 * g0, groups, l.tables);
+      lookup_chunk(&l, g0, groups, g0 == 0);
+    }
+    int8_t *out_a = a->output + (size_t)p * c_out;
+    for (int32_t c = 0; c < c_out; ++c)
+      out_a[c] = finish(l.base[c], a->sign[c], l.acc_a[c], mult[c], shift[c], a);
+    if (two) {
+      int8_t *out_b = out_a + c_out;
+      for (int32_t c = 0; c < c_out; ++c)
+        out_b[c] = finish(l.base[c], a->sign[c], l.acc_b[c], mult[c], shift[c], a);
+    }
+  }
+  return SBTF_OK;
+}
+
+void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n) {
+  int32_t i = 0;
+  if ((((uintptr_t)dst | (uintptr_t)src) & 3u) == 0) {
+    for (; i + 4 <= n; i += 4) {
+      const uint32_t w = load_u32(src + i) ^ 0x80808080u;
+      memcpy(dst + i, &w, 4);
+    }
+  }
+  for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+}
+
+const char *sbtf_kernel_path(void) { return SBTF_PATH_NAME; }

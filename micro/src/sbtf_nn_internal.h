@@ -1,0 +1,77 @@
+/*
+ * sbtf_nn_internal.h - pieces shared by sbtf's kernels (not part of the public API).
+ *
+ * Algorithm (docs/kernels.md): with u = x + 128 (x ^ 0x80 as uint8) and P_c = popcount of mask
+ * row c, a filter's accumulator is
+ *     acc_c = bias_c + 127 * sign_c * (S_c + (input_offset - 128) * P_c),   S_c = sum of u at set bits
+ * Padded taps hold the input zero point (x + input_offset = 0), so P_c is a per-filter constant
+ * and border pixels run the same code as interior ones. S_c is computed two output pixels at a
+ * time from subset-sum tables: for every group of 4 inputs, T[n] (n = 0..15) holds the sums of
+ * the inputs selected by the bits of n, pixel A in the low and pixel B in the high 16 bits, so
+ * one load + one add serves 4 inputs x 2 pixels for every filter. Each filter's mask nibbles are
+ * decoded once per call into byte offsets into these tables.
+ */
+#ifndef SBTF_NN_INTERNAL_H
+#define SBTF_NN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "sbtf_nn.h"
+
+#if !defined(SBTF_FORCE_PORTABLE) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define SBTF_PATH_MVE 1
+#define SBTF_PATH_NAME "helium"
+#elif !defined(SBTF_FORCE_PORTABLE) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define SBTF_PATH_DSP 1
+#define SBTF_PATH_NAME "dsp"
+#else
+#define SBTF_PATH_PORTABLE 1
+#define SBTF_PATH_NAME "portable"
+#endif
+
+/* Largest K (inputs per filter): 127 * 255 * K must fit the int32 accumulator. */
+#define SBTF_MAX_K SBTF_MAX_FILTER_SIZE
+/* Groups of 4 inputs per table chunk: 64 * 4 * 255 fits a 16-bit half of a packed sum. */
+#define SBTF_CHUNK_GROUPS 64
+
+/* Fills `row` (k_padded bytes, offset-binary u = x ^ 0x80) with the inputs pixel `pixel` sees. */
+typedef void (*sbtf_row_fn)(const void *self, int32_t pixel, uint8_t *row);
+
+/* One signed-binary matrix product over `pixels` rows of K inputs (conv after im2col, or FC). */
+typedef struct {
+  int32_t pixels;    /* output rows (N * H_out * W_out for conv, batches for FC) */
+  int32_t k;         /* inputs per filter */
+  int32_t c_out;     /* filters */
+  const uint8_t *mask;
+  const int8_t *sign;
+  const int32_t *bias; /* may be NULL */
+  const sbtf_quant_params *quant;
+  int32_t input_offset;
+  int32_t output_offset;
+  int32_t act_min;
+  int32_t act_max;
+  sbtf_row_fn fill_row;
+  const void *row_self;
+  int8_t *output;    /* [pixels, c_out] */
+} sbtf_core_args;
+
+/* Scratch bytes sbtf_core_run needs for (k, c_out); both must already be validated. */
+int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out);
+
+/* Runs the product. Checks sign, mask padding and quant values; returns a status. */
+sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *args);
+
+/* Copies n int8 inputs as offset-binary bytes (x ^ 0x80), word-wise when aligned. */
+void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n);
+
+/* Bytes of one offset-binary input row: K rounded up to 16 (whole table groups). */
+static inline int32_t sbtf_row_bytes_padded(int32_t k) { return ((k + 15) / 16) * 16; }
+
+/* Common parameter checks. */
+static inline int sbtf_offsets_ok(int32_t input_offset, int32_t output_offset, int32_t act_min,
+                                  int32_t act_max) {
+  return input_offset >= -127 && input_offset <= 128 && output_offset >= -128 &&
+         output_offset <= 127 && act_min >= -128 && act_max <= 127 && act_min <= act_max;
+}
+
+#endif /* SBTF_NN_INTERNAL_H */

@@ -1,0 +1,204 @@
+/*
+ * test_kernels.c - one test program for host and boards: every golden case (generated from the
+ * NumPy reference by make_golden.py into sbtf_golden.h) must match bit for bit, and bad
+ * arguments must return the documented status. Prints a summary line the pytest driver parses;
+ * exits 0 only when everything passed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sbtf_golden.h"
+#include "sbtf_nn.h"
+
+#ifndef SCRATCH_BYTES
+#define SCRATCH_BYTES (24 * 1024)
+#endif
+#define GUARD 16
+
+static uint32_t scratch[SCRATCH_BYTES / 4];
+static int8_t output[GOLDEN_MAX_OUTPUT + GUARD];
+static int failures;
+
+#define CHECK(cond, ...)                       \
+  do {                                         \
+    if (!(cond)) {                             \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+      printf(__VA_ARGS__);                     \
+      printf("\n");                            \
+      failures++;                              \
+    }                                          \
+  } while (0)
+
+static int32_t buffer_size(const golden_case *g) {
+  return g->is_fc ? sbtf_fully_connected_s8_get_buffer_size(g->input.c, g->filter.n)
+                  : sbtf_conv2d_s8_get_buffer_size(&g->input, &g->filter, &g->output);
+}
+
+static sbtf_status run(const golden_case *g, const sbtf_context *ctx, int8_t *out) {
+  const sbtf_quant_params quant = {g->multiplier, g->shift};
+  if (g->is_fc) {
+    const sbtf_fc_params params = {g->input_offset, g->output_offset, g->act_min, g->act_max};
+    return sbtf_fully_connected_s8(ctx, &params, &quant, g->input.n, g->input.c, g->x, g->filter.n,
+                                   g->mask, g->sign, g->bias, out);
+  }
+  const sbtf_conv_params params = {g->input_offset, g->output_offset, g->stride_h, g->stride_w,
+                                   g->dilation_h, g->dilation_w, g->pad_h, g->pad_w,
+                                   g->act_min, g->act_max};
+  return sbtf_conv2d_s8(ctx, &params, &quant, &g->input, g->x, &g->filter, g->mask, g->sign,
+                        g->bias, &g->output, out);
+}
+
+static void check_golden(const golden_case *g) {
+  const int32_t size = g->output.n * g->output.h * g->output.w * g->output.c;
+  const int32_t need = buffer_size(g);
+  if (need < 0 || need > SCRATCH_BYTES) {
+    CHECK(0, "%s: buffer size %ld (static scratch %d)", g->name, (long)need, SCRATCH_BYTES);
+    return;
+  }
+  memset(output, 0x5A, sizeof(output));
+  const sbtf_context ctx = {scratch, need};
+  const sbtf_status status = run(g, &ctx, output);
+  CHECK(status == SBTF_OK, "%s: status %d", g->name, (int)status);
+  int32_t wrong = 0, first = -1;
+  for (int32_t i = 0; i < size; ++i)
+    if (output[i] != g->expected[i]) {
+      if (first < 0) first = i;
+      wrong++;
+    }
+  CHECK(wrong == 0, "%s: %ld of %ld outputs differ, first at %ld: got %d expected %d", g->name,
+        (long)wrong, (long)size, (long)first, first >= 0 ? output[first] : 0,
+        first >= 0 ? g->expected[first] : 0);
+  for (int32_t i = size; i < size + GUARD; ++i)
+    CHECK(output[i] == 0x5A, "%s: wrote past the output (byte %ld)", g->name, (long)i);
+}
+
+/* Bad arguments on a small valid conv (golden case 0 is conv) and FC: documented statuses. */
+static void check_errors(void) {
+  const golden_case *g = NULL;
+  const golden_case *f = NULL;
+  for (int i = 0; i < GOLDEN_CASES; ++i) {
+    if (!golden_cases[i].is_fc && golden_cases[i].filter.h == 3 && golden_cases[i].pad_h > 0 && !g)
+      g = &golden_cases[i];
+    if (golden_cases[i].is_fc && golden_cases[i].input.c > 9 && !f) f = &golden_cases[i];
+  }
+  if (!g || !f) {
+    CHECK(0, "no suitable cases for the error tests");
+    return;
+  }
+  const int32_t need = buffer_size(g);
+  const sbtf_context ctx = {scratch, need};
+  const sbtf_context small = {scratch, need - 4};
+  const sbtf_context null_buf = {NULL, need};
+  const sbtf_context misaligned = {(uint8_t *)scratch + 1, need};
+  const sbtf_quant_params quant = {g->multiplier, g->shift};
+  const sbtf_quant_params no_mult = {NULL, g->shift};
+  sbtf_conv_params p = {g->input_offset, g->output_offset, g->stride_h, g->stride_w,
+                        g->dilation_h, g->dilation_w, g->pad_h, g->pad_w, g->act_min, g->act_max};
+  const sbtf_conv_params good = p;
+  sbtf_dims in = g->input, filt = g->filter, out = g->output;
+#define CONV(c, q, i, x, fl, m, s, o, y) \
+  sbtf_conv2d_s8(c, &p, q, i, x, fl, m, s, g->bias, o, y)
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) == SBTF_OK, "valid");
+  CHECK(CONV(NULL, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_NULL_ARGUMENT, "NULL ctx");
+  CHECK(CONV(&ctx, &quant, &in, NULL, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_NULL_ARGUMENT, "NULL input");
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, NULL, g->sign, &out, output) ==
+            SBTF_ERROR_NULL_ARGUMENT, "NULL mask");
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, NULL, &out, output) ==
+            SBTF_ERROR_NULL_ARGUMENT, "NULL sign");
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, g->sign, &out, NULL) ==
+            SBTF_ERROR_NULL_ARGUMENT, "NULL output");
+  CHECK(CONV(&ctx, &no_mult, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_NULL_ARGUMENT, "NULL multiplier");
+  CHECK(CONV(&ctx, &quant, NULL, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_NULL_ARGUMENT, "NULL input dims");
+  CHECK(CONV(&null_buf, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_NULL_ARGUMENT, "NULL scratch");
+  CHECK(CONV(&small, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_BUFFER_SIZE, "scratch too small");
+  CHECK(CONV(&misaligned, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_BAD_PARAM, "misaligned scratch");
+  filt.c += 1;
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_BAD_SHAPE, "filter/input channels disagree");
+  CHECK(sbtf_conv2d_s8_get_buffer_size(&in, &filt, &out) == SBTF_ERROR_BAD_SHAPE, "size: channels");
+  filt = g->filter;
+  out.h += 1;
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_BAD_SHAPE, "wrong output height");
+  out = g->output;
+  out.c = 0;
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_BAD_SHAPE, "zero channels");
+  CHECK(sbtf_conv2d_s8_get_buffer_size(&in, &filt, NULL) == SBTF_ERROR_NULL_ARGUMENT, "size: NULL");
+  out = g->output;
+  p.stride_h = 0;
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_BAD_PARAM, "stride 0");
+  p = good;
+  p.pad_h = g->pad_h + 3;
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_BAD_PARAM, "padding neither SAME nor VALID");
+  p = good;
+  p.input_offset = 129;
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_BAD_PARAM, "input offset out of range");
+  p = good;
+  p.activation_min = 10;
+  p.activation_max = 9;
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, g->sign, &out, output) ==
+            SBTF_ERROR_BAD_PARAM, "min > max");
+  p = good;
+  int8_t bad_sign[128];
+  memcpy(bad_sign, g->sign, (size_t)g->filter.n);
+  bad_sign[g->filter.n - 1] = 0;
+  CHECK(CONV(&ctx, &quant, &in, g->x, &filt, g->mask, bad_sign, &out, output) ==
+            SBTF_ERROR_BAD_PARAM, "sign 0");
+  static uint8_t bad_mask[128 * 4 * 32];
+  const int32_t row_bytes = sbtf_mask_row_bytes(g->filter.h * g->filter.w * g->filter.c);
+  if (g->filter.n * row_bytes <= (int32_t)sizeof(bad_mask) &&
+      (g->filter.h * g->filter.w * g->filter.c) % 32 != 0) {
+    memcpy(bad_mask, g->mask, (size_t)(g->filter.n * row_bytes));
+    bad_mask[row_bytes - 1] |= 0x80; /* a padding bit of row 0 */
+    CHECK(CONV(&ctx, &quant, &in, g->x, &filt, bad_mask, g->sign, &out, output) ==
+              SBTF_ERROR_BAD_PARAM, "mask padding bit set");
+  }
+#undef CONV
+  /* Fully connected. */
+  const sbtf_fc_params fp = {f->input_offset, f->output_offset, f->act_min, f->act_max};
+  const sbtf_quant_params fq = {f->multiplier, f->shift};
+  const int32_t fneed = sbtf_fully_connected_s8_get_buffer_size(f->input.c, f->filter.n);
+  const sbtf_context fctx = {scratch, fneed}, fsmall = {scratch, fneed - 1};
+  CHECK(sbtf_fully_connected_s8(&fctx, &fp, &fq, f->input.n, f->input.c, f->x, f->filter.n,
+                                f->mask, f->sign, f->bias, output) == SBTF_OK, "fc valid");
+  CHECK(sbtf_fully_connected_s8(&fsmall, &fp, &fq, f->input.n, f->input.c, f->x, f->filter.n,
+                                f->mask, f->sign, f->bias, output) == SBTF_ERROR_BUFFER_SIZE,
+        "fc scratch too small");
+  CHECK(sbtf_fully_connected_s8(&fctx, NULL, &fq, f->input.n, f->input.c, f->x, f->filter.n,
+                                f->mask, f->sign, f->bias, output) == SBTF_ERROR_NULL_ARGUMENT,
+        "fc NULL params");
+  CHECK(sbtf_fully_connected_s8(&fctx, &fp, &fq, 0, f->input.c, f->x, f->filter.n, f->mask,
+                                f->sign, f->bias, output) == SBTF_ERROR_BAD_SHAPE, "fc 0 batches");
+  CHECK(sbtf_fully_connected_s8_get_buffer_size(0, 4) == SBTF_ERROR_BAD_SHAPE, "fc size 0");
+  CHECK(sbtf_fully_connected_s8_get_buffer_size(SBTF_MAX_FILTER_SIZE + 1, 4) ==
+            SBTF_ERROR_BAD_SHAPE, "fc K too large");
+  const int32_t bad_shift[128] = {31};
+  const sbtf_quant_params fq_bad = {f->multiplier, bad_shift};
+  CHECK(sbtf_fully_connected_s8(&fctx, &fp, &fq_bad, f->input.n, f->input.c, f->x, f->filter.n,
+                                f->mask, f->sign, f->bias, output) == SBTF_ERROR_BAD_PARAM,
+        "fc shift 31");
+}
+
+int main(void) {
+  int32_t max_scratch = 0;
+  for (int i = 0; i < GOLDEN_CASES; ++i) {
+    check_golden(&golden_cases[i]);
+    const int32_t need = buffer_size(&golden_cases[i]);
+    max_scratch = need > max_scratch ? need : max_scratch;
+  }
+  check_errors();
+  printf("sbtf_kernel_tests: path=%s cases=%d max_scratch=%ld failures=%d\n", sbtf_kernel_path(),
+         GOLDEN_CASES, (long)max_scratch, failures);
+  return failures == 0 ? 0 : 1;
+}
