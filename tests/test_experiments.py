@@ -1,0 +1,159 @@
+"""sbtf.experiments (the paper's comparison, the threshold sweep) and sbtf.plots."""
+import json
+
+import larq as lq
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import sbtf
+from sbtf import experiments, plots
+
+# Short runs: 5 epochs on digits take ~5-10 s per model on 2 cores. Over seeds 0-2 they gave
+# float/binary/ternary 0.98-1.00 and signed-binary 0.955-0.958 (it learns more slowly; 15
+# epochs reach ~0.98), so the bounds below leave a margin of >= 0.05 for other machines.
+EPOCHS = 5
+MIN_ACCURACY = {"float": 0.9, "binary": 0.9, "ternary": 0.9, "signed-binary": 0.85}
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    return experiments.compare(epochs=EPOCHS, seeds=[0], log=None)
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return experiments.threshold_sweep(thresholds=[0.01, 0.5], epochs=2, seeds=[0], log=None)
+
+
+def _png(path):
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    image = plots.plt.imread(path)
+    assert image.shape[0] > 200 and image.shape[1] > 400
+    assert image.std() > 0.05, "blank image"
+
+
+def test_digits_model_is_the_digits_cnn_of_sbtf_models():
+    ours = experiments.digits_model("signed-binary")
+    theirs = sbtf.models.digits_cnn()
+    assert [type(layer) for layer in ours.layers] == [type(layer) for layer in theirs.layers]
+    assert [w.shape for w in ours.weights] == [w.shape for w in theirs.weights]
+    for a, b in zip(ours.layers, theirs.layers):
+        config_a, config_b = a.get_config(), b.get_config()
+        for key in ("name", "kernel_quantizer", "kernel_constraint"):
+            config_a.pop(key, None), config_b.pop(key, None)
+        assert config_a == config_b, a.name
+
+
+@pytest.mark.parametrize("method", experiments.METHODS)
+def test_methods_differ_only_in_the_conv_kernel_quantizer(method):
+    model = experiments.digits_model(method)
+    convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [32, 32, 64]
+    quantizer = getattr(convs[0], "kernel_quantizer", None)
+    expected = {"float": type(None), "binary": lq.quantizers.SteSign,
+                "ternary": lq.quantizers.SteTern,
+                "signed-binary": sbtf.SignedBinaryQuantizer}[method]
+    assert isinstance(quantizer, expected)
+
+
+def test_weight_stats_counts_the_inference_kernels():
+    model = experiments.digits_model("ternary")
+    convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    # TWN threshold 0.7 * mean|w|: with |w| in {0.1, 1.0} half and half, Δ = 0.385, so exactly
+    # the 0.1 weights become 0.
+    for conv in convs:
+        w = np.full(conv.kernel.shape, 0.1, np.float32)
+        w.reshape(-1)[::2] = -1.0
+        conv.kernel.assign(w)
+    stats = experiments.weight_stats(model, "ternary")
+    assert stats["conv_weights"] == 9 * 32 + 288 * 32 + 288 * 64
+    assert stats["conv_nonzero"] == sum((c.kernel.shape.num_elements() + 1) // 2 for c in convs)
+    assert stats["total_weights"] == stats["conv_weights"] + 64 * 10
+    assert stats["total_nonzero"] == stats["conv_nonzero"] + np.count_nonzero(
+        model.layers[-1].kernel.numpy())
+    # Two bit planes; a K=9 row pads to 32 bits, a K=288 row is 288 bits.
+    bits = 2 * (32 * 32 + 288 * 32 + 288 * 64)
+    assert stats["conv_bits_per_weight"] == pytest.approx(bits / stats["conv_weights"])
+    assert stats["int8_bytes"] == stats["flash_bytes"]  # ternary convs deploy as int8
+
+
+def test_unknown_method_and_bad_thresholds_are_rejected():
+    with pytest.raises(ValueError, match="Unknown method 'quaternary'"):
+        experiments.compare(methods=["quaternary"], epochs=1, seeds=[0])
+    with pytest.raises(ValueError, match=r"thresholds must lie in \(0, 1\)"):
+        experiments.threshold_sweep(thresholds=[0.0, 0.1], epochs=1, seeds=[0])
+    with pytest.raises(ValueError, match="epochs"):
+        experiments.compare(epochs=0, seeds=[0])
+
+
+@pytest.mark.slow
+def test_comparison_accuracies_and_nonzeros(comparison):
+    r = comparison["methods"]
+    assert list(r) == list(experiments.METHODS)
+    for method, minimum in MIN_ACCURACY.items():
+        assert r[method]["accuracy_mean"] >= minimum, (method, r[method]["accuracy"])
+    # Binary and float weights are all non-zero (ste_sign maps 0 to +1); ternary has zeros;
+    # signed-binary has more zeros still (every weight of the wrong sign is 0).
+    assert r["binary"]["conv_nonzero"] == r["binary"]["conv_weights"]
+    assert r["ternary"]["conv_nonzero"] < r["binary"]["conv_nonzero"]
+    assert r["signed-binary"]["conv_nonzero"] < r["ternary"]["conv_nonzero"]
+    assert r["signed-binary"]["conv_nonzero_fraction"] < 0.5
+    # Signed-binary deploys ~1 bit per weight; the others deploy as int8.
+    assert r["signed-binary"]["flash_bytes"] < r["float"]["flash_bytes"] / 4
+    assert r["binary"]["flash_bytes"] == r["float"]["flash_bytes"]
+    table = experiments.format_compare(comparison)
+    assert all(m in table for m in experiments.METHODS)
+
+
+@pytest.mark.slow
+def test_threshold_sweep_sparsity_grows_with_threshold(sweep):
+    low, high = sweep["points"]
+    assert (low["threshold"], high["threshold"]) == (0.01, 0.5)
+    assert 0.5 < low["sparsity"] < high["sparsity"] < 1.0
+    assert len(low["layer_sparsity"]) == 3
+    assert all(a < b for a, b in zip(low["layer_sparsity"], high["layer_sparsity"]))
+    assert "0.01" in experiments.format_sweep(sweep)
+
+
+@pytest.mark.slow
+def test_cli_writes_json_and_rejects_bad_options(tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    argv = ["threshold-sweep", "--thresholds", "0.2", "--epochs", "1", "--seeds", "3",
+            "--out", str(out)]
+    assert experiments.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["experiment"] == "threshold-sweep"
+    assert [p["threshold"] for p in result["points"]] == [0.2]
+    assert result["config"]["seeds"] == [3]
+    assert "Threshold" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        experiments.main(["threshold-sweep", "--thresholds", "1.5", "--out", str(out)])
+    assert e.value.code == 2
+    assert "--thresholds must lie in (0, 1)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_plots_write_pngs(comparison, sweep, tmp_path, capsys):
+    compare_json, sweep_json = tmp_path / "compare.json", tmp_path / "sweep.json"
+    experiments.write_json(comparison, str(compare_json))
+    experiments.write_json(sweep, str(sweep_json))
+    out = tmp_path / "plots"
+    assert plots.main(["compare", "--json", str(compare_json), "--out", str(out)]) == 0
+    assert plots.main(["threshold", "--json", str(sweep_json), "--out", str(out)]) == 0
+    assert plots.main(["layers", "--model", "digits", "--epochs", "1", "--out", str(out)]) == 0
+    for name in ("compare.png", "threshold.png", "layers_digits.png"):
+        _png(out / name)
+
+
+def test_plots_reject_wrong_json(tmp_path, capsys):
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"experiment": "compare", "methods": {}}))
+    assert plots.main(["threshold", "--json", str(wrong), "--out", str(tmp_path)]) == 2
+    assert "expected results of `python -m sbtf.experiments threshold-sweep`" in (
+        capsys.readouterr().err)
+    assert plots.main(["layers", "--h5", str(tmp_path / "missing.h5"),
+                       "--out", str(tmp_path)]) == 2
+    assert "missing.h5: no such model file" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.png"))
