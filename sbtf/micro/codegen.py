@@ -895,28 +895,27 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
 def kernel_scratch_bytes(graph: Graph) -> int:
     """Scratch bytes the sbtf kernels need for this graph (0 when it has no sbtf ops).
 
-    Mirrors micro/src's *_get_buffer_size() for the largest path (an upper bound over ISAs);
-    the generated `sbtf_model_check_scratch()` verifies it on the target.
+    Mirrors the scratch layout of micro/src/sbtf_nn_core.c (make_layout) with the widest
+    filter lanes of any ISA path, so one size serves every board; the generated
+    `sbtf_model_check_scratch()` re-checks it with the target's own *_get_buffer_size().
     """
     need = 0
     for op in graph.operators:
-        if op.name == "SBTF_CONV_2D":
-            c_in = graph.tensors[op.inputs[0]].shape[-1]
-            sign = graph.tensors[op.inputs[2]]
-            mask = graph.tensors[op.inputs[1]]
-            need = max(need, _conv_scratch(c_in, int(sign.shape[0]), int(mask.shape[1])))
-        elif op.name == "SBTF_FULLY_CONNECTED":
-            c_in = graph.tensors[op.inputs[0]].shape[-1]
-            need = max(need, _fc_scratch(int(c_in)))
+        if op.name in ("SBTF_CONV_2D", "SBTF_FULLY_CONNECTED"):
+            x, sign = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[2]]
+            c_out = int(sign.shape[0]) if sign.shape else 1
+            k = int(graph.tensors[op.inputs[1]].shape[1]) * 8  # row_bytes * 8 >= K
+            if op.name == "SBTF_FULLY_CONNECTED":
+                k = int(x.shape[-1])
+            need = max(need, _core_scratch(k, c_out))
     return need
 
 
-def _conv_scratch(c_in: int, c_out: int, row_bytes_: int) -> int:
-    return 0
-
-
-def _fc_scratch(c_in: int) -> int:
-    return 0
+def _core_scratch(k: int, c_out: int, lanes: int = 4, chunk_groups: int = 64) -> int:
+    groups = -(-(-(-k // 4)) // 4) * 4  # ceil(k / 4) rounded up to 4
+    c_pad = -(-c_out // lanes) * lanes
+    chunk = min(groups, chunk_groups)
+    return 12 * c_pad + 64 * chunk + 8 * groups + _align(c_pad * groups, 4)
 
 
 _HEADER = """\
