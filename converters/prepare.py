@@ -40,6 +40,7 @@ class PreparedModel:
     model: tf.keras.Model
     signed_binary_layers: list[str]
     layer_names: list[str]  # every conv / dense / depthwise layer, to attribute TFLite ops
+    aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # see `folded_into`
 
 
 def flatten_layers(model):
@@ -49,6 +50,29 @@ def flatten_layers(model):
             yield from flatten_layers(layer)
         else:
             yield layer
+
+
+_FOLDABLE = (tf.keras.layers.BatchNormalization, tf.keras.layers.Activation, tf.keras.layers.ReLU)
+
+
+def folded_into(model) -> dict[str, str]:
+    """{BatchNorm / activation layer name: the conv / dense layer it follows}.
+
+    TFLite folds these layers into the conv before them and may name the folded tensors after
+    them only (a Dense + BatchNorm kernel becomes 'model/dense_bn/batchnorm/mul_1').
+    """
+    aliases = {}
+    for layer in flatten_layers(model):
+        source = layer
+        while isinstance(source, _FOLDABLE):
+            nodes = getattr(source, "inbound_nodes", None) or []
+            producers = nodes[0].inbound_layers if len(nodes) == 1 else None
+            if isinstance(producers, list):
+                producers = producers[0] if len(producers) == 1 else None
+            source = producers
+        if source is not layer and isinstance(source, _WEIGHT_LAYERS):
+            aliases[layer.name] = source.name
+    return aliases
 
 
 def _plain_type(layer):
@@ -124,7 +148,7 @@ def prepare(model: tf.keras.Model) -> PreparedModel:
     signed = [layer.name for layer in layers if signed_binary_quantizer_of(layer) is not None]
     if not any(_plain_type(layer) for layer in layers):
         names = [layer.name for layer in layers if isinstance(layer, _WEIGHT_LAYERS)]
-        return PreparedModel(model, signed, names)
+        return PreparedModel(model, signed, names, folded_into(model))
 
     clone = _clone(model)
     clone_layers = list(flatten_layers(clone))
@@ -140,4 +164,4 @@ def prepare(model: tf.keras.Model) -> PreparedModel:
             weights.append(old.bias.numpy())
         new.set_weights(weights)
     names = [layer.name for layer in clone_layers if isinstance(layer, _WEIGHT_LAYERS)]
-    return PreparedModel(clone, signed, names)
+    return PreparedModel(clone, signed, names, folded_into(clone))

@@ -10,7 +10,7 @@ buffer and opcode index is renumbered, so the file really shrinks.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import numpy as np
 from flatbuffers import flexbuffers
@@ -30,20 +30,25 @@ _OPS = {
 }
 
 
-def layer_of(names: list[str], filter_names: list[str], layer_names: Collection[str]) -> str | None:
+def layer_of(names: list[str], filter_names: list[str], layer_names: Collection[str],
+             aliases: Mapping[str, str] | None = None) -> str | None:
     """The Keras layer an operator came from, from TFLite tensor names like
     'model/re_lu/Relu;model/bn/FusedBatchNormV3;model/conv/Conv2D'.
 
     Output tensor names are unique to the op but carry fused layers too; weight names name the
-    layer but may be shared after constant deduplication. Prefer a layer in both.
+    layer but may be shared after constant deduplication. Prefer a layer in both. `aliases`
+    maps folded BatchNorm / activation layers to the conv / dense layer they follow.
     """
+    aliases = aliases or {}
+
     def hits(strings):
         found = []
         for s in strings:
             for part in s.split(";"):
                 for comp in part.split("/"):
-                    if comp in layer_names and comp not in found:
-                        found.append(comp)
+                    name = comp if comp in layer_names else aliases.get(comp)
+                    if name is not None and name not in found:
+                        found.append(name)
         return found
 
     out_hits, w_hits = hits(names), hits(filter_names)
@@ -281,6 +286,7 @@ def reencode(
     *,
     signed_binary_layers: Collection[str] | None = None,
     layer_names: Collection[str] = (),
+    aliases: Mapping[str, str] | None = None,
     strict: bool = False,
 ) -> tuple[bytes, list[LayerReport], list[str]]:
     """Re-encode the signed-binary conv / fully-connected operators of an int8 TFLite model.
@@ -291,6 +297,7 @@ def reencode(
             came from them are candidates. None: every CONV_2D / FULLY_CONNECTED whose int8
             weights are signed-binary is re-encoded (`detect="weights"`).
         layer_names: names of all Keras conv / dense layers, to attribute ops to layers.
+        aliases: folded BatchNorm / activation layer name -> its conv / dense layer.
         strict: a candidate that stays a builtin op (or a signed-binary layer without an op)
             raises ConversionError instead of a ConversionWarning.
 
@@ -311,7 +318,7 @@ def reencode(
             inputs = [int(i) for i in op.inputs]
             out_names = [tfm.tensor_name(sg.tensors[int(i)]) for i in op.outputs]
             w_names = [tfm.tensor_name(sg.tensors[i]) for i in inputs[1:] if i >= 0]
-            layer = layer_of(out_names, w_names, names)
+            layer = layer_of(out_names, w_names, names, aliases)
             seen_layers.add(layer)
             reason = _why_not(model, sg, op, code)
             if signed_binary_layers is None:
