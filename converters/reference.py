@@ -51,8 +51,11 @@ def conv_multipliers(input_scale: float, weight_scales, output_scale: float):
 def fully_connected_multipliers(input_scale: float, weight_scales, output_scale: float):
     """(multiplier, shift) arrays as TFLite's fully connected computes them.
 
-    TFLite multiplies the two scales in float before widening to double.
+    Per tensor, TFLite multiplies the two scales in float before widening to double; per
+    channel (TFLite and TFLM's PopulateQuantizedPerChannel) it computes in double, like conv.
     """
+    if np.asarray(weight_scales).size > 1:
+        return conv_multipliers(input_scale, weight_scales, output_scale)
     pairs = []
     for s in np.asarray(weight_scales, dtype=np.float32).reshape(-1):
         product = float(np.float32(input_scale) * np.float32(s))
@@ -96,11 +99,11 @@ def multiply_by_quantized_multiplier(acc, multiplier, shift) -> np.ndarray:
 
 
 def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite's CalculateActivationRangeQuantized for int8 outputs."""
+    """TFLite's CalculateActivationRangeQuantized for int8 outputs (f / scale in float)."""
     qmin, qmax = -128, 127
 
     def q(f: float) -> int:
-        return zero_point + tflite_round(f / scale)
+        return zero_point + tflite_round(float(np.float32(f) / np.float32(scale)))
 
     if activation == ACT_NONE:
         return qmin, qmax
