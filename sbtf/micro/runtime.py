@@ -27,7 +27,8 @@ from sbtf.micro import source_dir
 __all__ = [
     "RuntimeError_", "Memory", "Firmware", "ModelRun", "runtime_dir", "runtime_sources",
     "quantize_inputs", "inputs_header", "build_firmware", "build_host_runner", "run_model",
-    "run_model_host", "parse_output", "elf_memory", "REAL_BOARDS",
+    "run_model_host", "run_firmware", "parse_output", "elf_memory", "REAL_BOARDS", "RealBoard",
+    "build_real_firmware", "fit_report",
 ]
 
 
@@ -137,19 +138,19 @@ class ModelRun:
         return int(np.median(self.instructions)) if self.instructions else None
 
 
-def _stack_size(board: _boards.Board) -> int:
-    text = (_build.board_dir() / board.linker_script).read_text()
-    m = re.search(r"SBTF_STACK_SIZE\s*=\s*(0x[0-9a-fA-F]+|\d+)", text)
+def _stack_size(linker_script: Path) -> int:
+    m = re.search(r"SBTF_STACK_SIZE\s*=\s*(0x[0-9a-fA-F]+|\d+)", linker_script.read_text())
     return int(m.group(1), 0) if m else 0
 
 
-def elf_memory(elf, board: _boards.Board, arena: int) -> Memory:
+def elf_memory(elf, linker_script: Path, flash_limit: int, ram_limit: int, arena: int) -> Memory:
+    """Flash / RAM of a linked image; the stack is the size the linker script reserves."""
     s = _build.size(elf)
-    stack = _stack_size(board)
-    # .bss as `size` reports it includes the NOLOAD stack section; count the stack once.
+    stack = _stack_size(linker_script)
+    # `size` counts the NOLOAD stack section in bss; count it once, as `stack`.
     bss = max(s.bss - stack, 0) if _section_size(elf, ".stack") else s.bss
     return Memory(text=s.text, data=s.data, bss=bss, stack=stack, arena=arena,
-                  flash_limit=board.flash[1], ram_limit=board.ram[1])
+                  flash_limit=flash_limit, ram_limit=ram_limit)
 
 
 def _section_size(elf, name: str) -> int:
@@ -204,7 +205,9 @@ def build_firmware(tflite: bytes, board: str, x_int8, *, out_dir=None, poison: b
     elf = _build.build_elf(b, _sources(out_dir), include_dirs=[out_dir, runtime_dir()],
                            defines=defines, opt=opt, out=out_dir / "firmware.elf",
                            extra_cflags=RUNTIME_CFLAGS)
-    return Firmware(b.name, elf, gen, elf_memory(elf, b, gen.plan.arena_bytes), n_inputs=n)
+    memory = elf_memory(elf, _build.board_dir() / b.linker_script, b.flash[1], b.ram[1],
+                        gen.plan.arena_bytes)
+    return Firmware(b.name, elf, gen, memory, n_inputs=n)
 
 
 def build_host_runner(tflite: bytes, x_int8, *, out_dir=None, poison: bool = False,
@@ -284,4 +287,85 @@ def run_model_host(tflite: bytes, x_int8, *, poison: bool = False, sanitize: boo
     return ModelRun("host", out, instr, None, scratch, res.stdout, res.seconds)
 
 
-REAL_BOARDS = ("nucleo-f746zg", "nucleo-f411re")
+@dataclass(frozen=True)
+class RealBoard:
+    """A physical board sbtf builds UART firmware for (micro/boards/stm32/)."""
+
+    name: str
+    cpu: str
+    cflags: tuple[str, ...]
+    linker_script: str  # in micro/boards/stm32/
+    uart_source: str  # in micro/boards/stm32/
+    flash: int
+    ram: int
+    uart: str  # where the output appears
+
+    def stm32_dir(self) -> Path:
+        return _build.board_dir() / "stm32"
+
+
+REAL_BOARDS: dict[str, RealBoard] = {
+    b.name: b
+    for b in (
+        RealBoard("nucleo-f746zg", "Cortex-M7 (STM32F746ZG)",
+                  ("-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-mthumb"),
+                  "nucleo-f746zg.ld", "nucleo_f746zg.c", 1 << 20, 320 << 10,
+                  "USART3 (PD8/PD9) = ST-LINK virtual COM port, 115200 8N1"),
+        RealBoard("nucleo-f411re", "Cortex-M4F (STM32F411RE)",
+                  ("-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb"),
+                  "nucleo-f411re.ld", "nucleo_f411re.c", 512 << 10, 128 << 10,
+                  "USART2 (PA2/PA3) = ST-LINK virtual COM port, 115200 8N1"),
+    )
+}
+
+
+def build_real_firmware(tflite: bytes, board: str, x_int8, *, out=None, source: str = "model",
+                        opt: str = "-O2") -> Firmware:
+    """UART firmware (ELF + .bin) for a physical board in REAL_BOARDS.
+
+    Raises ValueError for unknown boards and sbtf.micro.build.BuildError when the image does not
+    link (for example, when it does not fit the board's flash or RAM).
+    """
+    if board not in REAL_BOARDS:
+        raise ValueError(f"unknown real board {board!r}; known: {', '.join(REAL_BOARDS)}")
+    b = REAL_BOARDS[board]
+    elf = Path(out) if out is not None else _default_dir(tflite, b.name, "") / "firmware.elf"
+    out_dir = elf.parent / (elf.stem + "_src")
+    gen, n = _prepare(tflite, x_int8, out_dir, source)
+    stm32 = b.stm32_dir()
+    cmd = [
+        _build.CROSS_CC, *b.cflags, opt, *_build.WARNING_FLAGS, *RUNTIME_CFLAGS, "-g",
+        "-ffunction-sections", "-fdata-sections", f"-I{_build.include_dir()}", f"-I{stm32}",
+        f"-I{runtime_dir()}", f"-I{out_dir}",
+        *map(str, _sources(out_dir, "sbtf_main_uart.c")),
+        str(stm32 / "stm32_startup.c"), str(stm32 / b.uart_source),
+        "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
+        f"-L{_build.board_dir()}", f"-T{stm32 / b.linker_script}", "-Wl,--gc-sections",
+        f"-Wl,-Map={elf}.map", "-o", str(elf),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise _build.BuildError(f"building {elf.name} for {b.name} failed (exit "
+                                f"{proc.returncode})\n$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+    binary = elf.with_suffix(".bin")
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
+    memory = elf_memory(elf, stm32 / b.linker_script, b.flash, b.ram, gen.plan.arena_bytes)
+    return Firmware(b.name, elf, gen, memory, n_inputs=n, bin=binary)
+
+
+def fit_report(tflite: bytes, board: str, *, source: str = "model") -> Memory:
+    """Flash and RAM the model's firmware needs against `board`'s limits, even when it does not
+    fit: measured by linking for a board with the same core and ample memory."""
+    b = _boards.get(board)
+    roomy = {"netduinoplus2": "mps2-an386"}.get(b.name, b.name)
+    fw = build_firmware(tflite, roomy, _zero_input(tflite),
+                        source=source)
+    m = fw.memory
+    stack = _stack_size(_build.board_dir() / b.linker_script)
+    return Memory(text=m.text, data=m.data, bss=m.bss, stack=stack, arena=m.arena,
+                  flash_limit=b.flash[1], ram_limit=b.ram[1])
+
+
+def _zero_input(tflite: bytes) -> np.ndarray:
+    gen = _codegen.generate(tflite)
+    return np.zeros((1, gen.input_size), np.int8)

@@ -1,0 +1,163 @@
+"""`sbtf-micro`: compile a converted .tflite ahead of time and run it on (simulated) Cortex-M.
+
+    sbtf-micro codegen model.tflite -o DIR
+    sbtf-micro run model.tflite --board mps2-an386 [--input x.npy] [--output y.npy]
+    sbtf-micro build model.tflite --board nucleo-f746zg -o firmware.elf   (also writes .bin)
+
+A thin shell over sbtf.micro.codegen and sbtf.micro.runtime. Errors are one line on stderr with
+exit code 1 (2 for usage errors); no partial output file is left behind.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sbtf import _env  # noqa: F401
+
+QEMU_BOARDS = ("mps2-an386", "mps2-an500", "mps3-an547", "netduinoplus2")
+
+
+def _read_model(path: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{path}: no such file")
+    return p.read_bytes()
+
+
+def _load_inputs(path: str | None, gen, seed: int = 0) -> np.ndarray:
+    """int8 [N, input_size]: an int8 .npy as is, a float .npy quantized with the model's input
+    scale / zero point; none given: one random int8 input."""
+    from sbtf.micro import runtime
+
+    if path is None:
+        rng = np.random.default_rng(seed)
+        return rng.integers(-128, 128, size=(1, gen.input_size)).astype(np.int8)
+    try:
+        x = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read a .npy array: {exc}") from exc
+    if x.dtype == np.int8:
+        q = x
+    elif np.issubdtype(x.dtype, np.floating):
+        q = runtime.quantize_inputs(x, gen.input_scale, gen.input_zero_point)
+    else:
+        raise ValueError(f"{path}: inputs must be int8 (quantized) or float, got {x.dtype}")
+    if q.size == 0 or q.size % gen.input_size:
+        raise ValueError(f"{path}: shape {x.shape} is not a batch of model inputs of shape "
+                         f"{list(gen.input_shape)}")
+    return q.reshape(-1, gen.input_size)
+
+
+def _memory_lines(memory, board: str) -> list[str]:
+    lines = [
+        f"flash: {memory.flash} B (text + rodata {memory.text} B, data init {memory.data} B)"
+        + (f" of {memory.flash_limit} B" if memory.flash_limit else ""),
+        f"RAM:   {memory.ram} B (arena {memory.arena} B + rest of .bss {memory.bss - memory.arena} B"
+        f" + stack {memory.stack} B + data {memory.data} B)"
+        + (f" of {memory.ram_limit} B" if memory.ram_limit else ""),
+    ]
+    if memory.stack_used is not None:
+        lines.append(f"stack used: {memory.stack_used} B")
+    msg = memory.overflow_message(board)
+    if msg:
+        lines.append(f"DOES NOT FIT: {msg}")
+    return lines
+
+
+def cmd_codegen(args) -> int:
+    from sbtf.micro import codegen
+
+    gen = codegen.generate(_read_model(args.model), source=args.model,
+                           scratch_bytes=args.scratch_bytes)
+    c, h = gen.write(args.out)
+    print(gen.summary())
+    print(f"wrote {c} and {h}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from sbtf.micro import codegen, runtime
+
+    tflite = _read_model(args.model)
+    gen = codegen.generate(tflite, source=args.model)
+    x = _load_inputs(args.input, gen)
+    if args.board == "netduinoplus2":
+        need = runtime.fit_report(tflite, args.board, source=args.model)
+        msg = need.overflow_message(args.board)
+        if msg:
+            print("\n".join(_memory_lines(need, args.board)))
+            raise ValueError(f"{args.model} does not fit the real STM32F405 ({msg})")
+    res = runtime.run_model(tflite, args.board, x, timeout=args.timeout, source=args.model)
+    out = res.outputs
+    if args.output:
+        np.save(args.output, out)
+    print(f"{args.board}: {len(out)} inference(s), outputs int8 {list(out.shape)}"
+          + (f" -> {args.output}" if args.output else ""))
+    if not args.output:
+        for i, row in enumerate(out[:8]):
+            print(f"  [{i}] {row.reshape(-1).tolist()}")
+    print(f"instructions per inference: {res.instructions_per_inference} (exact, -icount shift=0)")
+    print("\n".join(_memory_lines(res.memory, args.board)))
+    return 0
+
+
+def cmd_build(args) -> int:
+    from sbtf.micro import codegen, runtime
+
+    tflite = _read_model(args.model)
+    gen = codegen.generate(tflite, source=args.model)
+    x = _load_inputs(args.input, gen)
+    out = Path(args.out)
+    if args.board in runtime.REAL_BOARDS:
+        fw = runtime.build_real_firmware(tflite, args.board, x, out=out, source=args.model)
+        print(f"wrote {fw.elf} and {fw.bin} for {args.board}; results on "
+              f"{runtime.REAL_BOARDS[args.board].uart}")
+    else:
+        fw = runtime.build_firmware(tflite, args.board, x, out_dir=out.parent / (out.stem + "_src"),
+                                    source=args.model)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(fw.elf.read_bytes())
+        print(f"wrote {out} for {args.board} (QEMU, semihosting)")
+    print("\n".join(_memory_lines(fw.memory, args.board)))
+    return 0
+
+
+def main(argv=None) -> int:
+    from sbtf.micro import runtime
+
+    boards = (*QEMU_BOARDS, *runtime.REAL_BOARDS)
+    parser = argparse.ArgumentParser(prog="sbtf-micro", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("codegen", help="write sbtf_model.c / sbtf_model.h for a .tflite")
+    p.add_argument("model")
+    p.add_argument("-o", "--out", required=True, help="output directory")
+    p.add_argument("--scratch-bytes", type=int, default=None,
+                   help="scratch buffer for the sbtf kernels (default: computed)")
+    p.set_defaults(fn=cmd_codegen)
+    p = sub.add_parser("run", help="build firmware and run it under QEMU")
+    p.add_argument("model")
+    p.add_argument("--board", required=True, choices=QEMU_BOARDS)
+    p.add_argument("--input", help=".npy batch of inputs (int8, or float to quantize)")
+    p.add_argument("--output", help="write the int8 outputs to this .npy")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("build", help="build firmware (ELF, and .bin for real boards)")
+    p.add_argument("model")
+    p.add_argument("--board", required=True, choices=boards)
+    p.add_argument("-o", "--out", required=True, help="firmware .elf path")
+    p.add_argument("--input", help=".npy batch of inputs compiled into the image")
+    p.set_defaults(fn=cmd_build)
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, OSError, RuntimeError) as exc:
+        # UnsupportedModelError is a ValueError; BuildError / RunError / RuntimeError_ RuntimeErrors.
+        print(f"sbtf-micro {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
