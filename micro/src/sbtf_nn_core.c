@@ -14,12 +14,9 @@
 #include <arm_mve.h>
 #endif
 
-/* Filters are handled in lanes of 4 on Helium (one gather serves 4 filters). */
-#if defined(SBTF_PATH_MVE)
+/* Decoded offsets are laid out [c/4][g][c%4] so that one pass serves 4 filters (4 scalar
+   accumulators, or one Helium gather); c_out is padded to a multiple of 4 with empty filters. */
 #define FILTER_LANES 4
-#else
-#define FILTER_LANES 1
-#endif
 
 static inline int32_t round_up(int32_t v, int32_t m) { return (v + m - 1) / m * m; }
 static inline int32_t align4(int32_t v) { return round_up(v, 4); }
@@ -89,11 +86,10 @@ static inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift)
   const int32_t right = shift > 0 ? 0 : -shift;
   /* TFLite computes acc * (1 << left) in int32; wrap the same way without signed overflow. */
   const int32_t x = (int32_t)((uint32_t)acc << left);
-  /* SaturatingRoundingDoublingHighMul: multiplier >= 0, so the INT32_MIN*INT32_MIN case
-     cannot occur. */
-  const int64_t ab = (int64_t)x * multiplier;
-  const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-  const int32_t high = (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+  /* SaturatingRoundingDoublingHighMul. TFLite's sign-dependent nudge with a truncating
+     division equals floor((ab + 2^30) / 2^31) for every ab (one SMULL + add-with-carry), and
+     multiplier >= 0 rules out its saturating case. */
+  const int32_t high = (int32_t)(((int64_t)x * multiplier + (1 << 30)) >> 31);
   /* RoundingDivideByPOT. */
   const int32_t mask = (int32_t)(((int64_t)1 << right) - 1);
   const int32_t remainder = high & mask;
@@ -178,13 +174,12 @@ static inline void store_sums(int32_t *acc_a, int32_t *acc_b, uint32_t packed, i
   }
 }
 
-#if defined(SBTF_PATH_MVE)
-/* Offsets are laid out [c/4][g][c%4]: one widening byte load gives 4 filters' table offsets
-   and one gather fetches their 4 table entries. */
-static inline uint32_t offset_index(int32_t c, int32_t g, int32_t groups_padded) {
-  return (uint32_t)(((c / 4) * groups_padded + g) * 4 + (c % 4));
+static inline uint32_t table_entry(const uint8_t *t, uint32_t offset) {
+  return *(const uint32_t *)(const void *)(t + offset);
 }
 
+#if defined(SBTF_PATH_MVE)
+/* One widening byte load gives 4 filters' offsets for a group, one gather their 4 entries. */
 static void lookup_chunk(const layout *l, int32_t g0, int32_t groups, int first) {
   const int32_t gp = l->groups_padded;
   for (int32_t cq = 0; cq < l->c_pad / 4; ++cq) {
@@ -200,51 +195,75 @@ static void lookup_chunk(const layout *l, int32_t g0, int32_t groups, int first)
     const uint32x4_t s = vaddq_u32(s0, s1);
     int32x4_t lo = vreinterpretq_s32_u32(vandq_u32(s, vdupq_n_u32(0xFFFFu)));
     int32x4_t hi = vreinterpretq_s32_u32(vshrq_n_u32(s, 16));
-    int32_t *a = l->acc_a + 4 * cq, *bb = l->acc_b + 4 * cq;
+    int32_t *acc_a = l->acc_a + 4 * cq, *acc_b = l->acc_b + 4 * cq;
     if (!first) {
-      lo = vaddq_s32(lo, vld1q_s32(a));
-      hi = vaddq_s32(hi, vld1q_s32(bb));
+      lo = vaddq_s32(lo, vld1q_s32(acc_a));
+      hi = vaddq_s32(hi, vld1q_s32(acc_b));
     }
-    vst1q_s32(a, lo);
-    vst1q_s32(bb, hi);
+    vst1q_s32(acc_a, lo);
+    vst1q_s32(acc_b, hi);
   }
 }
 #else
-static inline uint32_t offset_index(int32_t c, int32_t g, int32_t groups_padded) {
-  return (uint32_t)(c * groups_padded + g);
-}
-
+/* Four filters per pass: 16 byte loads + 16 table loads + 16 adds per 4 groups. */
 static void lookup_chunk(const layout *l, int32_t g0, int32_t groups, int first) {
   const int32_t gp = l->groups_padded;
-  const uint8_t *tables = (const uint8_t *)l->tables;
-  for (int32_t c = 0; c < l->c_pad; ++c) {
-    const uint8_t *o = l->offsets + (size_t)c * gp + g0;
-    const uint8_t *const end = o + groups;
-    const uint8_t *t = tables;
-    uint32_t s = 0;
-    /* Tables of 4 consecutive groups span 256 bytes; the byte offsets address within them. */
-    for (; o < end; o += 4, t += 256) {
-      s += *(const uint32_t *)(const void *)(t + o[0]);
-      s += *(const uint32_t *)(const void *)(t + o[1]);
-      s += *(const uint32_t *)(const void *)(t + o[2]);
-      s += *(const uint32_t *)(const void *)(t + o[3]);
+  for (int32_t cq = 0; cq < l->c_pad / 4; ++cq) {
+    const uint8_t *o = l->offsets + ((size_t)cq * gp + g0) * 4;
+    const uint8_t *const end = o + 4 * groups;
+    const uint8_t *t = (const uint8_t *)l->tables;
+    uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    /* Tables of 4 consecutive groups span 256 bytes; the offsets address within them. */
+    for (; o < end; o += 16, t += 256) {
+      s0 += table_entry(t, o[0]) + table_entry(t, o[4]) + table_entry(t, o[8]) +
+            table_entry(t, o[12]);
+      s1 += table_entry(t, o[1]) + table_entry(t, o[5]) + table_entry(t, o[9]) +
+            table_entry(t, o[13]);
+      s2 += table_entry(t, o[2]) + table_entry(t, o[6]) + table_entry(t, o[10]) +
+            table_entry(t, o[14]);
+      s3 += table_entry(t, o[3]) + table_entry(t, o[7]) + table_entry(t, o[11]) +
+            table_entry(t, o[15]);
     }
-    store_sums(l->acc_a + c, l->acc_b + c, s, first);
+    int32_t *acc_a = l->acc_a + 4 * cq, *acc_b = l->acc_b + 4 * cq;
+    store_sums(acc_a + 0, acc_b + 0, s0, first);
+    store_sums(acc_a + 1, acc_b + 1, s1, first);
+    store_sums(acc_a + 2, acc_b + 2, s2, first);
+    store_sums(acc_a + 3, acc_b + 3, s3, first);
   }
 }
 #endif
 
+/* One output pixel: no per-call decoding; lookups index the tables with the mask nibbles. */
+static void lookup_chunk_direct(const sbtf_core_args *a, const layout *l, int32_t g0,
+                                int32_t groups, int first) {
+  const int32_t row_bytes = sbtf_mask_row_bytes(a->k);
+  for (int32_t c = 0; c < a->c_out; ++c) {
+    const uint8_t *m = a->mask + (size_t)c * row_bytes + g0 / 2;
+    const uint8_t *const end = m + groups / 2;
+    const uint32_t *t = l->tables;
+    uint32_t s = 0;
+    for (; m < end; ++m, t += 32) s += t[*m & 0xFu] + t[16 + (*m >> 4)];
+    store_sums(l->acc_a + c, l->acc_b + c, s, first);
+  }
+}
+
 /* ---- per-call set-up ---- */
 
-static const uint8_t popcount4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+#define B2(n) n, n + 1, n + 1, n + 2
+#define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
+#define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
+static const uint8_t popcount8[256] = {B6(0), B6(1), B6(1), B6(2)};
 
-static sbtf_status prepare_filters(const sbtf_core_args *a, const layout *l) {
+/* Checks every filter's sign, quantization and mask padding; with `decode`, also folds the
+   popcount into base[] and decodes the mask nibbles into table offsets. */
+static sbtf_status prepare_filters(const sbtf_core_args *a, const layout *l, int decode) {
   const int32_t row_bytes = sbtf_mask_row_bytes(a->k);
   const int32_t gp = l->groups_padded;
   for (int32_t c = 0; c < l->c_pad; ++c) {
-    if (c >= a->c_out) { /* lane padding on Helium: an empty filter, never stored */
-      for (int32_t g = 0; g < gp; ++g) l->offsets[offset_index(c, g, gp)] = (uint8_t)(64 * (g % 4));
-      l->base[c] = 0;
+    uint8_t *o = l->offsets + ((size_t)(c / 4) * gp) * 4 + (c % 4);
+    if (c >= a->c_out) { /* lane padding: an empty filter, never stored */
+      if (decode)
+        for (int32_t g = 0; g < gp; ++g) o[4 * g] = (uint8_t)(64 * (g % 4));
       continue;
     }
     const uint8_t *row = a->mask + (size_t)c * row_bytes;
@@ -257,11 +276,15 @@ static sbtf_status prepare_filters(const sbtf_core_args *a, const layout *l) {
       const uint32_t allowed = byte == a->k / 8 ? (1u << (a->k % 8)) - 1u : 0u;
       if (row[byte] & ~allowed) return SBTF_ERROR_BAD_PARAM;
     }
+    if (!decode) continue;
     int32_t popcount = 0;
-    for (int32_t g = 0; g < gp; ++g) {
-      const uint32_t nibble = (row[g / 2] >> (4 * (g % 2))) & 0xFu;
-      popcount += popcount4[nibble];
-      l->offsets[offset_index(c, g, gp)] = (uint8_t)(4 * nibble + 64 * (g % 4));
+    /* Byte b holds groups 2b (low nibble) and 2b+1; within a block of 4 groups their tables
+       start at 128 * (b % 2) and 128 * (b % 2) + 64. */
+    for (int32_t b = 0; b < gp / 2; ++b, o += 8) {
+      const uint32_t m = row[b], block = 128u * (uint32_t)(b & 1);
+      popcount += popcount8[m];
+      o[0] = (uint8_t)(4u * (m & 0xFu) + block);
+      o[4] = (uint8_t)(4u * (m >> 4) + block + 64u);
     }
     const int32_t bias = a->bias ? a->bias[c] : 0;
     l->base[c] = (int32_t)((uint32_t)bias +
@@ -280,6 +303,19 @@ static inline int8_t finish(int32_t base, int32_t sign, int32_t sum, int32_t mul
   return (int8_t)out;
 }
 
+static void run_chunks(const sbtf_core_args *a, const layout *l, const uint8_t *row_b,
+                       int direct) {
+  for (int32_t g0 = 0; g0 < l->groups_padded; g0 += l->chunk_groups) {
+    const int32_t rest = l->groups_padded - g0;
+    const int32_t groups = rest < l->chunk_groups ? rest : l->chunk_groups;
+    build_tables(l->row_a + 4 * g0, row_b + 4 * g0, groups, l->tables);
+    if (direct)
+      lookup_chunk_direct(a, l, g0, groups, g0 == 0);
+    else
+      lookup_chunk(l, g0, groups, g0 == 0);
+  }
+}
+
 sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
   const int32_t need = sbtf_core_buffer_size(a->k, a->c_out);
   if (ctx->size < need) return SBTF_ERROR_BUFFER_SIZE;
@@ -287,32 +323,45 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
   if (((uintptr_t)ctx->buf & 3u) != 0) return SBTF_ERROR_BAD_PARAM; /* documented: 4-aligned */
   layout l;
   make_layout(a->k, a->c_out, (uint8_t *)ctx->buf, &l);
-  const sbtf_status status = prepare_filters(a, &l);
-  if (status != SBTF_OK) return status;
-
   const int32_t c_out = a->c_out;
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+
+  if (a->pixels == 1) {
+    /* Decoding the masks would cost more than it saves. Pixel B is a row of ones, so its
+       half of the sums is each filter's popcount. */
+    const sbtf_status status = prepare_filters(a, &l, 0);
+    if (status != SBTF_OK) return status;
+    a->fill_row(a->row_self, 0, l.row_a);
+    memset(l.row_b, 1, (size_t)(4 * l.groups_padded));
+    run_chunks(a, &l, l.row_b, 1);
+    for (int32_t c = 0; c < c_out; ++c) {
+      const int32_t bias = a->bias ? a->bias[c] : 0;
+      const int32_t base = (int32_t)((uint32_t)bias + (uint32_t)(127 * a->sign[c] *
+                                                                 (a->input_offset - 128) *
+                                                                 l.acc_b[c]));
+      a->output[c] = finish(base, a->sign[c], l.acc_a[c], mult[c], shift[c], a);
+    }
+    return SBTF_OK;
+  }
+
+  const sbtf_status status = prepare_filters(a, &l, 1);
+  if (status != SBTF_OK) return status;
   for (int32_t p = 0; p < a->pixels; p += 2) {
     const int two = p + 1 < a->pixels;
     a->fill_row(a->row_self, p, l.row_a);
-    const uint8_t *row_b = l.row_a;
-    if (two) {
-      a->fill_row(a->row_self, p + 1, l.row_b);
-      row_b = l.row_b;
-    }
-    for (int32_t g0 = 0; g0 < l.groups_padded; g0 += l.chunk_groups) {
-      const int32_t rest = l.groups_padded - g0;
-      const int32_t groups = rest < l.chunk_groups ? rest : l.chunk_groups;
-      build_tables(l.row_a + 4 * g0, row_b + 4 * g0, groups, l.tables);
-      lookup_chunk(&l, g0, groups, g0 == 0);
-    }
+    if (two) a->fill_row(a->row_self, p + 1, l.row_b);
+    run_chunks(a, &l, two ? l.row_b : l.row_a, 0);
     int8_t *out_a = a->output + (size_t)p * c_out;
-    for (int32_t c = 0; c < c_out; ++c)
-      out_a[c] = finish(l.base[c], a->sign[c], l.acc_a[c], mult[c], shift[c], a);
     if (two) {
       int8_t *out_b = out_a + c_out;
+      for (int32_t c = 0; c < c_out; ++c) {
+        const int32_t base = l.base[c], sign = a->sign[c], m = mult[c], sh = shift[c];
+        out_a[c] = finish(base, sign, l.acc_a[c], m, sh, a);
+        out_b[c] = finish(base, sign, l.acc_b[c], m, sh, a);
+      }
+    } else {
       for (int32_t c = 0; c < c_out; ++c)
-        out_b[c] = finish(l.base[c], a->sign[c], l.acc_b[c], mult[c], shift[c], a);
+        out_a[c] = finish(l.base[c], a->sign[c], l.acc_a[c], mult[c], shift[c], a);
     }
   }
   return SBTF_OK;
