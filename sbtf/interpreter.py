@@ -7,6 +7,7 @@ TFLite delegate plugin when sbtf is installed (`pip install -e .`). See docs/hos
 from __future__ import annotations
 
 import importlib.machinery
+import warnings
 from pathlib import Path
 
 from sbtf import _env  # noqa: F401  (must run before TensorFlow is imported)
@@ -21,14 +22,36 @@ _RESOLVER = tf.lite.experimental.OpResolverType
 _EXACT_RESOLVERS = (_RESOLVER.BUILTIN_WITHOUT_DEFAULT_DELEGATES, _RESOLVER.BUILTIN_REF)
 
 
+def _sources() -> list[Path]:
+    """The C sources the plugin is built from (setup.py), in a source checkout."""
+    micro = Path(__file__).resolve().parents[1] / "micro"
+    return [p for pattern in ("delegate/*", "src/*.c", "include/*.h") for p in micro.glob(pattern)]
+
+
+def stale_sources(library: Path) -> list[Path]:
+    """Sources newer than the built plugin (edited since the last `pip install -e .`)."""
+    built = library.stat().st_mtime
+    return sorted(p for p in _sources() if p.stat().st_mtime > built)
+
+
 def library_path() -> Path:
-    """Path of the built delegate plugin; FileNotFoundError saying how to build it if absent."""
+    """Path of the built delegate plugin; FileNotFoundError saying how to build it if absent.
+
+    Warns when a C source is newer than the library: the plugin would run old kernels.
+    """
     package = Path(__file__).resolve().parent
+    repo = package.parent
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         candidate = package / (_LIBRARY_STEM + suffix)
         if candidate.is_file():
+            newer = stale_sources(candidate)
+            if newer:
+                warnings.warn(
+                    f"sbtf's delegate plugin {candidate.name} is older than {newer[0]}; "
+                    f"rebuild it with `cd {repo} && python setup.py build_ext --inplace`",
+                    stacklevel=2,
+                )
             return candidate
-    repo = package.parent
     raise FileNotFoundError(
         f"sbtf's TFLite delegate plugin is not built (no {_LIBRARY_STEM}*.so in {package}). "
         f"Build it with `pip install -e {repo}` (or `make setup`); it needs gcc and the C "

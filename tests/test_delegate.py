@@ -1,0 +1,612 @@
+"""sbtf.Interpreter: the TFLite delegate plugin built from sbtf's C kernels (docs/host.md).
+
+Every sbtf model here comes from TensorFlow's own int8 converter followed by sbtf's re-encoding
+pass, and is checked against its plain int8 twin run by TFLite's builtin kernels (no XNNPACK):
+outputs must be equal bit for bit (docs/op_spec.md defines the ops that way; no tolerance).
+Options the Keras converter cannot produce (dilation inside the op, RELU_N1_TO_1, per-channel
+fully-connected scales) are set by editing the int8 flatbuffer before re-encoding, so the twin
+and the sbtf model still describe the same computation.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from flatbuffers import flexbuffers
+
+import sbtf
+from sbtf import interpreter as host
+from sbtf.converters import tflite_model as tfm
+from sbtf.converters.host import run_sbtf_op, sbtf_operators
+from sbtf.converters.reencode import reencode
+
+REPO = Path(__file__).resolve().parents[1]
+# The sbtf ops round like TFLite's reference integer kernels, TFLM and CMSIS-NN
+# (docs/op_spec.md, "Which TFLite"). TF 2.21's BUILTIN_REF CONV_2D does exactly that. Its
+# BUILTIN_REF FULLY_CONNECTED rounds once instead of twice, and its optimized kernels (ruy)
+# round a final-shift tie up instead of away from zero; so FC twins run optimized and may
+# differ exactly at those ties (sbtf one lower), never otherwise.
+REF = tf.lite.experimental.OpResolverType.BUILTIN_REF
+OPTIMIZED = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+SBTF_OPS = (tfm.SBTF_CONV_2D, tfm.SBTF_FULLY_CONNECTED)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_plugin():
+    """Build the plugin in place when it is missing or older than micro/ (as after editing a
+    kernel without re-running `pip install -e .`), so these tests never run stale kernels."""
+    try:
+        stale = host.stale_sources(host.library_path())
+    except FileNotFoundError:
+        stale = ["missing"]
+    if stale:
+        build = subprocess.run(
+            [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+            cwd=REPO, capture_output=True, text=True,
+        )
+        assert build.returncode == 0 and not host.stale_sources(host.library_path()), (
+            f"building the delegate plugin failed:\n{build.stdout}\n{build.stderr}")
+
+
+# ------------------------------------------------------------------ model construction
+
+
+def _signed_binary(shape, out_axis, rng, shared_alpha=False):
+    """Float weights whose filters along out_axis are 0 or sign*alpha (~60% zeros)."""
+    c_out = shape[out_axis]
+    sign = rng.choice([-1.0, 1.0], c_out)
+    alpha = np.full(c_out, 0.08) if shared_alpha else rng.uniform(0.03, 0.3, c_out)
+    b = [1] * len(shape)
+    b[out_axis] = c_out
+    w = (rng.random(shape) > 0.6) * (sign * alpha).reshape(b)
+    return w.astype(np.float32)
+
+
+def _keras(input_shape, layers, seed):
+    """A Keras model with signed-binary conv / dense kernels and random biases."""
+    rng = np.random.default_rng(seed)
+    inp = tf.keras.Input(input_shape, batch_size=1)
+    x = inp
+    for layer in layers:
+        x = layer(x)
+    model = tf.keras.Model(inp, x)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if isinstance(layer, tf.keras.layers.Conv2D):
+            weights[0] = _signed_binary(weights[0].shape, 3, rng)
+        elif isinstance(layer, tf.keras.layers.Dense):
+            # Per-tensor int8 quantization: one alpha keeps every non-zero at +-127.
+            weights[0] = _signed_binary(weights[0].shape, 1, rng, shared_alpha=True)
+        else:
+            continue
+        if len(weights) > 1:
+            weights[1] = rng.normal(0, 0.2, weights[1].shape).astype(np.float32)
+        layer.set_weights(weights)
+    return model
+
+
+def _int8(model, seed) -> bytes:
+    rng = np.random.default_rng(seed)
+    shape = (1, *model.input_shape[1:])
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: (
+        [rng.normal(0, 1, shape).astype(np.float32)] for _ in range(32)
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return bytes(converter.convert())
+
+
+def _sbtf(int8: bytes) -> bytes:
+    """The re-encoded model; every conv / FC must have become an sbtf op."""
+    tflite, rows, problems = reencode(int8)
+    assert not problems, problems
+    assert rows and all(r.op in SBTF_OPS for r in rows), rows
+    return tflite
+
+
+def _op_names(tflite: bytes) -> list[str]:
+    model = tfm.read(tflite)
+    return [tfm.opcode_name(model, op.opcodeIndex) for op in model.subgraphs[0].operators]
+
+
+def _edit(tflite: bytes, edit) -> bytes:
+    """Apply edit(model, subgraph) to a parsed flatbuffer and serialize it again."""
+    model = tfm.read(tflite)
+    edit(model, model.subgraphs[0])
+    return tfm.write(model)
+
+
+def _first_op(model, sg, names):
+    for op in sg.operators:
+        if tfm.opcode_name(model, op.opcodeIndex) in names:
+            return op
+    raise AssertionError(f"no {names} op in the model")
+
+
+# ------------------------------------------------------------------ running
+
+
+def _plain(tflite: bytes, resolver=REF) -> tf.lite.Interpreter:
+    return tf.lite.Interpreter(model_content=tflite, experimental_op_resolver_type=resolver)
+
+
+def _run(interp, inputs, batch, after_invoke=None):
+    detail = interp.get_input_details()[0]
+    if batch != detail["shape"][0]:
+        interp.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]])
+    interp.allocate_tensors()
+    outputs = []
+    for x in inputs:
+        interp.set_tensor(detail["index"], x)
+        interp.invoke()
+        if after_invoke is not None:
+            after_invoke()
+        outputs.append(interp.get_tensor(interp.get_output_details()[0]["index"]).copy())
+    return np.stack(outputs)
+
+
+def _assert_equal(got, expected, what):
+    assert got.shape == expected.shape, (got.shape, expected.shape)
+    mismatch = np.argwhere(got != expected)
+    assert mismatch.size == 0, (
+        f"{what}: {len(mismatch)} of {got.size} values differ, first at {mismatch[0].tolist()}: "
+        f"sbtf {got[tuple(mismatch[0])]} vs {expected[tuple(mismatch[0])]}"
+    )
+
+
+def _assert_bit_exact(int8, tflite, resolver=None, *, samples=40, batch=1, seed=0):
+    """sbtf.Interpreter on `tflite` equals (a) the NumPy reference for every sbtf op, on the
+    op's actual input, and (b) unless resolver is None, the int8 twin run by TFLite."""
+    ours = sbtf.Interpreter(
+        model_content=tflite, experimental_op_resolver_type=resolver or REF,
+        experimental_preserve_all_tensors=True,
+    )
+    # Each sbtf op became its own delegate kernel; nothing else was delegated.
+    ops = sbtf_operators(tflite)
+    assert ops
+    kinds = [d["op_name"] for d in ours._get_ops_details()]
+    assert kinds.count("DELEGATE") == len(ops), kinds
+    model = tfm.read(tflite)
+    sg = model.subgraphs[0]
+    rng = np.random.default_rng(seed)
+    shape = (batch, *_plain(int8).get_input_details()[0]["shape"][1:])
+    inputs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(samples)]
+    got = _run(ours, inputs, batch, after_invoke=lambda: [
+        _assert_equal(
+            ours.get_tensor(int(sg.operators[i].outputs[0])),
+            run_sbtf_op(model, i, ours.get_tensor(int(sg.operators[i].inputs[0]))),
+            f"{name} (operator {i}) vs NumPy reference",
+        )
+        for _, i, name in ops
+    ])
+    # A test that only sees saturated outputs would prove little.
+    assert len(np.unique(got)) > 8, "degenerate test model: outputs barely vary"
+    if resolver == REF:
+        _assert_equal(got, _run(_plain(int8, REF), inputs, batch), "model vs BUILTIN_REF twin")
+    elif resolver == OPTIMIZED:
+        expected = _run(_plain(int8, OPTIMIZED), inputs, batch)
+        differ = got != expected
+        # Negative ties: TFLite's optimized kernels round toward +inf, sbtf away from zero.
+        assert np.all(got[differ].astype(int) == expected[differ].astype(int) - 1), (
+            got[differ], expected[differ])
+        assert differ.mean() < 0.01, f"{differ.sum()} of {differ.size} outputs differ"
+
+
+# ------------------------------------------------------------------ bit-exactness
+
+Conv = tf.keras.layers.Conv2D
+Dense = tf.keras.layers.Dense
+
+CONV_CASES = {
+    # name: (input HWC, layers)
+    "3x3_s1_same_relu_bias": ((8, 8, 3), [Conv(8, 3, padding="same", activation="relu")]),
+    "3x3_s2_valid_nobias": ((9, 9, 7), [Conv(5, 3, strides=2, use_bias=False)]),
+    "1x1_relu6_cin33": ((5, 6, 33), [Conv(4, 1, activation="relu6")]),
+    "5x3_s2x1_same_cin1": ((11, 7, 1), [Conv(16, (5, 3), strides=(2, 1), padding="same")]),
+    "2x2_s3_same_k128": ((10, 10, 32), [Conv(3, 2, strides=3, padding="same")]),
+    "7x7_same_cin9_k441": ((7, 9, 9), [Conv(6, 7, padding="same", activation="relu")]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CONV_CASES))
+def test_conv_configurations_match_tflite(name):
+    shape, layers = CONV_CASES[name]
+    int8 = _int8(_keras(shape, layers, seed=len(name)), seed=1)
+    _assert_bit_exact(int8, _sbtf(int8), REF, samples=30)
+
+
+@pytest.fixture(scope="module")
+def single_conv() -> bytes:
+    """int8 model of one 3x3 conv (C_in 4 -> C_out 6) on 12x12 inputs."""
+    return _int8(_keras((12, 12, 4), [Conv(6, 3, padding="same")], seed=7), seed=2)
+
+
+def _set_conv(tflite, *, dilation=(1, 1), stride=None, padding=None, activation=None):
+    """Change the conv's builtin options (and its output shape) in an int8 model."""
+
+    def edit(model, sg):
+        op = _first_op(model, sg, ("CONV_2D",))
+        o = op.builtinOptions
+        o.dilationHFactor, o.dilationWFactor = dilation
+        if stride is not None:
+            o.strideH, o.strideW = stride
+        if padding is not None:
+            o.padding = padding
+        if activation is not None:
+            o.fusedActivationFunction = activation
+        n, h, w, _ = sg.tensors[op.inputs[0]].shape
+        c_out, kh, kw, _ = sg.tensors[op.inputs[1]].shape
+        out = []
+        for size, k, s, d in ((h, kh, o.strideH, dilation[0]), (w, kw, o.strideW, dilation[1])):
+            eff = (k - 1) * d + 1
+            out.append((size + s - 1) // s if o.padding == 0 else (size - eff + s) // s)
+        t = sg.tensors[op.outputs[0]]
+        t.shape = np.array([n, out[0], out[1], c_out], np.int32)
+        t.shapeSignature = None
+
+    return _edit(tflite, edit)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(dilation=(2, 2)),
+        dict(dilation=(2, 3), padding=1),
+        dict(dilation=(3, 1), stride=(2, 2)),
+        dict(activation=2),  # RELU_N1_TO_1: Keras has no layer for it
+        dict(activation=3, stride=(1, 2), padding=1),
+    ],
+    ids=lambda o: "-".join(f"{k}{v}" for k, v in o.items()),
+)
+def test_conv_options_keras_cannot_produce(single_conv, options):
+    int8 = _set_conv(single_conv, **options)
+    _assert_bit_exact(int8, _sbtf(int8), REF, samples=20)
+
+
+FC_CASES = {
+    # name: (input shape without batch, layers, batch to run with)
+    "relu_bias_batch1": ((20,), [Dense(10, activation="relu")], 1),
+    "nobias_cin33_batch4": ((33,), [Dense(7, use_bias=False)], 4),
+    "cin64_relu6_batch3": ((64,), [Dense(12, activation="relu6")], 3),
+    "rank3_keep_num_dims": ((5, 12), [Dense(6)], 1),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FC_CASES))
+def test_fully_connected_configurations_match_tflite(name):
+    shape, layers, batch = FC_CASES[name]
+    int8 = _int8(_keras(shape, layers, seed=len(name)), seed=3)
+    _assert_bit_exact(int8, _sbtf(int8), OPTIMIZED, samples=30, batch=batch)
+
+
+def test_keep_num_dims_is_exercised():
+    """The rank-3 case above really is one FULLY_CONNECTED with keep_num_dims."""
+    shape, layers, _ = FC_CASES["rank3_keep_num_dims"]
+    tflite = _sbtf(_int8(_keras(shape, layers, seed=1), seed=3))
+    model = tfm.read(tflite)
+    sg = model.subgraphs[0]
+    op = _first_op(model, sg, (tfm.SBTF_FULLY_CONNECTED,))
+    assert tfm.flexbuffer_options(op)["keep_num_dims"] is True
+    out = sbtf.Interpreter(model_content=tflite)
+    out.allocate_tensors()
+    assert list(out.get_output_details()[0]["shape"]) == [1, 5, 6]
+
+
+def test_fully_connected_per_channel_scales():
+    """Per-channel weight scales on FC (TFLite then computes multipliers like conv)."""
+    int8 = _int8(_keras((24,), [Dense(9, activation="relu")], seed=5), seed=4)
+
+    def per_channel(model, sg):
+        op = _first_op(model, sg, ("FULLY_CONNECTED",))
+        w = sg.tensors[op.inputs[1]]
+        base = float(tfm.scales(w)[0])
+        c_out = int(w.shape[0])
+        w.quantization.scale = (base * np.linspace(0.5, 2.0, c_out)).astype(np.float32)
+        w.quantization.zeroPoint = np.zeros(c_out, np.int64)
+        w.quantization.quantizedDimension = 0
+        if op.inputs[2] >= 0:  # bias scale = s_in * s_w[c]
+            b = sg.tensors[op.inputs[2]]
+            s_in = float(tfm.scales(sg.tensors[op.inputs[0]])[0])
+            b.quantization.scale = (s_in * w.quantization.scale).astype(np.float32)
+            b.quantization.zeroPoint = np.zeros(c_out, np.int64)
+
+    int8 = _edit(int8, per_channel)
+    _assert_bit_exact(int8, _sbtf(int8), OPTIMIZED, samples=30, batch=2)
+
+
+@pytest.fixture(scope="module")
+def network():
+    """A small CNN: conv, strided conv, dilated conv (space-to-batch), pooling, 1x1 conv."""
+    layers = [
+        Conv(8, 3, padding="same", activation="relu"),
+        Conv(12, 3, strides=2, padding="same", activation="relu"),
+        Conv(6, 3, dilation_rate=2, padding="valid", activation="relu6"),
+        tf.keras.layers.MaxPooling2D(2),
+        Conv(10, 1),
+    ]
+    int8 = _int8(_keras((17, 17, 3), layers, seed=11), seed=5)
+    return int8, _sbtf(int8)
+
+
+def test_network_matches_tflite_over_many_inputs(network):
+    int8, tflite = network
+    assert _op_names(tflite).count(tfm.SBTF_CONV_2D) == 4
+    _assert_bit_exact(int8, tflite, REF, samples=120, seed=9)
+
+
+@pytest.fixture(scope="module")
+def mixed_network():
+    """Convs then fully connected layers: no single TFLite resolver matches both (see REF)."""
+    layers = [
+        Conv(8, 3, strides=2, padding="same", activation="relu"),
+        Conv(6, 3, padding="valid", activation="relu"),
+        tf.keras.layers.Flatten(),
+        Dense(16, activation="relu"),
+        Dense(5),
+    ]
+    int8 = _int8(_keras((11, 11, 2), layers, seed=12), seed=6)
+    return int8, _sbtf(int8)
+
+
+def test_mixed_network_matches_reference_op_by_op(mixed_network):
+    int8, tflite = mixed_network
+    assert _op_names(tflite).count(tfm.SBTF_FULLY_CONNECTED) == 2
+    _assert_bit_exact(int8, tflite, samples=60, seed=11)
+
+
+def test_network_after_batch_resize(network, mixed_network):
+    """Prepare re-runs after resize_tensor_input: sbtf kernels resize their outputs."""
+    _assert_bit_exact(*network, REF, samples=8, batch=3, seed=10)
+    _assert_bit_exact(*mixed_network, samples=8, batch=4, seed=10)
+
+
+def test_model_file_and_plain_model(network, tmp_path):
+    """From a file; a model without sbtf ops runs unchanged (nothing delegated)."""
+    int8, tflite = network
+    path = tmp_path / "net.tflite"
+    path.write_bytes(tflite)
+    x = np.random.default_rng(3).integers(-128, 128, (1, 17, 17, 3), dtype=np.int8)
+    a = _run(sbtf.Interpreter(model_path=str(path), experimental_op_resolver_type=REF), [x], 1)
+    plain = sbtf.Interpreter(model_content=int8)  # default resolver: optimized builtins
+    assert "DELEGATE" not in [d["op_name"] for d in plain._get_ops_details()]
+    b = _run(plain, [x], 1)
+    np.testing.assert_array_equal(b, _run(_plain(int8, OPTIMIZED), [x], 1))
+    np.testing.assert_array_equal(a, _run(_plain(int8, REF), [x], 1))
+
+
+def test_plain_tflite_refuses_sbtf_ops(network):
+    """Without the delegate the custom ops are unresolved: why sbtf.Interpreter exists."""
+    _, tflite = network
+    with pytest.raises(RuntimeError, match="SBTF_CONV_2D"):
+        _plain(tflite).allocate_tensors()
+
+
+def test_xnnpack_resolver_is_refused(network):
+    with pytest.raises(ValueError, match="XNNPACK"):
+        sbtf.Interpreter(
+            model_content=network[1],
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.AUTO,
+        )
+
+
+# ------------------------------------------------------------------ malformed models
+
+
+def _flex(entries) -> bytes:
+    """FlexBuffer map from [(key, kind, value)], kind in int/uint/bool/float/str."""
+    fbb = flexbuffers.Builder()
+    with fbb.Map():
+        for key, kind, value in sorted(entries):
+            fbb.Key(key)
+            {"int": fbb.Int, "uint": fbb.UInt, "bool": fbb.Bool, "float": fbb.Float,
+             "str": fbb.String, "iint": fbb.IndirectInt}[kind](value)
+    return bytes(fbb.Finish())
+
+
+CONV_OPTIONS = [
+    ("version", "int", 1),
+    ("input_channels", "int", 4),
+    ("filter_height", "int", 3),
+    ("filter_width", "int", 3),
+    ("padding", "int", 0),
+    ("stride_h", "int", 1),
+    ("stride_w", "int", 1),
+    ("dilation_h_factor", "int", 1),
+    ("dilation_w_factor", "int", 1),
+    ("fused_activation_function", "int", 0),
+]
+
+
+def _replace(entries, key, kind=None, value=None):
+    kept = [e for e in entries if e[0] != key]
+    return kept if kind is None else kept + [(key, kind, value)]
+
+
+@pytest.fixture(scope="module")
+def conv_model(single_conv) -> bytes:
+    return _sbtf(single_conv)
+
+
+def _with_options(tflite: bytes, raw: bytes) -> bytes:
+    def edit(model, sg):
+        _first_op(model, sg, SBTF_OPS).customOptions = np.frombuffer(raw, np.uint8)
+
+    return _edit(tflite, edit)
+
+
+def test_own_flexbuffer_helper_matches_converter(conv_model):
+    """_flex(CONV_OPTIONS) is a valid option set: the malformed cases below differ only there."""
+    model = tfm.read(conv_model)
+    op = _first_op(model, model.subgraphs[0], SBTF_OPS)
+    assert tfm.flexbuffer_options(op) == {k: v for k, _, v in CONV_OPTIONS}
+    ok = sbtf.Interpreter(model_content=_with_options(conv_model, _flex(CONV_OPTIONS)))
+    ok.allocate_tensors()
+    # Integers may also be stored unsigned or indirectly.
+    alt = _replace(_replace(CONV_OPTIONS, "stride_h", "uint", 1), "padding", "iint", 0)
+    sbtf.Interpreter(model_content=_with_options(conv_model, _flex(alt))).allocate_tensors()
+
+
+MALFORMED_OPTIONS = {
+    "empty map": (_flex([]), "'version' is missing"),
+    "version 2": (_flex(_replace(CONV_OPTIONS, "version", "int", 2)), "version 2 is not supported"),
+    "missing stride_w": (_flex(_replace(CONV_OPTIONS, "stride_w")), "'stride_w' is missing"),
+    "stride 0": (_flex(_replace(CONV_OPTIONS, "stride_h", "int", 0)), "'stride_h' = 0 is out of range"),
+    "dilation -1": (
+        _flex(_replace(CONV_OPTIONS, "dilation_w_factor", "int", -1)),
+        "'dilation_w_factor' = -1 is out of range",
+    ),
+    "padding 7": (_flex(_replace(CONV_OPTIONS, "padding", "int", 7)), "'padding' = 7 is out of range"),
+    "activation 4": (
+        _flex(_replace(CONV_OPTIONS, "fused_activation_function", "int", 4)),
+        "'fused_activation_function' = 4",
+    ),
+    "float padding": (
+        _flex(_replace(CONV_OPTIONS, "padding", "float", 1.0)),
+        "'padding' has the wrong type",
+    ),
+    "bool stride": (_flex(_replace(CONV_OPTIONS, "stride_w", "bool", True)), "'stride_w' has the wrong type"),
+    "string version": (_flex(_replace(CONV_OPTIONS, "version", "str", "1")), "'version' has the wrong type"),
+    "huge uint": (
+        _flex(_replace(CONV_OPTIONS, "filter_width", "uint", 2**63 + 5)),
+        "'filter_width' is out of range",
+    ),
+    "wrong input_channels": (
+        _flex(_replace(CONV_OPTIONS, "input_channels", "int", 5)),
+        "does not match|input has 4 channels",
+    ),
+    "wrong filter size": (
+        _flex(_replace(CONV_OPTIONS, "filter_height", "int", 9)),
+        r"bitmask shape \[6, 8\] does not match",
+    ),
+    "not flexbuffers": (b"\x01\x02\x03\x04\x05", "not a FlexBuffer map"),
+    "no options": (b"", "not a FlexBuffer map"),
+    "vector root": (bytes(flexbuffers.Dumps([1, 2, 3])), "not a FlexBuffer map"),
+    "int root": (bytes(flexbuffers.Dumps(7)), "not a FlexBuffer map"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_OPTIONS))
+def test_malformed_options_fail_cleanly_at_allocate(conv_model, tmp_path, case):
+    raw, message = MALFORMED_OPTIONS[case]
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(_with_options(conv_model, raw))
+    interp = sbtf.Interpreter(model_path=str(path))  # construction succeeds
+    with pytest.raises(RuntimeError, match=message) as err:
+        interp.allocate_tensors()
+    text = str(err.value)
+    assert str(path) in text and "SBTF_CONV_2D (node 0" in text, text
+
+
+def test_fully_connected_options_are_checked():
+    tflite = _sbtf(_int8(_keras((16,), [Dense(4)], seed=2), seed=2))
+    good = [("version", "int", 1), ("input_channels", "int", 16),
+            ("fused_activation_function", "int", 0), ("keep_num_dims", "bool", False)]
+    sbtf.Interpreter(model_content=_with_options(tflite, _flex(good))).allocate_tensors()
+    for entries, message in [
+        (_replace(good, "keep_num_dims", "int", 0), "'keep_num_dims' has the wrong type"),
+        (_replace(good, "keep_num_dims"), "'keep_num_dims' is missing"),
+        (_replace(good, "input_channels", "int", 24), "not a whole number of rows"),
+        (_replace(good, "input_channels", "int", 40), r"bitmask shape \[4, 4\] does not match"),
+    ]:
+        interp = sbtf.Interpreter(model_content=_with_options(tflite, _flex(entries)))
+        with pytest.raises(RuntimeError, match=message):
+            interp.allocate_tensors()
+
+
+def test_truncated_and_corrupted_options_never_crash(conv_model):
+    """Every prefix and many byte corruptions of a valid blob: an error or a valid parse."""
+    raw = _flex(CONV_OPTIONS)
+    rng = np.random.default_rng(0)
+    blobs = [raw[:n] for n in range(len(raw))]
+    for _ in range(120):
+        b = bytearray(raw)
+        for i in rng.integers(0, len(b), rng.integers(1, 4)):
+            b[i] = int(rng.integers(0, 256))
+        blobs.append(bytes(b))
+    rejected = []
+    for blob in blobs:
+        interp = sbtf.Interpreter(model_content=_with_options(conv_model, blob))
+        try:
+            interp.allocate_tensors()
+            rejected.append(False)
+        except RuntimeError as exc:
+            assert "SBTF_CONV_2D" in str(exc)
+            rejected.append(True)
+    assert all(rejected[: len(raw)]), "a truncated options blob was accepted"
+
+
+def _edit_sbtf_tensor(tflite, input_position, change):
+    def edit(model, sg):
+        op = _first_op(model, sg, SBTF_OPS)
+        t = sg.tensors[op.inputs[input_position]]
+        data = tfm.constant_data(model, t).copy()
+        data = change(t, data)
+        model.buffers[t.buffer].data = np.frombuffer(data.tobytes(), np.uint8)
+
+    return _edit(tflite, edit)
+
+
+def test_bad_sign_and_mask_tensors_fail_cleanly(conv_model):
+    def bad_sign(t, data):
+        data[2] = 3
+        return data
+
+    def padding_bit(t, data):
+        data[1, -1] |= 0x80  # K = 36 bits, row = 64 bits: bit 63 is padding
+        return data
+
+    def wrong_mask_shape(t, data):
+        t.shape = np.array([data.shape[0] * 2, data.shape[1] // 2], np.int32)
+        return data
+
+    cases = [
+        (2, bad_sign, r"sign\[2\] = 3, expected -1 or \+1"),
+        (1, padding_bit, "bitmask row 1 has padding bit 63 set"),
+        (1, wrong_mask_shape, "bitmask shape|sign must be"),
+    ]
+    for position, change, message in cases:
+        interp = sbtf.Interpreter(model_content=_edit_sbtf_tensor(conv_model, position, change))
+        with pytest.raises(RuntimeError, match=message):
+            interp.allocate_tensors()
+
+
+# ------------------------------------------------------------------ build and packaging
+
+
+def test_missing_build_gives_clear_error(monkeypatch):
+    monkeypatch.setattr(host.importlib.machinery, "EXTENSION_SUFFIXES", [".not-built.so"])
+    with pytest.raises(FileNotFoundError, match=r"not built.*pip install -e"):
+        sbtf.load_delegate()
+
+
+def test_plugin_exports_only_the_entry_points():
+    out = subprocess.run(
+        ["nm", "-D", "--defined-only", str(host.library_path())],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    names = {line.split()[-1] for line in out.splitlines() if line.strip()}
+    names = {n for n in names if not n.startswith("_")}
+    assert names == {"tflite_plugin_create_delegate", "tflite_plugin_destroy_delegate"}
+
+
+def test_delegate_rejects_options():
+    with pytest.raises(ValueError, match="takes no options"):
+        tf.lite.experimental.load_delegate(str(host.library_path()), {"threads": 2})
+
+
+def test_delegate_sources_are_warning_clean_c99():
+    sources = sorted(str(p) for p in (REPO / "micro" / "delegate").glob("*.c"))
+    subprocess.run(
+        ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only",
+         f"-I{REPO / 'micro' / 'include'}", *sources],
+        check=True,
+    )
