@@ -98,6 +98,18 @@ def multiply_by_quantized_multiplier(acc, multiplier, shift) -> np.ndarray:
     return _rounding_divide_by_pot(_saturating_rounding_doubling_high_mul(shifted, multiplier), right)
 
 
+def multiply_by_quantized_multiplier_single_rounding(acc, multiplier, shift) -> np.ndarray:
+    """Single-rounding requantization: (acc * multiplier + 2^(30 - shift)) >> (31 - shift).
+
+    What TF 2.21's interpreter does for int8 FULLY_CONNECTED (measured, also under BUILTIN_REF),
+    and TFLite's MultiplyByQuantizedMultiplier when built with TFLITE_SINGLE_ROUNDING.
+    """
+    acc = np.asarray(acc, np.int64)
+    total = 31 - np.broadcast_to(np.asarray(shift, np.int64), acc.shape)
+    product = acc * np.broadcast_to(np.asarray(multiplier, np.int64), acc.shape)
+    return (product + (np.int64(1) << (total - 1))) >> total
+
+
 def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
     """TFLite's CalculateActivationRangeQuantized for int8 outputs (f / scale in float)."""
     qmin, qmax = -128, 127
@@ -145,10 +157,10 @@ class Requant:
     act_max: int = 127
 
 
-def _requantize(acc: np.ndarray, bias, rq: Requant) -> np.ndarray:
+def _requantize(acc: np.ndarray, bias, rq: Requant, requantize=multiply_by_quantized_multiplier):
     if bias is not None:
         acc = acc + np.asarray(bias, np.int64)
-    acc = multiply_by_quantized_multiplier(acc, rq.multiplier, rq.shift) + rq.output_offset
+    acc = requantize(acc, rq.multiplier, rq.shift) + rq.output_offset
     return np.clip(acc, rq.act_min, rq.act_max).astype(np.int8)
 
 
@@ -182,11 +194,14 @@ def conv2d_int8(x, weights, bias, rq: Requant, *, stride=(1, 1), dilation=(1, 1)
 
 
 def fully_connected_int8(x, weights, bias, rq: Requant) -> np.ndarray:
-    """TFLite int8 FULLY_CONNECTED: x int8 [batches, C_in], weights int8 [C_out, C_in]."""
+    """TFLite int8 FULLY_CONNECTED: x int8 [batches, C_in], weights int8 [C_out, C_in].
+
+    Requantizes with single rounding, as TF 2.21's interpreter does (docs/op_spec.md).
+    """
     x = np.asarray(x, np.int8)
     w = np.asarray(weights, np.int8)
     acc = (x.astype(np.int64) + rq.input_offset) @ w.astype(np.int64).T
-    return _requantize(acc, bias, rq)
+    return _requantize(acc, bias, rq, multiply_by_quantized_multiplier_single_rounding)
 
 
 def sbtf_conv2d(x, mask, sign, bias, rq: Requant, *, filter_hw, stride=(1, 1), dilation=(1, 1),
