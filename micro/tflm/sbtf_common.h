@@ -1,0 +1,77 @@
+/*
+ * sbtf_common.h - what SBTF_CONV_2D and SBTF_FULLY_CONNECTED share in their TFLM glue:
+ * custom-option parsing, tensor checks, requantization and status reporting.
+ * Every check prints a message naming the op (MicroPrintf) before it fails.
+ */
+#ifndef SBTF_TFLM_SBTF_COMMON_H_
+#define SBTF_TFLM_SBTF_COMMON_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flatbuffers/flexbuffers.h"
+#include "sbtf_nn.h"
+#include "tensorflow/lite/c/builtin_op_data.h"
+#include "tensorflow/lite/c/common.h"
+
+namespace sbtf {
+
+// Tensor indices of both ops (docs/op_spec.md).
+constexpr int kInputTensor = 0;
+constexpr int kMaskTensor = 1;
+constexpr int kSignTensor = 2;
+constexpr int kBiasTensor = 3;  // optional: absent, or index -1
+constexpr int kOutputTensor = 0;
+
+// Custom options of one node, validated as a FlexBuffer map of format version
+// SBTF_OP_FORMAT_VERSION. Use only after Open() returned true.
+class OptionsReader {
+ public:
+  explicit OptionsReader(const char* op) : op_(op), map_(flexbuffers::Map::EmptyMap()) {}
+
+  // Verifies the buffer (untrusted model data) before reading anything from it.
+  bool Open(const char* buffer, size_t length);
+  // An int key whose value lies in [min, max].
+  bool ReadInt(const char* key, int32_t min, int32_t max, int32_t* value) const;
+  bool ReadBool(const char* key, bool* value) const;
+
+ private:
+  const char* op_;
+  flexbuffers::Map map_;
+};
+
+// Reads `fused_activation_function` (NONE, RELU, RELU_N1_TO_1 or RELU6).
+bool ReadActivation(const OptionsReader& options, TfLiteFusedActivation* activation);
+
+// input/output: int8 with per-tensor affine quantization and a positive scale.
+TfLiteStatus CheckActivationTensor(const char* op, const char* name, const TfLiteTensor* tensor);
+
+// mask: uint8 [c_out, sbtf_mask_row_bytes(k)], padding bits zero when the data is known.
+// sign: int8 [c_out] of -1/+1, affine scales (1 or c_out, positive) with zero points 0.
+// bias (may be null): int32 [c_out].
+TfLiteStatus CheckWeightTensors(const char* op, const TfLiteTensor* mask, const TfLiteTensor* sign,
+                                const TfLiteTensor* bias, int32_t k);
+
+// Output channels C_out, taken from the sign tensor (call after CheckWeightTensors).
+inline int32_t OutputChannels(const TfLiteTensor* sign) { return sign->dims->data[0]; }
+
+// Fully connected's multipliers: QuantizeMultiplier(double(float(s_in * s_w[c])) / s_out),
+// the float product as in TFLite's GetQuantizedConvolutionMultipler.
+void FullyConnectedMultipliers(const TfLiteTensor* input, const TfLiteTensor* sign,
+                               const TfLiteTensor* output, int32_t* multiplier, int32_t* shift);
+
+// The C kernels accept shifts in [-31, 30]; QuantizeMultiplier does not bound them above.
+TfLiteStatus CheckShifts(const char* op, const int32_t* shift, int32_t channels);
+
+// Requests the scratch buffer the C kernel asked for (index -1 when it needs none).
+TfLiteStatus RequestScratch(TfLiteContext* context, const char* op, int32_t size, int* index);
+
+// Scratch buffer for Eval.
+sbtf_context ScratchContext(TfLiteContext* context, int index, int32_t size);
+
+// kTfLiteOk for SBTF_OK; otherwise prints what the C kernel rejected and returns kTfLiteError.
+TfLiteStatus ReportStatus(const char* op, sbtf_status status);
+
+}  // namespace sbtf
+
+#endif  // SBTF_TFLM_SBTF_COMMON_H_

@@ -1,0 +1,396 @@
+// Unit tests of SBTF_CONV_2D and SBTF_FULLY_CONNECTED in TFLM's kernel-test style (one source
+// for host and board). Golden outputs come from the NumPy reference
+// (gen_sbtf_ops_test_data.py); each golden case is also run through TFLM's builtin int8
+// CONV_2D / FULLY_CONNECTED on the decoded weights, which docs/op_spec.md says must agree bit
+// for bit. Negative tests: malformed custom options, wrong shapes and types.
+#include <stdint.h>
+#include <string.h>
+
+#include "sbtf_ops.h"
+#include "sbtf_ops_test_data.h"
+#include "tensorflow/lite/c/builtin_op_data.h"
+#include "tensorflow/lite/c/common.h"
+#include "tensorflow/lite/micro/kernels/conv.h"
+#include "tensorflow/lite/micro/kernels/fully_connected.h"
+#include "tensorflow/lite/micro/kernels/kernel_runner.h"
+#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tensorflow/lite/micro/test_helpers.h"
+#include "tensorflow/lite/micro/testing/micro_test.h"
+
+namespace {
+
+using sbtf_test::GoldenCase;
+
+constexpr int kMaxElements = 512;  // largest tensor in the golden set
+constexpr int kMaxWeights = 2048;  // C_out * K of the largest filter
+
+// The tensors of one invocation; tests mutate them before running to make them invalid.
+struct Invocation {
+  TfLiteTensor tensors[5];  // input, mask, sign, bias, output
+  int inputs[5];            // TFLM int-array layout: count first
+  int outputs[2];
+  int bias_dims[2];
+  TfLiteAffineQuantization sign_quant;
+  uint8_t mask[kMaxWeights / 8];  // mutable copy of the case's mask
+  int8_t output[kMaxElements];
+};
+
+int ElementCount(const int* dims) {
+  int n = 1;
+  for (int i = 1; i <= dims[0]; ++i) n *= dims[i];
+  return n;
+}
+
+void Setup(const GoldenCase& c, Invocation* inv) {
+  using tflite::testing::CreateQuantizedTensor;
+  using tflite::testing::CreateTensor;
+  using tflite::testing::FloatArrayFromFloats;
+  using tflite::testing::IntArrayFromInts;
+  memcpy(inv->mask, c.mask, ElementCount(c.mask_dims));
+  inv->tensors[0] = CreateQuantizedTensor(c.input, IntArrayFromInts(c.input_dims), c.input_scale,
+                                          c.input_zero_point);
+  inv->tensors[1] = CreateTensor(inv->mask, IntArrayFromInts(c.mask_dims));
+  inv->tensors[2] = CreateTensor(c.sign, IntArrayFromInts(c.sign_dims));
+  inv->sign_quant.scale = FloatArrayFromFloats(c.sign_scales);
+  inv->sign_quant.zero_point = IntArrayFromInts(c.sign_zero_points);
+  inv->sign_quant.quantized_dimension = 0;
+  inv->tensors[2].quantization = {kTfLiteAffineQuantization, &inv->sign_quant};
+  // Weights are constant in a converted model; the glue validates constant data in Prepare.
+  inv->tensors[1].allocation_type = kTfLiteMmapRo;
+  inv->tensors[2].allocation_type = kTfLiteMmapRo;
+  inv->bias_dims[0] = 1;
+  inv->bias_dims[1] = c.filter[0];
+  inv->tensors[3] = CreateTensor(c.bias, IntArrayFromInts(inv->bias_dims));
+  inv->tensors[4] = CreateQuantizedTensor(inv->output, IntArrayFromInts(c.output_dims),
+                                          c.output_scale, c.output_zero_point);
+  const int with_bias[] = {4, 0, 1, 2, 3};
+  const int without_bias[] = {4, 0, 1, 2, -1};  // the converter's "absent" index
+  memcpy(inv->inputs, c.bias != nullptr ? with_bias : without_bias, sizeof(inv->inputs));
+  inv->outputs[0] = 1;
+  inv->outputs[1] = 4;
+  memset(inv->output, 0x5A, sizeof(inv->output));
+}
+
+// InitAndPrepare, then Invoke when that succeeded; returns the first failing status.
+TfLiteStatus Run(const TFLMRegistration& registration, Invocation* inv, const uint8_t* options,
+                 size_t options_size) {
+  tflite::micro::KernelRunner runner(registration, inv->tensors, 5,
+                                     tflite::testing::IntArrayFromInts(inv->inputs),
+                                     tflite::testing::IntArrayFromInts(inv->outputs), nullptr);
+  TfLiteStatus status =
+      runner.InitAndPrepare(reinterpret_cast<const char*>(options), options_size);
+  if (status != kTfLiteOk) return status;
+  return runner.Invoke();
+}
+
+bool OutputMatches(const GoldenCase& c, const int8_t* output) {
+  const int n = ElementCount(c.output_dims);
+  for (int i = 0; i < n; ++i) {
+    if (output[i] != c.expected[i]) {
+      MicroPrintf("%s: output[%d] = %d, expected %d", c.name, i, output[i], c.expected[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+// int8 weights [C_out, K] the op stands for: sign * 127 at the set bits.
+void DecodeWeights(const GoldenCase& c, int8_t* weights) {
+  const int c_out = c.filter[0];
+  const int k = c.filter[1] * c.filter[2] * c.filter[3];
+  const int row_bytes = c.mask_dims[2];
+  for (int o = 0; o < c_out; ++o) {
+    for (int i = 0; i < k; ++i) {
+      const bool set = (c.mask[o * row_bytes + i / 8] >> (i % 8)) & 1;
+      weights[o * k + i] = set ? static_cast<int8_t>(127 * c.sign[o]) : 0;
+    }
+  }
+}
+
+// The same case through TFLM's builtin int8 CONV_2D or FULLY_CONNECTED.
+TfLiteStatus RunBuiltin(const GoldenCase& c, bool conv, int8_t* output) {
+  using tflite::testing::CreateQuantizedTensor;
+  using tflite::testing::CreateTensor;
+  using tflite::testing::IntArrayFromInts;
+  static int8_t weights[kMaxWeights];
+  DecodeWeights(c, weights);
+  int conv_filter_dims[] = {4, c.filter[0], c.filter[1], c.filter[2], c.filter[3]};
+  int fc_filter_dims[] = {2, c.filter[0], c.filter[3]};
+  int bias_dims[] = {1, c.filter[0]};
+  TfLiteAffineQuantization filter_quant = {};
+  filter_quant.scale = tflite::testing::FloatArrayFromFloats(c.sign_scales);
+  filter_quant.zero_point = IntArrayFromInts(c.sign_zero_points);
+  filter_quant.quantized_dimension = 0;
+  TfLiteTensor tensors[4] = {
+      CreateQuantizedTensor(c.input, IntArrayFromInts(c.input_dims), c.input_scale,
+                            c.input_zero_point),
+      CreateTensor(weights, IntArrayFromInts(conv ? conv_filter_dims : fc_filter_dims)),
+      CreateTensor(c.bias, IntArrayFromInts(bias_dims)),
+      CreateQuantizedTensor(output, IntArrayFromInts(c.output_dims), c.output_scale,
+                            c.output_zero_point),
+  };
+  tensors[1].quantization = {kTfLiteAffineQuantization, &filter_quant};
+  tensors[1].params = {c.sign_scales[1], 0};  // FC reads the per-tensor scale from params
+  int inputs_with_bias[] = {3, 0, 1, 2};
+  int inputs_without_bias[] = {3, 0, 1, -1};
+  int outputs[] = {1, 3};
+  TfLiteConvParams conv_params = {};
+  conv_params.padding = static_cast<TfLitePadding>(c.conv.padding);
+  conv_params.stride_height = c.conv.stride_h;
+  conv_params.stride_width = c.conv.stride_w;
+  conv_params.dilation_height_factor = c.conv.dilation_h;
+  conv_params.dilation_width_factor = c.conv.dilation_w;
+  conv_params.activation = static_cast<TfLiteFusedActivation>(c.activation);
+  TfLiteFullyConnectedParams fc_params = {};
+  fc_params.activation = static_cast<TfLiteFusedActivation>(c.activation);
+  fc_params.weights_format = kTfLiteFullyConnectedWeightsFormatDefault;
+  fc_params.keep_num_dims = c.keep_num_dims;
+  const TFLMRegistration registration =
+      conv ? tflite::Register_CONV_2D() : tflite::Register_FULLY_CONNECTED();
+  tflite::micro::KernelRunner runner(
+      registration, tensors, 4,
+      IntArrayFromInts(c.bias != nullptr ? inputs_with_bias : inputs_without_bias),
+      IntArrayFromInts(outputs), conv ? static_cast<const void*>(&conv_params) : &fc_params);
+  TF_LITE_ENSURE_STATUS(runner.InitAndPrepare());
+  return runner.Invoke();
+}
+
+// Init alone, with a context that only hands out persistent memory (all Init may use).
+uint8_t init_arena[256];
+size_t init_arena_used = 0;
+
+void* StubAllocatePersistentBuffer(TfLiteContext*, size_t bytes) {
+  bytes = (bytes + 15) & ~static_cast<size_t>(15);
+  if (init_arena_used + bytes > sizeof(init_arena)) return nullptr;
+  void* p = init_arena + init_arena_used;
+  init_arena_used += bytes;
+  return p;
+}
+
+void* InitOnly(const TFLMRegistration& registration, const uint8_t* options, size_t size) {
+  TfLiteContext context = {};
+  context.AllocatePersistentBuffer = StubAllocatePersistentBuffer;
+  init_arena_used = 0;
+  return registration.init(&context, reinterpret_cast<const char*>(options), size);
+}
+
+}  // namespace
+
+TF_LITE_MICRO_TESTS_BEGIN
+
+TF_LITE_MICRO_TEST(ConvMatchesReferenceAndBuiltin) {
+  for (const GoldenCase& c : sbtf_test::kConvCases) {
+    static Invocation inv;
+    Setup(c, &inv);
+    TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, Run(*sbtf::Register_SBTF_CONV_2D(), &inv, c.options,
+                                           c.options_size));
+    TF_LITE_MICRO_EXPECT(OutputMatches(c, inv.output));
+    static int8_t builtin[kMaxElements];
+    TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, RunBuiltin(c, /*conv=*/true, builtin));
+    TF_LITE_MICRO_EXPECT(OutputMatches(c, builtin));
+  }
+}
+
+TF_LITE_MICRO_TEST(FullyConnectedMatchesReferenceAndBuiltin) {
+  for (const GoldenCase& c : sbtf_test::kFullyConnectedCases) {
+    static Invocation inv;
+    Setup(c, &inv);
+    TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, Run(*sbtf::Register_SBTF_FULLY_CONNECTED(), &inv,
+                                           c.options, c.options_size));
+    TF_LITE_MICRO_EXPECT(OutputMatches(c, inv.output));
+    static int8_t builtin[kMaxElements];
+    TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, RunBuiltin(c, /*conv=*/false, builtin));
+    TF_LITE_MICRO_EXPECT(OutputMatches(c, builtin));
+  }
+}
+
+TF_LITE_MICRO_TEST(GoodOptionsInit) {
+  const GoldenCase& conv = sbtf_test::kConvCases[0];
+  const GoldenCase& fc = sbtf_test::kFullyConnectedCases[0];
+  TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_CONV_2D(), conv.options,
+                                conv.options_size) != nullptr);
+  TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_FULLY_CONNECTED(), fc.options,
+                                fc.options_size) != nullptr);
+}
+
+TF_LITE_MICRO_TEST(MalformedOptionsFailInit) {
+  for (const sbtf_test::BadOptions& bad : sbtf_test::kBadConvOptions) {
+    MicroPrintf("  options %s:", bad.name);
+    TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_CONV_2D(), bad.data, bad.size) ==
+                         nullptr);
+  }
+  for (const sbtf_test::BadOptions& bad : sbtf_test::kBadFullyConnectedOptions) {
+    MicroPrintf("  options %s:", bad.name);
+    TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_FULLY_CONNECTED(), bad.data, bad.size) ==
+                         nullptr);
+  }
+  // No options at all, and options of the other op.
+  TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_CONV_2D(), nullptr, 0) == nullptr);
+  const GoldenCase& fc = sbtf_test::kFullyConnectedCases[0];
+  TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_CONV_2D(), fc.options, fc.options_size) ==
+                       nullptr);
+}
+
+TF_LITE_MICRO_TEST(MalformedOptionsFailPrepare) {
+  // Through the whole Init/Prepare path: a rejected Init must not crash Prepare.
+  const GoldenCase& c = sbtf_test::kConvCases[0];
+  const sbtf_test::BadOptions& bad = sbtf_test::kBadConvOptions[0];
+  static Invocation inv;
+  Setup(c, &inv);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError,
+                          Run(*sbtf::Register_SBTF_CONV_2D(), &inv, bad.data, bad.size));
+}
+
+TF_LITE_MICRO_TEST(ConvBadTensorsFailPrepare) {
+  const GoldenCase& c = sbtf_test::kConvCases[0];
+  const TFLMRegistration& reg = *sbtf::Register_SBTF_CONV_2D();
+  static Invocation inv;
+  int short_mask[] = {2, c.mask_dims[1], c.mask_dims[2] - 1};
+  int flat_mask[] = {1, c.mask_dims[1] * c.mask_dims[2]};
+  int wrong_channels[] = {4, c.input_dims[1], c.input_dims[2], c.input_dims[3],
+                          c.input_dims[4] + 1};
+  int wrong_output[] = {4, c.output_dims[1], c.output_dims[2] + 1, c.output_dims[3],
+                        c.output_dims[4]};
+  int short_bias[] = {1, c.filter[0] - 1};
+
+  MicroPrintf("  mask one byte short per row:");
+  Setup(c, &inv);
+  inv.tensors[1].dims = tflite::testing::IntArrayFromInts(short_mask);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  mask not 2-D:");
+  Setup(c, &inv);
+  inv.tensors[1].dims = tflite::testing::IntArrayFromInts(flat_mask);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  mask int8 instead of uint8:");
+  Setup(c, &inv);
+  inv.tensors[1].type = kTfLiteInt8;
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  mask padding bit set:");
+  Setup(c, &inv);
+  inv.mask[c.mask_dims[2] - 1] |= 0x80;  // last bit of row 0 is padding (K = 27)
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  input int16:");
+  Setup(c, &inv);
+  inv.tensors[0].type = kTfLiteInt16;
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  output float32:");
+  Setup(c, &inv);
+  inv.tensors[4].type = kTfLiteFloat32;
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  input channels differ from the options:");
+  Setup(c, &inv);
+  inv.tensors[0].dims = tflite::testing::IntArrayFromInts(wrong_channels);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  output shape wrong:");
+  Setup(c, &inv);
+  inv.tensors[4].dims = tflite::testing::IntArrayFromInts(wrong_output);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  bias int8:");
+  Setup(c, &inv);
+  inv.tensors[3].type = kTfLiteInt8;
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  bias too short:");
+  Setup(c, &inv);
+  inv.tensors[3].dims = tflite::testing::IntArrayFromInts(short_bias);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  sign value 2:");
+  static int8_t bad_sign[64];
+  Setup(c, &inv);
+  memcpy(bad_sign, c.sign, c.filter[0]);
+  bad_sign[1] = 2;
+  inv.tensors[2].data.int8 = bad_sign;
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  sign without quantization:");
+  Setup(c, &inv);
+  inv.tensors[2].quantization = {kTfLiteNoQuantization, nullptr};
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  input without quantization:");
+  Setup(c, &inv);
+  inv.tensors[0].quantization = {kTfLiteNoQuantization, nullptr};
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  two inputs only:");
+  Setup(c, &inv);
+  inv.inputs[0] = 2;
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  // The unmodified case still passes after all of the above (no state leaks between runs).
+  Setup(c, &inv);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, Run(reg, &inv, c.options, c.options_size));
+  TF_LITE_MICRO_EXPECT(OutputMatches(c, inv.output));
+}
+
+TF_LITE_MICRO_TEST(FullyConnectedBadTensorsFailPrepare) {
+  const GoldenCase& c = sbtf_test::kFullyConnectedCases[0];  // [2, 37] -> [2, 5]
+  const TFLMRegistration& reg = *sbtf::Register_SBTF_FULLY_CONNECTED();
+  static Invocation inv;
+  int long_mask[] = {2, c.mask_dims[1], c.mask_dims[2] + 4};
+  int odd_input[] = {2, c.input_dims[1], c.input_dims[2] - 1};
+  int wrong_output[] = {2, c.output_dims[1] + 1, c.output_dims[2]};
+  int three_d_output[] = {3, 1, c.output_dims[1], c.output_dims[2]};
+  int few_signs[] = {1, c.filter[0] - 1};
+
+  MicroPrintf("  mask one word too long per row:");
+  Setup(c, &inv);
+  inv.tensors[1].dims = tflite::testing::IntArrayFromInts(long_mask);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  input not a whole number of rows:");
+  Setup(c, &inv);
+  inv.tensors[0].dims = tflite::testing::IntArrayFromInts(odd_input);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  output batches wrong:");
+  Setup(c, &inv);
+  inv.tensors[4].dims = tflite::testing::IntArrayFromInts(wrong_output);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  output rank wrong without keep_num_dims:");
+  Setup(c, &inv);
+  inv.tensors[4].dims = tflite::testing::IntArrayFromInts(three_d_output);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  sign shorter than the mask:");
+  Setup(c, &inv);
+  inv.tensors[2].dims = tflite::testing::IntArrayFromInts(few_signs);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  MicroPrintf("  input uint8:");
+  Setup(c, &inv);
+  inv.tensors[0].type = kTfLiteUInt8;
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+
+  Setup(c, &inv);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, Run(reg, &inv, c.options, c.options_size));
+  TF_LITE_MICRO_EXPECT(OutputMatches(c, inv.output));
+}
+
+TF_LITE_MICRO_TEST(AddSbtfOpsRegistersBoth) {
+  tflite::MicroMutableOpResolver<3> resolver;
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, sbtf::AddSbtfOps(resolver));
+  const TFLMRegistration* conv = resolver.FindOp("SBTF_CONV_2D");
+  const TFLMRegistration* fc = resolver.FindOp("SBTF_FULLY_CONNECTED");
+  TF_LITE_MICRO_EXPECT(conv != nullptr && conv->invoke == sbtf::Register_SBTF_CONV_2D()->invoke);
+  TF_LITE_MICRO_EXPECT(fc != nullptr &&
+                       fc->invoke == sbtf::Register_SBTF_FULLY_CONNECTED()->invoke);
+  TF_LITE_MICRO_EXPECT(conv != nullptr && fc != nullptr && conv->invoke != fc->invoke);
+  TF_LITE_MICRO_EXPECT(resolver.FindOp("SBTF_DEPTHWISE_CONV_2D") == nullptr);
+  // Adding twice is an error (TFLM refuses duplicate custom ops), as is a full resolver.
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, sbtf::AddSbtfOps(resolver));
+  tflite::MicroMutableOpResolver<1> small;
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, sbtf::AddSbtfOps(small));
+}
+
+TF_LITE_MICRO_TESTS_END
