@@ -1,0 +1,123 @@
+"""Each builtin int8 operator of sbtf's runtime equals TFLite's interpreter (BUILTIN_REF) bit for
+bit: a sweep of small random models compiled for the host (gcc), and one board run of a model
+that chains every operator."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sbtf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+import tensorflow as tf
+
+from sbtf.micro import codegen, hostref, runtime
+
+L = tf.keras.layers
+N_INPUTS = 24  # random inputs per model; near-tie roundings show up at this count
+
+
+def _model(shape, build, seed):
+    tf.keras.utils.set_random_seed(seed)
+    inp = tf.keras.Input(shape)
+    return tf.keras.Model(inp, build(inp))
+
+
+def _check(shape, build, seed, tmp_path, board=None, n=N_INPUTS):
+    rng = np.random.default_rng(seed)
+    model = _model(shape, build, seed)
+    tflite = hostref.int8_tflite(model, rng.normal(size=(64, *shape)))
+    scale, zp = hostref.input_quantization(tflite)
+    x = runtime.quantize_inputs(rng.normal(size=(n, *shape)) * 1.5, scale, zp)
+    want = hostref.run_reference(tflite, x)
+    if board is None:
+        got = runtime.run_model_host(tflite, x, out_dir=tmp_path).outputs
+    else:
+        got = runtime.run_model(tflite, board, x, out_dir=tmp_path, timeout=120).outputs
+    got = got.reshape(want.shape)
+    mismatches = int((got != want).sum())
+    assert mismatches == 0, f"{mismatches} of {want.size} outputs differ from TFLite"
+    return tflite
+
+
+def _conv(filters, k, **kw):
+    return lambda x: L.Conv2D(filters, k, **kw)(x)
+
+
+# (name, input shape, model body); every case is one or two operators.
+CASES = [
+    ("conv_same_relu", (9, 9, 3), _conv(5, 3, padding="same", activation="relu")),
+    ("conv_valid_stride2", (9, 9, 7), _conv(9, 3, strides=2, padding="valid")),
+    ("conv_same_stride2_even", (8, 8, 4), _conv(8, 3, strides=2, padding="same")),
+    ("conv_1x1_relu6", (5, 5, 33), lambda x: L.ReLU(6.0)(L.Conv2D(31, 1)(x))),
+    ("conv_5x5", (11, 11, 2), _conv(3, 5, padding="same")),
+    ("conv_rect_kernel", (7, 10, 3), _conv(4, (1, 3), strides=(1, 2), padding="same")),
+    ("depthwise_same", (9, 9, 8), lambda x: L.DepthwiseConv2D(3, padding="same")(x)),
+    ("depthwise_mult2_valid", (8, 8, 3), lambda x: L.DepthwiseConv2D(3, depth_multiplier=2)(x)),
+    ("depthwise_stride2_relu", (10, 10, 5),
+     lambda x: L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(x)),
+    ("dense", (20,), lambda x: L.Dense(7)(x)),
+    ("dense_relu_wide", (65,), lambda x: L.Dense(33, activation="relu")(x)),
+    ("add", (6, 6, 4), lambda x: L.Add()([L.Conv2D(4, 1)(x), x])),
+    ("add_relu", (5, 5, 3), lambda x: L.ReLU()(L.Add()([L.Conv2D(3, 3, padding="same")(x), x]))),
+    ("max_pool", (8, 8, 3), lambda x: L.MaxPooling2D(2)(L.Conv2D(3, 1)(x))),
+    ("max_pool_3_same", (9, 9, 2), lambda x: L.MaxPooling2D(3, 2, padding="same")(L.Conv2D(2, 1)(x))),
+    ("avg_pool_3_same", (9, 9, 2),
+     lambda x: L.AveragePooling2D(3, 2, padding="same")(L.Conv2D(2, 1)(x))),
+    ("avg_pool_valid", (7, 7, 3), lambda x: L.AveragePooling2D(2)(L.Conv2D(3, 1)(x))),
+    ("mean_gap", (5, 5, 6), lambda x: L.GlobalAveragePooling2D()(L.Conv2D(6, 1)(x))),
+    ("mean_gap_keepdims", (4, 6, 3),
+     lambda x: L.GlobalAveragePooling2D(keepdims=True)(L.Conv2D(3, 1)(x))),
+    ("mean_last_axis", (4, 4, 8),
+     lambda x: L.Lambda(lambda t: tf.reduce_mean(t, axis=-1))(L.Conv2D(8, 1)(x))),
+    ("softmax", (12,), lambda x: L.Softmax()(L.Dense(10)(x))),
+    ("softmax_rows", (3, 3, 4), lambda x: L.Softmax()(L.Conv2D(10, 1)(x))),
+    ("pad_reshape", (5, 5, 2),
+     lambda x: L.Flatten()(L.ZeroPadding2D(((1, 2), (0, 1)))(L.Conv2D(2, 1)(x)))),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,shape,build", CASES, ids=[c[0] for c in CASES])
+def test_builtin_op_matches_tflite_on_host(name, shape, build, tmp_path):
+    tflite = _check(shape, build, seed=len(name), tmp_path=tmp_path)
+    graph = codegen.load_graph(tflite)
+    ops = {op.name for op in graph.operators}
+    expected = {"conv": "CONV_2D", "depthwise": "DEPTHWISE_CONV_2D", "dense": "FULLY_CONNECTED",
+                "add": "ADD", "max_pool": "MAX_POOL_2D", "avg_pool": "AVERAGE_POOL_2D",
+                "mean": "MEAN", "softmax": "SOFTMAX", "pad": "PAD"}
+    key = next(k for k in expected if name.startswith(k))
+    assert expected[key] in ops, f"the model does not exercise {expected[key]}: {sorted(ops)}"
+
+
+@pytest.mark.slow
+def test_every_builtin_op_on_a_board(tmp_path):
+    def body(x):
+        y = L.ZeroPadding2D(1)(x)
+        y = L.Conv2D(8, 3, strides=2, activation="relu")(y)
+        y = L.Add()([y, L.DepthwiseConv2D(3, padding="same")(y)])
+        y = L.MaxPooling2D(2, padding="same")(y)
+        y = L.AveragePooling2D(2, padding="same")(y)
+        y = L.GlobalAveragePooling2D(keepdims=True)(y)
+        return L.Softmax()(L.Dense(10)(L.Flatten()(y)))
+
+    tflite = _check((14, 14, 3), body, seed=7, tmp_path=tmp_path, board="mps2-an386", n=8)
+    ops = {op.name for op in codegen.load_graph(tflite).operators}
+    assert {"PAD", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MAX_POOL_2D", "AVERAGE_POOL_2D",
+            "MEAN", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"} <= ops, sorted(ops)
+
+
+def test_softmax_table_is_expf_of_the_float32_products():
+    scale = np.float32(0.05)
+    table = codegen.softmax_table(scale, np.float32(1.0))
+    assert table.dtype == np.float32 and table.shape == (256,)
+    assert table[255] == np.float32(1.0)  # exp(0)
+    d = np.arange(256)
+    args = (np.float32(-scale) * d.astype(np.float32)).astype(np.float32)
+    exact = np.exp(args.astype(np.float64)).astype(np.float32)  # correctly rounded but for ties
+    ulps = np.abs(table[255 - d].view(np.int32) - exact.view(np.int32))
+    assert ulps.max() <= 1  # glibc's expf is within 1 ulp; the table must be its values
+
+
+def test_quantize_inputs_rounds_half_away_from_zero():
+    x = np.array([0.5, -0.5, 1.5, -1.5, 200.0, -200.0], np.float32)
+    q = runtime.quantize_inputs(x, 1.0, 0)
+    assert q.tolist() == [1, -1, 2, -2, 127, -128]
