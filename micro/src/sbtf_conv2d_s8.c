@@ -68,7 +68,7 @@ static void conv_fill_row(const void *self, int32_t pixel, uint8_t *row) {
         memset(dst, r->pad_u, (size_t)r->in_c);
     }
   }
-  memset(row + r->k, r->pad_u, (size_t)(r->k_padded - r->k));
+  if (r->k_padded > r->k) memset(row + r->k, r->pad_u, (size_t)(r->k_padded - r->k));
 }
 
 sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,

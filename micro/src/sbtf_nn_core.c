@@ -126,7 +126,7 @@ static inline void pair_lanes(uint32_t wa, uint32_t wb, uint32_t p[4]) {
   p[2] = pkhtb16(xa, xb);
   p[3] = pkhtb16(ya, yb);
 }
-#else
+#elif !defined(SBTF_PATH_MVE)
 static inline void pair_lanes(uint32_t wa, uint32_t wb, uint32_t p[4]) {
   p[0] = (wa & 0xFFu) | ((wb & 0xFFu) << 16);
   p[1] = ((wa >> 8) & 0xFFu) | ((wb << 8) & 0xFF0000u);
@@ -135,6 +135,40 @@ static inline void pair_lanes(uint32_t wa, uint32_t wb, uint32_t p[4]) {
 }
 #endif
 
+#if defined(SBTF_PATH_MVE)
+/* Four groups per step, one group per lane: widening byte gathers pick input j of each group
+   for both pixels (VSLI packs B into the high halves), 11 vector adds form the subset sums and
+   15 scatters store entry n of the four tables. Entry 0 stays 0 (set once per call). */
+static void build_tables(const uint8_t *row_a, const uint8_t *row_b, int32_t groups,
+                         uint32_t *t) {
+  const uint32_t *const end = t + 16 * groups;
+  const uint32x4_t in_off = vidupq_n_u32(0, 4);               /* 0, 4, 8, 12: group g's input */
+  const uint32x4_t tab_off = vshlq_n_u32(in_off, 4);          /* 0, 64, 128, 192: its table */
+  for (; t < end; row_a += 16, row_b += 16, t += 64) {
+    uint32x4_t p[4];
+    for (int j = 0; j < 4; ++j)
+      p[j] = vsliq_n_u32(vldrbq_gather_offset_u32(row_a + j, in_off),
+                         vldrbq_gather_offset_u32(row_b + j, in_off), 16);
+    const uint32x4_t s01 = vaddq_u32(p[0], p[1]), s02 = vaddq_u32(p[2], p[0]);
+    const uint32x4_t s12 = vaddq_u32(p[2], p[1]), s012 = vaddq_u32(p[2], s01);
+    vstrwq_scatter_offset_u32(t + 1, tab_off, p[0]);
+    vstrwq_scatter_offset_u32(t + 2, tab_off, p[1]);
+    vstrwq_scatter_offset_u32(t + 3, tab_off, s01);
+    vstrwq_scatter_offset_u32(t + 4, tab_off, p[2]);
+    vstrwq_scatter_offset_u32(t + 5, tab_off, s02);
+    vstrwq_scatter_offset_u32(t + 6, tab_off, s12);
+    vstrwq_scatter_offset_u32(t + 7, tab_off, s012);
+    vstrwq_scatter_offset_u32(t + 8, tab_off, p[3]);
+    vstrwq_scatter_offset_u32(t + 9, tab_off, vaddq_u32(p[3], p[0]));
+    vstrwq_scatter_offset_u32(t + 10, tab_off, vaddq_u32(p[3], p[1]));
+    vstrwq_scatter_offset_u32(t + 11, tab_off, vaddq_u32(p[3], s01));
+    vstrwq_scatter_offset_u32(t + 12, tab_off, vaddq_u32(p[3], p[2]));
+    vstrwq_scatter_offset_u32(t + 13, tab_off, vaddq_u32(p[3], s02));
+    vstrwq_scatter_offset_u32(t + 14, tab_off, vaddq_u32(p[3], s12));
+    vstrwq_scatter_offset_u32(t + 15, tab_off, vaddq_u32(p[3], s012));
+  }
+}
+#else
 /* Entry 0 of every table is 0 and never written here (set once per call). Sums of 4 bytes
    stay below 2^10, so plain 32-bit adds never carry between the halves. */
 static void build_tables(const uint8_t *row_a, const uint8_t *row_b, int32_t groups,
@@ -161,6 +195,7 @@ static void build_tables(const uint8_t *row_a, const uint8_t *row_b, int32_t gro
     t[15] = p[3] + s012;
   }
 }
+#endif
 
 /* ---- lookups: per filter, one table load + add per group of 4 inputs (both pixels) ---- */
 
@@ -233,16 +268,48 @@ static void lookup_chunk(const layout *l, int32_t g0, int32_t groups, int first)
 }
 #endif
 
-/* One output pixel: no per-call decoding; lookups index the tables with the mask nibbles. */
+static inline uint32_t load_u16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+
+/* One output pixel: no per-call decoding; the mask nibbles index the tables directly, four
+   filters per pass so each group's table base is computed once. */
 static void lookup_chunk_direct(const sbtf_core_args *a, const layout *l, int32_t g0,
                                 int32_t groups, int first) {
   const int32_t row_bytes = sbtf_mask_row_bytes(a->k);
-  for (int32_t c = 0; c < a->c_out; ++c) {
+  int32_t c = 0;
+  for (; c + 4 <= a->c_out; c += 4) {
     const uint8_t *m = a->mask + (size_t)c * row_bytes + g0 / 2;
-    const uint8_t *const end = m + groups / 2;
+    const uint32_t *t = l->tables;
+    uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int32_t g = 0; g < groups; g += 4, m += 2, t += 64) {
+      const uint32_t w0 = load_u16(m), w1 = load_u16(m + row_bytes),
+                     w2 = load_u16(m + 2 * row_bytes), w3 = load_u16(m + 3 * row_bytes);
+#define SBTF_GROUP(j)                             \
+  do {                                            \
+    const uint32_t *tj = t + 16 * (j);            \
+    s0 += tj[(w0 >> (4 * (j))) & 0xFu];           \
+    s1 += tj[(w1 >> (4 * (j))) & 0xFu];           \
+    s2 += tj[(w2 >> (4 * (j))) & 0xFu];           \
+    s3 += tj[(w3 >> (4 * (j))) & 0xFu];           \
+  } while (0)
+      SBTF_GROUP(0);
+      SBTF_GROUP(1);
+      SBTF_GROUP(2);
+      SBTF_GROUP(3);
+#undef SBTF_GROUP
+    }
+    store_sums(l->acc_a + c, l->acc_b + c, s0, first);
+    store_sums(l->acc_a + c + 1, l->acc_b + c + 1, s1, first);
+    store_sums(l->acc_a + c + 2, l->acc_b + c + 2, s2, first);
+    store_sums(l->acc_a + c + 3, l->acc_b + c + 3, s3, first);
+  }
+  for (; c < a->c_out; ++c) {
+    const uint8_t *m = a->mask + (size_t)c * row_bytes + g0 / 2;
     const uint32_t *t = l->tables;
     uint32_t s = 0;
-    for (; m < end; ++m, t += 32) s += t[*m & 0xFu] + t[16 + (*m >> 4)];
+    for (int32_t g = 0; g < groups; g += 2, ++m, t += 32) {
+      const uint32_t byte = *m;
+      s += t[byte & 0xFu] + t[16 + (byte >> 4)];
+    }
     store_sums(l->acc_a + c, l->acc_b + c, s, first);
   }
 }
@@ -262,6 +329,7 @@ static sbtf_status prepare_filters(const sbtf_core_args *a, const layout *l, int
   for (int32_t c = 0; c < l->c_pad; ++c) {
     uint8_t *o = l->offsets + ((size_t)(c / 4) * gp) * 4 + (c % 4);
     if (c >= a->c_out) { /* lane padding: an empty filter, never stored */
+      l->base[c] = 0;
       if (decode)
         for (int32_t g = 0; g < gp; ++g) o[4 * g] = (uint8_t)(64 * (g % 4));
       continue;
@@ -294,14 +362,45 @@ static sbtf_status prepare_filters(const sbtf_core_args *a, const layout *l, int
   return SBTF_OK;
 }
 
-static inline int8_t finish(int32_t base, int32_t sign, int32_t sum, int32_t multiplier,
-                            int32_t shift, const sbtf_core_args *a) {
-  const int32_t acc = (int32_t)((uint32_t)base + (uint32_t)(127 * sign * sum));
-  int32_t out = requantize(acc, multiplier, shift) + a->output_offset;
-  out = out < a->act_min ? a->act_min : out;
-  out = out > a->act_max ? a->act_max : out;
-  return (int8_t)out;
+#if defined(SBTF_PATH_MVE)
+/* Four filters per step. VQRDMULH is exactly TFLite's SaturatingRoundingDoublingHighMul; VRSHL
+   rounds half up, so negative values get -1 first to round half away from zero as TFLite does
+   (the CMSIS-NN fix-up). Lanes past c_out are predicated off. */
+static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
+                       int8_t *out) {
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  for (int32_t c = 0; c < a->c_out; c += 4) {
+    const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
+    const int32x4_t sign127 = vmulq_n_s32(vldrbq_z_s32(a->sign + c, p), 127);
+    int32x4_t v = vaddq_s32(vld1q_s32(base + c), vmulq_s32(sign127, vld1q_s32(acc + c)));
+    const int32x4_t sh = vldrwq_z_s32(shift + c, p);
+    const int32x4_t right = vminq_s32(sh, vdupq_n_s32(0));
+    v = vshlq_s32(v, vmaxq_s32(sh, vdupq_n_s32(0)));
+    v = vqrdmulhq_s32(v, vldrwq_z_s32(mult + c, p));
+    v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, right), 31));
+    v = vrshlq_s32(v, right);
+    v = vaddq_n_s32(v, a->output_offset);
+    v = vmaxq_s32(v, vdupq_n_s32(a->act_min));
+    v = vminq_s32(v, vdupq_n_s32(a->act_max));
+    vstrbq_p_s32(out + c, v, p);
+  }
 }
+#else
+static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
+                       int8_t *out) {
+  const int32_t c_out = a->c_out, offset = a->output_offset;
+  const int32_t lo = a->act_min, hi = a->act_max;
+  const int8_t *sign = a->sign;
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  for (int32_t c = 0; c < c_out; ++c) {
+    const int32_t v = (int32_t)((uint32_t)base[c] + (uint32_t)(127 * sign[c] * acc[c]));
+    int32_t o = requantize(v, mult[c], shift[c]) + offset;
+    o = o < lo ? lo : o;
+    o = o > hi ? hi : o;
+    out[c] = (int8_t)o;
+  }
+}
+#endif
 
 static void run_chunks(const sbtf_core_args *a, const layout *l, const uint8_t *row_b,
                        int direct) {
@@ -324,7 +423,6 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
   layout l;
   make_layout(a->k, a->c_out, (uint8_t *)ctx->buf, &l);
   const int32_t c_out = a->c_out;
-  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
 
   if (a->pixels == 1) {
     /* Decoding the masks would cost more than it saves. Pixel B is a row of ones, so its
@@ -336,11 +434,10 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
     run_chunks(a, &l, l.row_b, 1);
     for (int32_t c = 0; c < c_out; ++c) {
       const int32_t bias = a->bias ? a->bias[c] : 0;
-      const int32_t base = (int32_t)((uint32_t)bias + (uint32_t)(127 * a->sign[c] *
-                                                                 (a->input_offset - 128) *
-                                                                 l.acc_b[c]));
-      a->output[c] = finish(base, a->sign[c], l.acc_a[c], mult[c], shift[c], a);
+      l.base[c] = (int32_t)((uint32_t)bias +
+                            (uint32_t)(127 * a->sign[c] * (a->input_offset - 128) * l.acc_b[c]));
     }
+    finish_row(a, l.base, l.acc_a, a->output);
     return SBTF_OK;
   }
 
@@ -352,30 +449,10 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
     if (two) a->fill_row(a->row_self, p + 1, l.row_b);
     run_chunks(a, &l, two ? l.row_b : l.row_a, 0);
     int8_t *out_a = a->output + (size_t)p * c_out;
-    if (two) {
-      int8_t *out_b = out_a + c_out;
-      for (int32_t c = 0; c < c_out; ++c) {
-        const int32_t base = l.base[c], sign = a->sign[c], m = mult[c], sh = shift[c];
-        out_a[c] = finish(base, sign, l.acc_a[c], m, sh, a);
-        out_b[c] = finish(base, sign, l.acc_b[c], m, sh, a);
-      }
-    } else {
-      for (int32_t c = 0; c < c_out; ++c)
-        out_a[c] = finish(l.base[c], a->sign[c], l.acc_a[c], mult[c], shift[c], a);
-    }
+    finish_row(a, l.base, l.acc_a, out_a);
+    if (two) finish_row(a, l.base, l.acc_b, out_a + c_out);
   }
   return SBTF_OK;
-}
-
-void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n) {
-  int32_t i = 0;
-  if ((((uintptr_t)dst | (uintptr_t)src) & 3u) == 0) {
-    for (; i + 4 <= n; i += 4) {
-      const uint32_t w = load_u32(src + i) ^ 0x80808080u;
-      memcpy(dst + i, &w, 4);
-    }
-  }
-  for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
 }
 
 const char *sbtf_kernel_path(void) { return SBTF_PATH_NAME; }

@@ -15,6 +15,7 @@
 #define SBTF_NN_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "sbtf_nn.h"
 
@@ -61,8 +62,20 @@ int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out);
 /* Runs the product. Checks sign, mask padding and quant values; returns a status. */
 sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *args);
 
-/* Copies n int8 inputs as offset-binary bytes (x ^ 0x80), word-wise when aligned. */
-void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n);
+/* Copies n int8 inputs as offset-binary bytes (x ^ 0x80), word-wise when aligned. Inline:
+   the im2col builder calls it once per filter tap. */
+static inline void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n) {
+  int32_t i = 0;
+  if ((((uintptr_t)dst | (uintptr_t)src) & 3u) == 0) {
+    for (; i + 4 <= n; i += 4) {
+      uint32_t w;
+      memcpy(&w, src + i, 4);
+      w ^= 0x80808080u;
+      memcpy(dst + i, &w, 4);
+    }
+  }
+  for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+}
 
 /* Bytes of one offset-binary input row: K rounded up to 16 (whole table groups). */
 static inline int32_t sbtf_row_bytes_padded(int32_t k) { return ((k + 15) / 16) * 16; }
