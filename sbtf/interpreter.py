@@ -16,10 +16,13 @@ import tensorflow as tf  # noqa: E402
 
 _LIBRARY_STEM = "_delegate"  # setup.py's Extension "sbtf._delegate"
 
-# TFLite's default XNNPACK delegate rounds int8 requantization differently from TFLite's
-# builtin kernels, and the sbtf ops are defined as bit-exact with the builtin kernels.
+# The sbtf ops are defined as bit-exact with TF 2.21's reference builtin kernels (BUILTIN_REF,
+# docs/op_spec.md), so that is the default: the whole model then equals its int8 twin bit for
+# bit. BUILTIN_WITHOUT_DEFAULT_DELEGATES (optimized builtins) is faster and allowed; its
+# builtin CONV_2D / FULLY_CONNECTED round some ties differently. TFLite's default XNNPACK
+# delegate (AUTO / BUILTIN) rounds int8 differently too and is refused.
 _RESOLVER = tf.lite.experimental.OpResolverType
-_EXACT_RESOLVERS = (_RESOLVER.BUILTIN_WITHOUT_DEFAULT_DELEGATES, _RESOLVER.BUILTIN_REF)
+_EXACT_RESOLVERS = (_RESOLVER.BUILTIN_REF, _RESOLVER.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 
 
 def _sources() -> list[Path]:
@@ -64,8 +67,9 @@ def load_delegate():
     """A new sbtf delegate: `tf.lite.experimental.load_delegate(<built plugin>)`.
 
     Pass it in `experimental_delegates` of a `tf.lite.Interpreter` created with
-    `experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES`, or use
-    `sbtf.Interpreter`, which does both.
+    `experimental_op_resolver_type=OpResolverType.BUILTIN_REF` (or
+    BUILTIN_WITHOUT_DEFAULT_DELEGATES; never the XNNPACK default), or use `sbtf.Interpreter`,
+    which does both.
     """
     return tf.lite.experimental.load_delegate(str(library_path()))
 
@@ -74,8 +78,9 @@ class Interpreter(tf.lite.Interpreter):
     """`tf.lite.Interpreter` that runs sbtf's custom ops with sbtf's C kernels.
 
     Same arguments as `tf.lite.Interpreter`. The sbtf delegate comes first in
-    `experimental_delegates`; the op resolver defaults to BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    (BUILTIN_REF is also accepted), so outputs equal the plain int8 model's bit for bit.
+    `experimental_delegates`. The op resolver defaults to BUILTIN_REF, TFLite's reference
+    builtin kernels, with which outputs equal the plain int8 model's bit for bit;
+    BUILTIN_WITHOUT_DEFAULT_DELEGATES runs builtin ops faster but not bit-exactly.
     Errors from `allocate_tensors()` / `invoke()` (e.g. malformed sbtf op options) are
     RuntimeErrors naming the model file.
     """
@@ -86,15 +91,15 @@ class Interpreter(tf.lite.Interpreter):
         model_content=None,
         experimental_delegates=None,
         num_threads=None,
-        experimental_op_resolver_type=_RESOLVER.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        experimental_op_resolver_type=_RESOLVER.BUILTIN_REF,
         **kwargs,
     ):
         if experimental_op_resolver_type not in _EXACT_RESOLVERS:
             raise ValueError(
                 f"sbtf.Interpreter needs an op resolver without TFLite's default XNNPACK "
-                f"delegate (BUILTIN_WITHOUT_DEFAULT_DELEGATES or BUILTIN_REF), got "
+                f"delegate (BUILTIN_REF, the default, or BUILTIN_WITHOUT_DEFAULT_DELEGATES), got "
                 f"{experimental_op_resolver_type}: XNNPACK rounds int8 differently from the "
-                "builtin kernels the sbtf ops are specified against"
+                "builtin kernels the sbtf ops are specified against (docs/op_spec.md)"
             )
         self._sbtf_source = str(model_path) if model_path is not None else "<model_content>"
         delegates = [load_delegate(), *(experimental_delegates or [])]

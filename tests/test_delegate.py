@@ -1,8 +1,9 @@
 """sbtf.Interpreter: the TFLite delegate plugin built from sbtf's C kernels (docs/host.md).
 
-Every sbtf model here comes from TensorFlow's own int8 converter followed by sbtf's re-encoding
-pass, and is checked against its plain int8 twin run by TFLite's builtin kernels (no XNNPACK):
-outputs must be equal bit for bit (docs/op_spec.md defines the ops that way; no tolerance).
+Every sbtf model here comes from sbtf's converter (TensorFlow's int8 conversion, then the
+re-encoding pass). Each sbtf op's output must equal the NumPy reference (docs/op_spec.md) on the
+op's actual input, and the whole model must equal its plain int8 twin run by TFLite's reference
+builtin kernels: bit for bit, no tolerance.
 Options the Keras converter cannot produce (dilation inside the op, RELU_N1_TO_1, per-channel
 fully-connected scales) are set by editing the int8 flatbuffer before re-encoding, so the twin
 and the sbtf model still describe the same computation.
@@ -20,16 +21,14 @@ from flatbuffers import flexbuffers
 
 import sbtf
 from sbtf import interpreter as host
+from sbtf.converters import convert_with_report
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.host import run_sbtf_op, sbtf_operators
 from sbtf.converters.reencode import reencode
 
 REPO = Path(__file__).resolve().parents[1]
-# The sbtf ops round like TFLite's reference integer kernels, TFLM and CMSIS-NN
-# (docs/op_spec.md, "Which TFLite"). TF 2.21's BUILTIN_REF CONV_2D does exactly that. Its
-# BUILTIN_REF FULLY_CONNECTED rounds once instead of twice, and its optimized kernels (ruy)
-# round a final-shift tie up instead of away from zero; so FC twins run optimized and may
-# differ exactly at those ties (sbtf one lower), never otherwise.
+# docs/op_spec.md defines the sbtf ops by TF 2.21's builtin kernels under BUILTIN_REF. The
+# optimized builtins (BUILTIN_WITHOUT_DEFAULT_DELEGATES) round some ties differently.
 REF = tf.lite.experimental.OpResolverType.BUILTIN_REF
 OPTIMIZED = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
 SBTF_OPS = (tfm.SBTF_CONV_2D, tfm.SBTF_FULLY_CONNECTED)
@@ -89,22 +88,17 @@ def _keras(input_shape, layers, seed):
     return model
 
 
-def _int8(model, seed) -> bytes:
+def _convert(model, seed) -> tuple[bytes, bytes]:
+    """(int8 twin, sbtf model) from sbtf's converter; every conv / FC must become an sbtf op."""
     rng = np.random.default_rng(seed)
-    shape = (1, *model.input_shape[1:])
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: (
-        [rng.normal(0, 1, shape).astype(np.float32)] for _ in range(32)
-    )
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    data = rng.normal(0, 1, (32, *model.input_shape[1:])).astype(np.float32)
+    result = convert_with_report(model, representative_data=data, detect="weights", strict=True)
+    assert all(r.op in SBTF_OPS for r in result.report.layers), result.report.layers
+    return result.int8_tflite, result.tflite
 
 
-def _sbtf(int8: bytes) -> bytes:
-    """The re-encoded model; every conv / FC must have become an sbtf op."""
+def _reencoded(int8: bytes) -> bytes:
+    """An edited int8 twin re-encoded by the converter's pass (for options Keras cannot make)."""
     tflite, rows, problems = reencode(int8)
     assert not problems, problems
     assert rows and all(r.op in SBTF_OPS for r in rows), rows
@@ -161,13 +155,10 @@ def _assert_equal(got, expected, what):
     )
 
 
-def _assert_bit_exact(int8, tflite, resolver=None, *, samples=40, batch=1, seed=0):
+def _assert_bit_exact(int8, tflite, *, samples=40, batch=1, seed=0):
     """sbtf.Interpreter on `tflite` equals (a) the NumPy reference for every sbtf op, on the
-    op's actual input, and (b) unless resolver is None, the int8 twin run by TFLite."""
-    ours = sbtf.Interpreter(
-        model_content=tflite, experimental_op_resolver_type=resolver or REF,
-        experimental_preserve_all_tensors=True,
-    )
+    op's actual input, and (b) the int8 twin run by TFLite's reference kernels."""
+    ours = sbtf.Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
     # Each sbtf op became its own delegate kernel; nothing else was delegated.
     ops = sbtf_operators(tflite)
     assert ops
@@ -175,28 +166,22 @@ def _assert_bit_exact(int8, tflite, resolver=None, *, samples=40, batch=1, seed=
     assert kinds.count("DELEGATE") == len(ops), kinds
     model = tfm.read(tflite)
     sg = model.subgraphs[0]
+    seen = {i: set() for _, i, _ in ops}
+
+    def check_ops():
+        for _, i, name in ops:
+            y = ours.get_tensor(int(sg.operators[i].outputs[0]))
+            x = ours.get_tensor(int(sg.operators[i].inputs[0]))
+            _assert_equal(y, run_sbtf_op(model, i, x), f"{name} (operator {i}) vs NumPy reference")
+            seen[i].update(np.unique(y).tolist())
+
     rng = np.random.default_rng(seed)
     shape = (batch, *_plain(int8).get_input_details()[0]["shape"][1:])
     inputs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(samples)]
-    got = _run(ours, inputs, batch, after_invoke=lambda: [
-        _assert_equal(
-            ours.get_tensor(int(sg.operators[i].outputs[0])),
-            run_sbtf_op(model, i, ours.get_tensor(int(sg.operators[i].inputs[0]))),
-            f"{name} (operator {i}) vs NumPy reference",
-        )
-        for _, i, name in ops
-    ])
-    # A test that only sees saturated outputs would prove little.
-    assert len(np.unique(got)) > 8, "degenerate test model: outputs barely vary"
-    if resolver == REF:
-        _assert_equal(got, _run(_plain(int8, REF), inputs, batch), "model vs BUILTIN_REF twin")
-    elif resolver == OPTIMIZED:
-        expected = _run(_plain(int8, OPTIMIZED), inputs, batch)
-        differ = got != expected
-        # Negative ties: TFLite's optimized kernels round toward +inf, sbtf away from zero.
-        assert np.all(got[differ].astype(int) == expected[differ].astype(int) - 1), (
-            got[differ], expected[differ])
-        assert differ.mean() < 0.01, f"{differ.sum()} of {differ.size} outputs differ"
+    got = _run(ours, inputs, batch, after_invoke=check_ops)
+    # A test that only sees saturated sbtf outputs would prove little.
+    assert all(len(v) > 8 for v in seen.values()), {i: len(v) for i, v in seen.items()}
+    _assert_equal(got, _run(_plain(int8), inputs, batch), "model vs its int8 twin (BUILTIN_REF)")
 
 
 # ------------------------------------------------------------------ bit-exactness
@@ -219,14 +204,14 @@ CONV_CASES = {
 @pytest.mark.parametrize("name", sorted(CONV_CASES))
 def test_conv_configurations_match_tflite(name):
     shape, layers = CONV_CASES[name]
-    int8 = _int8(_keras(shape, layers, seed=len(name)), seed=1)
-    _assert_bit_exact(int8, _sbtf(int8), REF, samples=30)
+    int8, tflite = _convert(_keras(shape, layers, seed=len(name)), seed=1)
+    _assert_bit_exact(int8, tflite, samples=30)
 
 
 @pytest.fixture(scope="module")
 def single_conv() -> bytes:
     """int8 model of one 3x3 conv (C_in 4 -> C_out 6) on 12x12 inputs."""
-    return _int8(_keras((12, 12, 4), [Conv(6, 3, padding="same")], seed=7), seed=2)
+    return _convert(_keras((12, 12, 4), [Conv(6, 3, padding="same")], seed=7), seed=2)[0]
 
 
 def _set_conv(tflite, *, dilation=(1, 1), stride=None, padding=None, activation=None):
@@ -268,7 +253,7 @@ def _set_conv(tflite, *, dilation=(1, 1), stride=None, padding=None, activation=
 )
 def test_conv_options_keras_cannot_produce(single_conv, options):
     int8 = _set_conv(single_conv, **options)
-    _assert_bit_exact(int8, _sbtf(int8), REF, samples=20)
+    _assert_bit_exact(int8, _reencoded(int8), samples=20)
 
 
 FC_CASES = {
@@ -284,14 +269,14 @@ FC_CASES = {
 @pytest.mark.parametrize("name", sorted(FC_CASES))
 def test_fully_connected_configurations_match_tflite(name):
     shape, layers, batch = FC_CASES[name]
-    int8 = _int8(_keras(shape, layers, seed=len(name)), seed=3)
-    _assert_bit_exact(int8, _sbtf(int8), OPTIMIZED, samples=30, batch=batch)
+    int8, tflite = _convert(_keras(shape, layers, seed=len(name)), seed=3)
+    _assert_bit_exact(int8, tflite, samples=30, batch=batch)
 
 
 def test_keep_num_dims_is_exercised():
     """The rank-3 case above really is one FULLY_CONNECTED with keep_num_dims."""
     shape, layers, _ = FC_CASES["rank3_keep_num_dims"]
-    tflite = _sbtf(_int8(_keras(shape, layers, seed=1), seed=3))
+    tflite = _convert(_keras(shape, layers, seed=1), seed=3)[1]
     model = tfm.read(tflite)
     sg = model.subgraphs[0]
     op = _first_op(model, sg, (tfm.SBTF_FULLY_CONNECTED,))
@@ -303,7 +288,7 @@ def test_keep_num_dims_is_exercised():
 
 def test_fully_connected_per_channel_scales():
     """Per-channel weight scales on FC (TFLite then computes multipliers like conv)."""
-    int8 = _int8(_keras((24,), [Dense(9, activation="relu")], seed=5), seed=4)
+    int8 = _convert(_keras((24,), [Dense(9, activation="relu")], seed=5), seed=4)[0]
 
     def per_channel(model, sg):
         op = _first_op(model, sg, ("FULLY_CONNECTED",))
@@ -320,7 +305,7 @@ def test_fully_connected_per_channel_scales():
             b.quantization.zeroPoint = np.zeros(c_out, np.int64)
 
     int8 = _edit(int8, per_channel)
-    _assert_bit_exact(int8, _sbtf(int8), OPTIMIZED, samples=30, batch=2)
+    _assert_bit_exact(int8, _reencoded(int8), samples=30, batch=2)
 
 
 @pytest.fixture(scope="module")
@@ -333,19 +318,18 @@ def network():
         tf.keras.layers.MaxPooling2D(2),
         Conv(10, 1),
     ]
-    int8 = _int8(_keras((17, 17, 3), layers, seed=11), seed=5)
-    return int8, _sbtf(int8)
+    return _convert(_keras((17, 17, 3), layers, seed=11), seed=5)
 
 
 def test_network_matches_tflite_over_many_inputs(network):
     int8, tflite = network
     assert _op_names(tflite).count(tfm.SBTF_CONV_2D) == 4
-    _assert_bit_exact(int8, tflite, REF, samples=120, seed=9)
+    _assert_bit_exact(int8, tflite, samples=120, seed=9)
 
 
 @pytest.fixture(scope="module")
 def mixed_network():
-    """Convs then fully connected layers: no single TFLite resolver matches both (see REF)."""
+    """Convs then fully connected layers (the two ops round differently, docs/op_spec.md)."""
     layers = [
         Conv(8, 3, strides=2, padding="same", activation="relu"),
         Conv(6, 3, padding="valid", activation="relu"),
@@ -353,19 +337,29 @@ def mixed_network():
         Dense(16, activation="relu"),
         Dense(5),
     ]
-    int8 = _int8(_keras((11, 11, 2), layers, seed=12), seed=6)
-    return int8, _sbtf(int8)
+    return _convert(_keras((11, 11, 2), layers, seed=12), seed=6)
 
 
-def test_mixed_network_matches_reference_op_by_op(mixed_network):
+def test_mixed_network_matches_tflite(mixed_network):
     int8, tflite = mixed_network
     assert _op_names(tflite).count(tfm.SBTF_FULLY_CONNECTED) == 2
     _assert_bit_exact(int8, tflite, samples=60, seed=11)
 
 
+def test_sbtf_layers_end_to_end():
+    """sbtf's own signed-binary layers (digits CNN, BatchNorm folded) through sbtf.converters.convert:
+    three sbtf convs, the float Dense stays a builtin FC, in both models the same kernel."""
+    model = sbtf.models.digits_cnn(filters=(8, 8, 16))
+    data = np.random.default_rng(1).normal(0, 1, (32, 8, 8, 1)).astype(np.float32)
+    result = convert_with_report(model, representative_data=data, strict=True)
+    assert _op_names(result.tflite).count(tfm.SBTF_CONV_2D) == 3
+    assert "FULLY_CONNECTED" in _op_names(result.tflite)
+    _assert_bit_exact(result.int8_tflite, result.tflite, samples=40, seed=4)
+
+
 def test_network_after_batch_resize(network, mixed_network):
     """Prepare re-runs after resize_tensor_input: sbtf kernels resize their outputs."""
-    _assert_bit_exact(*network, REF, samples=8, batch=3, seed=10)
+    _assert_bit_exact(*network, samples=8, batch=3, seed=10)
     _assert_bit_exact(*mixed_network, samples=8, batch=4, seed=10)
 
 
@@ -375,12 +369,19 @@ def test_model_file_and_plain_model(network, tmp_path):
     path = tmp_path / "net.tflite"
     path.write_bytes(tflite)
     x = np.random.default_rng(3).integers(-128, 128, (1, 17, 17, 3), dtype=np.int8)
-    a = _run(sbtf.Interpreter(model_path=str(path), experimental_op_resolver_type=REF), [x], 1)
-    plain = sbtf.Interpreter(model_content=int8)  # default resolver: optimized builtins
+    a = _run(sbtf.Interpreter(model_path=str(path)), [x], 1)
+    plain = sbtf.Interpreter(model_content=int8)
     assert "DELEGATE" not in [d["op_name"] for d in plain._get_ops_details()]
     b = _run(plain, [x], 1)
-    np.testing.assert_array_equal(b, _run(_plain(int8, OPTIMIZED), [x], 1))
-    np.testing.assert_array_equal(a, _run(_plain(int8, REF), [x], 1))
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(b, _run(_plain(int8), [x], 1))
+
+
+def test_optimized_builtins_leave_sbtf_ops_unchanged(conv_model):
+    """Faster builtin kernels on request; a model of one sbtf op gives identical outputs."""
+    xs = list(np.random.default_rng(4).integers(-128, 128, (10, 1, 12, 12, 4), dtype=np.int8))
+    fast = sbtf.Interpreter(model_content=conv_model, experimental_op_resolver_type=OPTIMIZED)
+    np.testing.assert_array_equal(_run(fast, xs, 1), _run(sbtf.Interpreter(model_content=conv_model), xs, 1))
 
 
 def test_plain_tflite_refuses_sbtf_ops(network):
@@ -433,7 +434,7 @@ def _replace(entries, key, kind=None, value=None):
 
 @pytest.fixture(scope="module")
 def conv_model(single_conv) -> bytes:
-    return _sbtf(single_conv)
+    return _reencoded(single_conv)
 
 
 def _with_options(tflite: bytes, raw: bytes) -> bytes:
@@ -507,7 +508,7 @@ def test_malformed_options_fail_cleanly_at_allocate(conv_model, tmp_path, case):
 
 
 def test_fully_connected_options_are_checked():
-    tflite = _sbtf(_int8(_keras((16,), [Dense(4)], seed=2), seed=2))
+    tflite = _convert(_keras((16,), [Dense(4)], seed=2), seed=2)[1]
     good = [("version", "int", 1), ("input_channels", "int", 16),
             ("fused_activation_function", "int", 0), ("keep_num_dims", "bool", False)]
     sbtf.Interpreter(model_content=_with_options(tflite, _flex(good))).allocate_tensors()
