@@ -255,8 +255,8 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         metrics: training metrics shown in `fit`'s logs, from `("sparsity", "flip_ratio")`.
             `"sparsity"` is the fraction of zero weights of the layer's quantized kernel,
             logged as `sparsity/<layer name>`. Metrics are updated in training calls only
-            (not in `predict`/`evaluate` or inference graphs). Default `None`: `["sparsity"]` plus the metrics
-            of an enclosing `larq.context.metrics_scope`. Pass `[]` for none.
+            (not in `predict`/`evaluate` or inference graphs). Default `None`: `["sparsity"]`
+            plus the metrics of an enclosing `larq.context.metrics_scope`. `[]` for none.
 
     # References
         - [Signed Binary Weight Networks](https://arxiv.org/abs/2211.13838)
@@ -283,7 +283,7 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         self.alpha_mode = alpha
         self.clip_value = None if clip_value is None else float(clip_value)
         self.depthwise = bool(depthwise)
-        self.metrics_names = metrics
+        self.training_metrics = metrics
         # Name shown in metric names; the sbtf layers set it to their own name.
         self.metric_prefix = None
         self._signs_fixed = False
@@ -323,7 +323,7 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
                 constraint=tf.keras.constraints.NonNeg(),
                 trainable=True,
             )
-        if "flip_ratio" in self.metrics_names:
+        if "flip_ratio" in self.training_metrics:
             self.flip_ratio = lq_metrics.FlipRatio(name=f"flip_ratio/{self._metric_name()}")
             self.flip_ratio.build(shape)
         super().build(input_shape)
@@ -395,7 +395,7 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         # update ops.
         if training is None or training is False:
             return outputs
-        if "sparsity" in self.metrics_names:
+        if "sparsity" in self.training_metrics:
             zeros = tf.cast(tf.equal(outputs, 0), tf.float32)
             self.add_metric(
                 tf.reduce_mean(zeros), name=f"sparsity/{self._metric_name()}", aggregation="mean"
@@ -412,7 +412,7 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
             "alpha": self.alpha_mode,
             "clip_value": self.clip_value,
             "depthwise": self.depthwise,
-            "metrics": list(self.metrics_names),
+            "metrics": list(self.training_metrics),
         }
 
 

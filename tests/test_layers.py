@@ -1,4 +1,4 @@
-"""Signed-binary layers: Keras defaults kept, quantizer options forwarded, training keeps the form."""
+"""Signed-binary layers: Keras defaults kept, options forwarded, training keeps the form."""
 
 import larq as lq
 import numpy as np

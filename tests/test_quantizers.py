@@ -142,7 +142,7 @@ def test_init_signs_fixed_inside_tf_function():
     np.testing.assert_array_equal(q.signs.numpy(), signs)
 
 
-# -- gradient ----------------------------------------------------------------------------------------
+# -- gradient -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("clip_value", [1.0, 0.5, None])
 def test_ste_gradient_is_clipped_identity(clip_value):
     rng = np.random.default_rng(1)
@@ -192,7 +192,7 @@ def test_learned_alpha_gets_gradient():
     np.testing.assert_allclose(grad, 2.0 * np.sign(codes.numpy()).sum(axis=0))
 
 
-# -- larq integration ----------------------------------------------------------------------------------
+# -- larq integration -----------------------------------------------------------------------------
 def test_alias_and_precision():
     q = lq.quantizers.get("signed_binary")
     assert isinstance(q, SignedBinaryQuantizer)
@@ -287,7 +287,7 @@ def test_metrics_can_be_disabled():
     assert q.metrics == []
 
 
-# -- errors ----------------------------------------------------------------------------------------------
+# -- errors ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "kwargs, message",
     [
