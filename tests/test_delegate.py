@@ -488,6 +488,14 @@ MALFORMED_OPTIONS = {
         _flex(_replace(CONV_OPTIONS, "filter_height", "int", 9)),
         r"bitmask shape \[6, 8\] does not match",
     ),
+    "huge dilation": (
+        _flex(_replace(CONV_OPTIONS, "dilation_h_factor", "int", 2**31 - 1)),
+        "too small for a 3x3 filter with dilation 2147483647x1",
+    ),
+    "huge input_channels": (
+        _flex(_replace(CONV_OPTIONS, "input_channels", "int", 2**40)),
+        r"'input_channels' = 1099511627776 is out of range \(expected 1\.\.65536\)",
+    ),
     "not flexbuffers": (b"\x01\x02\x03\x04\x05", "not a FlexBuffer map"),
     "no options": (b"", "not a FlexBuffer map"),
     "vector root": (bytes(flexbuffers.Dumps([1, 2, 3])), "not a FlexBuffer map"),

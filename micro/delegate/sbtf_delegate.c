@@ -141,7 +141,8 @@ static bool parse_options(sbtf_op *op, const void *data, int size) {
              SBTF_OP_FORMAT_VERSION);
     return false;
   }
-  if (!option_int(op, &map, "input_channels", 1, INT32_MAX, &op->input_channels) ||
+  /* Bounding sizes by the kernels' largest K keeps every product below in int64. */
+  if (!option_int(op, &map, "input_channels", 1, SBTF_MAX_FILTER_SIZE, &op->input_channels) ||
       !option_int(op, &map, "fused_activation_function", ACT_NONE, ACT_RELU6, &op->activation)) {
     return false;
   }
@@ -154,8 +155,8 @@ static bool parse_options(sbtf_op *op, const void *data, int size) {
     }
     return true;
   }
-  return option_int(op, &map, "filter_height", 1, INT32_MAX, &op->filter_h) &&
-         option_int(op, &map, "filter_width", 1, INT32_MAX, &op->filter_w) &&
+  return option_int(op, &map, "filter_height", 1, SBTF_MAX_FILTER_SIZE, &op->filter_h) &&
+         option_int(op, &map, "filter_width", 1, SBTF_MAX_FILTER_SIZE, &op->filter_w) &&
          option_int(op, &map, "padding", PADDING_SAME, PADDING_VALID, &op->padding) &&
          option_int(op, &map, "stride_h", 1, INT32_MAX, &op->stride_h) &&
          option_int(op, &map, "stride_w", 1, INT32_MAX, &op->stride_w) &&
@@ -331,7 +332,9 @@ static TfLiteStatus prepare_conv(TfLiteContext *context, sbtf_op *op, const TfLi
                                    op->padding);
   const int64_t ow = conv_out_size(d->data[2], op->filter_w, op->stride_w, op->dilation_w,
                                    op->padding);
-  if (oh < 1 || ow < 1 || oh > INT32_MAX || ow > INT32_MAX) {
+  const int64_t eff_h = (int64_t)(op->filter_h - 1) * op->dilation_h + 1;
+  const int64_t eff_w = (int64_t)(op->filter_w - 1) * op->dilation_w + 1;
+  if (oh < 1 || ow < 1 || eff_h > INT32_MAX || eff_w > INT32_MAX) {
     return fail(context, op, "input %dx%d is too small for a %dx%d filter with dilation %dx%d",
                 d->data[1], d->data[2], (int)op->filter_h, (int)op->filter_w,
                 (int)op->dilation_h, (int)op->dilation_w);
@@ -405,7 +408,11 @@ static TfLiteStatus kernel_prepare(TfLiteContext *context, TfLiteNode *node) {
   const int64_t k = op->kind == OP_CONV
                         ? (int64_t)op->filter_h * op->filter_w * op->input_channels
                         : (int64_t)op->input_channels;
-  if (op->c_out < 1 || k > INT32_MAX - 31) return fail(context, op, "bad filter size");
+  if (op->c_out < 1) return fail(context, op, "bitmask has no rows");
+  if (k > SBTF_MAX_FILTER_SIZE) {
+    return fail(context, op, "filter size K = %lld exceeds the kernels' limit %d", (long long)k,
+                SBTF_MAX_FILTER_SIZE);
+  }
   const int32_t row_bytes = sbtf_mask_row_bytes((int32_t)k);
   if (mask->dims->data[1] != row_bytes) {
     return fail(context, op, "bitmask shape [%d, %d] does not match [C_out, row_bytes] = "
