@@ -4,6 +4,7 @@ The steps are `convert_with_report`'s, timed one by one on a cold process (the f
 also pays TensorFlow's warm-up, as a CLI run does). Prints a table and writes
 build/bench/convert.json. Figures only, no asserts.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,20 @@ from sbtf.converters.convert import _calibration, _tflite_int8  # noqa: E402
 from sbtf.converters.prepare import prepare  # noqa: E402
 from sbtf.converters.reencode import reencode  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench", "convert.json")
+OUT = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench", "convert.json"
+)
 CALIBRATION_SAMPLES = 100
 
 
 def _models():
     rng = np.random.default_rng(0)
-    yield "resnet8", sbtf.models.resnet8(), rng.random((CALIBRATION_SAMPLES, 32, 32, 3), dtype=np.float32)
-    yield "digits_cnn", sbtf.models.digits_cnn(), rng.random((CALIBRATION_SAMPLES, 8, 8, 1), dtype=np.float32)
+    yield "resnet8", sbtf.models.resnet8(), rng.random(
+        (CALIBRATION_SAMPLES, 32, 32, 3), dtype=np.float32
+    )
+    yield "digits_cnn", sbtf.models.digits_cnn(), rng.random(
+        (CALIBRATION_SAMPLES, 8, 8, 1), dtype=np.float32
+    )
 
 
 def _bench(name, model, calib):
@@ -35,9 +42,13 @@ def _bench(name, model, calib):
     dataset = _calibration(prepared.model, calib, False)
     int8 = _tflite_int8(prepared.model, dataset, tf.int8, tf.int8)
     t2 = time.perf_counter()
-    tflite, rows, _ = reencode(int8, signed_binary_layers=prepared.signed_binary_layers,
-                               layer_names=prepared.layer_names, aliases=prepared.aliases,
-                               strict=True)
+    tflite, rows, _ = reencode(
+        int8,
+        signed_binary_layers=prepared.signed_binary_layers,
+        layer_names=prepared.layer_names,
+        aliases=prepared.aliases,
+        strict=True,
+    )
     t3 = time.perf_counter()
     return {
         "model": name,

@@ -1,4 +1,5 @@
 """sbtf.converters: Keras -> int8 TFLite with signed-binary custom ops (docs/converter.md)."""
+
 from sbtf import _env  # noqa: F401
 
 from sbtf.converters.convert import ConversionResult, convert, convert_with_report  # noqa: E402

@@ -4,6 +4,7 @@ Exit codes: 0 success, 2 bad input (one line on stderr naming the problem), 1 in
 The output is written to a temporary file in the target folder and renamed into place, so a
 failed conversion never leaves a partial file behind.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,27 +27,51 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sbtf-convert",
         description="Convert a Keras model (.h5, .keras or SavedModel folder) to an int8 TFLite "
-                    "file whose signed-binary layers are SBTF_CONV_2D / SBTF_FULLY_CONNECTED ops.",
+        "file whose signed-binary layers are SBTF_CONV_2D / SBTF_FULLY_CONNECTED ops.",
     )
     p.add_argument("model", help="Keras model: .h5 file, .keras file or SavedModel folder")
     p.add_argument("output", help="output .tflite file")
     cal = p.add_mutually_exclusive_group()
-    cal.add_argument("--calibration", metavar="FILE.npy",
-                     help="float calibration inputs, N x input shape, preprocessed as in training")
-    cal.add_argument("--random-calibration", action="store_true",
-                     help="calibrate on random data (accuracy will suffer)")
-    p.add_argument("--input-type", choices=("int8", "float32"), default="int8",
-                   help="type of the model input (default int8)")
-    p.add_argument("--output-type", choices=("int8", "float32"), default="int8",
-                   help="type of the model output (default int8)")
-    p.add_argument("--detect", choices=("quantizer", "weights"), default="quantizer",
-                   help="re-encode layers with a SignedBinaryQuantizer (default), or every "
-                        "conv/dense whose int8 weights are signed-binary")
-    p.add_argument("--strict", action="store_true",
-                   help="fail if a signed-binary layer cannot become an sbtf op")
+    cal.add_argument(
+        "--calibration",
+        metavar="FILE.npy",
+        help="float calibration inputs, N x input shape, preprocessed as in training",
+    )
+    cal.add_argument(
+        "--random-calibration",
+        action="store_true",
+        help="calibrate on random data (accuracy will suffer)",
+    )
+    p.add_argument(
+        "--input-type",
+        choices=("int8", "float32"),
+        default="int8",
+        help="type of the model input (default int8)",
+    )
+    p.add_argument(
+        "--output-type",
+        choices=("int8", "float32"),
+        default="int8",
+        help="type of the model output (default int8)",
+    )
+    p.add_argument(
+        "--detect",
+        choices=("quantizer", "weights"),
+        default="quantizer",
+        help="re-encode layers with a SignedBinaryQuantizer (default), or every "
+        "conv/dense whose int8 weights are signed-binary",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail if a signed-binary layer cannot become an sbtf op",
+    )
     p.add_argument("--report", metavar="FILE.json", help="also write the report as JSON")
-    p.add_argument("--unsafe", action="store_true",
-                   help="allow Lambda layers (runs Python code stored in the model file)")
+    p.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="allow Lambda layers (runs Python code stored in the model file)",
+    )
     return p
 
 
@@ -86,8 +111,10 @@ def _load_calibration(path: str):
     try:
         data = np.load(path, allow_pickle=False)  # never unpickle: the file is untrusted
     except ValueError as exc:
-        raise _UsageError(f"{path}: cannot read calibration data as a .npy array "
-                          f"(pickled objects are refused): {exc}") from None
+        raise _UsageError(
+            f"{path}: cannot read calibration data as a .npy array "
+            f"(pickled objects are refused): {exc}"
+        ) from None
     except OSError as exc:
         raise _UsageError(f"{path}: cannot read calibration data: {exc}") from None
     if not isinstance(data, np.ndarray):
@@ -100,8 +127,10 @@ def _run(args) -> int:
     if args.report:
         _check_output_path(args.report, "report")
     if args.calibration is None and not args.random_calibration:
-        raise _UsageError("int8 conversion needs calibration data: pass --calibration FILE.npy "
-                          "(N x input shape, float) or --random-calibration (accuracy will suffer)")
+        raise _UsageError(
+            "int8 conversion needs calibration data: pass --calibration FILE.npy "
+            "(N x input shape, float) or --random-calibration (accuracy will suffer)"
+        )
     calibration = _load_calibration(args.calibration) if args.calibration else None
     model = load_model(args.model, unsafe=args.unsafe)
     result = convert_with_report(

@@ -4,6 +4,7 @@
 2. TensorFlow's TFLiteConverter: full-integer int8, calibrated on representative data.
 3. `reencode`: signed-binary CONV_2D / FULLY_CONNECTED -> SBTF_CONV_2D / SBTF_FULLY_CONNECTED.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +53,11 @@ def _check_array(data, shape, what) -> np.ndarray:
     if not np.issubdtype(data.dtype, np.floating):
         raise ConversionError(
             f"{what} has dtype {data.dtype}; it must be floating point, preprocessed like the "
-            f"model's training inputs")
-    if data.ndim != len(shape) or any(e is not None and e != d for e, d in zip(shape[1:], data.shape[1:])):
+            f"model's training inputs"
+        )
+    if data.ndim != len(shape) or any(
+        e is not None and e != d for e, d in zip(shape[1:], data.shape[1:])
+    ):
         expected = "N x " + " x ".join("?" if d is None else str(d) for d in shape[1:])
         raise ConversionError(f"{what} has shape {data.shape}; the model input needs {expected}")
     if data.shape[0] < 1:
@@ -66,35 +70,58 @@ def _check_array(data, shape, what) -> np.ndarray:
 def _calibration(model, representative_data, random_calibration) -> Callable:
     shapes = _input_shapes(model)
     if representative_data is not None and random_calibration:
-        raise ConversionError("pass either representative_data or random_calibration=True, not both")
+        raise ConversionError(
+            "pass either representative_data or random_calibration=True, not both"
+        )
     if representative_data is None and not random_calibration:
         raise ConversionError(
             "int8 conversion needs calibration data: pass representative_data (N x input shape) "
-            "or random_calibration=True (accuracy will suffer)")
+            "or random_calibration=True (accuracy will suffer)"
+        )
     if callable(representative_data):
         return representative_data  # TensorFlow's representative_dataset protocol
     if random_calibration:
-        warnings.warn("calibrating on random normal data: int8 ranges will not match real inputs "
-                      "and accuracy will suffer", ConversionWarning, stacklevel=3)
+        warnings.warn(
+            "calibrating on random normal data: int8 ranges will not match real inputs "
+            "and accuracy will suffer",
+            ConversionWarning,
+            stacklevel=3,
+        )
         rng = np.random.default_rng(0)
-        arrays = [rng.standard_normal((RANDOM_CALIBRATION_SAMPLES, *(d or 1 for d in s[1:])))
-                  .astype(np.float32) for s in shapes]
+        arrays = [
+            rng.standard_normal((RANDOM_CALIBRATION_SAMPLES, *(d or 1 for d in s[1:]))).astype(
+                np.float32
+            )
+            for s in shapes
+        ]
     else:
-        arrays = list(representative_data) if isinstance(representative_data, (list, tuple)) \
+        arrays = (
+            list(representative_data)
+            if isinstance(representative_data, (list, tuple))
             else [representative_data]
+        )
         if len(arrays) != len(shapes):
-            raise ConversionError(f"representative_data has {len(arrays)} arrays; the model has "
-                                  f"{len(shapes)} inputs")
-        arrays = [_check_array(a, s, "representative data" if len(shapes) == 1 else
-                               f"representative data for input {i}")
-                  for i, (a, s) in enumerate(zip(arrays, shapes))]
+            raise ConversionError(
+                f"representative_data has {len(arrays)} arrays; the model has "
+                f"{len(shapes)} inputs"
+            )
+        arrays = [
+            _check_array(
+                a,
+                s,
+                "representative data" if len(shapes) == 1 else f"representative data for input {i}",
+            )
+            for i, (a, s) in enumerate(zip(arrays, shapes))
+        ]
         if len({len(a) for a in arrays}) != 1:
             raise ConversionError("representative data arrays differ in their number of samples")
 
     if len(arrays) == 1:
+
         def dataset():
             for i in range(len(arrays[0])):
                 yield [arrays[0][i : i + 1]]
+
     else:
         # TFLite orders a signature's inputs by name, not as model.inputs: key them by name.
         names = list(model.input_names)

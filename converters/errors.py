@@ -1,4 +1,5 @@
 """Errors and warnings of sbtf's converter."""
+
 from __future__ import annotations
 
 

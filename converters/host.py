@@ -5,23 +5,33 @@ flatbuffer, checks them as docs/op_spec.md requires of every reader, and calls
 `sbtf.converters.reference`. Running whole models (builtin ops by TFLite, sbtf ops by sbtf) is
 the delegate's job (`sbtf.Interpreter`); this is the per-op check the tests use.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from sbtf.converters import bitmask, reference
+from sbtf.converters import reference
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
 
 FORMAT_VERSION = 1
 
 _CONV_KEYS = {
-    "version": "int", "input_channels": "int", "filter_height": "int", "filter_width": "int",
-    "padding": "int", "stride_h": "int", "stride_w": "int", "dilation_h_factor": "int",
-    "dilation_w_factor": "int", "fused_activation_function": "int",
+    "version": "int",
+    "input_channels": "int",
+    "filter_height": "int",
+    "filter_width": "int",
+    "padding": "int",
+    "stride_h": "int",
+    "stride_w": "int",
+    "dilation_h_factor": "int",
+    "dilation_w_factor": "int",
+    "fused_activation_function": "int",
 }
 _FC_KEYS = {
-    "version": "int", "input_channels": "int", "fused_activation_function": "int",
+    "version": "int",
+    "input_channels": "int",
+    "fused_activation_function": "int",
     "keep_num_dims": "bool",
 }
 _KEYS = {tfm.SBTF_CONV_2D: _CONV_KEYS, tfm.SBTF_FULLY_CONNECTED: _FC_KEYS}
@@ -38,14 +48,25 @@ def parse_options(op_name: str, raw: bytes) -> dict:
             raise ConversionError(f"{op_name}: custom option {key!r} is missing")
         got_kind, value = typed[key]
         if got_kind != kind:
-            raise ConversionError(f"{op_name}: custom option {key!r} must be {kind}, got {got_kind}")
+            raise ConversionError(
+                f"{op_name}: custom option {key!r} must be {kind}, got {got_kind}"
+            )
         options[key] = value
     if options["version"] != FORMAT_VERSION:
-        raise ConversionError(f"{op_name}: format version {options['version']} is not supported "
-                              f"(this reader knows version {FORMAT_VERSION})")
+        raise ConversionError(
+            f"{op_name}: format version {options['version']} is not supported "
+            f"(this reader knows version {FORMAT_VERSION})"
+        )
     if op_name == tfm.SBTF_CONV_2D:
-        for key in ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor",
-                    "filter_height", "filter_width", "input_channels"):
+        for key in (
+            "stride_h",
+            "stride_w",
+            "dilation_h_factor",
+            "dilation_w_factor",
+            "filter_height",
+            "filter_width",
+            "input_channels",
+        ):
             if options[key] < 1:
                 raise ConversionError(f"{op_name}: {key} must be >= 1, got {options[key]}")
     return options
@@ -75,12 +96,19 @@ def run_sbtf_op(model, operator: int, x: np.ndarray, *, subgraph: int = 0) -> np
     options = parse_options(name, bytes(np.asarray(op.customOptions, np.uint8)))
     inputs = [int(i) for i in op.inputs]
     if len(inputs) != 4:
-        raise ConversionError(f"{name}: expected 4 inputs (input, bitmask, sign, bias), got {len(inputs)}")
+        raise ConversionError(
+            f"{name}: expected 4 inputs (input, bitmask, sign, bias), got {len(inputs)}"
+        )
     t_in, t_mask, t_sign = (sg.tensors[i] for i in inputs[:3])
     t_out = sg.tensors[int(op.outputs[0])]
     mask = tfm.constant_data(model, t_mask)
     sign = tfm.constant_data(model, t_sign)
-    if mask is None or t_mask.type != tfm.TYPE_UINT8 or sign is None or t_sign.type != tfm.TYPE_INT8:
+    if (
+        mask is None
+        or t_mask.type != tfm.TYPE_UINT8
+        or sign is None
+        or t_sign.type != tfm.TYPE_INT8
+    ):
         raise ConversionError(f"{name}: bitmask must be constant uint8 and sign constant int8")
     bias = tfm.constant_data(model, sg.tensors[inputs[3]]) if inputs[3] >= 0 else None
     c_out = sign.size
@@ -94,7 +122,9 @@ def run_sbtf_op(model, operator: int, x: np.ndarray, *, subgraph: int = 0) -> np
     else:
         mult, shift = reference.fully_connected_multipliers(s_in, w_scales, s_out)
     mult, shift = np.broadcast_to(mult, (c_out,)), np.broadcast_to(shift, (c_out,))
-    act_min, act_max = reference.activation_range(options["fused_activation_function"], s_out, zp_out)
+    act_min, act_max = reference.activation_range(
+        options["fused_activation_function"], s_out, zp_out
+    )
     rq = reference.Requant(-zp_in, zp_out, mult, shift, act_min, act_max)
     x = np.asarray(x)
     if x.dtype != np.int8:
@@ -104,7 +134,11 @@ def run_sbtf_op(model, operator: int, x: np.ndarray, *, subgraph: int = 0) -> np
         if x.ndim != 4 or x.shape[3] != c_in:
             raise ConversionError(f"{name}: input shape {x.shape} is not [N, H, W, {c_in}]")
         return reference.sbtf_conv2d(
-            x, mask, sign, bias, rq,
+            x,
+            mask,
+            sign,
+            bias,
+            rq,
             filter_hw=(options["filter_height"], options["filter_width"]),
             stride=(options["stride_h"], options["stride_w"]),
             dilation=(options["dilation_h_factor"], options["dilation_w_factor"]),

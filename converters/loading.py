@@ -6,6 +6,7 @@ bytecode that deserialization would execute, so every format's model config is i
 `.keras` files also load with Keras's own `safe_mode`. Every failure is a one-line
 ConversionError naming the file and the problem.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,8 @@ def _refuse_unsafe(path, config, unsafe: bool) -> None:
     if bad:
         raise ConversionError(
             f"{path}: refusing to load: layer {', '.join(bad)} would run Python code stored in "
-            f"the file; pass --unsafe (unsafe=True) only if you trust its author")
+            f"the file; pass --unsafe (unsafe=True) only if you trust its author"
+        )
 
 
 def _parse_json(path, text, what) -> dict:
@@ -67,11 +69,14 @@ def _h5_config(path) -> dict:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")
     except OSError as exc:
-        raise ConversionError(f"{path}: cannot read HDF5 file (truncated or corrupt?): "
-                              f"{_first_line(exc)}") from None
+        raise ConversionError(
+            f"{path}: cannot read HDF5 file (truncated or corrupt?): " f"{_first_line(exc)}"
+        ) from None
     if raw is None:
-        raise ConversionError(f"{path}: HDF5 file has no model_config (a weights-only file? "
-                              f"save the whole model with model.save)")
+        raise ConversionError(
+            f"{path}: HDF5 file has no model_config (a weights-only file? "
+            f"save the whole model with model.save)"
+        )
     return _parse_json(path, raw, "HDF5 model_config")
 
 
@@ -82,8 +87,9 @@ def _keras_zip_config(path) -> dict:
     except KeyError:
         raise ConversionError(f"{path}: .keras archive has no config.json") from None
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ConversionError(f"{path}: cannot read .keras archive (truncated or corrupt?): "
-                              f"{_first_line(exc)}") from None
+        raise ConversionError(
+            f"{path}: cannot read .keras archive (truncated or corrupt?): " f"{_first_line(exc)}"
+        ) from None
     return _parse_json(path, raw, "config.json")
 
 
@@ -92,8 +98,10 @@ def _saved_model_config(path) -> dict | None:
         raise ConversionError(f"{path}: folder is not a SavedModel (no saved_model.pb)")
     meta = os.path.join(path, "keras_metadata.pb")
     if not os.path.isfile(meta):
-        raise ConversionError(f"{path}: SavedModel has no keras_metadata.pb; sbtf-convert needs a "
-                              f"Keras model saved with model.save()")
+        raise ConversionError(
+            f"{path}: SavedModel has no keras_metadata.pb; sbtf-convert needs a "
+            f"Keras model saved with model.save()"
+        )
     with open(meta, "rb") as f:
         raw = f.read()
     # keras_metadata.pb is a protobuf whose string fields hold each layer's JSON metadata.
@@ -132,8 +140,10 @@ def load_model(path, *, unsafe: bool = False) -> tf.keras.Model:
             _refuse_unsafe(path, _keras_zip_config(path), unsafe)
             safe_mode = not unsafe
         else:
-            raise ConversionError(f"{path}: not a Keras model (expected an HDF5 .h5 file, a "
-                                  f".keras archive or a SavedModel folder)")
+            raise ConversionError(
+                f"{path}: not a Keras model (expected an HDF5 .h5 file, a "
+                f".keras archive or a SavedModel folder)"
+            )
     kwargs = {"compile": False}
     if safe_mode is not None:
         kwargs["safe_mode"] = safe_mode

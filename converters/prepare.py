@@ -6,6 +6,7 @@ signed-binary layers included) becomes the plain Keras layer with the *quantized
 evaluated once, exactly as the layer uses it at inference. Input (activation) quantizers are not
 convertible to int8 TFLite ops and are refused with the layer's name.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,15 +23,33 @@ _PLAIN = {  # larq layer -> (plain Keras layer, kernel attribute, quantizer attr
     lq.layers.QuantConv2D: (tf.keras.layers.Conv2D, "kernel", "kernel_quantizer"),
     lq.layers.QuantDense: (tf.keras.layers.Dense, "kernel", "kernel_quantizer"),
     lq.layers.QuantDepthwiseConv2D: (
-        tf.keras.layers.DepthwiseConv2D, "depthwise_kernel", "depthwise_quantizer"),
+        tf.keras.layers.DepthwiseConv2D,
+        "depthwise_kernel",
+        "depthwise_quantizer",
+    ),
 }
-_QUANT_ONLY_KEYS = ("input_quantizer", "kernel_quantizer", "depthwise_quantizer", "pad_values",
-                    "metrics", "kernel_constraint", "depthwise_constraint", "kernel_regularizer",
-                    "depthwise_regularizer")
-_LARQ_BASES = (lq.layers.QuantizerBase, lq.layers.QuantizerDepthwiseBase,
-               lq.layers.QuantizerSeparableBase)
-_WEIGHT_LAYERS = (tf.keras.layers.Conv1D, tf.keras.layers.Conv2D, tf.keras.layers.Dense,
-                  tf.keras.layers.DepthwiseConv2D)
+_QUANT_ONLY_KEYS = (
+    "input_quantizer",
+    "kernel_quantizer",
+    "depthwise_quantizer",
+    "pad_values",
+    "metrics",
+    "kernel_constraint",
+    "depthwise_constraint",
+    "kernel_regularizer",
+    "depthwise_regularizer",
+)
+_LARQ_BASES = (
+    lq.layers.QuantizerBase,
+    lq.layers.QuantizerDepthwiseBase,
+    lq.layers.QuantizerSeparableBase,
+)
+_WEIGHT_LAYERS = (
+    tf.keras.layers.Conv1D,
+    tf.keras.layers.Conv2D,
+    tf.keras.layers.Dense,
+    tf.keras.layers.DepthwiseConv2D,
+)
 
 
 @dataclasses.dataclass
@@ -89,17 +108,20 @@ def _check_layer(layer) -> None:
             raise ConversionError(
                 f"layer {layer.name!r} ({type(layer).__name__}) is not supported by sbtf-convert "
                 f"(supported larq layers: QuantConv1D, QuantConv2D, QuantDense, "
-                f"QuantDepthwiseConv2D)")
+                f"QuantDepthwiseConv2D)"
+            )
         if getattr(layer, "input_quantizer", None) is not None:
             raise ConversionError(
                 f"layer {layer.name!r} ({type(layer).__name__}) has input_quantizer="
                 f"{type(layer.input_quantizer).__name__}: quantized activations have no int8 "
                 f"TFLite equivalent; sbtf needs input_quantizer=None (binary activations are "
-                f"Larq Compute Engine's domain)")
+                f"Larq Compute Engine's domain)"
+            )
         pad = getattr(layer, "pad_values", 0.0)
         if pad not in (0, 0.0):
             raise ConversionError(
-                f"layer {layer.name!r} pads with {pad}; TFLite int8 convolutions pad with zero")
+                f"layer {layer.name!r} pads with {pad}; TFLite int8 convolutions pad with zero"
+            )
 
 
 def _quantized(layer, kernel_attr, quantizer_attr) -> np.ndarray:
@@ -133,7 +155,8 @@ def _clone(model):
         raise ConversionError(
             f"model {model.name!r} uses larq/sbtf quantized layers but cannot be cloned into a "
             f"float model ({type(exc).__name__}: {exc}); build it as a Functional or Sequential "
-            f"model") from exc
+            f"model"
+        ) from exc
 
 
 def prepare(model: tf.keras.Model) -> PreparedModel:

@@ -7,6 +7,7 @@ sign, bias or -1), FlexBuffer options, sign tensor carrying the weight scales. T
 weight tensors and their buffers are removed once no operator uses them, and every tensor,
 buffer and opcode index is renumbered, so the file really shrinks.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -30,8 +31,12 @@ _OPS = {
 }
 
 
-def layer_of(names: list[str], filter_names: list[str], layer_names: Collection[str],
-             aliases: Mapping[str, str] | None = None) -> str | None:
+def layer_of(
+    names: list[str],
+    filter_names: list[str],
+    layer_names: Collection[str],
+    aliases: Mapping[str, str] | None = None,
+) -> str | None:
     """The Keras layer an operator came from, from TFLite tensor names like
     'model/re_lu/Relu;model/bn/FusedBatchNormV3;model/conv/Conv2D'.
 
@@ -63,7 +68,9 @@ def layer_of(names: list[str], filter_names: list[str], layer_names: Collection[
 def _why_not(model, sg, op, code) -> str | None:
     """Why this op cannot become an sbtf op (None when it can), signed-binary check included."""
     if code == tfm.OP_DEPTHWISE_CONV_2D:
-        return "depthwise convolution (op spec v1 has signed-binary CONV_2D and FULLY_CONNECTED only)"
+        return (
+            "depthwise convolution (op spec v1 has signed-binary CONV_2D and FULLY_CONNECTED only)"
+        )
     inputs = [int(i) for i in op.inputs]
     if len(inputs) < 2 or inputs[1] < 0:
         return "operator has no filter input"
@@ -94,8 +101,10 @@ def _why_not(model, sg, op, code) -> str | None:
             return f"filter has rank {weights.ndim}, expected 4"
         c_in = None if x.shape is None or len(x.shape) != 4 else int(x.shape[3])
         if c_in != weights.shape[3]:
-            return (f"grouped convolution (filter has {weights.shape[3]} input channels, input "
-                    f"has {c_in})")
+            return (
+                f"grouped convolution (filter has {weights.shape[3]} input channels, input "
+                f"has {c_in})"
+            )
     else:
         if weights.ndim != 2:
             return f"filter has rank {weights.ndim}, expected 2"
@@ -157,7 +166,7 @@ def _add_tensor(model, sg, name, array, tensor_type, quantization=None) -> int:
 
 
 def _opcode_index(model, custom_code: str) -> int:
-    for i, oc in enumerate(model.operatorCodes):
+    for i in range(len(model.operatorCodes)):
         if tfm.builtin_code(model, i) == tfm.OP_CUSTOM and tfm.opcode_name(model, i) == custom_code:
             return i
     oc = schema.OperatorCodeT()
@@ -186,8 +195,9 @@ def _rewrite(model, sg, op, code, layer, cache) -> None:
         mask, sign = bitmask.pack(weights)
         base = layer or tfm.tensor_name(w)
         mask_i = _add_tensor(model, sg, f"{base}/sbtf_bitmask", mask, tfm.TYPE_UINT8)
-        sign_i = _add_tensor(model, sg, f"{base}/sbtf_sign", sign, tfm.TYPE_INT8,
-                             _sign_quantization(w))
+        sign_i = _add_tensor(
+            model, sg, f"{base}/sbtf_sign", sign, tfm.TYPE_INT8, _sign_quantization(w)
+        )
         cache[w_index] = (mask_i, sign_i)
     mask_i, sign_i = cache[w_index]
     bias_i = inputs[2] if len(inputs) > 2 else -1
@@ -221,7 +231,7 @@ def _renumber(values, mapping):
 
 
 def _remove_tensors(model, sg_index, sg, doomed: set[int]) -> None:
-    """Drop the tensors in `doomed` that no op/subgraph/signature references, renumbering the rest."""
+    """Drop the tensors in `doomed` nothing references any more; renumber the rest."""
     doomed = doomed - _referenced_tensors(model, sg_index, sg)
     if not doomed:
         return
@@ -332,8 +342,20 @@ def reencode(
                 c_out = int(weights.shape[-1])
             k = int(weights.size // c_out) if c_out else 0
             sparsity = float(np.mean(weights == 0)) if weights is not None and weights.size else 0.0
-            row = LayerReport(sg_index, op_index, _OPS[code][0], layer, candidate, _OPS[code][0],
-                              c_out, k, has_bias, sparsity, w_bytes + b_bytes, w_bytes + b_bytes)
+            row = LayerReport(
+                sg_index,
+                op_index,
+                _OPS[code][0],
+                layer,
+                candidate,
+                _OPS[code][0],
+                c_out,
+                k,
+                has_bias,
+                sparsity,
+                w_bytes + b_bytes,
+                w_bytes + b_bytes,
+            )
             if candidate and reason is None:
                 old_filters.setdefault(sg_index, set()).add(inputs[1])
                 emptied_opcodes.add(op.opcodeIndex)
@@ -342,12 +364,16 @@ def reencode(
                 row.bytes_after = c_out * bitmask.row_bytes(k) + c_out + b_bytes
             elif candidate:
                 row.reason = reason
-                problems.append(f"layer {layer or '?'} (operator {op_index}, {_OPS[code][0]}) "
-                                f"stays a builtin int8 op: {reason}")
+                problems.append(
+                    f"layer {layer or '?'} (operator {op_index}, {_OPS[code][0]}) "
+                    f"stays a builtin int8 op: {reason}"
+                )
             rows.append(row)
     for name in sorted(set(signed_binary_layers or ()) - seen_layers):
-        problems.append(f"layer {name} is signed-binary but no CONV_2D / FULLY_CONNECTED operator "
-                        f"of the TFLite model could be traced back to it")
+        problems.append(
+            f"layer {name} is signed-binary but no CONV_2D / FULLY_CONNECTED operator "
+            f"of the TFLite model could be traced back to it"
+        )
     if problems and strict:
         raise ConversionError("strict mode: " + "; ".join(problems))
     for message in problems:

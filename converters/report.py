@@ -5,6 +5,7 @@ int32 bias for a builtin op; bitmask + sign bytes + int32 bias for an sbtf op. F
 layers all have a bias (BatchNorm folds into one), they equal `sbtf.summary`'s `int8_bytes` /
 `sbtf_bytes` (`sbtf.int8_bytes` / `sbtf.signed_binary_bytes`, the one place of that formula).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -82,14 +83,26 @@ class ConversionReport:
         for r in self.layers:
             sparsity = f"{r.sparsity:.1%}" if r.signed_binary else ""
             op = r.op + (f" (kept: {r.reason})" if r.reason else "")
-            rows.append((str(r.operator), r.layer or "?", op, str(r.c_out), str(r.k),
-                         "yes" if r.bias else "no", sparsity, str(r.bytes_before),
-                         str(r.bytes_after)))
+            rows.append(
+                (
+                    str(r.operator),
+                    r.layer or "?",
+                    op,
+                    str(r.c_out),
+                    str(r.k),
+                    "yes" if r.bias else "no",
+                    sparsity,
+                    str(r.bytes_before),
+                    str(r.bytes_after),
+                )
+            )
         total = ("", "Total", "", "", "", "", "", str(self.bytes_before), str(self.bytes_after))
         widths = [max(len(row[i]) for row in [header, *rows, total]) for i in range(len(header))]
 
         def fmt(row):
-            cells = [c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+            cells = [
+                c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+            ]
             return "| " + " | ".join(cells) + " |"
 
         rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"

@@ -5,6 +5,7 @@ Python interpreter applies the XNNPACK delegate by default, and its optimized x8
 (`BUILTIN_WITHOUT_DEFAULT_DELEGATES`) also round some requantizations differently (±1), so every
 interpreter here uses `OpResolverType.BUILTIN_REF`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,9 @@ def interpreter(tflite: bytes, *, preserve_all_tensors: bool = True) -> tf.lite.
     return interp
 
 
-def operator_io(tflite: bytes, inputs: list[np.ndarray]) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+def operator_io(
+    tflite: bytes, inputs: list[np.ndarray]
+) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
     """Run the model of subgraph 0 on each sample; per CONV_2D / FULLY_CONNECTED operator index,
     the list of (op input, op output) arrays TFLite computed.
 
@@ -37,7 +40,9 @@ def operator_io(tflite: bytes, inputs: list[np.ndarray]) -> dict[int, list[tuple
     model = tfm.read(tflite)
     sg = model.subgraphs[0]
     ops = {
-        i: op for i, op in enumerate(sg.operators) if tfm.builtin_code(model, op.opcodeIndex) in CONV_FC
+        i: op
+        for i, op in enumerate(sg.operators)
+        if tfm.builtin_code(model, op.opcodeIndex) in CONV_FC
     }
     interp = interpreter(tflite)
     details = interp.get_input_details()
@@ -56,17 +61,29 @@ def operator_io(tflite: bytes, inputs: list[np.ndarray]) -> dict[int, list[tuple
 def builtin_reference(tflite_or_model, operator: int, x: np.ndarray) -> np.ndarray:
     """`sbtf.converters.reference` on a builtin int8 CONV_2D / FULLY_CONNECTED operator of
     subgraph 0: weights, bias, quantization and options read from the flatbuffer."""
-    model = tfm.read(tflite_or_model) if isinstance(tflite_or_model, (bytes, bytearray)) else tflite_or_model
+    model = (
+        tfm.read(tflite_or_model)
+        if isinstance(tflite_or_model, (bytes, bytearray))
+        else tflite_or_model
+    )
     sg = model.subgraphs[0]
     op = sg.operators[operator]
     code = tfm.builtin_code(model, op.opcodeIndex)
     inputs = [int(i) for i in op.inputs]
     t_in, t_w, t_out = sg.tensors[inputs[0]], sg.tensors[inputs[1]], sg.tensors[int(op.outputs[0])]
     w = tfm.constant_data(model, t_w)
-    bias = tfm.constant_data(model, sg.tensors[inputs[2]]) if len(inputs) > 2 and inputs[2] >= 0 else None
+    bias = (
+        tfm.constant_data(model, sg.tensors[inputs[2]])
+        if len(inputs) > 2 and inputs[2] >= 0
+        else None
+    )
     s_in, s_out = float(tfm.scales(t_in)[0]), float(tfm.scales(t_out)[0])
     zp_in, zp_out = int(tfm.zero_points(t_in)[0]), int(tfm.zero_points(t_out)[0])
-    multipliers = reference.conv_multipliers if code == tfm.OP_CONV_2D else reference.fully_connected_multipliers
+    multipliers = (
+        reference.conv_multipliers
+        if code == tfm.OP_CONV_2D
+        else reference.fully_connected_multipliers
+    )
     mult, shift = multipliers(s_in, tfm.scales(t_w), s_out)
     c_out = w.shape[0]
     mult, shift = np.broadcast_to(mult, (c_out,)), np.broadcast_to(shift, (c_out,))
@@ -75,7 +92,13 @@ def builtin_reference(tflite_or_model, operator: int, x: np.ndarray) -> np.ndarr
     rq = reference.Requant(-zp_in, zp_out, mult, shift, act_min, act_max)
     if code == tfm.OP_CONV_2D:
         return reference.conv2d_int8(
-            x, w, bias, rq, stride=(o.strideH, o.strideW),
-            dilation=(o.dilationHFactor, o.dilationWFactor), padding=o.padding)
+            x,
+            w,
+            bias,
+            rq,
+            stride=(o.strideH, o.strideW),
+            dilation=(o.dilationHFactor, o.dilationWFactor),
+            padding=o.padding,
+        )
     out = reference.fully_connected_int8(np.asarray(x).reshape(-1, w.shape[1]), w, bias, rq)
     return out.reshape(*np.asarray(x).shape[:-1], c_out) if o.keepNumDims else out

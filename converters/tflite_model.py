@@ -4,6 +4,7 @@ Small helpers shared by the re-encoding pass, the host-execution helper and the 
 values, tensor data as NumPy arrays, and a writer that aligns every constant buffer to 16 bytes
 (as TFLite's own converter does), so C kernels can read masks and biases as words.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,13 +9,20 @@ Bit-exactness: each sbtf op, executed by the NumPy reference on the tensors and 
 re-encoded file, equals the plain int8 model's builtin op (same TFLite conversion, same
 calibration, run by TFLite's reference kernels) on the same op input, for many random inputs.
 """
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
 import sbtf
-from sbtf.converters import ConversionError, ConversionWarning, bitmask, convert, convert_with_report
+from sbtf.converters import (
+    ConversionError,
+    ConversionWarning,
+    bitmask,
+    convert,
+    convert_with_report,
+)
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.host import parse_options, run_sbtf_op, sbtf_operators
 from sbtf.converters.testing import operator_io
@@ -67,14 +74,25 @@ def _activation(name):
 
 
 def _branch(x, name, cfg, rng):
-    common = dict(use_bias=cfg["use_bias"], alpha=cfg["alpha"], threshold=cfg["threshold"],
-                  signs=float(rng.uniform(0.2, 0.8)), name=name,
-                  kernel_initializer=tf.keras.initializers.RandomNormal(seed=int(rng.integers(1 << 30))))
+    common = dict(
+        use_bias=cfg["use_bias"],
+        alpha=cfg["alpha"],
+        threshold=cfg["threshold"],
+        signs=float(rng.uniform(0.2, 0.8)),
+        name=name,
+        kernel_initializer=tf.keras.initializers.RandomNormal(seed=int(rng.integers(1 << 30))),
+    )
     act_in_layer = None if cfg["batch_norm"] else cfg["activation"]
     if cfg["kind"] == "conv":
         layer = sbtf.layers.SignedBinaryConv2D(
-            cfg["c_out"], cfg["kernel"], strides=cfg["stride"], padding=cfg["padding"],
-            dilation_rate=cfg["dilation"], activation=act_in_layer, **common)
+            cfg["c_out"],
+            cfg["kernel"],
+            strides=cfg["stride"],
+            padding=cfg["padding"],
+            dilation_rate=cfg["dilation"],
+            activation=act_in_layer,
+            **common,
+        )
     else:
         layer = sbtf.layers.SignedBinaryDense(cfg["c_out"], activation=act_in_layer, **common)
     y = layer(x)
@@ -83,7 +101,9 @@ def _branch(x, name, cfg, rng):
         y = bn(y)
         c = cfg["c_out"]
         gamma = rng.uniform(0.5, 2.0, c) * np.where(rng.random(c) < 0.5, -1.0, 1.0)
-        bn.set_weights([gamma, rng.normal(0, 0.5, c), rng.normal(0, 0.1, c), rng.uniform(0.5, 2.0, c)])
+        bn.set_weights(
+            [gamma, rng.normal(0, 0.5, c), rng.normal(0, 0.1, c), rng.uniform(0.5, 2.0, c)]
+        )
         if cfg["activation"]:
             y = _activation(cfg["activation"])(y)
     return y
@@ -115,7 +135,9 @@ def converted():
         model, calib = _build(group, rng)
         result = convert_with_report(model, representative_data=calib, strict=True)
         details = tf.lite.Interpreter(model_content=result.int8_tflite).get_input_details()
-        samples = [rng.integers(-128, 128, (SAMPLES, *d["shape"][1:]), dtype=np.int8) for d in details]
+        samples = [
+            rng.integers(-128, 128, (SAMPLES, *d["shape"][1:]), dtype=np.int8) for d in details
+        ]
         io = operator_io(result.int8_tflite, samples)
         for row in result.report.layers:
             found[row.layer] = (result, row, io[row.operator])
@@ -144,7 +166,9 @@ def test_layer_bytes_follow_the_formula(converted, name):
     assert (row.c_out, row.k) == (cfg["c_out"], k)
     assert row.bytes_after == sbtf.signed_binary_bytes(row.c_out, row.k, bias=row.bias)
     assert row.bytes_before == sbtf.int8_bytes(row.c_out, row.k, bias=row.bias)
-    assert row.bytes_after == row.c_out * bitmask.row_bytes(k) + row.c_out + 4 * row.c_out * row.bias
+    assert (
+        row.bytes_after == row.c_out * bitmask.row_bytes(k) + row.c_out + 4 * row.c_out * row.bias
+    )
     model = tfm.read(result.tflite)
     sg = model.subgraphs[0]
     op = sg.operators[row.operator]
@@ -186,7 +210,8 @@ def test_file_shrinks_by_the_predicted_amount(converted):
         ops = [sg.operators[r.operator] for r in result.report.reencoded]
         bookkeeping = sum(
             len(op.customOptions) + sum(len(sg.tensors[int(i)].name) for i in op.inputs[1:3]) + 160
-            for op in ops)
+            for op in ops
+        )
         shrink = len(result.int8_tflite) - len(result.tflite)
         assert saved - bookkeeping <= shrink <= saved + 64, (shrink, saved, bookkeeping)
         n = len(ops)
@@ -207,7 +232,9 @@ def test_renumbered_model_is_consistent(converted):
     assert len(sg_old.operators) == len(sg_new.operators)
     name = tfm.tensor_name
     for a, b in zip(sg_old.operators, sg_new.operators):
-        assert [name(sg_old.tensors[i]) for i in a.outputs] == [name(sg_new.tensors[i]) for i in b.outputs]
+        assert [name(sg_old.tensors[i]) for i in a.outputs] == [
+            name(sg_new.tensors[i]) for i in b.outputs
+        ]
         assert name(sg_old.tensors[a.inputs[0]]) == name(sg_new.tensors[b.inputs[0]])
     for t_old_i, t_new_i in zip(sg_old.inputs, sg_new.inputs):
         assert name(sg_old.tensors[t_old_i]) == name(sg_new.tensors[t_new_i])
@@ -218,7 +245,10 @@ def test_renumbered_model_is_consistent(converted):
         assert 0 <= t.buffer < len(new.buffers)
     for m in new.metadata:
         assert bytes(np.asarray(new.buffers[m.buffer].data, np.uint8)) == bytes(
-            np.asarray(old.buffers[[x.buffer for x in old.metadata if x.name == m.name][0]].data, np.uint8))
+            np.asarray(
+                old.buffers[[x.buffer for x in old.metadata if x.name == m.name][0]].data, np.uint8
+            )
+        )
     # Constant data (masks, signs, biases) starts 16-byte aligned in the file, so kernels can
     # read words straight from flash.
     raw = schema.Model.GetRootAs(bytearray(result.tflite), 0)
@@ -231,7 +261,9 @@ def test_renumbered_model_is_consistent(converted):
 def _small_model(seed=0, **conv_options):
     rng = np.random.default_rng(seed)
     inputs = tf.keras.Input((6, 6, 4))
-    x = sbtf.layers.SignedBinaryConv2D(8, 3, padding="same", use_bias=False, name="sb", **conv_options)(inputs)
+    x = sbtf.layers.SignedBinaryConv2D(
+        8, 3, padding="same", use_bias=False, name="sb", **conv_options
+    )(inputs)
     x = tf.keras.layers.BatchNormalization(name="bn")(x)
     x = tf.keras.layers.ReLU()(x)
     x = tf.keras.layers.Conv2D(5, 3, name="plain")(x)
@@ -258,11 +290,16 @@ def test_detect_quantizer_leaves_plain_layers_alone_detect_weights_does_not():
     x = plain(inputs)
     model = tf.keras.Model(inputs, x)
     w = np.random.default_rng(0).random((3, 3, 4, 8)) < 0.3
-    plain.set_weights([(w * np.where(np.arange(8) % 2, -0.4, 0.4)).astype(np.float32), np.ones(8, np.float32)])
+    plain.set_weights(
+        [(w * np.where(np.arange(8) % 2, -0.4, 0.4)).astype(np.float32), np.ones(8, np.float32)]
+    )
     calib = np.random.default_rng(1).standard_normal((8, 6, 6, 4)).astype(np.float32)
     by_quantizer = convert_with_report(model, representative_data=calib)
     assert [r.op for r in by_quantizer.report.layers] == ["CONV_2D"]
-    assert by_quantizer.tflite == by_quantizer.int8_tflite or len(by_quantizer.tflite) >= len(by_quantizer.int8_tflite) - 16
+    assert (
+        by_quantizer.tflite == by_quantizer.int8_tflite
+        or len(by_quantizer.tflite) >= len(by_quantizer.int8_tflite) - 16
+    )
     by_weights = convert_with_report(model, representative_data=calib, detect="weights")
     assert [r.op for r in by_weights.report.layers] == ["SBTF_CONV_2D"]
     assert by_weights.report.layers[0].layer == "plain_sb"
@@ -270,8 +307,12 @@ def test_detect_quantizer_leaves_plain_layers_alone_detect_weights_does_not():
 
 def test_float_io_keeps_sbtf_ops():
     model, calib = _small_model()
-    result = convert_with_report(model, representative_data=calib, inference_input_type=tf.float32,
-                                 inference_output_type=tf.float32)
+    result = convert_with_report(
+        model,
+        representative_data=calib,
+        inference_input_type=tf.float32,
+        inference_output_type=tf.float32,
+    )
     interp = tf.lite.Interpreter(model_content=result.int8_tflite)
     assert interp.get_input_details()[0]["dtype"] == np.float32
     assert interp.get_output_details()[0]["dtype"] == np.float32
@@ -282,11 +323,17 @@ def test_float_io_keeps_sbtf_ops():
     "kwargs, match",
     [
         (dict(), "needs calibration data"),
-        (dict(representative_data=np.zeros((4, 6, 6, 3), np.float32)), r"shape \(4, 6, 6, 3\).*N x 6 x 6 x 4"),
+        (
+            dict(representative_data=np.zeros((4, 6, 6, 3), np.float32)),
+            r"shape \(4, 6, 6, 3\).*N x 6 x 6 x 4",
+        ),
         (dict(representative_data=np.zeros((4, 6, 6, 4), np.uint8)), "dtype uint8"),
         (dict(representative_data=np.full((4, 6, 6, 4), np.nan, np.float32)), "NaN"),
         (dict(representative_data=np.zeros((0, 6, 6, 4), np.float32)), "no samples"),
-        (dict(representative_data=np.zeros((4, 6, 6, 4), np.float32), random_calibration=True), "not both"),
+        (
+            dict(representative_data=np.zeros((4, 6, 6, 4), np.float32), random_calibration=True),
+            "not both",
+        ),
         (dict(random_calibration=True, detect="everything"), "detect must be one of"),
         (dict(random_calibration=True, inference_input_type=tf.int16), "inference_input_type"),
         (dict(random_calibration=True, strict="yes"), "strict must be True or False"),
@@ -302,8 +349,9 @@ def test_input_quantizer_is_refused_with_the_layer_name():
     import larq as lq
 
     inputs = tf.keras.Input((6, 6, 4))
-    x = lq.layers.QuantConv2D(4, 3, input_quantizer="ste_sign", kernel_quantizer="ste_sign",
-                              name="binary_acts")(inputs)
+    x = lq.layers.QuantConv2D(
+        4, 3, input_quantizer="ste_sign", kernel_quantizer="ste_sign", name="binary_acts"
+    )(inputs)
     model = tf.keras.Model(inputs, x)
     with pytest.raises(ConversionError, match="binary_acts.*input_quantizer"):
         convert(model, random_calibration=True)

@@ -1,5 +1,6 @@
 """`sbtf-convert` on good and bad input: one-line errors, exit code 2, no partial output files,
 and model files that cannot run code while loading."""
+
 import json
 import os
 import subprocess
@@ -24,8 +25,9 @@ def _model(extra=None, metrics=None):
     if extra is not None:
         x = extra(x)
     quantizer = sbtf.SignedBinaryQuantizer(metrics=metrics)
-    x = sbtf.layers.SignedBinaryConv2D(8, 3, padding="same", use_bias=False, name="sb",
-                                       kernel_quantizer=quantizer)(x)
+    x = sbtf.layers.SignedBinaryConv2D(
+        8, 3, padding="same", use_bias=False, name="sb", kernel_quantizer=quantizer
+    )(x)
     x = tf.keras.layers.BatchNormalization()(x)
     x = tf.keras.layers.ReLU()(x)
     x = tf.keras.layers.GlobalAveragePooling2D()(x)
@@ -50,7 +52,7 @@ def _run(argv, capsys):
 
 
 def _error_line(err):
-    lines = [l for l in err.splitlines() if l.startswith("sbtf-convert: error")]
+    lines = [line for line in err.splitlines() if line.startswith("sbtf-convert: error")]
     assert len(lines) == 1, err
     return lines[0]
 
@@ -62,7 +64,9 @@ def _leftovers(folder):
 @pytest.mark.parametrize("source", ["model.h5", "model.keras"])
 def test_converts_h5_and_keras_with_report(files, tmp_path, capsys, source):
     out, report = tmp_path / "m.tflite", tmp_path / "r.json"
-    code, err = _run([files / source, out, "--calibration", files / "calib.npy", "--report", report], capsys)
+    code, err = _run(
+        [files / source, out, "--calibration", files / "calib.npy", "--report", report], capsys
+    )
     assert code == 0, err
     assert "SBTF_CONV_2D" in err and "Total" in err  # the report always goes to stderr
     data = out.read_bytes()
@@ -78,9 +82,18 @@ def test_converts_h5_and_keras_with_report(files, tmp_path, capsys, source):
 def test_module_entry_point_and_exit_code(files, tmp_path):
     out = tmp_path / "m.tflite"
     proc = subprocess.run(
-        [sys.executable, "-m", "sbtf.converters.cli", str(files / "missing.h5"), str(out),
-         "--random-calibration"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "sbtf.converters.cli",
+            str(files / "missing.h5"),
+            str(out),
+            "--random-calibration",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert "sbtf-convert: error:" in proc.stderr and "no such file" in proc.stderr
     assert not out.exists()
@@ -88,8 +101,18 @@ def test_module_entry_point_and_exit_code(files, tmp_path):
 
 def test_float_io_and_random_calibration_warns(files, tmp_path, capsys):
     out = tmp_path / "m.tflite"
-    code, err = _run([files / "model.h5", out, "--random-calibration", "--input-type", "float32",
-                      "--output-type", "float32"], capsys)
+    code, err = _run(
+        [
+            files / "model.h5",
+            out,
+            "--random-calibration",
+            "--input-type",
+            "float32",
+            "--output-type",
+            "float32",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "warning: calibrating on random" in err
     interp = tf.lite.Interpreter(model_content=out.read_bytes())
@@ -178,8 +201,12 @@ def test_unknown_custom_layer(tmp_path, capsys):
 def _lambda_model(marker):
     # Loading this model would create `marker` if Keras ran the stored bytecode.
     path = str(marker)
-    return _model(extra=tf.keras.layers.Lambda(
-        lambda x: x + 0.0 * float(open(path, "w").close() is None), name="sneaky"), metrics=[])
+    return _model(
+        extra=tf.keras.layers.Lambda(
+            lambda x: x + 0.0 * float(open(path, "w").close() is None), name="sneaky"
+        ),
+        metrics=[],
+    )
 
 
 @pytest.mark.parametrize("fmt", ["h5", "keras", "savedmodel"])
@@ -231,4 +258,6 @@ def test_strict_fails_on_a_layer_that_stays_int8(tmp_path, capsys):
     code, err = _run([tmp_path / "dw.h5", out, "--random-calibration"], capsys)
     assert code == 0 and "warning: layer dw" in err
     model = tfm.read(out.read_bytes())
-    assert [tfm.opcode_name(model, op.opcodeIndex) for op in model.subgraphs[0].operators] == ["DEPTHWISE_CONV_2D"]
+    assert [tfm.opcode_name(model, op.opcodeIndex) for op in model.subgraphs[0].operators] == [
+        "DEPTHWISE_CONV_2D"
+    ]

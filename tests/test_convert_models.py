@@ -1,5 +1,6 @@
 """sbtf-convert on the reference models: ResNet-8 (every signed-binary conv re-encoded, sizes
 agree with sbtf.summary, ops bit-exact) and the trained digits CNN (accuracy kept)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,7 +17,9 @@ def _randomize_batchnorm_and_biases(model, rng):
         if isinstance(layer, tf.keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
             gamma = rng.uniform(0.5, 1.5, c) * np.where(rng.random(c) < 0.5, -1.0, 1.0)
-            layer.set_weights([gamma, rng.normal(0, 0.2, c), rng.normal(0, 0.2, c), rng.uniform(0.5, 2, c)])
+            layer.set_weights(
+                [gamma, rng.normal(0, 0.2, c), rng.normal(0, 0.2, c), rng.uniform(0.5, 2, c)]
+            )
         elif getattr(layer, "use_bias", False) and layer.bias is not None:
             layer.bias.assign(rng.normal(0, 0.1, layer.bias.shape))
 
@@ -45,7 +48,9 @@ def test_resnet8_converts_every_signed_binary_conv():
     assert len(signed) == 6 and all(r.op == "SBTF_CONV_2D" for r in signed)
     assert {r.op for r in report.layers if not r.signed_binary} == {"CONV_2D", "FULLY_CONNECTED"}
     _check_against_summary(model, report)
-    assert len(result.tflite) < len(result.int8_tflite) - 0.8 * (report.bytes_before - report.bytes_after)
+    assert len(result.tflite) < len(result.int8_tflite) - 0.8 * (
+        report.bytes_before - report.bytes_after
+    )
     samples = rng.integers(-128, 128, (2, 32, 32, 3), dtype=np.int8)
     io = operator_io(result.int8_tflite, [samples])
     for row in signed:
@@ -89,8 +94,10 @@ def test_digits_accuracy_survives_conversion():
     assert [r.op for r in result.report.layers if r.signed_binary] == ["SBTF_CONV_2D"] * 3
     _check_against_summary(model, result.report)
 
-    converted = Interpreter(model_content=result.tflite,
-                            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+    converted = Interpreter(
+        model_content=result.tflite,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+    )
     converted.allocate_tensors()
     logits = _predict(converted, x_test)
     tflite_accuracy = float(np.mean(logits.argmax(axis=1) == y_test))

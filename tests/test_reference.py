@@ -6,6 +6,7 @@ kernels only (no XNNPACK, which rounds differently); multipliers are computed fr
 quantization parameters with `reference.conv_multipliers` / `fully_connected_multipliers`.
 All layers sit side by side in one model so one TFLite conversion covers the sweep.
 """
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -55,8 +56,16 @@ def converted():
     layers = {}
     for name, (k, s, d, pad, act, bias, c_in, c_out) in CONV.items():
         x = input_for(f"conv{c_in}", (H, W, c_in))
-        layer = tf.keras.layers.Conv2D(c_out, k, strides=s, dilation_rate=d, padding=pad,
-                                       activation=act, use_bias=bias, name=name)
+        layer = tf.keras.layers.Conv2D(
+            c_out,
+            k,
+            strides=s,
+            dilation_rate=d,
+            padding=pad,
+            activation=act,
+            use_bias=bias,
+            name=name,
+        )
         outputs.append(layer(x))
         layers[name] = layer
     for name, (act, bias, c_in, c_out) in DENSE.items():
@@ -69,9 +78,13 @@ def converted():
         # Random float weights, per-channel magnitudes spread over two decades, so int8 weights
         # take every value and per-channel scales differ.
         weights = layer.get_weights()
-        kernel = rng.standard_normal(weights[0].shape) * np.exp(rng.uniform(-2, 2, weights[0].shape[-1]))
-        layer.set_weights([kernel.astype(np.float32)] + [
-            (rng.standard_normal(w.shape) * 0.5).astype(np.float32) for w in weights[1:]])
+        kernel = rng.standard_normal(weights[0].shape) * np.exp(
+            rng.uniform(-2, 2, weights[0].shape[-1])
+        )
+        layer.set_weights(
+            [kernel.astype(np.float32)]
+            + [(rng.standard_normal(w.shape) * 0.5).astype(np.float32) for w in weights[1:]]
+        )
     result = convert_with_report(model, representative_data=[calib[k] for k in inputs])
     int8 = result.int8_tflite
     details = tf.lite.Interpreter(model_content=int8).get_input_details()
@@ -93,7 +106,9 @@ def test_reference_equals_tflite(converted, name):
     tfl, io, by_layer = converted
     assert name in by_layer, f"no TFLite operator for layer {name}"
     op = by_layer[name]
-    weights = tfm.constant_data(tfl, tfl.subgraphs[0].tensors[int(tfl.subgraphs[0].operators[op].inputs[1])])
+    weights = tfm.constant_data(
+        tfl, tfl.subgraphs[0].tensors[int(tfl.subgraphs[0].operators[op].inputs[1])]
+    )
     if weights.size >= 8:  # really arbitrary int8 weights, not signed-binary
         assert bitmask.signed_binary_violation(weights) is not None
     for x, y in io[op]:
@@ -120,7 +135,7 @@ def test_quantize_multiplier_matches_tflite_rules():
     # Rounds up to 2^31 -> renormalised.
     assert reference.quantize_multiplier(np.nextafter(1.0, 0.0)) == (1 << 30, 1)
     with pytest.raises(ValueError):
-        reference.quantize_multiplier(2.0 ** 40)
+        reference.quantize_multiplier(2.0**40)
 
 
 def test_multiply_by_quantized_multiplier_rounding():
