@@ -57,13 +57,28 @@ static void conv_fill_row(const void *self, int32_t pixel, uint8_t *row) {
   const int32_t oy = (pixel - n * per_image) / r->out_w;
   const int32_t ox = pixel - n * per_image - oy * r->out_w;
   const int8_t *image = r->input + (size_t)n * r->in_h * r->in_w * r->in_c;
+  const int32_t ix0 = ox * r->stride_w - r->pad_w;
+  const int32_t tap_row = r->k_w * r->in_c;
+  /* With dilation_w 1 and no horizontal padding, a kernel row is one contiguous run. */
+  const int contiguous = r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w;
   uint8_t *dst = row;
   for (int32_t ky = 0; ky < r->k_h; ++ky) {
     const int32_t iy = oy * r->stride_h - r->pad_h + ky * r->dilation_h;
+    if (iy < 0 || iy >= r->in_h) {
+      memset(dst, r->pad_u, (size_t)tap_row);
+      dst += tap_row;
+      continue;
+    }
+    const int8_t *src = image + (size_t)iy * r->in_w * r->in_c;
+    if (contiguous) {
+      sbtf_copy_offset_binary(dst, src + (size_t)ix0 * r->in_c, tap_row);
+      dst += tap_row;
+      continue;
+    }
     for (int32_t kx = 0; kx < r->k_w; ++kx, dst += r->in_c) {
-      const int32_t ix = ox * r->stride_w - r->pad_w + kx * r->dilation_w;
-      if (iy >= 0 && iy < r->in_h && ix >= 0 && ix < r->in_w)
-        sbtf_copy_offset_binary(dst, image + ((size_t)iy * r->in_w + ix) * r->in_c, r->in_c);
+      const int32_t ix = ix0 + kx * r->dilation_w;
+      if (ix >= 0 && ix < r->in_w)
+        sbtf_copy_offset_binary(dst, src + (size_t)ix * r->in_c, r->in_c);
       else
         memset(dst, r->pad_u, (size_t)r->in_c);
     }

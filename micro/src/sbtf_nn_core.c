@@ -82,19 +82,23 @@ static inline uint32_t load_u32(const void *p) {
 /* ---- requantization: TFLite's MultiplyByQuantizedMultiplier (double rounding) ---- */
 
 static inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift) {
-  const int32_t left = shift > 0 ? shift : 0;
-  const int32_t right = shift > 0 ? 0 : -shift;
+  int32_t left = shift > 0 ? shift : 0;
+  const int32_t right = left - shift;
+#if defined(__GNUC__)
+  /* Keep GCC from duplicating the multiply for the two signs of shift (it spills then). */
+  __asm__("" : "+r"(left));
+#endif
   /* TFLite computes acc * (1 << left) in int32; wrap the same way without signed overflow. */
   const int32_t x = (int32_t)((uint32_t)acc << left);
   /* SaturatingRoundingDoublingHighMul. TFLite's sign-dependent nudge with a truncating
-     division equals floor((ab + 2^30) / 2^31) for every ab (one SMULL + add-with-carry), and
-     multiplier >= 0 rules out its saturating case. */
+     division equals floor((ab + 2^30) / 2^31) for every ab (one SMLAL), and multiplier >= 0
+     rules out its saturating case. */
   const int32_t high = (int32_t)(((int64_t)x * multiplier + (1 << 30)) >> 31);
-  /* RoundingDivideByPOT. */
-  const int32_t mask = (int32_t)(((int64_t)1 << right) - 1);
+  /* RoundingDivideByPOT (round half away from zero). */
+  const int32_t mask = (int32_t)((1u << right) - 1u);
   const int32_t remainder = high & mask;
-  const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
-  return (high >> right) + (remainder > threshold ? 1 : 0);
+  const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)high >> 31);
+  return (high >> right) + (remainder > threshold);
 }
 
 /* ---- subset-sum tables: T_g[n] = sum of inputs 4g+j with bit j of n set, A low / B high ---- */
@@ -386,6 +390,10 @@ static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32
   }
 }
 #else
+static inline int8_t clamp_out(int32_t v, int32_t lo, int32_t hi) {
+  return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
 static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
                        int8_t *out) {
   const int32_t c_out = a->c_out, offset = a->output_offset;
@@ -394,10 +402,7 @@ static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
   for (int32_t c = 0; c < c_out; ++c) {
     const int32_t v = (int32_t)((uint32_t)base[c] + (uint32_t)(127 * sign[c] * acc[c]));
-    int32_t o = requantize(v, mult[c], shift[c]) + offset;
-    o = o < lo ? lo : o;
-    o = o > hi ? hi : o;
-    out[c] = (int8_t)o;
+    out[c] = clamp_out(requantize(v, mult[c], shift[c]) + offset, lo, hi);
   }
 }
 #endif
