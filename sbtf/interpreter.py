@@ -10,9 +10,7 @@ import importlib.machinery
 import warnings
 from pathlib import Path
 
-from sbtf import _env  # noqa: F401  (must run before TensorFlow is imported)
-
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf  # after sbtf/__init__.py, which set TF_USE_LEGACY_KERAS first
 
 _LIBRARY_STEM = "_delegate"  # setup.py's Extension "sbtf._delegate"
 

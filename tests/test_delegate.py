@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from flatbuffers import flexbuffers
-
-import sbtf
-from sbtf import interpreter as host
 from sbtf.converters import convert_with_report
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.host import run_sbtf_op, sbtf_operators
 from sbtf.converters.reencode import reencode
+
+import sbtf
+from sbtf import interpreter as host
 
 REPO = Path(__file__).resolve().parents[1]
 # docs/op_spec.md defines the sbtf ops by TF 2.21's builtin kernels under BUILTIN_REF. The
@@ -45,7 +45,7 @@ def fresh_plugin():
     if stale:
         build = subprocess.run(
             [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
-            cwd=REPO, capture_output=True, text=True,
+            cwd=REPO, capture_output=True, text=True, check=False,
         )
         assert build.returncode == 0 and not host.stale_sources(host.library_path()), (
             f"building the delegate plugin failed:\n{build.stdout}\n{build.stderr}")
@@ -243,11 +243,11 @@ def _set_conv(tflite, *, dilation=(1, 1), stride=None, padding=None, activation=
 @pytest.mark.parametrize(
     "options",
     [
-        dict(dilation=(2, 2)),
-        dict(dilation=(2, 3), padding=1),
-        dict(dilation=(3, 1), stride=(2, 2)),
-        dict(activation=2),  # RELU_N1_TO_1: Keras has no layer for it
-        dict(activation=3, stride=(1, 2), padding=1),
+        {"dilation": (2, 2)},
+        {"dilation": (2, 3), "padding": 1},
+        {"dilation": (3, 1), "stride": (2, 2)},
+        {"activation": 2},  # RELU_N1_TO_1: Keras has no layer for it
+        {"activation": 3, "stride": (1, 2), "padding": 1},
     ],
     ids=lambda o: "-".join(f"{k}{v}" for k, v in o.items()),
 )
