@@ -143,33 +143,38 @@ static inline void pair_lanes(uint32_t wa, uint32_t wb, uint32_t p[4]) {
 /* Four groups per step, one group per lane: widening byte gathers pick input j of each group
    for both pixels (VSLI packs B into the high halves), 11 vector adds form the subset sums and
    15 scatters store entry n of the four tables. Entry 0 stays 0 (set once per call). */
+static inline uint32x4_t paired_inputs(const uint8_t *a, const uint8_t *b, uint32x4_t in_off) {
+  return vsliq_n_u32(vldrbq_gather_offset_u32(a, in_off), vldrbq_gather_offset_u32(b, in_off), 16);
+}
+
 static void build_tables(const uint8_t *row_a, const uint8_t *row_b, int32_t groups,
                          uint32_t *t) {
-  const uint32_t *const end = t + 16 * groups;
-  const uint32x4_t in_off = vidupq_n_u32(0, 4);               /* 0, 4, 8, 12: group g's input */
-  const uint32x4_t tab_off = vshlq_n_u32(in_off, 4);          /* 0, 64, 128, 192: its table */
-  for (; t < end; row_a += 16, row_b += 16, t += 64) {
-    uint32x4_t p[4];
-    for (int j = 0; j < 4; ++j)
-      p[j] = vsliq_n_u32(vldrbq_gather_offset_u32(row_a + j, in_off),
-                         vldrbq_gather_offset_u32(row_b + j, in_off), 16);
-    const uint32x4_t s01 = vaddq_u32(p[0], p[1]), s02 = vaddq_u32(p[2], p[0]);
-    const uint32x4_t s12 = vaddq_u32(p[2], p[1]), s012 = vaddq_u32(p[2], s01);
-    vstrwq_scatter_offset_u32(t + 1, tab_off, p[0]);
-    vstrwq_scatter_offset_u32(t + 2, tab_off, p[1]);
-    vstrwq_scatter_offset_u32(t + 3, tab_off, s01);
-    vstrwq_scatter_offset_u32(t + 4, tab_off, p[2]);
-    vstrwq_scatter_offset_u32(t + 5, tab_off, s02);
-    vstrwq_scatter_offset_u32(t + 6, tab_off, s12);
-    vstrwq_scatter_offset_u32(t + 7, tab_off, s012);
-    vstrwq_scatter_offset_u32(t + 8, tab_off, p[3]);
-    vstrwq_scatter_offset_u32(t + 9, tab_off, vaddq_u32(p[3], p[0]));
-    vstrwq_scatter_offset_u32(t + 10, tab_off, vaddq_u32(p[3], p[1]));
-    vstrwq_scatter_offset_u32(t + 11, tab_off, vaddq_u32(p[3], s01));
-    vstrwq_scatter_offset_u32(t + 12, tab_off, vaddq_u32(p[3], p[2]));
-    vstrwq_scatter_offset_u32(t + 13, tab_off, vaddq_u32(p[3], s02));
-    vstrwq_scatter_offset_u32(t + 14, tab_off, vaddq_u32(p[3], s12));
-    vstrwq_scatter_offset_u32(t + 15, tab_off, vaddq_u32(p[3], s012));
+  const uint32x4_t in_off = vidupq_n_u32(0, 4); /* 0, 4, 8, 12: group g's first input */
+  /* Addresses of the 4 groups' tables (64 bytes apart); entry n is at immediate offset 4n. */
+  uint32x4_t tab = vaddq_n_u32(vshlq_n_u32(in_off, 4), (uint32_t)(uintptr_t)t);
+  for (int32_t g = 0; g < groups; g += 4, row_a += 16, row_b += 16) {
+    const uint32x4_t p0 = paired_inputs(row_a, row_b, in_off);
+    const uint32x4_t p1 = paired_inputs(row_a + 1, row_b + 1, in_off);
+    const uint32x4_t p2 = paired_inputs(row_a + 2, row_b + 2, in_off);
+    const uint32x4_t p3 = paired_inputs(row_a + 3, row_b + 3, in_off);
+    const uint32x4_t s01 = vaddq_u32(p0, p1), s02 = vaddq_u32(p2, p0);
+    const uint32x4_t s12 = vaddq_u32(p2, p1), s012 = vaddq_u32(p2, s01);
+    vstrwq_scatter_base_u32(tab, 4, p0);
+    vstrwq_scatter_base_u32(tab, 8, p1);
+    vstrwq_scatter_base_u32(tab, 12, s01);
+    vstrwq_scatter_base_u32(tab, 16, p2);
+    vstrwq_scatter_base_u32(tab, 20, s02);
+    vstrwq_scatter_base_u32(tab, 24, s12);
+    vstrwq_scatter_base_u32(tab, 28, s012);
+    vstrwq_scatter_base_u32(tab, 32, p3);
+    vstrwq_scatter_base_u32(tab, 36, vaddq_u32(p3, p0));
+    vstrwq_scatter_base_u32(tab, 40, vaddq_u32(p3, p1));
+    vstrwq_scatter_base_u32(tab, 44, vaddq_u32(p3, s01));
+    vstrwq_scatter_base_u32(tab, 48, vaddq_u32(p3, p2));
+    vstrwq_scatter_base_u32(tab, 52, vaddq_u32(p3, s02));
+    vstrwq_scatter_base_u32(tab, 56, vaddq_u32(p3, s12));
+    vstrwq_scatter_base_u32(tab, 60, vaddq_u32(p3, s012));
+    tab = vaddq_n_u32(tab, 256);
   }
 }
 #else

@@ -64,6 +64,16 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *args);
 
 /* Copies n int8 inputs as offset-binary bytes (x ^ 0x80), word-wise when aligned. Inline:
    the im2col builder calls it once per filter tap. */
+#if defined(SBTF_PATH_MVE)
+#include <arm_mve.h>
+static inline void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n) {
+  for (int32_t i = 0; i < n; i += 16) { /* tail-predicated: 16 bytes per step */
+    const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+    const uint8x16_t v = vldrbq_z_u8((const uint8_t *)src + i, p);
+    vstrbq_p_u8(dst + i, veorq_u8(v, vdupq_n_u8(0x80)), p);
+  }
+}
+#else
 static inline void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n) {
   int32_t i = 0;
   if ((((uintptr_t)dst | (uintptr_t)src) & 3u) == 0) {
@@ -76,6 +86,7 @@ static inline void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int3
   }
   for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
 }
+#endif
 
 /* Bytes of one offset-binary input row: K rounded up to 16 (whole table groups). */
 static inline int32_t sbtf_row_bytes_padded(int32_t k) { return ((k + 15) / 16) * 16; }
