@@ -93,6 +93,15 @@ def _num_positive(signs, num_filters: int) -> int:
     return math.floor(float(signs) * num_filters + 0.5)
 
 
+def _calling_layer():
+    """The Keras layer whose `call` is running (the one reading the kernel), or None."""
+    try:
+        from tf_keras.src.engine import base_layer_utils
+    except ImportError:  # pragma: no cover - other Keras 2 packaging
+        return None
+    return base_layer_utils.call_context().layer
+
+
 def fixed_sign_vector(signs, num_filters: int) -> np.ndarray:
     """The sign vector (float32, ±1, length `num_filters`) of a data-independent sign mode.
 
@@ -251,7 +260,9 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
             differentiated); 0 for a filter without kept weights;
             `"learned"`: a trainable per-filter scale, initialised to 1.
         clip_value: gradient clip of the straight-through estimator; `None` for no clipping.
-        depthwise: the kernel is a DepthwiseConv2D kernel (see above).
+        depthwise: the kernel is a DepthwiseConv2D kernel (see above). Set automatically when
+            the quantizer is first called by a DepthwiseConv2D (e.g. larq's
+            `QuantDepthwiseConv2D(depthwise_quantizer="signed_binary")`).
         metrics: training metrics shown in `fit`'s logs, from `("sparsity", "flip_ratio")`.
             `"sparsity"` is the fraction of zero weights of the layer's quantized kernel,
             logged as `sparsity/<layer name>`. Metrics are updated in training calls only
@@ -290,6 +301,17 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         super().__init__(**kwargs)
 
     # -- state ---------------------------------------------------------------------------------
+    def __call__(self, inputs, *args, **kwargs):
+        # Used as `depthwise_quantizer` of a (larq) DepthwiseConv2D: its kernel
+        # [kh, kw, C_in, M] has C_in * M filters, so switch to depthwise filter axes.
+        if (
+            not self.built
+            and not self.depthwise
+            and isinstance(_calling_layer(), tf.keras.layers.DepthwiseConv2D)
+        ):
+            self.depthwise = True
+        return super().__call__(inputs, *args, **kwargs)
+
     def build(self, input_shape):
         shape = tf.TensorShape(input_shape)
         axes = filter_axes(shape.rank, self.depthwise)

@@ -258,6 +258,22 @@ def test_usable_in_larq_layers(layer):
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_depthwise_detected_from_calling_layer():
+    layer = lq.layers.QuantDepthwiseConv2D(
+        3,
+        depth_multiplier=2,
+        depthwise_quantizer="signed_binary",
+        depthwise_constraint="weight_clip",
+    )
+    layer(np.ones((1, 5, 5, 3), np.float32))
+    q = layer.depthwise_quantizer
+    assert q.depthwise and q.num_filters == 6 and q.get_config()["depthwise"]
+    latent = layer.depthwise_kernel.latent_variable.numpy()
+    np.testing.assert_array_equal(
+        sbtf.quantized_kernel(layer), ref_quantize(latent, q.signs.numpy(), depthwise=True)
+    )
+
+
 def test_sparsity_metric_in_fit_logs():
     model = tf.keras.Sequential(
         [
