@@ -47,6 +47,7 @@ def _bench(name, model, calib):
         signed_binary_layers=prepared.signed_binary_layers,
         layer_names=prepared.layer_names,
         aliases=prepared.aliases,
+        masks=prepared.masks,
         strict=True,
     )
     t3 = time.perf_counter()

@@ -175,6 +175,7 @@ def convert_with_report(
         signed_binary_layers=prepared.signed_binary_layers if detect == "quantizer" else None,
         layer_names=prepared.layer_names,
         aliases=prepared.aliases,
+        masks=prepared.masks,
         strict=strict,
     )
     report = ConversionReport(rows, len(int8), len(tflite), list(problems))

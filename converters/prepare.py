@@ -60,6 +60,7 @@ class PreparedModel:
     signed_binary_layers: list[str]
     layer_names: list[str]  # every conv / dense / depthwise layer, to attribute TFLite ops
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # see `folded_into`
+    masks: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # see `kernel_masks`
 
 
 def flatten_layers(model):
@@ -92,6 +93,21 @@ def folded_into(model) -> dict[str, str]:
         if source is not layer and isinstance(source, _WEIGHT_LAYERS):
             aliases[layer.name] = source.name
     return aliases
+
+
+def kernel_masks(model, names) -> dict[str, np.ndarray]:
+    """{layer name: non-zero pattern of its kernel as bool [C_out, K] in TFLite's order}.
+
+    BatchNorm folding scales each filter but keeps its zeros, and a signed-binary filter's
+    non-zeros all quantize to ±127, so the pattern identifies the layer's TFLite op when tensor
+    names do not (a layer applied twice gets anonymous 'arith.constant' names).
+    """
+    masks = {}
+    for layer in flatten_layers(model):
+        if layer.name in names and isinstance(layer, _WEIGHT_LAYERS[:3]):
+            kernel = np.asarray(layer.kernel.numpy())  # [..., C_in, C_out] -> [C_out, ... * C_in]
+            masks[layer.name] = np.moveaxis(kernel, -1, 0).reshape(kernel.shape[-1], -1) != 0
+    return masks
 
 
 def _plain_type(layer):
@@ -171,7 +187,7 @@ def prepare(model: tf.keras.Model) -> PreparedModel:
     signed = [layer.name for layer in layers if signed_binary_quantizer_of(layer) is not None]
     if not any(_plain_type(layer) for layer in layers):
         names = [layer.name for layer in layers if isinstance(layer, _WEIGHT_LAYERS)]
-        return PreparedModel(model, signed, names, folded_into(model))
+        return PreparedModel(model, signed, names, folded_into(model), kernel_masks(model, signed))
 
     clone = _clone(model)
     clone_layers = list(flatten_layers(clone))
@@ -187,4 +203,4 @@ def prepare(model: tf.keras.Model) -> PreparedModel:
             weights.append(old.bias.numpy())
         new.set_weights(weights)
     names = [layer.name for layer in clone_layers if isinstance(layer, _WEIGHT_LAYERS)]
-    return PreparedModel(clone, signed, names, folded_into(clone))
+    return PreparedModel(clone, signed, names, folded_into(clone), kernel_masks(clone, signed))

@@ -65,6 +65,16 @@ def layer_of(
     return w_hits[0] if w_hits else None
 
 
+def _layer_by_mask(model, filter_tensor, masks: Mapping[str, np.ndarray]) -> str | None:
+    """The one layer whose kernel has this filter's non-zero pattern, else None."""
+    weights = tfm.constant_data(model, filter_tensor)
+    if weights is None or weights.ndim < 2:
+        return None
+    pattern = weights.reshape(weights.shape[0], -1) != 0
+    found = [n for n, m in masks.items() if m.shape == pattern.shape and np.array_equal(m, pattern)]
+    return found[0] if len(found) == 1 else None
+
+
 def _why_not(model, sg, op, code) -> str | None:
     """Why this op cannot become an sbtf op (None when it can), signed-binary check included."""
     if code == tfm.OP_DEPTHWISE_CONV_2D:
@@ -110,9 +120,12 @@ def _why_not(model, sg, op, code) -> str | None:
             return f"filter has rank {weights.ndim}, expected 2"
         if opts.weightsFormat != schema.FullyConnectedOptionsWeightsFormat.DEFAULT:
             return "shuffled weights format"
-        size = int(np.prod(x.shape)) if x.shape is not None else 0
-        if size <= 0 or size % weights.shape[1]:
-            return f"input of {size} values is not a whole number of rows of {weights.shape[1]}"
+        shape = [] if x.shape is None else [int(d) for d in x.shape]
+        c_in = weights.shape[1]
+        if not shape or (min(shape) > 0 and int(np.prod(shape)) % c_in):
+            return f"input shape {shape} is not a whole number of rows of {c_in}"
+        if min(shape) <= 0 and shape[-1] != c_in:  # dynamic dims: the rows must be the last axis
+            return f"input shape {shape} does not end in C_in={c_in}"
     violation = bitmask.signed_binary_violation(weights)
     if violation is not None:
         return f"int8 weights are not signed-binary: {violation}"
@@ -297,6 +310,7 @@ def reencode(
     signed_binary_layers: Collection[str] | None = None,
     layer_names: Collection[str] = (),
     aliases: Mapping[str, str] | None = None,
+    masks: Mapping[str, np.ndarray] | None = None,
     strict: bool = False,
 ) -> tuple[bytes, list[LayerReport], list[str]]:
     """Re-encode the signed-binary conv / fully-connected operators of an int8 TFLite model.
@@ -308,6 +322,8 @@ def reencode(
             weights are signed-binary is re-encoded (`detect="weights"`).
         layer_names: names of all Keras conv / dense layers, to attribute ops to layers.
         aliases: folded BatchNorm / activation layer name -> its conv / dense layer.
+        masks: layer name -> its kernel's non-zero pattern [C_out, K], to recognise ops whose
+            tensor names say nothing (see `prepare.kernel_masks`).
         strict: a candidate that stays a builtin op (or a signed-binary layer without an op)
             raises ConversionError instead of a ConversionWarning.
 
@@ -329,6 +345,8 @@ def reencode(
             out_names = [tfm.tensor_name(sg.tensors[int(i)]) for i in op.outputs]
             w_names = [tfm.tensor_name(sg.tensors[i]) for i in inputs[1:] if i >= 0]
             layer = layer_of(out_names, w_names, names, aliases)
+            if layer is None and masks and len(inputs) > 1:
+                layer = _layer_by_mask(model, sg.tensors[inputs[1]], masks)
             seen_layers.add(layer)
             reason = _why_not(model, sg, op, code)
             if signed_binary_layers is None:

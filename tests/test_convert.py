@@ -372,3 +372,81 @@ def test_larq_layer_kernels_are_quantized_once():
     w = tfm.constant_data(tfl, sg.tensors[int(sg.operators[0].inputs[1])])
     assert set(np.unique(w).tolist()) <= {-127, 127}
     assert result.report.layers[0].op == "CONV_2D" and not result.report.layers[0].signed_binary
+
+
+def test_weights_that_are_not_signed_binary_stay_int8():
+    """A signed-binary layer whose int8 weights are not {0, ±127} per filter (here: one weight
+    edited in the file) keeps its builtin op, with a warning that names layer and filter."""
+    from sbtf.converters.reencode import reencode
+
+    model, calib = _small_model()
+    result = convert_with_report(model, representative_data=calib)
+    tfl = tfm.read(result.int8_tflite)
+    sg = tfl.subgraphs[0]
+    op = sg.operators[0]
+    w_tensor = sg.tensors[int(op.inputs[1])]
+    data = np.asarray(tfl.buffers[w_tensor.buffer].data, np.uint8).copy()
+    data[0] = np.uint8(np.int8(50).view(np.uint8))
+    tfl.buffers[w_tensor.buffer].data = data
+    edited = tfm.write(tfl)
+    with pytest.warns(ConversionWarning, match=r"layer sb .*not signed-binary: filter 0 .*50"):
+        out, rows, problems = reencode(
+            edited, signed_binary_layers={"sb"}, layer_names={"sb", "plain"}
+        )
+    assert [r.op for r in rows] == ["CONV_2D", "CONV_2D"] and len(problems) == 1
+    with pytest.raises(ConversionError, match="strict mode"):
+        reencode(edited, signed_binary_layers={"sb"}, layer_names={"sb", "plain"}, strict=True)
+
+
+def test_shared_layer_weights_are_encoded_once():
+    """A Keras layer applied twice: two sbtf ops share one bitmask/sign pair, the int8 filter
+    goes once no op uses it, and both ops stay bit-exact."""
+    conv = sbtf.layers.SignedBinaryConv2D(16, 3, padding="same", name="shared")
+    a, b = tf.keras.Input((6, 6, 8), name="a"), tf.keras.Input((6, 6, 8), name="b")
+    model = tf.keras.Model([a, b], [conv(a), conv(b)])
+    rng = np.random.default_rng(3)
+    calib = [rng.standard_normal((8, 6, 6, 8)).astype(np.float32) for _ in range(2)]
+    result = convert_with_report(model, representative_data=calib, strict=True)
+    rows = result.report.layers
+    assert [r.op for r in rows] == ["SBTF_CONV_2D"] * 2 and {r.layer for r in rows} == {"shared"}
+    new = tfm.read(result.tflite)
+    ops = new.subgraphs[0].operators
+    if int(tfm.read(result.int8_tflite).subgraphs[0].operators[0].inputs[1]) == int(
+        tfm.read(result.int8_tflite).subgraphs[0].operators[1].inputs[1]
+    ):
+        assert list(ops[0].inputs[1:3]) == list(ops[1].inputs[1:3])
+    samples = [rng.integers(-128, 128, (3, 6, 6, 8), dtype=np.int8) for _ in range(2)]
+    io = operator_io(result.int8_tflite, samples)
+    for row in rows:
+        for x, y in io[row.operator]:
+            np.testing.assert_array_equal(run_sbtf_op(result.tflite, row.operator, x), y)
+
+
+@pytest.mark.parametrize("kind", ["sequential", "nested"])
+def test_sequential_and_nested_models(kind):
+    def block():
+        return [
+            sbtf.layers.SignedBinaryConv2D(8, 3, padding="same", use_bias=False, name=f"{kind}_sb"),
+            tf.keras.layers.BatchNormalization(name=f"{kind}_bn"),
+            tf.keras.layers.ReLU(),
+        ]
+
+    if kind == "sequential":
+        model = tf.keras.Sequential(
+            [
+                tf.keras.Input((6, 6, 4)),
+                *block(),
+                tf.keras.layers.Flatten(),
+                tf.keras.layers.Dense(3),
+            ]
+        )
+    else:
+        inner = tf.keras.Sequential([tf.keras.Input((6, 6, 4)), *block()], name="inner")
+        inputs = tf.keras.Input((6, 6, 4))
+        model = tf.keras.Model(
+            inputs, tf.keras.layers.Dense(3)(tf.keras.layers.Flatten()(inner(inputs)))
+        )
+    calib = np.random.default_rng(0).standard_normal((8, 6, 6, 4)).astype(np.float32)
+    result = convert_with_report(model, representative_data=calib, strict=True)
+    sb_rows = [r for r in result.report.layers if r.signed_binary]
+    assert [(r.layer, r.op) for r in sb_rows] == [(f"{kind}_sb", "SBTF_CONV_2D")]
