@@ -66,7 +66,8 @@ static void provoke(void) {
   volatile int8_t sink = 0;
   printf("sbtf-info depth=%ld\n", (long)deep(1 << 20, &sink));
 #elif defined(SBTF_PROVOKE_HANG)
-  for (volatile int spin = 0;; spin = 0) {
+  for (;;) {
+    __asm__ volatile("" ::: "memory"); /* an infinite loop the compiler must keep */
   }
 #endif
 }

@@ -1,0 +1,147 @@
+"""Failures are reported, never hangs or crashes: HardFault, stack overflow and timeouts on a
+simulated board; unsupported operators, types and malformed sbtf ops at code generation; the
+CLI's errors and exit codes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sbtf  # noqa: F401
+import tensorflow as tf
+from flatbuffers import flexbuffers
+
+from sbtf.converters import tflite_model as tfm
+from sbtf.micro import cli, codegen, hostref, runtime
+
+L = tf.keras.layers
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    tf.keras.utils.set_random_seed(1)
+    inp = tf.keras.Input((6, 6, 2))
+    model = tf.keras.Model(inp, L.Dense(3)(L.Flatten()(L.Conv2D(4, 3)(inp))))
+    return hostref.int8_tflite(model, np.random.default_rng(1).normal(size=(16, 6, 6, 2)))
+
+
+def _x(tflite, n=2):
+    return np.zeros((n, codegen.generate(tflite).input_size), np.int8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("provoke,expected", [
+    ("fault", "HardFault"),
+    ("stack_overflow", "HardFault|stack overflow|STACK OVERFLOW"),
+])
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
+def test_board_faults_are_reported(tiny, provoke, expected, board, tmp_path):
+    fw = runtime.build_firmware(tiny, board, _x(tiny), provoke=provoke, out_dir=tmp_path)
+    with pytest.raises(runtime.RuntimeError_, match=expected):
+        runtime.run_firmware(fw, timeout=60)
+
+
+@pytest.mark.slow
+def test_hang_is_killed_and_reported(tiny, tmp_path):
+    fw = runtime.build_firmware(tiny, "mps2-an386", _x(tiny), provoke="hang", out_dir=tmp_path)
+    with pytest.raises(runtime.RuntimeError_, match="timed out after"):
+        runtime.run_firmware(fw, timeout=3)
+
+
+def test_unsupported_operator_names_op_and_index():
+    tf.keras.utils.set_random_seed(2)
+    inp = tf.keras.Input((8,))
+    model = tf.keras.Model(inp, L.Activation("tanh")(L.Dense(4)(inp)))
+    tflite = hostref.int8_tflite(model, np.random.default_rng(2).normal(size=(16, 8)))
+    with pytest.raises(codegen.UnsupportedModelError,
+                       match=r"m\.tflite: operator 1 \(TANH\): operator TANH is not supported"):
+        codegen.generate(tflite, source="m.tflite")
+
+
+def test_float_io_model_is_rejected_with_the_fix():
+    inp = tf.keras.Input((4,))
+    model = tf.keras.Model(inp, L.Dense(2)(inp))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    tflite = converter.convert()  # float model
+    with pytest.raises(codegen.UnsupportedModelError, match="must be int8.*inference_input_type"):
+        codegen.generate(tflite, source="float.tflite")
+
+
+def test_not_a_tflite_file():
+    with pytest.raises(codegen.UnsupportedModelError, match="bad.tflite: cannot parse"):
+        codegen.generate(b"definitely not a flatbuffer", source="bad.tflite")
+
+
+def _sbtf_model_with_option(tflite: bytes, key: str, value) -> bytes:
+    """Re-encode the first sbtf op's custom options with one key changed (or removed)."""
+    model = tfm.read(tflite)
+    op = next(op for op in model.subgraphs[0].operators
+              if tfm.opcode_name(model, op.opcodeIndex).startswith("SBTF_"))
+    options = dict(tfm.flexbuffer_options(op))
+    if value is None:
+        options.pop(key)
+    else:
+        options[key] = value
+    op.customOptions = list(flexbuffers.Dumps(options))
+    return tfm.write(model)
+
+
+@pytest.fixture(scope="module")
+def sbtf_digits_like():
+    from sbtf.converters import convert
+
+    tf.keras.utils.set_random_seed(4)
+    model = sbtf.models.digits_cnn(filters=(4, 4, 8))
+    return convert(model, representative_data=np.random.default_rng(4).uniform(
+        0, 1, size=(16, 8, 8, 1)).astype(np.float32))
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("version", 2, "format version 2 is not supported"),
+    ("stride_h", None, "custom option 'stride_h' is missing"),
+    ("input_channels", 3, "options say 3"),
+])
+def test_malformed_sbtf_options_are_rejected(sbtf_digits_like, key, value, message):
+    bad = _sbtf_model_with_option(sbtf_digits_like, key, value)
+    with pytest.raises(codegen.UnsupportedModelError, match=message):
+        codegen.generate(bad, source="bad.tflite")
+
+
+def test_cli_codegen_and_errors(tiny, tmp_path, capsys):
+    model = tmp_path / "tiny.tflite"
+    model.write_bytes(tiny)
+    out = tmp_path / "gen"
+    assert cli.main(["codegen", str(model), "-o", str(out)]) == 0
+    assert (out / "sbtf_model.c").is_file() and (out / "sbtf_model.h").is_file()
+    assert "arena" in capsys.readouterr().out
+
+    missing = tmp_path / "missing"
+    assert cli.main(["codegen", str(tmp_path / "nope.tflite"), "-o", str(missing)]) == 1
+    assert "no such file" in capsys.readouterr().err
+    assert not missing.exists()
+
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"junk")
+    assert cli.main(["codegen", str(junk), "-o", str(missing)]) == 1
+    assert "cannot parse" in capsys.readouterr().err
+    assert not missing.exists()
+
+    bad_input = tmp_path / "x.npy"
+    np.save(bad_input, np.zeros((3, 5), np.int8))
+    assert cli.main(["run", str(model), "--board", "mps2-an386", "--input", str(bad_input)]) == 1
+    assert "is not a batch of model inputs" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_run_writes_bit_exact_outputs(tiny, tmp_path, capsys):
+    model = tmp_path / "tiny.tflite"
+    model.write_bytes(tiny)
+    scale, zp = hostref.input_quantization(tiny)
+    x_float = np.random.default_rng(7).normal(size=(5, 6, 6, 2)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x_float)
+    rc = cli.main(["run", str(model), "--board", "netduinoplus2", "--input", str(tmp_path / "x.npy"),
+                   "--output", str(tmp_path / "y.npy")])
+    printed = capsys.readouterr().out
+    assert rc == 0, printed
+    y = np.load(tmp_path / "y.npy")
+    np.testing.assert_array_equal(y, hostref.run_reference(tiny, runtime.quantize_inputs(x_float, scale, zp)))
+    assert "instructions per inference:" in printed and "flash:" in printed and "RAM:" in printed
