@@ -55,8 +55,8 @@ def run_board(board, opt, workdir):
     rows = {}
     for m in re.finditer(r"BENCH layer=(\w+) impl=(\w+) instructions=(\d+) macs=(\d+) "
                          r"scratch=(\d+) mismatches=(\d+)", res.stdout):
-        rows.setdefault(m[1], {})[m[2]] = dict(instructions=int(m[3]), macs=int(m[4]),
-                                               scratch=int(m[5]), mismatches=int(m[6]))
+        rows.setdefault(m[1], {})[m[2]] = {"instructions": int(m[3]), "macs": int(m[4]),
+                                               "scratch": int(m[5]), "mismatches": int(m[6])}
     return head[1], int(head[2]), rows
 
 
@@ -79,23 +79,23 @@ def main(argv=None):
             sb, ref = r["sbtf"], r["int8_reference"]
             cmsis = anchors.get((board, args.opt, layer))
             cmsis_pc = anchors.get((board, args.opt, "FCpc")) if layer == "FC" else None
-            rec = dict(
-                board=board, cpu=b.cpu, layer=layer, opt=args.opt, kernel_path=path,
-                sbtf_instructions=sb["instructions"],
-                int8_reference_instructions=ref["instructions"],
-                cmsis_nn_instructions=cmsis,
-                ratio_vs_cmsis_nn=round(sb["instructions"] / cmsis, 3) if cmsis else None,
-                ratio_vs_int8_reference=round(sb["instructions"] / ref["instructions"], 3),
-                macs=sb["macs"],
-                sbtf_instructions_per_mac=round(sb["instructions"] / sb["macs"], 3),
-                sbtf_weight_bytes=c_out * 4 * ((k + 31) // 32) + c_out,  # mask + sign bytes
-                int8_weight_bytes=c_out * k,
-                sbtf_scratch_bytes=sb["scratch"],
-                sbtf_kernel_code_bytes=code,
-                outputs_mismatching_int8_reference=sb["mismatches"],
-                counting=f"SysTick under qemu -icount shift=0 ({b.instructions_per_tick:g} "
+            rec = {
+                "board": board, "cpu": b.cpu, "layer": layer, "opt": args.opt, "kernel_path": path,
+                "sbtf_instructions": sb["instructions"],
+                "int8_reference_instructions": ref["instructions"],
+                "cmsis_nn_instructions": cmsis,
+                "ratio_vs_cmsis_nn": round(sb["instructions"] / cmsis, 3) if cmsis else None,
+                "ratio_vs_int8_reference": round(sb["instructions"] / ref["instructions"], 3),
+                "macs": sb["macs"],
+                "sbtf_instructions_per_mac": round(sb["instructions"] / sb["macs"], 3),
+                "sbtf_weight_bytes": c_out * 4 * ((k + 31) // 32) + c_out,  # mask + sign bytes
+                "int8_weight_bytes": c_out * k,
+                "sbtf_scratch_bytes": sb["scratch"],
+                "sbtf_kernel_code_bytes": code,
+                "outputs_mismatching_int8_reference": sb["mismatches"],
+                "counting": f"SysTick under qemu -icount shift=0 ({b.instructions_per_tick:g} "
                          f"instructions/tick), counter overhead {overhead} subtracted",
-            )
+            }
             if cmsis_pc:
                 rec["cmsis_nn_fc_per_channel_instructions"] = cmsis_pc
                 rec["ratio_vs_cmsis_nn_fc_per_channel"] = round(sb["instructions"] / cmsis_pc, 3)

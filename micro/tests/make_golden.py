@@ -14,8 +14,8 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-
-from sbtf.converters import bitmask, reference as ref
+from sbtf.converters import bitmask
+from sbtf.converters import reference as ref
 
 CHANNELS = [1, 7, 8, 9, 31, 32, 33, 63, 64, 65]
 
@@ -60,10 +60,10 @@ def conv_case(rng, name, n, h, w, c_in, c_out, kh, kw, stride, dilation, padding
                         dilation=dilation, padding=padding)
     pad_h = ref.conv_padding_before(h, kh, stride[0], dilation[0], padding)
     pad_w = ref.conv_padding_before(w, kw, stride[1], dilation[1], padding)
-    return dict(kind="conv", name=name, x=x, mask=mask, sign=sign, bias=b, rq=rq, y=y,
-                dims=dict(n=n, h=h, w=w, c_in=c_in, c_out=c_out, kh=kh, kw=kw,
-                          oh=y.shape[1], ow=y.shape[2]),
-                conv=dict(stride=stride, dilation=dilation, pad=(pad_h, pad_w)))
+    return {"kind": "conv", "name": name, "x": x, "mask": mask, "sign": sign, "bias": b, "rq": rq, "y": y,
+                "dims": {"n": n, "h": h, "w": w, "c_in": c_in, "c_out": c_out, "kh": kh, "kw": kw,
+                          "oh": y.shape[1], "ow": y.shape[2]},
+                "conv": {"stride": stride, "dilation": dilation, "pad": (pad_h, pad_w)}}
 
 
 def fc_case(rng, name, batches, c_in, c_out, act, bias):
@@ -72,8 +72,8 @@ def fc_case(rng, name, batches, c_in, c_out, act, bias):
     mask, sign = _mask(rng, c_out, c_in)
     b = rng.integers(-20000, 20001, size=c_out).astype(np.int32) if bias else None
     y = ref.sbtf_fully_connected(x, mask, sign, b, rq)
-    return dict(kind="fc", name=name, x=x, mask=mask, sign=sign, bias=b, rq=rq, y=y,
-                dims=dict(n=batches, c_in=c_in, c_out=c_out))
+    return {"kind": "fc", "name": name, "x": x, "mask": mask, "sign": sign, "bias": b, "rq": rq, "y": y,
+                "dims": {"n": batches, "c_in": c_in, "c_out": c_out}}
 
 
 def cases(seed: int, profile: str):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["Board", "BOARDS", "get", "names"]
+__all__ = ["BOARDS", "Board", "get", "names"]
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,24 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from sbtf.micro import boards as _boards
 from sbtf.micro import source_dir
 
 __all__ = [
-    "BuildError", "WARNING_FLAGS", "build_elf", "build_host", "compile_object", "kernel_sources",
-    "size", "Size", "board_dir", "include_dir",
+    "WARNING_FLAGS",
+    "BuildError",
+    "Size",
+    "board_dir",
+    "build_elf",
+    "build_host",
+    "compile_object",
+    "include_dir",
+    "kernel_sources",
+    "size",
 ]
 
 CROSS_CC = "arm-none-eabi-gcc"
@@ -57,7 +65,7 @@ def _defines(defines: Iterable[str] | dict | None) -> list[str]:
 def _run(cmd: list[str], what: str) -> None:
     if shutil.which(cmd[0]) is None:
         raise BuildError(f"{what}: compiler {cmd[0]!r} not found (run `make setup`)")
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BuildError(
             f"{what} failed (exit {proc.returncode})\n$ {' '.join(map(str, cmd))}\n"
@@ -154,7 +162,7 @@ class Size:
 def size(path) -> Size:
     """arm-none-eabi-size (Berkeley format) of an object or ELF."""
     tool = "arm-none-eabi-size"
-    proc = subprocess.run([tool, str(path)], capture_output=True, text=True)
+    proc = subprocess.run([tool, str(path)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BuildError(f"{tool} {path} failed: {proc.stderr}")
     fields = proc.stdout.splitlines()[1].split()

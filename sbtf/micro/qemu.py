@@ -15,13 +15,13 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from sbtf.micro import boards as _boards
 
-__all__ = ["RunResult", "RunError", "run", "run_host", "qemu_command"]
+__all__ = ["RunError", "RunResult", "qemu_command", "run", "run_host"]
 
 QEMU = "qemu-system-arm"
 EXIT_FAULT = 70  # micro/boards/sbtf_board.h SBTF_EXIT_FAULT
@@ -65,7 +65,7 @@ class RunResult:
             return f"{self.target}: killed by signal {-self.exit_code}"
         return f"{self.target}: exit code {self.exit_code}"
 
-    def check(self) -> "RunResult":
+    def check(self) -> RunResult:
         """Return self when the run succeeded, else raise RunError with the output tail."""
         if not self.ok:
             tail = (self.stdout + self.stderr)[-3000:]
