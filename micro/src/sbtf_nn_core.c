@@ -394,6 +394,12 @@ static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32
     vstrbq_p_s32(out + c, v, p);
   }
 }
+
+static void finish_pair(const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a,
+                        const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
+  finish_row(a, base, acc_a, out_a);
+  finish_row(a, base, acc_b, out_b);
+}
 #else
 static inline int8_t clamp_out(int32_t v, int32_t lo, int32_t hi) {
   return (int8_t)(v < lo ? lo : v > hi ? hi : v);
@@ -408,6 +414,23 @@ static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32
   for (int32_t c = 0; c < c_out; ++c) {
     const int32_t v = (int32_t)((uint32_t)base[c] + (uint32_t)(127 * sign[c] * acc[c]));
     out[c] = clamp_out(requantize(v, mult[c], shift[c]) + offset, lo, hi);
+  }
+}
+
+/* Both pixels of a pair: each filter's parameters are loaded once. */
+static void finish_pair(const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a,
+                        const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
+  const int32_t c_out = a->c_out, offset = a->output_offset;
+  const int32_t lo = a->act_min, hi = a->act_max;
+  const int8_t *sign = a->sign;
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  for (int32_t c = 0; c < c_out; ++c) {
+    const uint32_t b = (uint32_t)base[c];
+    const int32_t s = 127 * sign[c], m = mult[c], sh = shift[c];
+    const int32_t va = (int32_t)(b + (uint32_t)(s * acc_a[c]));
+    const int32_t vb = (int32_t)(b + (uint32_t)(s * acc_b[c]));
+    out_a[c] = clamp_out(requantize(va, m, sh) + offset, lo, hi);
+    out_b[c] = clamp_out(requantize(vb, m, sh) + offset, lo, hi);
   }
 }
 #endif
@@ -459,8 +482,10 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
     if (two) a->fill_row(a->row_self, p + 1, l.row_b);
     run_chunks(a, &l, two ? l.row_b : l.row_a, 0);
     int8_t *out_a = a->output + (size_t)p * c_out;
-    finish_row(a, l.base, l.acc_a, out_a);
-    if (two) finish_row(a, l.base, l.acc_b, out_a + c_out);
+    if (two)
+      finish_pair(a, l.base, l.acc_a, l.acc_b, out_a, out_a + c_out);
+    else
+      finish_row(a, l.base, l.acc_a, out_a);
   }
   return SBTF_OK;
 }
