@@ -619,3 +619,24 @@ def test_delegate_sources_are_warning_clean_c99():
          f"-I{REPO / 'micro' / 'include'}", *sources],
         check=True,
     )
+
+
+def test_flexbuffer_reader_under_sanitizers(tmp_path):
+    """The C reader on a valid blob, every truncation and 20,000 corruptions, with ASan and
+    UBSan aborting on any out-of-bounds read; the intact blob reads back what Python wrote."""
+    entries = _replace(CONV_OPTIONS, "stride_w", "uint", 300) + [("keep_num_dims", "bool", True)]
+    blob = tmp_path / "options.bin"
+    blob.write_bytes(_flex(entries))
+    delegate = REPO / "micro" / "delegate"
+    exe = tmp_path / "fuzz_flexbuffers"
+    subprocess.run(
+        ["gcc", "-std=c99", "-g", "-O1", "-fsanitize=address,undefined",
+         "-fno-sanitize-recover=all", f"-I{delegate}", str(delegate / "tests" / "fuzz_flexbuffers.c"),
+         str(delegate / "sbtf_flexbuffers.c"), "-o", str(exe)],
+        check=True,
+    )
+    out = subprocess.run([str(exe), str(blob), "20000", "7"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    expected = {f"{k}={str(v).lower() if kind == 'bool' else v}" for k, kind, v in entries}
+    assert set(out[:-1]) == expected
+    assert out[-1].startswith("ok ")
