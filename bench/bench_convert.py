@@ -12,12 +12,12 @@ import os
 import time
 
 import numpy as np
+import tensorflow as tf
+from sbtf.converters.convert import _calibration, _tflite_int8
+from sbtf.converters.prepare import prepare
+from sbtf.converters.reencode import reencode
 
-import sbtf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
-import tensorflow as tf  # noqa: E402
-from sbtf.converters.convert import _calibration, _tflite_int8  # noqa: E402
-from sbtf.converters.prepare import prepare  # noqa: E402
-from sbtf.converters.reencode import reencode  # noqa: E402
+import sbtf
 
 OUT = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench", "convert.json"

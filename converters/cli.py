@@ -15,7 +15,6 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
-
 from sbtf.converters.convert import convert_with_report
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.loading import load_model
@@ -159,7 +158,8 @@ def main(argv=None) -> int:
         except (_UsageError, ConversionError) as exc:
             code = EXIT_BAD_INPUT
             message = f"sbtf-convert: error: {exc}"
-        except Exception as exc:  # a bug in sbtf, not in the input: say so, still one line
+        # A bug in sbtf, not in the input: say so, still in one line.
+        except Exception as exc:  # noqa: BLE001
             code = EXIT_INTERNAL
             message = f"sbtf-convert: internal error: {type(exc).__name__}: {exc}"
     for w in caught:

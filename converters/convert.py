@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
-
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.prepare import prepare
 from sbtf.converters.reencode import reencode

@@ -13,11 +13,12 @@ import json
 import os
 import zipfile
 
-import larq  # noqa: F401  (registers larq's layers and quantizers with Keras)
+# Importing larq and sbtf registers their layers and quantizers with Keras.
+import larq  # noqa: F401
 import tensorflow as tf
-
-import sbtf  # noqa: F401  (registers sbtf's layers and quantizers with Keras)
 from sbtf.converters.errors import ConversionError
+
+import sbtf  # noqa: F401
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _UNSAFE_CLASSES = ("Lambda",)
@@ -149,7 +150,8 @@ def load_model(path, *, unsafe: bool = False) -> tf.keras.Model:
         kwargs["safe_mode"] = safe_mode
     try:
         model = tf.keras.models.load_model(path, **kwargs)
-    except Exception as exc:  # Keras raises many types; all mean "this file does not load"
+    # Keras raises many exception types; all mean "this file does not load".
+    except Exception as exc:  # noqa: BLE001
         raise ConversionError(f"{path}: cannot load the model: {_first_line(exc)}") from None
     if not isinstance(model, tf.keras.Model):
         raise ConversionError(f"{path}: does not hold a Keras model (got {type(model).__name__})")

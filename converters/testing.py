@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
-
 from sbtf.converters import reference
 from sbtf.converters import tflite_model as tfm
 

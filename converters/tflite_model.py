@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 from flatbuffers import flexbuffers
+from sbtf.converters.errors import ConversionError
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
-
-from sbtf.converters.errors import ConversionError
 
 # schema.fbs enum values used here.
 OP_CONV_2D = schema.BuiltinOperator.CONV_2D
@@ -52,7 +51,7 @@ def read(tflite: bytes) -> schema.ModelT:
 class _AlignedBufferT(schema.BufferT):
     """BufferT whose data vector starts on a 16-byte boundary (TFLite's converter does the same)."""
 
-    def Pack(self, builder):  # noqa: N802 (flatbuffers' name)
+    def Pack(self, builder):
         data = None
         if self.data is not None:
             payload = np.asarray(self.data, dtype=np.uint8).tobytes()

@@ -13,9 +13,6 @@ calibration, run by TFLite's reference kernels) on the same op input, for many r
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.lite.python import schema_py_generated as schema
-
-import sbtf
 from sbtf.converters import (
     ConversionError,
     ConversionWarning,
@@ -26,6 +23,9 @@ from sbtf.converters import (
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.host import parse_options, run_sbtf_op, sbtf_operators
 from sbtf.converters.testing import operator_io
+from tensorflow.lite.python import schema_py_generated as schema
+
+import sbtf
 
 SIZES = (1, 3, 8, 31, 32, 33, 64)
 H, W = 11, 10
@@ -38,31 +38,31 @@ def _configs():
     configs = {}
     for i in range(N_CONV):
         dilation = int(rng.choice([1, 2]))
-        configs[f"conv{i}"] = dict(
-            kind="conv",
-            kernel=int(rng.choice([1, 3, 5])),
-            stride=1 if dilation > 1 else int(rng.choice([1, 2])),  # Keras: not both > 1
-            dilation=dilation,
-            padding=str(rng.choice(["same", "valid"])),
-            c_in=int(rng.choice(SIZES)),
-            c_out=int(rng.choice(SIZES)),
-            activation=[None, "relu", "relu6"][int(rng.integers(3))],
-            use_bias=bool(rng.integers(2)),
-            batch_norm=bool(rng.integers(2)),
-            alpha=str(rng.choice(["none", "mean"])),
-            threshold=float(rng.choice([0.05, 0.3, 0.6])),
-        )
+        configs[f"conv{i}"] = {
+            "kind": "conv",
+            "kernel": int(rng.choice([1, 3, 5])),
+            "stride": 1 if dilation > 1 else int(rng.choice([1, 2])),  # Keras: not both > 1
+            "dilation": dilation,
+            "padding": str(rng.choice(["same", "valid"])),
+            "c_in": int(rng.choice(SIZES)),
+            "c_out": int(rng.choice(SIZES)),
+            "activation": [None, "relu", "relu6"][int(rng.integers(3))],
+            "use_bias": bool(rng.integers(2)),
+            "batch_norm": bool(rng.integers(2)),
+            "alpha": str(rng.choice(["none", "mean"])),
+            "threshold": float(rng.choice([0.05, 0.3, 0.6])),
+        }
     for i in range(N_DENSE):
-        configs[f"dense{i}"] = dict(
-            kind="dense",
-            c_in=int(rng.choice(SIZES + (300,))),
-            c_out=int(rng.choice(SIZES)),
-            activation=[None, "relu", "relu6"][int(rng.integers(3))],
-            use_bias=bool(rng.integers(2)),
-            batch_norm=bool(rng.integers(2)),
-            alpha=str(rng.choice(["none", "mean"])),
-            threshold=float(rng.choice([0.05, 0.3, 0.6])),
-        )
+        configs[f"dense{i}"] = {
+            "kind": "dense",
+            "c_in": int(rng.choice(SIZES + (300,))),
+            "c_out": int(rng.choice(SIZES)),
+            "activation": [None, "relu", "relu6"][int(rng.integers(3))],
+            "use_bias": bool(rng.integers(2)),
+            "batch_norm": bool(rng.integers(2)),
+            "alpha": str(rng.choice(["none", "mean"])),
+            "threshold": float(rng.choice([0.05, 0.3, 0.6])),
+        }
     return configs
 
 
@@ -74,14 +74,14 @@ def _activation(name):
 
 
 def _branch(x, name, cfg, rng):
-    common = dict(
-        use_bias=cfg["use_bias"],
-        alpha=cfg["alpha"],
-        threshold=cfg["threshold"],
-        signs=float(rng.uniform(0.2, 0.8)),
-        name=name,
-        kernel_initializer=tf.keras.initializers.RandomNormal(seed=int(rng.integers(1 << 30))),
-    )
+    common = {
+        "use_bias": cfg["use_bias"],
+        "alpha": cfg["alpha"],
+        "threshold": cfg["threshold"],
+        "signs": float(rng.uniform(0.2, 0.8)),
+        "name": name,
+        "kernel_initializer": tf.keras.initializers.RandomNormal(seed=int(rng.integers(1 << 30))),
+    }
     act_in_layer = None if cfg["batch_norm"] else cfg["activation"]
     if cfg["kind"] == "conv":
         layer = sbtf.layers.SignedBinaryConv2D(
@@ -244,10 +244,9 @@ def test_renumbered_model_is_consistent(converted):
     for t in sg_new.tensors:
         assert 0 <= t.buffer < len(new.buffers)
     for m in new.metadata:
+        old_buffer = next(x.buffer for x in old.metadata if x.name == m.name)
         assert bytes(np.asarray(new.buffers[m.buffer].data, np.uint8)) == bytes(
-            np.asarray(
-                old.buffers[[x.buffer for x in old.metadata if x.name == m.name][0]].data, np.uint8
-            )
+            np.asarray(old.buffers[old_buffer].data, np.uint8)
         )
     # Constant data (masks, signs, biases) starts 16-byte aligned in the file, so kernels can
     # read words straight from flash.
@@ -322,21 +321,21 @@ def test_float_io_keeps_sbtf_ops():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(), "needs calibration data"),
+        ({}, "needs calibration data"),
         (
-            dict(representative_data=np.zeros((4, 6, 6, 3), np.float32)),
+            {"representative_data": np.zeros((4, 6, 6, 3), np.float32)},
             r"shape \(4, 6, 6, 3\).*N x 6 x 6 x 4",
         ),
-        (dict(representative_data=np.zeros((4, 6, 6, 4), np.uint8)), "dtype uint8"),
-        (dict(representative_data=np.full((4, 6, 6, 4), np.nan, np.float32)), "NaN"),
-        (dict(representative_data=np.zeros((0, 6, 6, 4), np.float32)), "no samples"),
+        ({"representative_data": np.zeros((4, 6, 6, 4), np.uint8)}, "dtype uint8"),
+        ({"representative_data": np.full((4, 6, 6, 4), np.nan, np.float32)}, "NaN"),
+        ({"representative_data": np.zeros((0, 6, 6, 4), np.float32)}, "no samples"),
         (
-            dict(representative_data=np.zeros((4, 6, 6, 4), np.float32), random_calibration=True),
+            {"representative_data": np.zeros((4, 6, 6, 4), np.float32), "random_calibration": True},
             "not both",
         ),
-        (dict(random_calibration=True, detect="everything"), "detect must be one of"),
-        (dict(random_calibration=True, inference_input_type=tf.int16), "inference_input_type"),
-        (dict(random_calibration=True, strict="yes"), "strict must be True or False"),
+        ({"random_calibration": True, "detect": "everything"}, "detect must be one of"),
+        ({"random_calibration": True, "inference_input_type": tf.int16}, "inference_input_type"),
+        ({"random_calibration": True, "strict": "yes"}, "strict must be True or False"),
     ],
 )
 def test_bad_options_raise_specific_errors(kwargs, match):
@@ -390,7 +389,7 @@ def test_weights_that_are_not_signed_binary_stay_int8():
     tfl.buffers[w_tensor.buffer].data = data
     edited = tfm.write(tfl)
     with pytest.warns(ConversionWarning, match=r"layer sb .*not signed-binary: filter 0 .*50"):
-        out, rows, problems = reencode(
+        _, rows, problems = reencode(
             edited, signed_binary_layers={"sb"}, layer_names={"sb", "plain"}
         )
     assert [r.op for r in rows] == ["CONV_2D", "CONV_2D"] and len(problems) == 1
