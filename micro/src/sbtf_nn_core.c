@@ -448,6 +448,32 @@ static void run_chunks(const sbtf_core_args *a, const layout *l, const uint8_t *
   }
 }
 
+#if defined(SBTF_PATH_MVE)
+/* One pixel: 16 mask bits are the predicate of an add-across-vector (VADDVA.U8) over 16
+   inputs; the same predicate on a vector of ones counts the set bits. acc_a = S, acc_b = P. */
+static void single_pixel_sums(const sbtf_core_args *a, const layout *l) {
+  const int32_t row_bytes = sbtf_mask_row_bytes(a->k), steps = l->groups_padded / 4;
+  const uint8x16_t ones = vdupq_n_u8(1);
+  for (int32_t c = 0; c < a->c_out; ++c) {
+    const uint8_t *m = a->mask + (size_t)c * row_bytes;
+    uint32_t sum = 0, count = 0;
+    for (int32_t j = 0; j < steps; ++j, m += 2) {
+      const mve_pred16_t p = (mve_pred16_t)(m[0] | (m[1] << 8));
+      sum = vaddvaq_p_u8(sum, vld1q_u8(l->row_a + 16 * j), p);
+      count = vaddvaq_p_u8(count, ones, p);
+    }
+    l->acc_a[c] = (int32_t)sum;
+    l->acc_b[c] = (int32_t)count;
+  }
+}
+#else
+/* One pixel: tables with pixel B a row of ones, so B's half of each sum is the popcount. */
+static void single_pixel_sums(const sbtf_core_args *a, const layout *l) {
+  memset(l->row_b, 1, (size_t)(4 * l->groups_padded));
+  run_chunks(a, l, l->row_b, 1);
+}
+#endif
+
 sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
   const int32_t need = sbtf_core_buffer_size(a->k, a->c_out);
   if (ctx->size < need) return SBTF_ERROR_BUFFER_SIZE;
@@ -458,13 +484,11 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
   const int32_t c_out = a->c_out;
 
   if (a->pixels == 1) {
-    /* Decoding the masks would cost more than it saves. Pixel B is a row of ones, so its
-       half of the sums is each filter's popcount. */
+    /* Decoding the masks would cost more than it saves: sums straight from the masks. */
     const sbtf_status status = prepare_filters(a, &l, 0);
     if (status != SBTF_OK) return status;
     a->fill_row(a->row_self, 0, l.row_a);
-    memset(l.row_b, 1, (size_t)(4 * l.groups_padded));
-    run_chunks(a, &l, l.row_b, 1);
+    single_pixel_sums(a, &l);
     for (int32_t c = 0; c < c_out; ++c) {
       const int32_t bias = a->bias ? a->bias[c] : 0;
       l.base[c] = (int32_t)((uint32_t)bias +

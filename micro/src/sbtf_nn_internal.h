@@ -67,10 +67,13 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *args);
 #if defined(SBTF_PATH_MVE)
 #include <arm_mve.h>
 static inline void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n) {
-  for (int32_t i = 0; i < n; i += 16) { /* tail-predicated: 16 bytes per step */
+  const uint8x16_t flip = vdupq_n_u8(0x80);
+  int32_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    vst1q_u8(dst + i, veorq_u8(vld1q_u8((const uint8_t *)src + i), flip));
+  if (i < n) { /* tail: predicated */
     const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-    const uint8x16_t v = vldrbq_z_u8((const uint8_t *)src + i, p);
-    vstrbq_p_u8(dst + i, veorq_u8(v, vdupq_n_u8(0x80)), p);
+    vstrbq_p_u8(dst + i, veorq_u8(vldrbq_z_u8((const uint8_t *)src + i, p), flip), p);
   }
 }
 #else
