@@ -198,7 +198,8 @@ def _sign_quantization(w) -> schema.QuantizationParametersT:
     return q
 
 
-def _rewrite(model, sg, op, code, layer, cache) -> None:
+def _rewrite(model, sg, op, code, layer, cache) -> int:
+    """Turn `op` into its sbtf op; returns the bytes of its new bitmask + sign data."""
     inputs = [int(i) for i in op.inputs]
     w_index = inputs[1]
     w = sg.tensors[w_index]
@@ -210,8 +211,8 @@ def _rewrite(model, sg, op, code, layer, cache) -> None:
         sign_i = _add_tensor(
             model, sg, f"{base}/sbtf_sign", sign, tfm.TYPE_INT8, _sign_quantization(w)
         )
-        cache[w_index] = (mask_i, sign_i)
-    mask_i, sign_i = cache[w_index]
+        cache[w_index] = (mask_i, sign_i, mask.nbytes + sign.nbytes)
+    mask_i, sign_i, encoded_bytes = cache[w_index]
     bias_i = inputs[2] if len(inputs) > 2 else -1
     op.customOptions = np.frombuffer(_options(code, op, weights), np.uint8).copy()
     op.customOptionsFormat = tfm.FLEXBUFFERS
@@ -219,6 +220,7 @@ def _rewrite(model, sg, op, code, layer, cache) -> None:
     op.inputs = np.array([inputs[0], mask_i, sign_i, bias_i], np.int32)
     op.builtinOptionsType = schema.BuiltinOptions.NONE
     op.builtinOptions = None
+    return encoded_bytes
 
 
 def _referenced_tensors(model, sg_index, sg) -> set[int]:
@@ -376,9 +378,9 @@ def reencode(
             if candidate and reason is None:
                 old_filters.setdefault(sg_index, set()).add(inputs[1])
                 emptied_opcodes.add(op.opcodeIndex)
-                _rewrite(model, sg, op, code, layer, cache)
+                encoded_bytes = _rewrite(model, sg, op, code, layer, cache)
                 row.op = _OPS[code][1]
-                row.bytes_after = c_out * bitmask.row_bytes(k) + c_out + b_bytes
+                row.bytes_after = encoded_bytes + b_bytes  # measured; tests check the formula
             elif candidate:
                 row.reason = reason
                 problems.append(
