@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import sbtf  # noqa: F401
 import tensorflow as tf
 from flatbuffers import flexbuffers
-
 from sbtf.converters import tflite_model as tfm
+
+import sbtf
 from sbtf.micro import cli, codegen, hostref, runtime
 
 L = tf.keras.layers

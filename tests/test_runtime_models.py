@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sbtf.converters import convert_with_report
 
 import sbtf
-from sbtf.converters import convert_with_report
 from sbtf.micro import boards, hostref, runtime
 
 QEMU_BOARDS = ["mps2-an386", "mps2-an500", "mps3-an547", "netduinoplus2"]
@@ -30,7 +30,7 @@ def digits():
     """The trained digits CNN converted on its training split, and the real test split."""
     from sbtf.data import load_digits_split
 
-    model, keras_accuracy, _ = sbtf.models.train_digits_cnn(epochs=8)
+    model, _, _ = sbtf.models.train_digits_cnn(epochs=8)
     (x_train, _), (x_test, y_test) = load_digits_split()
     res = convert_with_report(model, representative_data=x_train[:256])
     scale, zp = hostref.input_quantization(res.int8_tflite)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import sbtf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
+import sbtf  # noqa: F401
 from sbtf.micro import codegen, hostref, runtime
 
 L = tf.keras.layers

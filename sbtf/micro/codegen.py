@@ -19,7 +19,6 @@ poison value after each operator (a memory-plan check: outputs must not change).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,8 +30,18 @@ from sbtf.converters import tflite_model as tfm
 from sbtf.converters.bitmask import row_bytes
 
 __all__ = [
-    "UnsupportedModelError", "Tensor", "Operator", "Graph", "Buffer", "MemoryPlan",
-    "GeneratedModel", "load_graph", "plan_memory", "check_plan", "generate", "SUPPORTED_OPS",
+    "SUPPORTED_OPS",
+    "Buffer",
+    "GeneratedModel",
+    "Graph",
+    "MemoryPlan",
+    "Operator",
+    "Tensor",
+    "UnsupportedModelError",
+    "check_plan",
+    "generate",
+    "load_graph",
+    "plan_memory",
 ]
 
 ARENA_ALIGNMENT = 16  # bytes; kernels read words and Helium vectors
@@ -167,10 +176,10 @@ class Buffer:
     last: int  # last step that reads it (len(ops): a model output, copied out after the last op)
     offset: int = -1
 
-    def overlaps_in_time(self, other: "Buffer") -> bool:
+    def overlaps_in_time(self, other: Buffer) -> bool:
         return self.first <= other.last and other.first <= self.last
 
-    def overlaps_in_space(self, other: "Buffer") -> bool:
+    def overlaps_in_space(self, other: Buffer) -> bool:
         return self.offset < other.offset + other.size and other.offset < self.offset + self.size
 
 
@@ -701,7 +710,7 @@ class _Emitter:
             self.fail(op, "custom options are missing")
         try:
             typed = tfm.typed_flexbuffer_map(op.raw_custom_options)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (any decoding failure means malformed options)
             self.fail(op, f"custom options are not a FlexBuffer map: {exc}")
         out = {}
         for key, kind in keys.items():
@@ -912,8 +921,8 @@ def kernel_scratch_bytes(graph: Graph) -> int:
 
 
 def _core_scratch(k: int, c_out: int, lanes: int = 4, chunk_groups: int = 64) -> int:
-    groups = -(-(-(-k // 4)) // 4) * 4  # ceil(k / 4) rounded up to 4
-    c_pad = -(-c_out // lanes) * lanes
+    groups = ((k + 3) // 4 + 3) // 4 * 4  # ceil(k / 4) groups of 4 weights, rounded up to 4
+    c_pad = (c_out + lanes - 1) // lanes * lanes
     chunk = min(groups, chunk_groups)
     return 12 * c_pad + 64 * chunk + 8 * groups + _align(c_pad * groups, 4)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from sbtf import _env  # noqa: F401
 
-__all__ = ["run_reference", "int8_tflite", "input_quantization"]
+__all__ = ["input_quantization", "int8_tflite", "run_reference"]
 
 
 def _interpreter(tflite: bytes):

@@ -25,14 +25,29 @@ from sbtf.micro import qemu as _qemu
 from sbtf.micro import source_dir
 
 __all__ = [
-    "RuntimeError_", "Memory", "Firmware", "ModelRun", "runtime_dir", "runtime_sources",
-    "quantize_inputs", "inputs_header", "build_firmware", "build_host_runner", "run_model",
-    "run_model_host", "run_firmware", "parse_output", "elf_memory", "REAL_BOARDS", "RealBoard",
-    "build_real_firmware", "fit_report",
+    "REAL_BOARDS",
+    "Firmware",
+    "Memory",
+    "ModelRun",
+    "RealBoard",
+    "RuntimeError_",
+    "build_firmware",
+    "build_host_runner",
+    "build_real_firmware",
+    "elf_memory",
+    "fit_report",
+    "inputs_header",
+    "parse_output",
+    "quantize_inputs",
+    "run_firmware",
+    "run_model",
+    "run_model_host",
+    "runtime_dir",
+    "runtime_sources",
 ]
 
 
-class RuntimeError_(RuntimeError):  # noqa: N801 (avoid shadowing the builtin)
+class RuntimeError_(RuntimeError):
     """The model failed on the target: an operator returned an error, a fault, a timeout."""
 
 
@@ -154,7 +169,8 @@ def elf_memory(elf, linker_script: Path, flash_limit: int, ram_limit: int, arena
 
 
 def _section_size(elf, name: str) -> int:
-    proc = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True)
+    proc = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True,
+                          check=True)
     for line in proc.stdout.splitlines():
         parts = line.split()
         if parts and parts[0] == name:
@@ -343,7 +359,7 @@ def build_real_firmware(tflite: bytes, board: str, x_int8, *, out=None, source: 
         f"-L{_build.board_dir()}", f"-T{stm32 / b.linker_script}", "-Wl,--gc-sections",
         f"-Wl,-Map={elf}.map", "-o", str(elf),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise _build.BuildError(f"building {elf.name} for {b.name} failed (exit "
                                 f"{proc.returncode})\n$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
