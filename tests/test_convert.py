@@ -449,3 +449,47 @@ def test_sequential_and_nested_models(kind):
     result = convert_with_report(model, representative_data=calib, strict=True)
     sb_rows = [r for r in result.report.layers if r.signed_binary]
     assert [(r.layer, r.op) for r in sb_rows] == [(f"{kind}_sb", "SBTF_CONV_2D")]
+
+
+def test_configurations_cover_every_option():
+    """The seeded sample really spans the sweep (a seed change cannot silently drop a case)."""
+    conv = [c for c in CONFIGS.values() if c["kind"] == "conv"]
+    dense = [c for c in CONFIGS.values() if c["kind"] == "dense"]
+    assert {c["kernel"] for c in conv} == {1, 3, 5}
+    assert {c["stride"] for c in conv} == {1, 2}
+    assert {c["dilation"] for c in conv} == {1, 2}
+    assert {c["padding"] for c in conv} == {"same", "valid"}
+    for group in (conv, dense):
+        assert {c["activation"] for c in group} == {None, "relu", "relu6"}
+        assert {c["use_bias"] for c in group} == {False, True}
+        assert {c["batch_norm"] for c in group} == {False, True}
+    assert {c["c_in"] for c in conv} | {c["c_in"] for c in dense} >= set(SIZES)
+    assert {c["c_out"] for c in conv} | {c["c_out"] for c in dense} >= set(SIZES)
+
+
+def _options_bytes(**changes):
+    from flatbuffers import flexbuffers
+
+    options = {
+        "version": 1,
+        "input_channels": 3,
+        "fused_activation_function": 0,
+        "keep_num_dims": False,
+    }
+    options.update(changes)
+    return bytes(flexbuffers.Dumps({k: v for k, v in options.items() if v is not None}))
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"version": 2}, "version 2 is not supported"),
+        ({"input_channels": None}, "'input_channels' is missing"),
+        ({"keep_num_dims": 1}, "'keep_num_dims' must be bool"),
+        ({"fused_activation_function": True}, "must be int, got bool"),
+    ],
+)
+def test_option_readers_reject_malformed_options(changes, match):
+    assert parse_options("SBTF_FULLY_CONNECTED", _options_bytes())["input_channels"] == 3
+    with pytest.raises(ConversionError, match=match):
+        parse_options("SBTF_FULLY_CONNECTED", _options_bytes(**changes))
