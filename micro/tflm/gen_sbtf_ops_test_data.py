@@ -50,6 +50,7 @@ class FcCase:
     activation: int = ref.ACT_NONE
     bias: bool = True
     keep_num_dims: bool = False
+    per_channel: bool = False
 
 
 # Awkward sizes on purpose: K = 27 (one partial word), 45 (two words), 33 (one bit past a
@@ -68,6 +69,7 @@ FC_CASES = [
     FcCase("fc_keep_num_dims_relu", (2, 3, 8), 8, 4, activation=ref.ACT_RELU, bias=False,
            keep_num_dims=True),
     FcCase("fc_flatten_64", (1, 2, 2, 16), 64, 3, activation=ref.ACT_RELU6),
+    FcCase("fc_per_channel", (3, 33), 33, 6, activation=ref.ACT_RELU_N1_TO_1, per_channel=True),
 ]
 
 
@@ -124,10 +126,12 @@ def make_conv(rng, c: ConvCase) -> dict:
 def make_fc(rng, c: FcCase) -> dict:
     w = signed_binary_weights(rng, c.c_out, c.c_in)
     mask, sign = bitmask.pack(w)
-    in_scale, in_zp, w_scales, out_scale, out_zp = quant(rng, c.c_out, per_channel=False)
+    in_scale, in_zp, w_scales, out_scale, out_zp = quant(rng, c.c_out, c.per_channel)
     x = rng.integers(-128, 128, size=c.input_shape).astype(np.int8)
     bias = rng.integers(-3000, 3000, size=c.c_out).astype(np.int32) if c.bias else None
-    mult, shift = ref.fully_connected_multipliers(in_scale, np.repeat(w_scales, c.c_out), out_scale)
+    mult, shift = ref.fully_connected_multipliers(in_scale, w_scales, out_scale)
+    if not c.per_channel:  # one (multiplier, shift) for every channel
+        mult, shift = np.repeat(mult, c.c_out), np.repeat(shift, c.c_out)
     lo, hi = ref.activation_range(c.activation, float(out_scale), out_zp)
     rq = ref.Requant(-in_zp, out_zp, mult, shift, lo, hi)
     y = ref.sbtf_fully_connected(x.reshape(-1, c.c_in), mask, sign, bias, rq)
@@ -203,17 +207,16 @@ def emit_case(kind: str, c: dict) -> tuple[str, str]:
     out.append(c_array("int8_t", f"{n}_expected", c["y"]))
     bias = f"{n}_bias" if c["bias"] is not None else "nullptr"
     conv = c["conv"]
-    builtin = "{0, 0, 0, 0, 0, 0}"
+    builtin = "{0, 0, 0, 0, 0}"
     if conv is not None:  # options of TFLite's builtin CONV_2D, for the cross-check
         builtin = (f"{{{1 if conv.padding == ref.PADDING_SAME else 2}, {conv.stride[0]}, "
-                   f"{conv.stride[1]}, {conv.dilation[0]}, {conv.dilation[1]}, {conv.activation}}}")
-    fc_keep = "true" if c["options"].get("keep_num_dims") else "false"
+                   f"{conv.stride[1]}, {conv.dilation[0]}, {conv.dilation[1]}}}")
     entry = (
         f"    {{\"{c['name']}\", {n}_options, sizeof({n}_options), {n}_input_dims, {n}_input, "
         f"{c['in_scale']!r}f, {c['in_zp']}, {n}_mask_dims, {n}_mask, {n}_sign_dims, {n}_sign, "
         f"{n}_sign_scales, {n}_sign_zero_points, {bias}, {n}_output_dims, {n}_expected, "
         f"{c['out_scale']!r}f, {c['out_zp']}, {{{', '.join(map(str, c['filter']))}}}, "
-        f"{builtin}, {c['options']['fused_activation_function']}, {fc_keep}}},\n"
+        f"{builtin}, {c['options']['fused_activation_function']}}},\n"
     )
     return "".join(out), entry
 
@@ -229,7 +232,7 @@ def render() -> str:
         "#ifndef SBTF_TFLM_SBTF_OPS_TEST_DATA_H_\n#define SBTF_TFLM_SBTF_OPS_TEST_DATA_H_\n\n",
         "#include <stddef.h>\n#include <stdint.h>\n\nnamespace sbtf_test {\n\n",
         "struct BuiltinConvOptions {\n  int padding;  // TfLitePadding\n  int stride_h, stride_w, "
-        "dilation_h, dilation_w, activation;\n};\n\n",
+        "dilation_h, dilation_w;\n};\n\n",
         "// One op invocation: tensors in TFLM's test-helper layouts (dims and scales count first).\n"
         "struct GoldenCase {\n  const char* name;\n  const uint8_t* options;\n  size_t options_size;\n"
         "  const int* input_dims;\n  const int8_t* input;\n  float input_scale;\n"
@@ -238,8 +241,7 @@ def render() -> str:
         "  const int* sign_zero_points;\n  const int32_t* bias;  // nullptr: no bias\n"
         "  const int* output_dims;\n  const int8_t* expected;\n  float output_scale;\n"
         "  int output_zero_point;\n  int filter[4];  // C_out, KH, KW, C_in\n"
-        "  BuiltinConvOptions conv;  // conv cases only\n  int activation;\n"
-        "  bool keep_num_dims;  // FC cases only\n};\n\n",
+        "  BuiltinConvOptions conv;  // conv cases only\n  int activation;\n};\n\n",
         "struct BadOptions {\n  const char* name;\n  const uint8_t* data;\n  size_t size;\n};\n\n",
     ]
     parts += [body for body, _ in convs + fcs]

@@ -133,6 +133,11 @@ TfLiteStatus CheckWeightTensors(const char* op, const TfLiteTensor* mask, const 
     }
   }
 
+  if (k > SBTF_MAX_FILTER_SIZE) {
+    MicroPrintf("%s: filter of K = %d weights per channel exceeds SBTF_MAX_FILTER_SIZE = %d", op,
+                static_cast<int>(k), SBTF_MAX_FILTER_SIZE);
+    return kTfLiteError;
+  }
   const int32_t row_bytes = sbtf_mask_row_bytes(k);
   if (mask->type != kTfLiteUInt8 || mask->dims->size != 2 || mask->dims->data[0] != c_out ||
       mask->dims->data[1] != row_bytes) {
@@ -183,12 +188,17 @@ void FullyConnectedMultipliers(const TfLiteTensor* input, const TfLiteTensor* si
                                const TfLiteTensor* output, int32_t* multiplier, int32_t* shift) {
   const auto* q = static_cast<const TfLiteAffineQuantization*>(sign->quantization.params);
   const int32_t c_out = OutputChannels(sign);
+  const bool per_channel = q->scale->size > 1;
   for (int32_t c = 0; c < c_out; ++c) {
-    const float weight_scale = q->scale->data[q->scale->size == 1 ? 0 : c];
-    const double real = static_cast<double>(input->params.scale * weight_scale) /
-                        static_cast<double>(output->params.scale);
+    const float weight_scale = q->scale->data[per_channel ? c : 0];
+    // As TFLite: per tensor the scales are multiplied in float before widening
+    // (GetQuantizedConvolutionMultipler), per channel everything is double.
+    const double product = per_channel
+                               ? static_cast<double>(input->params.scale) * weight_scale
+                               : static_cast<double>(input->params.scale * weight_scale);
     int exponent = 0;
-    tflite::QuantizeMultiplier(real, &multiplier[c], &exponent);
+    tflite::QuantizeMultiplier(product / static_cast<double>(output->params.scale),
+                               &multiplier[c], &exponent);
     shift[c] = exponent;
   }
 }

@@ -46,6 +46,7 @@ bool ReadActivation(const OptionsReader& options, TfLiteFusedActivation* activat
 // input/output: int8 with per-tensor affine quantization and a positive scale.
 TfLiteStatus CheckActivationTensor(const char* op, const char* name, const TfLiteTensor* tensor);
 
+// k <= SBTF_MAX_FILTER_SIZE.
 // mask: uint8 [c_out, sbtf_mask_row_bytes(k)], padding bits zero when the data is known.
 // sign: int8 [c_out] of -1/+1, affine scales (1 or c_out, positive) with zero points 0.
 // bias (may be null): int32 [c_out].
@@ -55,8 +56,8 @@ TfLiteStatus CheckWeightTensors(const char* op, const TfLiteTensor* mask, const 
 // Output channels C_out, taken from the sign tensor (call after CheckWeightTensors).
 inline int32_t OutputChannels(const TfLiteTensor* sign) { return sign->dims->data[0]; }
 
-// Fully connected's multipliers: QuantizeMultiplier(double(float(s_in * s_w[c])) / s_out),
-// the float product as in TFLite's GetQuantizedConvolutionMultipler.
+// Fully connected's multipliers (docs/op_spec.md): QuantizeMultiplier(double(float(s_in * s_w))
+// / s_out) per tensor, s_in * s_w[c] / s_out in double per channel.
 void FullyConnectedMultipliers(const TfLiteTensor* input, const TfLiteTensor* sign,
                                const TfLiteTensor* output, int32_t* multiplier, int32_t* shift);
 

@@ -95,10 +95,10 @@ TfLiteStatus PrepareWithTensors(TfLiteContext* context, OpDataSbtfConv* data,
   }
   const int64_t k =
       static_cast<int64_t>(data->filter_height) * data->filter_width * data->input_channels;
-  if (k > INT32_MAX - 31) {
-    MicroPrintf("%s: filter of %d x %d x %d weights is too large", kOp,
+  if (k > SBTF_MAX_FILTER_SIZE) {
+    MicroPrintf("%s: filter of %d x %d x %d weights exceeds SBTF_MAX_FILTER_SIZE = %d", kOp,
                 static_cast<int>(data->filter_height), static_cast<int>(data->filter_width),
-                static_cast<int>(data->input_channels));
+                static_cast<int>(data->input_channels), SBTF_MAX_FILTER_SIZE);
     return kTfLiteError;
   }
   TF_LITE_ENSURE_STATUS(CheckWeightTensors(kOp, mask, sign, bias, static_cast<int32_t>(k)));

@@ -38,7 +38,7 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
   int32_t input_channels = 0;
   TfLiteFusedActivation activation = kTfLiteActNone;
   bool keep_num_dims = false;
-  if (!options.ReadInt("input_channels", 1, INT32_MAX - 31, &input_channels) ||
+  if (!options.ReadInt("input_channels", 1, INT32_MAX, &input_channels) ||
       !ReadActivation(options, &activation) || !options.ReadBool("keep_num_dims", &keep_num_dims)) {
     return nullptr;
   }
