@@ -22,17 +22,24 @@ import sbtf  # noqa: F401
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _UNSAFE_CLASSES = ("Lambda",)
+# `.keras` configs name the Python module of each object and Keras imports it; only these
+# packages (and their submodules) may be named.
+_SAFE_MODULES = ("keras", "tf_keras", "tensorflow", "builtins", "larq", "sbtf")
 
 
-def _unsafe_layers(config) -> list[str]:
-    """Names of layers in a Keras config (any nesting) whose deserialization runs Python code."""
+def _unsafe_objects(config) -> list[str]:
+    """Objects in a Keras config (any nesting) whose deserialization would run Python code:
+    Lambda layers (stored bytecode) and objects from modules outside `_SAFE_MODULES`."""
     found = []
 
     def walk(node):
         if isinstance(node, dict):
+            cfg = node.get("config") if isinstance(node.get("config"), dict) else {}
             if node.get("class_name") in _UNSAFE_CLASSES:
-                cfg = node.get("config") if isinstance(node.get("config"), dict) else {}
-                found.append(f"{cfg.get('name', '?')} ({node['class_name']})")
+                found.append(f"layer {cfg.get('name', '?')} ({node['class_name']})")
+            module = node.get("module")
+            if isinstance(module, str) and module.split(".")[0] not in _SAFE_MODULES:
+                found.append(f"{node.get('class_name', '?')} from Python module {module!r}")
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -46,11 +53,11 @@ def _unsafe_layers(config) -> list[str]:
 def _refuse_unsafe(path, config, unsafe: bool) -> None:
     if unsafe:
         return
-    bad = _unsafe_layers(config)
+    bad = _unsafe_objects(config)
     if bad:
         raise ConversionError(
-            f"{path}: refusing to load: layer {', '.join(bad)} would run Python code stored in "
-            f"the file; pass --unsafe (unsafe=True) only if you trust its author"
+            f"{path}: refusing to load: {', '.join(bad)} would run Python code named by the "
+            f"file; pass --unsafe (unsafe=True) only if you trust its author"
         )
 
 

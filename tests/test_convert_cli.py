@@ -263,3 +263,32 @@ def test_strict_fails_on_a_layer_that_stays_int8(tmp_path, capsys):
     assert [tfm.opcode_name(model, op.opcodeIndex) for op in model.subgraphs[0].operators] == [
         "DEPTHWISE_CONV_2D"
     ]
+
+
+def test_keras_config_naming_another_python_module_is_refused(files, tmp_path, capsys):
+    """A `.keras` config names each object's module and Keras imports it: an edited file could
+    point an activation at `os.system`. Only Keras/TensorFlow/larq/sbtf modules are accepted."""
+    import zipfile
+
+    src, dst = files / "model.keras", tmp_path / "evil.keras"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                layers = config["config"]["layers"]
+                (head,) = [layer for layer in layers if layer["config"]["name"] == "head"]
+                head["config"]["activation"] = {
+                    "module": "os",
+                    "class_name": "function",
+                    "config": "system",
+                    "registered_name": "function",
+                }
+                data = json.dumps(config).encode()
+            zout.writestr(item, data)
+    out = tmp_path / "out.tflite"
+    code, err = _run([dst, out, "--random-calibration"], capsys)
+    assert code == 2, err
+    line = _error_line(err)
+    assert "'os'" in line and "--unsafe" in line
+    assert not out.exists()
