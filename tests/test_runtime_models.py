@@ -1,6 +1,6 @@
 """Whole models through sbtf's ahead-of-time runtime on every simulated board, bit for bit
-against the host (TFLite BUILTIN_REF on the plain int8 twin, which the sbtf ops equal by
-definition), plus firmware for the real STM32 boards."""
+against the host: TFLite BUILTIN_REF on the plain int8 twin (which the sbtf ops equal by
+definition) and sbtf.Interpreter on the sbtf model. Plus firmware for the real STM32 boards."""
 from __future__ import annotations
 
 import numpy as np
@@ -52,6 +52,7 @@ def test_resnet8_signed_binary_bit_exact_on_board(resnet8, board, tmp_path):
     want = hostref.run_reference(twin, x)
     res = runtime.run_model(tflite, board, x, out_dir=tmp_path, timeout=300)
     np.testing.assert_array_equal(res.outputs, want)
+    np.testing.assert_array_equal(res.outputs, hostref.run_sbtf_interpreter(tflite, x))
     assert len(res.instructions) == 3 and min(res.instructions) > 1_000_000
     assert res.memory.fits(), res.memory.overflow_message(board)
     assert 0 < res.memory.stack_used < res.memory.stack
@@ -82,6 +83,7 @@ def test_digits_test_split_bit_exact_and_same_accuracy(digits, board, tmp_path):
     want = hostref.run_reference(twin, x_test)
     res = runtime.run_model(tflite, board, x_test, out_dir=tmp_path, timeout=300)
     np.testing.assert_array_equal(res.outputs, want)
+    np.testing.assert_array_equal(res.outputs, hostref.run_sbtf_interpreter(tflite, x_test))
     host_accuracy = float(np.mean(want.argmax(-1) == y_test))
     board_accuracy = float(np.mean(res.outputs.argmax(-1) == y_test))
     assert board_accuracy == host_accuracy

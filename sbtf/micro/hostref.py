@@ -1,11 +1,12 @@
 """Host references for sbtf's runtime: TFLite's interpreter with its reference kernels.
 
     y = run_reference(tflite_bytes, x_int8)      # int8 [N, *output_shape], OpResolverType.BUILTIN_REF
+    y = run_sbtf_interpreter(sbtf_tflite, x_int8)  # sbtf.Interpreter (sbtf delegate + BUILTIN_REF)
     tflite = int8_tflite(keras_model, calibration_data)
 
 Models with sbtf custom ops are compared through their plain int8 twin
 (`sbtf.converters.convert_with_report(...).int8_tflite`), which they equal bit for bit by the
-op definition (docs/op_spec.md).
+op definition (docs/op_spec.md), and through `sbtf.Interpreter` on the sbtf model itself.
 """
 from __future__ import annotations
 
@@ -39,7 +40,21 @@ def input_quantization(tflite: bytes) -> tuple[float, int]:
 
 def run_reference(tflite: bytes, x_int8) -> np.ndarray:
     """Run a batch ([N, ...] int8, N model inputs) one input at a time; int8 [N, *out_shape]."""
-    it = _interpreter(tflite)
+    return _run_batch(_interpreter(tflite), x_int8)
+
+
+def run_sbtf_interpreter(tflite: bytes, x_int8) -> np.ndarray:
+    """As run_reference, with sbtf.Interpreter (runs the sbtf custom ops with the C kernels)."""
+    from sbtf.interpreter import Interpreter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        it = Interpreter(model_content=bytes(tflite))
+    it.allocate_tensors()
+    return _run_batch(it, x_int8)
+
+
+def _run_batch(it, x_int8) -> np.ndarray:
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     shape = tuple(inp["shape"])
     x = np.asarray(x_int8, np.int8).reshape((-1, *shape))
