@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
-from sbtf.converters.convert import convert_with_report
+from sbtf.converters.convert import check_calibration, convert_with_report
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.loading import load_model
 
@@ -132,6 +132,8 @@ def _run(args) -> int:
         )
     calibration = _load_calibration(args.calibration) if args.calibration else None
     model = load_model(args.model, unsafe=args.unsafe)
+    if calibration is not None:  # checked here too, so the message names the file
+        check_calibration(model, calibration, f"{args.calibration}: calibration data")
     result = convert_with_report(
         model,
         representative_data=calibration,

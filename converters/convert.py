@@ -66,6 +66,17 @@ def _check_array(data, shape, what) -> np.ndarray:
     return data.astype(np.float32)
 
 
+def check_calibration(model, data, what: str = "representative data") -> None:
+    """Raise ConversionError (starting with `what`) unless `data` calibrates a one-input model."""
+    shapes = _input_shapes(model)
+    if len(shapes) != 1:
+        raise ConversionError(
+            f"{what}: one array for a model with {len(shapes)} inputs; pass a list of arrays "
+            f"to sbtf.converters.convert instead"
+        )
+    _check_array(data, shapes[0], what)
+
+
 def _calibration(model, representative_data, random_calibration) -> Callable:
     shapes = _input_shapes(model)
     if representative_data is not None and random_calibration:
