@@ -119,12 +119,6 @@ def _why_not(model, sg, op, code) -> str | None:
             return f"filter has rank {weights.ndim}, expected 2"
         if opts.weightsFormat != schema.FullyConnectedOptionsWeightsFormat.DEFAULT:
             return "shuffled weights format"
-        shape = [] if x.shape is None else [int(d) for d in x.shape]
-        c_in = weights.shape[1]
-        if not shape or (min(shape) > 0 and int(np.prod(shape)) % c_in):
-            return f"input shape {shape} is not a whole number of rows of {c_in}"
-        if min(shape) <= 0 and shape[-1] != c_in:  # dynamic dims: the rows must be the last axis
-            return f"input shape {shape} does not end in C_in={c_in}"
     violation = bitmask.signed_binary_violation(weights)
     if violation is not None:
         return f"int8 weights are not signed-binary: {violation}"

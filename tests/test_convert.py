@@ -493,3 +493,30 @@ def test_option_readers_reject_malformed_options(changes, match):
     assert parse_options("SBTF_FULLY_CONNECTED", _options_bytes())["input_channels"] == 3
     with pytest.raises(ConversionError, match=match):
         parse_options("SBTF_FULLY_CONNECTED", _options_bytes(**changes))
+
+
+@pytest.mark.parametrize("kind", ["dense_3d", "conv1d"])
+def test_other_shapes_of_conv_and_dense(kind):
+    """Dense on a [N, T, C] input (TFLite's keep_num_dims) and Conv1D (a CONV_2D with a 1xK
+    filter) also become sbtf ops, bit-exact."""
+    rng = np.random.default_rng(11)
+    if kind == "dense_3d":
+        inputs = tf.keras.Input((5, 16))
+        y = sbtf.layers.SignedBinaryDense(8, name="sb")(inputs)
+    else:
+        import larq as lq
+
+        inputs = tf.keras.Input((12, 16))
+        y = lq.layers.QuantConv1D(
+            8, 3, padding="same", name="sb", kernel_quantizer=sbtf.SignedBinaryQuantizer()
+        )(inputs)
+    model = tf.keras.Model(inputs, y)
+    calib = rng.standard_normal((8, *inputs.shape[1:])).astype(np.float32)
+    result = convert_with_report(model, representative_data=calib, strict=True)
+    (row,) = [r for r in result.report.layers if r.layer == "sb"]
+    assert row.op.startswith("SBTF_")
+    samples = [rng.integers(-128, 128, (4, *inputs.shape[1:]), dtype=np.int8)]
+    for x, y in operator_io(result.int8_tflite, samples)[row.operator]:
+        out = run_sbtf_op(result.tflite, row.operator, x)
+        assert out.shape == y.shape
+        np.testing.assert_array_equal(out, y)
