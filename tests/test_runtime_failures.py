@@ -10,7 +10,7 @@ from flatbuffers import flexbuffers
 from sbtf.converters import tflite_model as tfm
 
 import sbtf
-from sbtf.micro import cli, codegen, hostref, runtime
+from sbtf.micro import cli, codegen, hostref, qemu, runtime
 
 L = tf.keras.layers
 
@@ -144,3 +144,23 @@ def test_cli_run_writes_bit_exact_outputs(tiny, tmp_path, capsys):
     y = np.load(tmp_path / "y.npy")
     np.testing.assert_array_equal(y, hostref.run_reference(tiny, runtime.quantize_inputs(x_float, scale, zp)))
     assert "instructions per inference:" in printed and "flash:" in printed and "RAM:" in printed
+
+
+def test_too_small_scratch_is_reported(sbtf_digits_like, tmp_path):
+    x = np.zeros((1, 64), np.int8)
+    exe, gen, _ = runtime.build_host_runner(sbtf_digits_like, x, out_dir=tmp_path, scratch_bytes=16)
+    assert gen.scratch_bytes == 16 and codegen.kernel_scratch_bytes(gen.graph) > 16
+    out = qemu.run_host(exe, timeout=60)
+    assert out.exit_code == 2
+    with pytest.raises(runtime.RuntimeError_, match="status=-4"):
+        runtime.parse_output(out.stdout, 1, (10,), "host")
+
+
+@pytest.mark.slow
+def test_large_batches_boot_once_per_chunk(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(runtime, "MAX_BATCH_BYTES", 3 * 72)  # 3 inputs of 6*6*2 per boot
+    scale, zp = hostref.input_quantization(tiny)
+    x = runtime.quantize_inputs(np.random.default_rng(8).normal(size=(7, 6, 6, 2)), scale, zp)
+    res = runtime.run_model(tiny, "mps2-an386", x, out_dir=tmp_path, timeout=60)
+    assert len(res.instructions) == 7 and len(list(tmp_path.glob("part*"))) == 3
+    np.testing.assert_array_equal(res.outputs, hostref.run_reference(tiny, x))

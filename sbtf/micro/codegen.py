@@ -548,10 +548,7 @@ class _Emitter:
         c_out, c_in = w.shape
         batches = self._fc_shapes(op, x, y, c_in, c_out, getattr(o, "keepNumDims", False))
         scales = self.weight_scales(op, w, c_out, 0, "weights")
-        if scales.size == 1:
-            m, s = ref.fully_connected_multipliers(self.sc(x), scales, self.sc(y))
-        else:  # per-channel FC: TFLite uses the conv helper (PopulateConvolutionQuantizationParams)
-            m, s = ref.conv_multipliers(self.sc(x), scales, self.sc(y))
+        m, s = ref.fully_connected_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
         act = o.fusedActivationFunction if o is not None else 0
         args = ", ".join([

@@ -284,11 +284,36 @@ def run_firmware(fw: Firmware, *, timeout: float = 300.0, icount: bool = True) -
     return ModelRun(fw.board, out, instr, fw.memory, scratch, res.stdout, res.seconds)
 
 
+# Inputs compiled into one image at most; larger batches boot the board once per chunk, so the
+# inputs never crowd the weights out of the smallest flash (512 KiB ITCM on mps3-an547).
+MAX_BATCH_BYTES = 96 << 10
+
+
 def run_model(tflite: bytes, board: str, x_int8, *, timeout: float = 300.0, poison: bool = False,
               out_dir=None, source: str = "model") -> ModelRun:
-    """Build firmware with the batch `x_int8` ([N, *input_shape] int8) and run it under QEMU."""
-    fw = build_firmware(tflite, board, x_int8, out_dir=out_dir, poison=poison, source=source)
-    return run_firmware(fw, timeout=timeout)
+    """Build firmware with the batch `x_int8` ([N, *input_shape] int8) and run it under QEMU
+    (one boot per MAX_BATCH_BYTES of inputs); outputs int8 [N, *output_shape]."""
+    x = np.asarray(x_int8)
+    input_size = _codegen.generate(tflite, source=source).input_size
+    if x.size == 0 or x.size % input_size:
+        raise ValueError(f"{source}: inputs of shape {x.shape} are not a batch of model inputs "
+                         f"({input_size} values each)")
+    x = x.reshape(-1, input_size)
+    per_boot = max(1, MAX_BATCH_BYTES // input_size)
+    runs = []
+    for i, start in enumerate(range(0, len(x), per_boot)):
+        chunk_dir = None
+        if out_dir is not None:
+            chunk_dir = Path(out_dir) if len(x) <= per_boot else Path(out_dir) / f"part{i}"
+        fw = build_firmware(tflite, board, x[start:start + per_boot], out_dir=chunk_dir,
+                            poison=poison, source=source)
+        runs.append(run_firmware(fw, timeout=timeout))
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    return ModelRun(first.target, np.concatenate([r.outputs for r in runs]),
+                    [n for r in runs for n in r.instructions], first.memory, first.scratch_needed,
+                    "".join(r.stdout for r in runs), sum(r.seconds for r in runs))
 
 
 def run_model_host(tflite: bytes, x_int8, *, poison: bool = False, sanitize: bool = False,
