@@ -127,7 +127,9 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
 int32_t sbtf_fully_connected_s8_get_buffer_size(int32_t input_channels, int32_t output_channels);
 
 /**
- * Signed-binary fully connected layer, int8 in and out.
+ * Signed-binary fully connected layer, int8 in and out. Requantizes with single rounding,
+ * (acc * multiplier + 2^(30 - shift)) >> (31 - shift) on the 64-bit product, as TF 2.21's
+ * FULLY_CONNECTED does (docs/op_spec.md); the convolution uses TFLite's double rounding.
  *
  * @param batches          rows of input, >= 1
  * @param input_channels   C_in, >= 1

@@ -46,11 +46,25 @@ typedef struct {
   int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t out_h, out_w;
   int32_t k, k_padded;
-  uint8_t pad_u; /* the input zero point, offset-binary: x + input_offset = 0 there */
+  int32_t segments; /* k_h when each kernel row is its own run, else 1 (a full im2col row) */
+  int8_t zero_point; /* padding taps: x + input_offset = 0 there */
 } conv_rows;
 
-/* im2col of one output pixel; taps in the padding get the zero point (they add nothing). */
-static void conv_fill_row(const void *self, int32_t pixel, uint8_t *row) {
+/* Taps kx of kernel row ky = iy (in range) into dst; taps in the horizontal padding get the
+   zero point. */
+static void copy_kernel_row(const conv_rows *r, const int8_t *image_row, int32_t ix0, int8_t *dst) {
+  for (int32_t kx = 0; kx < r->k_w; ++kx, dst += r->in_c) {
+    const int32_t ix = ix0 + kx * r->dilation_w;
+    if (ix >= 0 && ix < r->in_w)
+      memcpy(dst, image_row + (size_t)ix * r->in_c, (size_t)r->in_c);
+    else
+      memset(dst, r->zero_point, (size_t)r->in_c);
+  }
+}
+
+/* One output pixel's inputs. With one run per kernel row, interior rows are pointed to in
+   place (no copy); rows touching the padding are built in buf. */
+static void conv_fill_row(const void *self, int32_t pixel, int8_t *buf, const int8_t **segs) {
   const conv_rows *r = (const conv_rows *)self;
   const int32_t per_image = r->out_h * r->out_w;
   const int32_t n = pixel / per_image;
@@ -58,32 +72,26 @@ static void conv_fill_row(const void *self, int32_t pixel, uint8_t *row) {
   const int32_t ox = pixel - n * per_image - oy * r->out_w;
   const int8_t *image = r->input + (size_t)n * r->in_h * r->in_w * r->in_c;
   const int32_t ix0 = ox * r->stride_w - r->pad_w;
-  const int32_t tap_row = r->k_w * r->in_c;
-  /* With dilation_w 1 and no horizontal padding, a kernel row is one contiguous run. */
-  const int contiguous = r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w;
-  uint8_t *dst = row;
-  for (int32_t ky = 0; ky < r->k_h; ++ky) {
+  const int32_t run = r->k_w * r->in_c;
+  const int in_place = r->segments > 1 && r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w;
+  int8_t *dst = buf;
+  for (int32_t ky = 0; ky < r->k_h; ++ky, dst += run) {
     const int32_t iy = oy * r->stride_h - r->pad_h + ky * r->dilation_h;
+    if (r->segments > 1) segs[ky] = dst;
     if (iy < 0 || iy >= r->in_h) {
-      memset(dst, r->pad_u, (size_t)tap_row);
-      dst += tap_row;
+      memset(dst, r->zero_point, (size_t)run);
       continue;
     }
-    const int8_t *src = image + (size_t)iy * r->in_w * r->in_c;
-    if (contiguous) {
-      sbtf_copy_offset_binary(dst, src + (size_t)ix0 * r->in_c, tap_row);
-      dst += tap_row;
-      continue;
-    }
-    for (int32_t kx = 0; kx < r->k_w; ++kx, dst += r->in_c) {
-      const int32_t ix = ix0 + kx * r->dilation_w;
-      if (ix >= 0 && ix < r->in_w)
-        sbtf_copy_offset_binary(dst, src + (size_t)ix * r->in_c, r->in_c);
-      else
-        memset(dst, r->pad_u, (size_t)r->in_c);
-    }
+    const int8_t *image_row = image + (size_t)iy * r->in_w * r->in_c;
+    if (in_place)
+      segs[ky] = image_row + (size_t)ix0 * r->in_c;
+    else
+      copy_kernel_row(r, image_row, ix0, dst);
   }
-  if (r->k_padded > r->k) memset(row + r->k, r->pad_u, (size_t)(r->k_padded - r->k));
+  if (r->segments == 1) {
+    segs[0] = buf;
+    if (r->k_padded > r->k) memset(buf + r->k, r->zero_point, (size_t)(r->k_padded - r->k));
+  }
 }
 
 sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
@@ -109,6 +117,10 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
   if (status != SBTF_OK) return status;
 
   const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
+  const int32_t run = filter_dims->w * filter_dims->c;
+  /* One run per kernel row when rows are whole table groups and no row padding is needed. */
+  const int per_row = filter_dims->h <= SBTF_MAX_SEGMENTS && k % 16 == 0 &&
+                      run % (4 * SBTF_SEGMENT_GROUP_MULTIPLE) == 0;
   const conv_rows rows = {
       .input = input,
       .in_h = input_dims->h, .in_w = input_dims->w, .in_c = input_dims->c,
@@ -118,12 +130,15 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
       .pad_h = p->pad_h, .pad_w = p->pad_w,
       .out_h = output_dims->h, .out_w = output_dims->w,
       .k = k, .k_padded = sbtf_row_bytes_padded(k),
-      .pad_u = (uint8_t)((uint8_t)(int8_t)(-p->input_offset) ^ 0x80u),
+      .segments = per_row ? filter_dims->h : 1,
+      .zero_point = (int8_t)(-p->input_offset),
   };
   const sbtf_core_args args = {
       .pixels = output_dims->n * output_dims->h * output_dims->w,
       .k = k,
       .c_out = filter_dims->n,
+      .segments = rows.segments,
+      .segment_groups = per_row ? run / 4 : sbtf_row_bytes_padded(k) / 4,
       .mask = mask, .sign = sign, .bias = bias, .quant = quant,
       .input_offset = p->input_offset, .output_offset = p->output_offset,
       .act_min = p->activation_min, .act_max = p->activation_max,

@@ -18,11 +18,17 @@ typedef struct {
   int32_t k, k_padded;
 } fc_rows;
 
-static void fc_fill_row(const void *self, int32_t batch, uint8_t *row) {
+/* A batch row is contiguous: used in place unless K needs padding to whole table blocks. */
+static void fc_fill_row(const void *self, int32_t batch, int8_t *buf, const int8_t **segs) {
   const fc_rows *r = (const fc_rows *)self;
-  sbtf_copy_offset_binary(row, r->input + (size_t)batch * r->k, r->k);
-  /* Past K the mask bits are zero: any value works, keep it defined. */
-  memset(row + r->k, 0, (size_t)(r->k_padded - r->k));
+  const int8_t *row = r->input + (size_t)batch * r->k;
+  if (r->k == r->k_padded) {
+    segs[0] = row;
+    return;
+  }
+  memcpy(buf, row, (size_t)r->k);
+  memset(buf + r->k, 0, (size_t)(r->k_padded - r->k)); /* mask bits are 0 there */
+  segs[0] = buf;
 }
 
 sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_params *params,
@@ -43,9 +49,12 @@ sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_param
       .pixels = batches,
       .k = input_channels,
       .c_out = output_channels,
+      .segments = 1,
+      .segment_groups = rows.k_padded / 4,
       .mask = mask, .sign = sign, .bias = bias, .quant = quant,
       .input_offset = params->input_offset, .output_offset = params->output_offset,
       .act_min = params->activation_min, .act_max = params->activation_max,
+      .single_rounding = 1, /* docs/op_spec.md: as TF 2.21's FULLY_CONNECTED */
       .fill_row = fc_fill_row, .row_self = &rows,
       .output = output,
   };

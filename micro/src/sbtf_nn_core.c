@@ -37,8 +37,8 @@ typedef struct {
   int32_t *acc_a;
   int32_t *acc_b;
   uint32_t *tables;
-  uint8_t *row_a;
-  uint8_t *row_b;
+  int8_t *row_a;
+  int8_t *row_b;
   uint8_t *offsets;
 } layout;
 
@@ -58,9 +58,9 @@ static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
   at += 4 * c_pad;
   l->tables = (uint32_t *)(void *)(buf + at);
   at += 64 * chunk;
-  l->row_a = buf + at;
+  l->row_a = (int8_t *)(buf + at);
   at += 4 * groups_padded;
-  l->row_b = buf + at;
+  l->row_b = (int8_t *)(buf + at);
   at += 4 * groups_padded;
   l->offsets = buf + at;
   at += align4(c_pad * groups_padded);
@@ -99,6 +99,26 @@ static inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift)
   const int32_t remainder = high & mask;
   const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)high >> 31);
   return (high >> right) + (remainder > threshold);
+}
+
+/* Single rounding (SBTF_FULLY_CONNECTED): (acc * m + 2^(30 - shift)) >> (31 - shift) on the
+   64-bit product, plus the output offset and clamp, all before narrowing. */
+static inline int8_t requantize_single(int32_t acc, int32_t multiplier, int32_t shift,
+                                       int32_t offset, int32_t lo, int32_t hi) {
+  const int32_t total = 31 - shift; /* 1 .. 62 */
+  int64_t v = ((int64_t)acc * multiplier + ((int64_t)1 << (total - 1))) >> total;
+  v += offset;
+  return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static void finish_row_single(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
+                              int8_t *out) {
+  const int8_t *sign = a->sign;
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  for (int32_t c = 0; c < a->c_out; ++c) {
+    const int32_t v = (int32_t)((uint32_t)base[c] + (uint32_t)(127 * sign[c] * acc[c]));
+    out[c] = requantize_single(v, mult[c], shift[c], a->output_offset, a->act_min, a->act_max);
+  }
 }
 
 /* ---- subset-sum tables: T_g[n] = sum of inputs 4g+j with bit j of n set, A low / B high ---- */
@@ -143,12 +163,14 @@ static inline void pair_lanes(uint32_t wa, uint32_t wb, uint32_t p[4]) {
 /* Four groups per step, one group per lane: widening byte gathers pick input j of each group
    for both pixels (VSLI packs B into the high halves), 11 vector adds form the subset sums and
    15 scatters store entry n of the four tables. Entry 0 stays 0 (set once per call). */
-static inline uint32x4_t paired_inputs(const uint8_t *a, const uint8_t *b, uint32x4_t in_off) {
-  return vsliq_n_u32(vldrbq_gather_offset_u32(a, in_off), vldrbq_gather_offset_u32(b, in_off), 16);
+/* Inputs j of 4 groups for both pixels, offset-binary (x ^ 0x80) in the two halves. */
+static inline uint32x4_t paired_inputs(const int8_t *a, const int8_t *b, uint32x4_t in_off) {
+  const uint32x4_t p = vsliq_n_u32(vldrbq_gather_offset_u32((const uint8_t *)a, in_off),
+                                   vldrbq_gather_offset_u32((const uint8_t *)b, in_off), 16);
+  return veorq_u32(p, vdupq_n_u32(0x00800080u));
 }
 
-static void build_tables(const uint8_t *row_a, const uint8_t *row_b, int32_t groups,
-                         uint32_t *t) {
+static void build_run(const int8_t *row_a, const int8_t *row_b, int32_t groups, uint32_t *t) {
   const uint32x4_t in_off = vidupq_n_u32(0, 4); /* 0, 4, 8, 12: group g's first input */
   /* Addresses of the 4 groups' tables (64 bytes apart); entry n is at immediate offset 4n. */
   uint32x4_t tab = vaddq_n_u32(vshlq_n_u32(in_off, 4), (uint32_t)(uintptr_t)t);
@@ -178,13 +200,13 @@ static void build_tables(const uint8_t *row_a, const uint8_t *row_b, int32_t gro
   }
 }
 #else
-/* Entry 0 of every table is 0 and never written here (set once per call). Sums of 4 bytes
-   stay below 2^10, so plain 32-bit adds never carry between the halves. */
-static void build_tables(const uint8_t *row_a, const uint8_t *row_b, int32_t groups,
-                         uint32_t *t) {
+/* Entry 0 of every table is 0 and never written here (set once per call). Inputs are flipped
+   to offset binary (x ^ 0x80) on the way in; sums of 4 bytes stay below 2^10, so plain 32-bit
+   adds never carry between the halves. */
+static void build_run(const int8_t *row_a, const int8_t *row_b, int32_t groups, uint32_t *t) {
   for (int32_t g = 0; g < groups; ++g, row_a += 4, row_b += 4, t += 16) {
     uint32_t p[4];
-    pair_lanes(load_u32(row_a), load_u32(row_b), p);
+    pair_lanes(load_u32(row_a) ^ 0x80808080u, load_u32(row_b) ^ 0x80808080u, p);
     const uint32_t s01 = p[0] + p[1];
     const uint32_t s02 = p[2] + p[0], s12 = p[2] + p[1], s012 = p[2] + s01;
     t[1] = p[0];
@@ -205,6 +227,20 @@ static void build_tables(const uint8_t *row_a, const uint8_t *row_b, int32_t gro
   }
 }
 #endif
+
+/* Tables for groups g0 .. g0 + groups - 1, walking the pixels' input runs. */
+static void build_tables(const int8_t *const *seg_a, const int8_t *const *seg_b,
+                         int32_t segment_groups, int32_t g0, int32_t groups, uint32_t *t) {
+  int32_t s = g0 / segment_groups, j = g0 - s * segment_groups;
+  while (groups > 0) {
+    const int32_t n = segment_groups - j < groups ? segment_groups - j : groups;
+    build_run(seg_a[s] + 4 * j, seg_b[s] + 4 * j, n, t);
+    t += 16 * n;
+    groups -= n;
+    ++s;
+    j = 0;
+  }
+}
 
 /* ---- lookups: per filter, one table load + add per group of 4 inputs (both pixels) ---- */
 
@@ -377,6 +413,10 @@ static sbtf_status prepare_filters(const sbtf_core_args *a, const layout *l, int
    (the CMSIS-NN fix-up). Lanes past c_out are predicated off. */
 static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
                        int8_t *out) {
+  if (a->single_rounding) {
+    finish_row_single(a, base, acc, out);
+    return;
+  }
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
   for (int32_t c = 0; c < a->c_out; c += 4) {
     const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
@@ -407,6 +447,10 @@ static inline int8_t clamp_out(int32_t v, int32_t lo, int32_t hi) {
 
 static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
                        int8_t *out) {
+  if (a->single_rounding) {
+    finish_row_single(a, base, acc, out);
+    return;
+  }
   const int32_t c_out = a->c_out, offset = a->output_offset;
   const int32_t lo = a->act_min, hi = a->act_max;
   const int8_t *sign = a->sign;
@@ -420,6 +464,11 @@ static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32
 /* Both pixels of a pair: each filter's parameters are loaded once. */
 static void finish_pair(const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a,
                         const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
+  if (a->single_rounding) {
+    finish_row_single(a, base, acc_a, out_a);
+    finish_row_single(a, base, acc_b, out_b);
+    return;
+  }
   const int32_t c_out = a->c_out, offset = a->output_offset;
   const int32_t lo = a->act_min, hi = a->act_max;
   const int8_t *sign = a->sign;
@@ -435,12 +484,12 @@ static void finish_pair(const sbtf_core_args *a, const int32_t *base, const int3
 }
 #endif
 
-static void run_chunks(const sbtf_core_args *a, const layout *l, const uint8_t *row_b,
-                       int direct) {
+static void run_chunks(const sbtf_core_args *a, const layout *l, const int8_t *const *seg_a,
+                       const int8_t *const *seg_b, int direct) {
   for (int32_t g0 = 0; g0 < l->groups_padded; g0 += l->chunk_groups) {
     const int32_t rest = l->groups_padded - g0;
     const int32_t groups = rest < l->chunk_groups ? rest : l->chunk_groups;
-    build_tables(l->row_a + 4 * g0, row_b + 4 * g0, groups, l->tables);
+    build_tables(seg_a, seg_b, a->segment_groups, g0, groups, l->tables);
     if (direct)
       lookup_chunk_direct(a, l, g0, groups, g0 == 0);
     else
@@ -449,28 +498,36 @@ static void run_chunks(const sbtf_core_args *a, const layout *l, const uint8_t *
 }
 
 #if defined(SBTF_PATH_MVE)
-/* One pixel: 16 mask bits are the predicate of an add-across-vector (VADDVA.U8) over 16
-   inputs; the same predicate on a vector of ones counts the set bits. acc_a = S, acc_b = P. */
-static void single_pixel_sums(const sbtf_core_args *a, const layout *l) {
+/* One pixel: 16 mask bits are the predicate of an add-across-vector (VADDVA.S8) over 16
+   inputs; the same predicate on a vector of ones counts the set bits. Offset binary afterwards:
+   S = sum(x) + 128 * P. acc_a = S, acc_b = P. */
+static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const int8_t *const *seg) {
   const int32_t row_bytes = sbtf_mask_row_bytes(a->k), steps = l->groups_padded / 4;
+  const int32_t run = 4 * a->segment_groups;
+  for (int32_t i = 0; i < a->segments; ++i) /* make the row contiguous in row_a */
+    if (seg[i] != l->row_a + i * run) memcpy(l->row_a + i * run, seg[i], (size_t)run);
   const uint8x16_t ones = vdupq_n_u8(1);
   for (int32_t c = 0; c < a->c_out; ++c) {
     const uint8_t *m = a->mask + (size_t)c * row_bytes;
-    uint32_t sum = 0, count = 0;
+    int32_t sum = 0;
+    uint32_t count = 0;
     for (int32_t j = 0; j < steps; ++j, m += 2) {
       const mve_pred16_t p = (mve_pred16_t)(m[0] | (m[1] << 8));
-      sum = vaddvaq_p_u8(sum, vld1q_u8(l->row_a + 16 * j), p);
+      sum = vaddvaq_p_s8(sum, vld1q_s8(l->row_a + 16 * j), p);
       count = vaddvaq_p_u8(count, ones, p);
     }
-    l->acc_a[c] = (int32_t)sum;
+    l->acc_a[c] = sum + 128 * (int32_t)count;
     l->acc_b[c] = (int32_t)count;
   }
 }
 #else
-/* One pixel: tables with pixel B a row of ones, so B's half of each sum is the popcount. */
-static void single_pixel_sums(const sbtf_core_args *a, const layout *l) {
-  memset(l->row_b, 1, (size_t)(4 * l->groups_padded));
-  run_chunks(a, l, l->row_b, 1);
+/* One pixel: tables with pixel B a row of ones (0x81 = 1 in offset binary), so B's half of
+   each sum is the popcount. */
+static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const int8_t *const *seg) {
+  const int8_t *ones[SBTF_MAX_SEGMENTS];
+  memset(l->row_b, 0x81, (size_t)(4 * l->groups_padded));
+  for (int32_t i = 0; i < a->segments; ++i) ones[i] = l->row_b + i * 4 * a->segment_groups;
+  run_chunks(a, l, seg, ones, 1);
 }
 #endif
 
@@ -487,8 +544,9 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
     /* Decoding the masks would cost more than it saves: sums straight from the masks. */
     const sbtf_status status = prepare_filters(a, &l, 0);
     if (status != SBTF_OK) return status;
-    a->fill_row(a->row_self, 0, l.row_a);
-    single_pixel_sums(a, &l);
+    const int8_t *seg[SBTF_MAX_SEGMENTS];
+    a->fill_row(a->row_self, 0, l.row_a, seg);
+    single_pixel_sums(a, &l, seg);
     for (int32_t c = 0; c < c_out; ++c) {
       const int32_t bias = a->bias ? a->bias[c] : 0;
       l.base[c] = (int32_t)((uint32_t)bias +
@@ -502,9 +560,10 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
   if (status != SBTF_OK) return status;
   for (int32_t p = 0; p < a->pixels; p += 2) {
     const int two = p + 1 < a->pixels;
-    a->fill_row(a->row_self, p, l.row_a);
-    if (two) a->fill_row(a->row_self, p + 1, l.row_b);
-    run_chunks(a, &l, two ? l.row_b : l.row_a, 0);
+    const int8_t *seg_a[SBTF_MAX_SEGMENTS], *seg_b[SBTF_MAX_SEGMENTS];
+    a->fill_row(a->row_self, p, l.row_a, seg_a);
+    if (two) a->fill_row(a->row_self, p + 1, l.row_b, seg_b);
+    run_chunks(a, &l, seg_a, two ? seg_b : seg_a, 0);
     int8_t *out_a = a->output + (size_t)p * c_out;
     if (two)
       finish_pair(a, l.base, l.acc_a, l.acc_b, out_a, out_a + c_out);

@@ -15,7 +15,6 @@
 #define SBTF_NN_INTERNAL_H
 
 #include <stdint.h>
-#include <string.h>
 
 #include "sbtf_nn.h"
 
@@ -35,14 +34,28 @@
 /* Groups of 4 inputs per table chunk: 64 * 4 * 255 fits a 16-bit half of a packed sum. */
 #define SBTF_CHUNK_GROUPS 64
 
-/* Fills `row` (k_padded bytes, offset-binary u = x ^ 0x80) with the inputs pixel `pixel` sees. */
-typedef void (*sbtf_row_fn)(const void *self, int32_t pixel, uint8_t *row);
+/* Most kernel rows handed out as separate runs (more use the copying fallback). */
+#define SBTF_MAX_SEGMENTS 16
+/* Groups per run must be a multiple of this (Helium builds tables 4 groups at a time). */
+#if defined(SBTF_PATH_MVE)
+#define SBTF_SEGMENT_GROUP_MULTIPLE 4
+#else
+#define SBTF_SEGMENT_GROUP_MULTIPLE 1
+#endif
+
+/* Where output pixel `pixel`'s K inputs (raw int8) are: `segments` runs of 4 * segment_groups
+   bytes. The provider points segs[i] into the input when run i lies there contiguously, and
+   otherwise writes it to buf + i * 4 * segment_groups (padding taps = input zero point, bytes
+   past K arbitrary) and points there. buf holds 16 * ceil(K / 16) bytes. */
+typedef void (*sbtf_row_fn)(const void *self, int32_t pixel, int8_t *buf, const int8_t **segs);
 
 /* One signed-binary matrix product over `pixels` rows of K inputs (conv after im2col, or FC). */
 typedef struct {
   int32_t pixels;    /* output rows (N * H_out * W_out for conv, batches for FC) */
   int32_t k;         /* inputs per filter */
   int32_t c_out;     /* filters */
+  int32_t segments;  /* 1..SBTF_MAX_SEGMENTS; segments > 1 only when K is a multiple of 16 */
+  int32_t segment_groups; /* groups of 4 inputs per run; segments * segment_groups = 4 * ceil(K / 16) */
   const uint8_t *mask;
   const int8_t *sign;
   const int32_t *bias; /* may be NULL */
@@ -51,6 +64,7 @@ typedef struct {
   int32_t output_offset;
   int32_t act_min;
   int32_t act_max;
+  int single_rounding; /* FC: (acc * m + 2^(30 - shift)) >> (31 - shift); conv: TFLite's double */
   sbtf_row_fn fill_row;
   const void *row_self;
   int8_t *output;    /* [pixels, c_out] */
@@ -62,36 +76,7 @@ int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out);
 /* Runs the product. Checks sign, mask padding and quant values; returns a status. */
 sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *args);
 
-/* Copies n int8 inputs as offset-binary bytes (x ^ 0x80), word-wise when aligned. Inline:
-   the im2col builder calls it once per filter tap. */
-#if defined(SBTF_PATH_MVE)
-#include <arm_mve.h>
-static inline void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n) {
-  const uint8x16_t flip = vdupq_n_u8(0x80);
-  int32_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    vst1q_u8(dst + i, veorq_u8(vld1q_u8((const uint8_t *)src + i), flip));
-  if (i < n) { /* tail: predicated */
-    const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-    vstrbq_p_u8(dst + i, veorq_u8(vldrbq_z_u8((const uint8_t *)src + i, p), flip), p);
-  }
-}
-#else
-static inline void sbtf_copy_offset_binary(uint8_t *dst, const int8_t *src, int32_t n) {
-  int32_t i = 0;
-  if ((((uintptr_t)dst | (uintptr_t)src) & 3u) == 0) {
-    for (; i + 4 <= n; i += 4) {
-      uint32_t w;
-      memcpy(&w, src + i, 4);
-      w ^= 0x80808080u;
-      memcpy(dst + i, &w, 4);
-    }
-  }
-  for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
-}
-#endif
-
-/* Bytes of one offset-binary input row: K rounded up to 16 (whole table groups). */
+/* Bytes of one input row buffer: K rounded up to 16 (whole blocks of 4 table groups). */
 static inline int32_t sbtf_row_bytes_padded(int32_t k) { return ((k + 15) / 16) * 16; }
 
 /* Common parameter checks. */

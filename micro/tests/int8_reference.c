@@ -18,7 +18,13 @@ static int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift) {
   return (high >> right) + (remainder > threshold ? 1 : 0);
 }
 
-static int8_t clamp(int32_t v, int32_t lo, int32_t hi) {
+/* FULLY_CONNECTED: single rounding on the 64-bit product (docs/op_spec.md). */
+static int64_t requantize_single(int32_t acc, int32_t multiplier, int32_t shift) {
+  const int32_t total = 31 - shift;
+  return ((int64_t)acc * multiplier + ((int64_t)1 << (total - 1))) >> total;
+}
+
+static int8_t clamp(int64_t v, int32_t lo, int32_t hi) {
   return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
@@ -58,7 +64,8 @@ void int8_reference_fc(const sbtf_fc_params *p, const sbtf_quant_params *q, int3
       for (int32_t i = 0; i < c_in; ++i)
         acc += (input[b * c_in + i] + p->input_offset) * weights[c * c_in + i];
       if (bias) acc += bias[c];
-      acc = requantize(acc, q->multiplier[c], q->shift[c]) + p->output_offset;
-      output[b * c_out + c] = clamp(acc, p->activation_min, p->activation_max);
+      output[b * c_out + c] =
+          clamp(requantize_single(acc, q->multiplier[c], q->shift[c]) + p->output_offset,
+                p->activation_min, p->activation_max);
     }
 }

@@ -103,6 +103,13 @@ def cases(seed: int, profile: str):
                                                        [ref.PADDING_SAME, ref.PADDING_VALID]):
         out.append(conv_case(rng, f"conv_corner_s{stride}_d{dilation}_p{padding}", 2, 7, 6, 9, 9,
                              3, 3, stride, dilation, padding, int(rng.integers(0, 4)), True))
+    # Kernel rows used in place (K % 16 == 0, whole groups per row) next to copied border rows,
+    # with dilation, strides and batch 2.
+    for c_in, (kh, kw), stride, dilation in [(16, (3, 3), (1, 2), (2, 2)), (16, (5, 3), (2, 1), (1, 2)),
+                                             (4, (4, 4), (1, 1), (1, 1)), (32, (1, 3), (1, 1), (1, 1))]:
+        out.append(conv_case(rng, f"conv_runs_ci{c_in}_k{kh}x{kw}_s{stride}_d{dilation}", 2, 9, 8,
+                             c_in, 12, kh, kw, stride, dilation, ref.PADDING_SAME,
+                             int(rng.integers(0, 4)), True))
     out.append(conv_case(rng, "conv_5x5_c3_edge", 1, 5, 5, 3, 8, 5, 5, (1, 1), (1, 1),
                          ref.PADDING_SAME, ref.ACT_RELU6, True))
     out.append(conv_case(rng, "conv_1x1_pixel", 1, 1, 1, 65, 33, 3, 3, (2, 2), (2, 2),
