@@ -120,3 +120,46 @@ def test_quantize_inputs_rounds_half_away_from_zero():
     x = np.array([0.5, -0.5, 1.5, -1.5, 200.0, -200.0], np.float32)
     q = runtime.quantize_inputs(x, 1.0, 0)
     assert q.tolist() == [1, -1, 2, -2, 127, -128]
+
+
+def _append_requantize(tflite: bytes, scale: float, zero_point: int) -> bytes:
+    """Append QUANTIZE (int8 -> int8, new scale / zero point) after the model's output: TFLite's
+    converter emits it only around operators sbtf does not support, so build it directly."""
+    from sbtf.converters import tflite_model as tfm
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = tfm.read(tflite)
+    sg = model.subgraphs[0]
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
+    code.version = 1
+    model.operatorCodes.append(code)
+    old = sg.tensors[sg.outputs[0]]
+    new = schema.TensorT()
+    new.shape, new.type, new.name = list(old.shape), schema.TensorType.INT8, b"requantized"
+    new.buffer = 0
+    new.quantization = schema.QuantizationParametersT()
+    new.quantization.scale, new.quantization.zeroPoint = [scale], [zero_point]
+    sg.tensors.append(new)
+    op = schema.OperatorT()
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.inputs, op.outputs = [sg.outputs[0]], [len(sg.tensors) - 1]
+    sg.operators.append(op)
+    sg.outputs = [len(sg.tensors) - 1]
+    return tfm.write(model)
+
+
+@pytest.mark.parametrize("scale,zero_point", [(0.013, 5), (0.5, -100), (0.0021, 0)])
+def test_quantize_int8_to_int8_matches_tflite(scale, zero_point, tmp_path):
+    tf.keras.utils.set_random_seed(9)
+    inp = tf.keras.Input((4, 4, 3))
+    model = tf.keras.Model(inp, L.Conv2D(6, 3, padding="same")(inp))
+    rng = np.random.default_rng(9)
+    tflite = _append_requantize(hostref.int8_tflite(model, rng.normal(size=(32, 4, 4, 3))),
+                                scale, zero_point)
+    assert "QUANTIZE" in {op.name for op in codegen.load_graph(tflite).operators}
+    s, zp = hostref.input_quantization(tflite)
+    x = runtime.quantize_inputs(rng.normal(size=(N_INPUTS, 4, 4, 3)) * 1.5, s, zp)
+    want = hostref.run_reference(tflite, x)
+    got = runtime.run_model_host(tflite, x, out_dir=tmp_path).outputs.reshape(want.shape)
+    np.testing.assert_array_equal(got, want)
