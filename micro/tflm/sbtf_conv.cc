@@ -39,22 +39,26 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
   OptionsReader options(kOp);
   if (!options.Open(buffer, length)) return nullptr;
 
-  int32_t padding = 0;
+  int32_t input_channels = 0, filter_height = 0, filter_width = 0, padding = 0;
+  int32_t stride_h = 0, stride_w = 0, dilation_h = 0, dilation_w = 0;
   TfLiteConvParams p = {};
-  int32_t input_channels = 0, filter_height = 0, filter_width = 0;
   if (!options.ReadInt("input_channels", 1, INT32_MAX, &input_channels) ||
       !options.ReadInt("filter_height", 1, INT32_MAX, &filter_height) ||
       !options.ReadInt("filter_width", 1, INT32_MAX, &filter_width) ||
       !options.ReadInt("padding", 0, 1, &padding) ||
-      !options.ReadInt("stride_h", 1, INT32_MAX, &p.stride_height) ||
-      !options.ReadInt("stride_w", 1, INT32_MAX, &p.stride_width) ||
-      !options.ReadInt("dilation_h_factor", 1, INT32_MAX, &p.dilation_height_factor) ||
-      !options.ReadInt("dilation_w_factor", 1, INT32_MAX, &p.dilation_width_factor) ||
+      !options.ReadInt("stride_h", 1, INT32_MAX, &stride_h) ||
+      !options.ReadInt("stride_w", 1, INT32_MAX, &stride_w) ||
+      !options.ReadInt("dilation_h_factor", 1, INT32_MAX, &dilation_h) ||
+      !options.ReadInt("dilation_w_factor", 1, INT32_MAX, &dilation_w) ||
       !ReadActivation(options, &p.activation)) {
     return nullptr;
   }
   // Schema Padding (0 SAME, 1 VALID) -> TfLitePadding (0 is "unknown" there).
   p.padding = padding == 0 ? kTfLitePaddingSame : kTfLitePaddingValid;
+  p.stride_height = stride_h;
+  p.stride_width = stride_w;
+  p.dilation_height_factor = dilation_h;
+  p.dilation_width_factor = dilation_w;
 
   auto* data = static_cast<OpDataSbtfConv*>(
       context->AllocatePersistentBuffer(context, sizeof(OpDataSbtfConv)));
