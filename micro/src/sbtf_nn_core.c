@@ -315,38 +315,45 @@ static void lookup_chunk(const layout *l, int32_t g0, int32_t groups, int first)
 
 static inline uint32_t load_u16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
 
-/* One output pixel: no per-call decoding; the mask nibbles index the tables directly, four
-   filters per pass so each group's table base is computed once. */
+/* One output pixel: no per-call decoding; the mask nibbles index the tables directly, two
+   filters per pass (more spill registers on Cortex-M) so each group's table base is shared. */
 static void lookup_chunk_direct(const sbtf_core_args *a, const layout *l, int32_t g0,
                                 int32_t groups, int first) {
   const int32_t row_bytes = sbtf_mask_row_bytes(a->k);
   int32_t c = 0;
-  for (; c + 4 <= a->c_out; c += 4) {
+#define SBTF_GROUP(j)                         \
+  do {                                        \
+    const uint32_t *tj = t + 16 * (j);        \
+    s0 += tj[(w0 >> (4 * (j))) & 0xFu];       \
+    s1 += tj[(w1 >> (4 * (j))) & 0xFu];       \
+  } while (0)
+  for (; c + 2 <= a->c_out; c += 2) {
     const uint8_t *m = a->mask + (size_t)c * row_bytes + g0 / 2;
     const uint32_t *t = l->tables;
-    uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int32_t g = 0; g < groups; g += 4, m += 2, t += 64) {
-      const uint32_t w0 = load_u16(m), w1 = load_u16(m + row_bytes),
-                     w2 = load_u16(m + 2 * row_bytes), w3 = load_u16(m + 3 * row_bytes);
-#define SBTF_GROUP(j)                             \
-  do {                                            \
-    const uint32_t *tj = t + 16 * (j);            \
-    s0 += tj[(w0 >> (4 * (j))) & 0xFu];           \
-    s1 += tj[(w1 >> (4 * (j))) & 0xFu];           \
-    s2 += tj[(w2 >> (4 * (j))) & 0xFu];           \
-    s3 += tj[(w3 >> (4 * (j))) & 0xFu];           \
-  } while (0)
+    uint32_t s0 = 0, s1 = 0;
+    int32_t g = 0;
+    for (; g + 8 <= groups; g += 8, m += 4, t += 128) {
+      const uint32_t w0 = load_u32(m), w1 = load_u32(m + row_bytes);
       SBTF_GROUP(0);
       SBTF_GROUP(1);
       SBTF_GROUP(2);
       SBTF_GROUP(3);
-#undef SBTF_GROUP
+      SBTF_GROUP(4);
+      SBTF_GROUP(5);
+      SBTF_GROUP(6);
+      SBTF_GROUP(7);
+    }
+    if (g < groups) { /* groups is a multiple of 4 */
+      const uint32_t w0 = load_u16(m), w1 = load_u16(m + row_bytes);
+      SBTF_GROUP(0);
+      SBTF_GROUP(1);
+      SBTF_GROUP(2);
+      SBTF_GROUP(3);
     }
     store_sums(l->acc_a + c, l->acc_b + c, s0, first);
     store_sums(l->acc_a + c + 1, l->acc_b + c + 1, s1, first);
-    store_sums(l->acc_a + c + 2, l->acc_b + c + 2, s2, first);
-    store_sums(l->acc_a + c + 3, l->acc_b + c + 3, s3, first);
   }
+#undef SBTF_GROUP
   for (; c < a->c_out; ++c) {
     const uint8_t *m = a->mask + (size_t)c * row_bytes + g0 / 2;
     const uint32_t *t = l->tables;
