@@ -20,6 +20,7 @@ import tensorflow as tf
 from flatbuffers import flexbuffers
 from sbtf.converters import convert_with_report
 from sbtf.converters import tflite_model as tfm
+from sbtf.converters.bitmask import row_bytes
 from sbtf.converters.host import run_sbtf_op, sbtf_operators
 from sbtf.converters.reencode import reencode
 
@@ -486,7 +487,8 @@ MALFORMED_OPTIONS = {
     ),
     "wrong filter size": (
         _flex(_replace(CONV_OPTIONS, "filter_height", "int", 9)),
-        r"bitmask shape \[6, 8\] does not match",
+        (rf"bitmask shape \[6, {row_bytes(36)}\] does not match \[C_out, row_bytes\] = "
+         rf"\[6, {row_bytes(108)}\] for K = 108"),
     ),
     "huge dilation": (
         _flex(_replace(CONV_OPTIONS, "dilation_h_factor", "int", 2**31 - 1)),
@@ -523,12 +525,17 @@ def test_fully_connected_options_are_checked():
     for entries, message in [
         (_replace(good, "keep_num_dims", "int", 0), "'keep_num_dims' has the wrong type"),
         (_replace(good, "keep_num_dims"), "'keep_num_dims' is missing"),
-        (_replace(good, "input_channels", "int", 24), "not a whole number of rows"),
-        (_replace(good, "input_channels", "int", 40), r"bitmask shape \[4, 4\] does not match"),
+        (_replace(good, "input_channels", "int", 40),
+         rf"bitmask shape \[4, {row_bytes(16)}\] does not match"),
     ]:
         interp = sbtf.Interpreter(model_content=_with_options(tflite, _flex(entries)))
         with pytest.raises(RuntimeError, match=message):
             interp.allocate_tensors()
+    # An input that is not whole rows of input_channels.
+    interp = sbtf.Interpreter(model_content=tflite)
+    interp.resize_tensor_input(interp.get_input_details()[0]["index"], [1, 10])
+    with pytest.raises(RuntimeError, match="input of 10 elements is not a whole number of rows"):
+        interp.allocate_tensors()
 
 
 def test_truncated_and_corrupted_options_never_crash(conv_model):
@@ -569,8 +576,10 @@ def test_bad_sign_and_mask_tensors_fail_cleanly(conv_model):
         data[2] = 3
         return data
 
+    last_bit = row_bytes(36) * 8 - 1  # K = 36 bits; the row is padded with zeros beyond
+
     def padding_bit(t, data):
-        data[1, -1] |= 0x80  # K = 36 bits, row = 64 bits: bit 63 is padding
+        data[1, -1] |= 0x80
         return data
 
     def wrong_mask_shape(t, data):
@@ -579,7 +588,7 @@ def test_bad_sign_and_mask_tensors_fail_cleanly(conv_model):
 
     cases = [
         (2, bad_sign, r"sign\[2\] = 3, expected -1 or \+1"),
-        (1, padding_bit, "bitmask row 1 has padding bit 63 set"),
+        (1, padding_bit, f"bitmask row 1 has padding bit {last_bit} set"),
         (1, wrong_mask_shape, "bitmask shape|sign must be"),
     ]
     for position, change, message in cases:
