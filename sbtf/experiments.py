@@ -45,6 +45,7 @@ from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "FIRST_CONV",
     "METHODS",
     "compare",
     "conv_factory",
@@ -58,6 +59,7 @@ __all__ = [
 ]
 
 METHODS = ("float", "binary", "ternary", "signed-binary")
+FIRST_CONV = ("quantized", "float")
 DEFAULT_THRESHOLDS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5)
 DEFAULT_EPOCHS = 15
 DEFAULT_SEEDS = (0, 1, 2)
@@ -87,18 +89,24 @@ def conv_factory(method: str, *, threshold: float = 0.05):
 
 
 def digits_model(method: str = "signed-binary", *, threshold: float = 0.05,
-                 filters=(32, 32, 64), bn_momentum: float = 0.9) -> tf.keras.Model:
+                 first_conv: str = "quantized", filters=(32, 32, 64),
+                 bn_momentum: float = 0.9) -> tf.keras.Model:
     """The architecture of `sbtf.models.digits_cnn` with the 3x3 convs made by `method`.
 
     conv3x3-BN-ReLU x2, maxpool 2x2, conv3x3-BN-ReLU, global average pool, Dense softmax.
+    `first_conv="float"` keeps the first conv float (int8 after conversion), as binary
+    networks usually do; the default quantizes it like the others, as `digits_cnn` does.
     (Built here because `digits_cnn` takes no conv factory; tests/test_experiments.py checks
     the two stay layer-for-layer identical.)
     """
+    if first_conv not in FIRST_CONV:
+        raise ValueError(f"first_conv must be one of {FIRST_CONV}, got {first_conv!r}.")
     make_conv = conv_factory(method, threshold=threshold)
+    make_first = conv_factory("float") if first_conv == "float" else make_conv
     inputs = tf.keras.Input(shape=(8, 8, 1))
     x = inputs
     for i, f in enumerate(filters):
-        x = make_conv(f, 3)(x)
+        x = (make_first if i == 0 else make_conv)(f, 3)(x)
         x = tf.keras.layers.BatchNormalization(momentum=bn_momentum)(x)
         x = tf.keras.layers.Activation("relu")(x)
         if i == 1:
@@ -133,27 +141,30 @@ def _inference_kernel(layer) -> np.ndarray:
     return (quantizer(kernel) if quantizer is not None else kernel).numpy()
 
 
-def _packed_bits(method: str, k: int) -> float:
-    """Bits per conv weight in the densest format each method is stored in.
+def _packed_bits(layer, k: int) -> float:
+    """Bits per weight of a conv in the densest format its weights are stored in.
 
-    float: int8 after conversion (8). binary: 1 bit (mask rows padded to 32 bits, as sbtf's).
-    ternary: 2 bit planes (log2(3) = 1.58 is the entropy bound, not a layout kernels use).
-    signed-binary: 1 bit + one int8 sign per filter (docs/op_spec.md).
+    float (no quantizer): int8 after conversion (8). binary: 1 bit, rows padded like sbtf's
+    masks. ternary: 2 such bit planes (log2(3) = 1.58 is the entropy bound, not a layout
+    kernels use). signed-binary: sbtf's mask + one int8 sign per filter (docs/op_spec.md).
     """
-    if method == "float":
+    quantizer = getattr(layer, "kernel_quantizer", None)
+    if quantizer is None:
         return 8.0
     bits = 8 * row_bytes(k) / k
-    if method == "binary":
+    if isinstance(quantizer, lq.quantizers.SteSign):
         return bits
-    if method == "ternary":
+    if isinstance(quantizer, lq.quantizers.SteTern):
         return 2 * bits
-    return bits + 8 / k
+    if signed_binary_quantizer_of(layer) is not None:
+        return bits + 8 / k
+    raise ValueError(f"{layer.name}: no storage rule for {type(quantizer).__name__}.")
 
 
-def weight_stats(model: tf.keras.Model, method: str) -> dict:
+def weight_stats(model: tf.keras.Model) -> dict:
     """Weights and non-zero weights of the 3x3 convs and of the whole model, plus flash bytes.
 
-    `conv_*`: the convs whose quantizer differs between methods. `total_*`: every conv/dense
+    `conv_*`: the 3x3 convs (the layers whose quantizer differs between methods). `total_*`: every conv/dense
     kernel (the classifier is float in all four models). `flash_bytes` is what sbtf deploys
     (`sbtf.summary`'s sbtf bytes: binary and ternary convs become plain int8 convs),
     `int8_bytes` the same model all int8, `conv_bits_per_weight` the packed storage above.
@@ -165,7 +176,8 @@ def weight_stats(model: tf.keras.Model, method: str) -> dict:
     conv_nonzero = int(sum(np.count_nonzero(k) for k in conv_kernels))
     dense_kernels = [layer.kernel.numpy() for layer in dense]
     packed_bits = sum(
-        _packed_bits(method, int(np.prod(k.shape[:-1]))) * k.size for k in conv_kernels
+        _packed_bits(layer, int(np.prod(k.shape[:-1]))) * k.size
+        for layer, k in zip(convs, conv_kernels)
     )
     report = summary(model, print_fn=None)
     return {
@@ -193,18 +205,19 @@ def _check_run_options(epochs, seeds):
         raise ValueError("seeds must name at least one seed.")
 
 
-def _run(method, seed, data, *, epochs, threshold, batch_size, learning_rate, verbose):
+def _run(method, seed, data, *, epochs, threshold, first_conv, batch_size, learning_rate,
+         verbose):
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(seed)
-    model = digits_model(method, threshold=threshold)
+    model = digits_model(method, threshold=threshold, first_conv=first_conv)
     accuracy = train(model, data, epochs=epochs, batch_size=batch_size,
                      learning_rate=learning_rate, verbose=verbose)
-    return accuracy, weight_stats(model, method)
+    return accuracy, weight_stats(model)
 
 
 def compare(*, epochs: int = DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, methods=METHODS,
-            threshold: float = 0.05, batch_size: int = 32, learning_rate: float = 1e-2,
-            data=None, verbose: int = 0, log=print) -> dict:
+            threshold: float = 0.05, first_conv: str = "quantized", batch_size: int = 32,
+            learning_rate: float = 1e-2, data=None, verbose: int = 0, log=print) -> dict:
     """Train the digits CNN once per method and seed; return accuracies and weight counts.
 
     Returns `{"config": ..., "methods": {method: {"accuracy": [per seed], "accuracy_mean",
@@ -215,6 +228,8 @@ def compare(*, epochs: int = DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, methods=METHOD
     for m in methods:
         if m not in METHODS:
             raise ValueError(f"Unknown method {m!r}; expected some of {METHODS}.")
+    if first_conv not in FIRST_CONV:
+        raise ValueError(f"first_conv must be one of {FIRST_CONV}, got {first_conv!r}.")
     data = data if data is not None else load_digits_split()
     start = time.perf_counter()
     results = {}
@@ -222,8 +237,8 @@ def compare(*, epochs: int = DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, methods=METHOD
         accuracies, fractions, stats = [], [], None
         for seed in seeds:
             accuracy, stats = _run(method, seed, data, epochs=epochs, threshold=threshold,
-                                   batch_size=batch_size, learning_rate=learning_rate,
-                                   verbose=verbose)
+                                   first_conv=first_conv, batch_size=batch_size,
+                                   learning_rate=learning_rate, verbose=verbose)
             accuracies.append(accuracy)
             fractions.append(stats["conv_nonzero_fraction"])
             if log:
@@ -240,7 +255,8 @@ def compare(*, epochs: int = DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, methods=METHOD
     return {
         "experiment": "compare",
         "config": {"dataset": "sklearn digits (1437 train / 360 test)", "epochs": epochs,
-                   "seeds": list(seeds), "threshold": threshold, "batch_size": batch_size,
+                   "seeds": list(seeds), "threshold": threshold, "first_conv": first_conv,
+                   "batch_size": batch_size,
                    "learning_rate": learning_rate, "optimizer": "Adam + cosine decay"},
         "methods": results,
         "elapsed_s": time.perf_counter() - start,
@@ -269,8 +285,8 @@ def threshold_sweep(*, thresholds=DEFAULT_THRESHOLDS, epochs: int = DEFAULT_EPOC
         accuracies, sparsities, layer_sparsities, stats = [], [], [], None
         for seed in seeds:
             accuracy, stats = _run("signed-binary", seed, data, epochs=epochs, threshold=t,
-                                   batch_size=batch_size, learning_rate=learning_rate,
-                                   verbose=verbose)
+                                   first_conv="quantized", batch_size=batch_size,
+                                   learning_rate=learning_rate, verbose=verbose)
             accuracies.append(accuracy)
             sparsities.append(1.0 - stats["conv_nonzero_fraction"])
             layer_sparsities.append(stats["conv_layer_sparsity"])
@@ -321,8 +337,9 @@ def format_compare(result: dict) -> str:
             f"{r['conv_bits_per_weight']:.2f}",
             str(r["flash_bytes"]),
         ))
-    return (f"Digits CNN, {c['epochs']} epochs, seeds {c['seeds']} (accuracy mean ± std over "
-            f"seeds; non-zeros of the last seed)\n" + _table(header, rows))
+    first = ", first conv float" if c.get("first_conv") == "float" else ""
+    return (f"Digits CNN{first}, {c['epochs']} epochs, seeds {c['seeds']} (accuracy mean ± std "
+            f"over seeds; non-zeros of the last seed)\n" + _table(header, rows))
 
 
 def format_sweep(result: dict) -> str:
@@ -372,6 +389,9 @@ def main(argv=None) -> int:
         if name == "compare":
             p.add_argument("--threshold", type=float, default=0.05,
                            help="signed-binary threshold (default: %(default)s)")
+            p.add_argument("--first-conv", choices=FIRST_CONV, default="quantized",
+                           help="quantize the first conv like the others (default, as "
+                                "sbtf.models.digits_cnn) or keep it float (int8)")
         else:
             p.add_argument("--thresholds", type=_float_list, default=list(DEFAULT_THRESHOLDS),
                            help="comma-separated thresholds in (0, 1) (default: %(default)s)")
@@ -383,7 +403,8 @@ def main(argv=None) -> int:
     if args.command == "compare":
         if not 0.0 < args.threshold < 1.0:
             parser.error(f"--threshold must lie in (0, 1), got {args.threshold}")
-        result = compare(epochs=args.epochs, seeds=args.seeds, threshold=args.threshold)
+        result = compare(epochs=args.epochs, seeds=args.seeds, threshold=args.threshold,
+                         first_conv=args.first_conv)
         print(format_compare(result))
     else:
         bad = [t for t in args.thresholds if not 0.0 < t < 1.0]

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import sbtf
 from sbtf import experiments, plots
+from sbtf._summary import row_bytes
 
 # Short runs: 5 epochs on digits take ~5-10 s per model on 2 cores. Over seeds 0-2 they gave
 # float/binary/ternary 0.98-1.00 and signed-binary 0.955-0.958 (it learns more slowly; 15
@@ -58,25 +59,41 @@ def test_methods_differ_only_in_the_conv_kernel_quantizer(method):
     assert isinstance(quantizer, expected)
 
 
-def test_weight_stats_counts_the_inference_kernels():
-    model = experiments.digits_model("ternary")
-    convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
-    # TWN threshold 0.7 * mean|w|: with |w| in {0.1, 1.0} half and half, Δ = 0.385, so exactly
-    # the 0.1 weights become 0.
+def _set_kernels(convs):
+    """|w| in {0.1, 1.0}, half and half: TWN's Δ = 0.7 * mean|w| = 0.385 zeroes the 0.1s."""
     for conv in convs:
         w = np.full(conv.kernel.shape, 0.1, np.float32)
         w.reshape(-1)[::2] = -1.0
         conv.kernel.assign(w)
-    stats = experiments.weight_stats(model, "ternary")
+
+
+def test_weight_stats_counts_the_inference_kernels():
+    model = experiments.digits_model("ternary")
+    convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    _set_kernels(convs)
+    stats = experiments.weight_stats(model)
     assert stats["conv_weights"] == 9 * 32 + 288 * 32 + 288 * 64
     assert stats["conv_nonzero"] == sum((c.kernel.shape.num_elements() + 1) // 2 for c in convs)
     assert stats["total_weights"] == stats["conv_weights"] + 64 * 10
     assert stats["total_nonzero"] == stats["conv_nonzero"] + np.count_nonzero(
         model.layers[-1].kernel.numpy())
-    # Two bit planes; a K=9 row pads to 32 bits, a K=288 row is 288 bits.
-    bits = 2 * (32 * 32 + 288 * 32 + 288 * 64)
+    # Two bit planes of sbtf's padded mask rows per filter.
+    bits = 2 * 8 * (32 * row_bytes(9) + 32 * row_bytes(288) + 64 * row_bytes(288))
     assert stats["conv_bits_per_weight"] == pytest.approx(bits / stats["conv_weights"])
     assert stats["int8_bytes"] == stats["flash_bytes"]  # ternary convs deploy as int8
+
+
+def test_first_conv_float_keeps_the_first_conv_int8():
+    model = experiments.digits_model("signed-binary", first_conv="float")
+    convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert type(convs[0]) is tf.keras.layers.Conv2D
+    assert all(isinstance(c, sbtf.SignedBinaryConv2D) for c in convs[1:])
+    stats = experiments.weight_stats(model)
+    assert stats["conv_layer_sparsity"][0] < 0.01  # float weights: (almost) never exactly 0
+    bits = 8 * 9 * 32 + 8 * (32 * row_bytes(288) + 64 * row_bytes(288)) + 8 * (32 + 64)
+    assert stats["conv_bits_per_weight"] == pytest.approx(bits / stats["conv_weights"])
+    with pytest.raises(ValueError, match="first_conv must be one of"):
+        experiments.digits_model("binary", first_conv="int4")
 
 
 def test_unknown_method_and_bad_thresholds_are_rejected():
