@@ -53,8 +53,8 @@ class FcCase:
     per_channel: bool = False
 
 
-# Awkward sizes on purpose: K = 27 (one partial word), 45 (two words), 33 (one bit past a
-# word), 37, 64 (exact words); zero points away from 0; every activation and padding mode.
+# Awkward sizes on purpose: K = 27, 33, 37, 45 (rows end inside a padding unit, 33 one bit
+# past it) and 48, 64 (exact); zero points away from 0; every activation and padding mode.
 CONV_CASES = [
     ConvCase("conv_3x3_same_relu", 1, 5, 5, 3, 4, 3, 3, activation=ref.ACT_RELU),
     ConvCase("conv_3x3_valid_stride2_dilation", 1, 9, 8, 5, 3, 3, 3, stride=(2, 1),

@@ -342,7 +342,7 @@ TF_LITE_MICRO_TEST(FullyConnectedBadTensorsFailPrepare) {
   int three_d_output[] = {3, 1, c.output_dims[1], c.output_dims[2]};
   int few_signs[] = {1, c.filter[0] - 1};
 
-  MicroPrintf("  mask one word too long per row:");
+  MicroPrintf("  mask 4 bytes too long per row:");
   Setup(c, &inv);
   inv.tensors[1].dims = tflite::testing::IntArrayFromInts(long_mask);
   TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
