@@ -527,7 +527,7 @@ class _Emitter:
                           f"{lo}, {hi}}};\n")
         return f"&{name}"
 
-    def _fc_shapes(self, op, x, y, c_in, c_out, keep_num_dims):
+    def _fc_shapes(self, op, x, y, c_in, c_out):
         if x.size % c_in:
             self.fail(op, f"input {x.describe()} size is not a multiple of {c_in} input channels")
         batches = x.size // c_in
@@ -546,7 +546,7 @@ class _Emitter:
         if len(w.shape) != 2:
             self.fail(op, f"weights {w.describe()} must be 2-D [C_out, C_in]")
         c_out, c_in = w.shape
-        batches = self._fc_shapes(op, x, y, c_in, c_out, getattr(o, "keepNumDims", False))
+        batches = self._fc_shapes(op, x, y, c_in, c_out)  # keep_num_dims only changes the shape
         scales = self.weight_scales(op, w, c_out, 0, "weights")
         m, s = ref.fully_connected_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
@@ -779,7 +779,7 @@ class _Emitter:
         c_in = opts["input_channels"]
         sign = self.tensor(op, 2)
         c_out = sign.shape[0] if sign.shape else 0
-        batches = self._fc_shapes(op, x, y, c_in, c_out, opts["keep_num_dims"])
+        batches = self._fc_shapes(op, x, y, c_in, c_out)
         mask, sign_name, scales = self._sbtf_weights(op, c_out, c_in)
         m, s = ref.fully_connected_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
