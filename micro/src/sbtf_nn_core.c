@@ -449,7 +449,9 @@ static void finish_pair(const sbtf_core_args *a, const int32_t *base, const int3
 }
 #else
 static inline int8_t clamp_out(int32_t v, int32_t lo, int32_t hi) {
-  return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+  v = v > lo ? v : lo; /* max/min form: conditional moves, no branches */
+  v = v < hi ? v : hi;
+  return (int8_t)v;
 }
 
 static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
@@ -485,8 +487,9 @@ static void finish_pair(const sbtf_core_args *a, const int32_t *base, const int3
     const int32_t s = 127 * sign[c], m = mult[c], sh = shift[c];
     const int32_t va = (int32_t)(b + (uint32_t)(s * acc_a[c]));
     const int32_t vb = (int32_t)(b + (uint32_t)(s * acc_b[c]));
-    out_a[c] = clamp_out(requantize(va, m, sh) + offset, lo, hi);
-    out_b[c] = clamp_out(requantize(vb, m, sh) + offset, lo, hi);
+    const int32_t ra = requantize(va, m, sh) + offset, rb = requantize(vb, m, sh) + offset;
+    out_a[c] = clamp_out(ra, lo, hi);
+    out_b[c] = clamp_out(rb, lo, hi);
   }
 }
 #endif
