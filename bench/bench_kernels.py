@@ -19,6 +19,7 @@ import re
 import sys
 from pathlib import Path
 
+from sbtf.converters.bitmask import row_bytes
 from sbtf.micro import boards, build, qemu, source_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +89,7 @@ def main(argv=None):
                 "ratio_vs_int8_reference": round(sb["instructions"] / ref["instructions"], 3),
                 "macs": sb["macs"],
                 "sbtf_instructions_per_mac": round(sb["instructions"] / sb["macs"], 3),
-                "sbtf_weight_bytes": c_out * 4 * ((k + 31) // 32) + c_out,  # mask + sign bytes
+                "sbtf_weight_bytes": c_out * row_bytes(k) + c_out,  # mask + sign bytes
                 "int8_weight_bytes": c_out * k,
                 "sbtf_scratch_bytes": sb["scratch"],
                 "sbtf_kernel_code_bytes": code,

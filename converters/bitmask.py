@@ -1,7 +1,8 @@
 """The sign + bitmask encoding of signed-binary int8 weights (docs/op_spec.md).
 
 A signed-binary filter's int8 weights are all 0 or all sign*127. It is stored as one sign byte
-and one bit per weight; each row is padded to a multiple of 32 bits so kernels can read words.
+and one bit per weight; each row is padded to a multiple of 16 bits, so kernels can read
+halfwords (one Helium predicate covers 16 bits) without spending more than a byte of padding.
 """
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import numpy as np
 MAGNITUDE = 127  # |int8 weight| of every non-zero: TFLite's symmetric scale is max|w| / 127
 
 
+ROW_ALIGNMENT_BITS = 16
+
+
 def row_bytes(k: int) -> int:
-    """Bytes of one mask row of k bits, padded to a multiple of 32 bits."""
-    return 4 * ((int(k) + 31) // 32)
+    """Bytes of one mask row of k bits, padded to a multiple of 16 bits."""
+    return 2 * ((int(k) + 15) // 16)
 
 
 def signed_binary_violation(weights: np.ndarray) -> str | None:

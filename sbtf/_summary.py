@@ -4,7 +4,7 @@ Flash bytes count what an int8 TFLite file stores per layer (docs/op_spec.md):
 
 - int8 conv / dense / depthwise: `C_out * K` weight bytes + a 4·C_out int32 bias;
 - signed-binary conv / dense: `C_out * row_bytes(K)` mask bytes + `C_out` sign bytes + a
-  4·C_out int32 bias, with `row_bytes(K) = 4 * ceil(K / 32)`;
+  4·C_out int32 bias, with `row_bytes(K) = 2 * ceil(K / 16)` (docs/op_spec.md);
 
 where `K` is the number of weights per filter: `kh*kw*C_in` for Conv2D, `C_in` for Dense,
 `kh*kw` for DepthwiseConv2D (whose `C_out = C_in * depth_multiplier`).
@@ -27,6 +27,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from sbtf.converters.bitmask import row_bytes
 from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 
 __all__ = [
@@ -42,9 +43,6 @@ __all__ = [
 BIAS_BYTES_PER_CHANNEL = 4  # int32
 
 
-def row_bytes(k: int) -> int:
-    """Bytes of one signed-binary mask row of `k` bits, padded to a multiple of 32 bits."""
-    return 4 * ((int(k) + 31) // 32)
 
 
 def _check_dims(c_out, k):

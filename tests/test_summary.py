@@ -24,16 +24,16 @@ def tiny_model():
     return model
 
 
-# Hand-computed (K = weights per filter, row_bytes = 4 * ceil(K / 32), bias 4 * C_out always):
+# Hand-computed (K = weights per filter, row_bytes = 2 * ceil(K / 16), bias 4 * C_out always):
 #   sb_conv: C_out 5, K 27, row 4:  sbtf 5*4 + 5 + 20 = 45;  int8 5*27 + 20 = 155; params 135
 #   bn:      params 4*5 = 20, folded: 0 bytes
 #   fc:      C_out 33, K 80:        int8 33*80 + 132 = 2772 (both);          params 2673
-#   sb_fc:   C_out 7, K 33, row 8:  sbtf 7*8 + 7 + 28 = 91;  int8 7*33 + 28 = 259; params 238
+#   sb_fc:   C_out 7, K 33, row 6:  sbtf 7*6 + 7 + 28 = 77;  int8 7*33 + 28 = 259; params 238
 EXPECTED = {
     "sb_conv": ("signed-binary", 135, 5, 27, 155, 45),
     "bn": ("folded", 20, None, None, 0, 0),
     "fc": ("int8", 2673, 33, 80, 2772, 2772),
-    "sb_fc": ("signed-binary", 238, 7, 33, 259, 91),
+    "sb_fc": ("signed-binary", 238, 7, 33, 259, 77),
 }
 
 
@@ -50,10 +50,10 @@ def test_rows_and_totals():
     assert result.layer("fc").sparsity is None
     assert result.params == 135 + 20 + 2673 + 238
     assert result.int8_bytes == 155 + 2772 + 259
-    assert result.sbtf_bytes == 45 + 2772 + 91
-    assert result.compression == pytest.approx(3186 / 2908)
+    assert result.sbtf_bytes == 45 + 2772 + 77
+    assert result.compression == pytest.approx(3186 / 2894)
     table = lines[0]
-    assert "sb_conv" in table and "signed-binary" in table and "3186" in table and "2908" in table
+    assert "sb_conv" in table and "signed-binary" in table and "3186" in table and "2894" in table
 
 
 def test_depthwise_row_deploys_as_int8():
@@ -84,7 +84,7 @@ SIZES = [1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 576]
 @pytest.mark.parametrize("k", SIZES)
 @pytest.mark.parametrize("c_out", [1, 3, 64])
 def test_byte_formulas(c_out, k):
-    row = math.ceil(k / 32) * 4
+    row = math.ceil(k / 16) * 2
     assert sbtf.signed_binary_bytes(c_out, k) == c_out * row + c_out + 4 * c_out
     assert sbtf.signed_binary_bytes(c_out, k, bias=False) == c_out * row + c_out
     assert sbtf.int8_bytes(c_out, k) == c_out * k + 4 * c_out

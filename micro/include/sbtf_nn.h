@@ -77,8 +77,8 @@ typedef struct {
   const int32_t *shift;
 } sbtf_quant_params;
 
-/** Bytes of one bitmask row: K bits padded to a multiple of 32 bits. */
-static inline int32_t sbtf_mask_row_bytes(int32_t k) { return ((k + 31) / 32) * 4; }
+/** Bytes of one bitmask row: K bits padded to a multiple of 16 bits (docs/op_spec.md). */
+static inline int32_t sbtf_mask_row_bytes(int32_t k) { return ((k + 15) / 16) * 2; }
 
 /** Which implementation this build of the library runs: "portable", "dsp" or "helium". */
 const char *sbtf_kernel_path(void);
