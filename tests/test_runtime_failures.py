@@ -164,3 +164,19 @@ def test_large_batches_boot_once_per_chunk(tiny, tmp_path, monkeypatch):
     res = runtime.run_model(tiny, "mps2-an386", x, out_dir=tmp_path, timeout=60)
     assert len(res.instructions) == 7 and len(list(tmp_path.glob("part*"))) == 3
     np.testing.assert_array_equal(res.outputs, hostref.run_reference(tiny, x))
+
+
+@pytest.mark.slow
+def test_too_small_scratch_on_a_board_is_rebuilt_with_the_kernels_size(sbtf_digits_like, tmp_path,
+                                                                        monkeypatch):
+    real_generate = codegen.generate
+
+    def generate_small_scratch(tflite, *, source="model", scratch_bytes=None):
+        return real_generate(tflite, source=source, scratch_bytes=scratch_bytes or 16)
+
+    monkeypatch.setattr(codegen, "generate", generate_small_scratch)
+    x = np.random.default_rng(3).integers(-128, 128, size=(2, 64)).astype(np.int8)
+    with pytest.warns(UserWarning, match="need .* bytes of scratch, the image has 16"):
+        res = runtime.run_model(sbtf_digits_like, "mps3-an547", x, out_dir=tmp_path, timeout=60)
+    assert res.scratch_needed > 16
+    np.testing.assert_array_equal(res.outputs, hostref.run_sbtf_interpreter(sbtf_digits_like, x))

@@ -882,8 +882,8 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         in_shape=list(tin.shape), out_shape=list(tout.shape),
     )
     scratch_check = "\n".join(
-        f"  need = {expr};\n  if (need < 0 || need > SBTF_MODEL_SCRATCH_BYTES) return need < 0 ? "
-        f"(int32_t)need : -(int32_t)need;\n  if (need > max) max = need;" for expr in em.scratch_ops)
+        f"  need = {expr};\n  if (need < 0) return need;\n  if (need > max) max = need;"
+        for expr in em.scratch_ops)
     source_c = _SOURCE.format(
         source=source, decls="\n".join(em.decls), body="\n".join(body), in_off=in_off,
         out_off=out_off, poison_input=poison_input, arena_total=plan.arena_bytes,
@@ -959,8 +959,8 @@ sbtf_status sbtf_model_invoke(const int8_t *input, int8_t *output);
 /** Index of the operator that failed in the last sbtf_model_invoke, or -1. */
 int32_t sbtf_model_failed_op(void);
 
-/** Largest scratch size the sbtf kernels need here, or a negative value: -(bytes needed) when
- *  SBTF_MODEL_SCRATCH_BYTES is too small, a negative sbtf_status for invalid shapes. */
+/** Largest scratch size the sbtf kernels need here (their *_get_buffer_size()), negated when
+ *  SBTF_MODEL_SCRATCH_BYTES is smaller; a negative sbtf_status for invalid shapes. */
 int32_t sbtf_model_check_scratch(void);
 
 #ifdef __cplusplus
@@ -1015,7 +1015,7 @@ int32_t sbtf_model_failed_op(void) {{ return sbtf_failed_op; }}
 int32_t sbtf_model_check_scratch(void) {{
   int32_t need = 0, max = 0;
 {scratch_check}
-  return max;
+  return max > SBTF_MODEL_SCRATCH_BYTES ? -max : max;
 }}
 
 sbtf_status sbtf_model_invoke(const int8_t *input, int8_t *output) {{
