@@ -16,6 +16,8 @@ delegate_plugin = Extension(
     "sbtf._delegate",
     sources=sorted(glob.glob("micro/delegate/*.c")) + sorted(glob.glob("micro/src/*.c")),
     include_dirs=["micro/include", "micro/delegate"],
+    depends=sorted(glob.glob("micro/include/*.h") + glob.glob("micro/src/*.h")
+                   + glob.glob("micro/delegate/*.h")),
     extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
     extra_link_args=["-Wl,--no-undefined"],
     libraries=["m"],

@@ -7,6 +7,9 @@ TFLite delegate plugin when sbtf is installed (`pip install -e .`). See docs/hos
 from __future__ import annotations
 
 import importlib.machinery
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -35,6 +38,15 @@ def stale_sources(library: Path) -> list[Path]:
     return sorted(p for p in _sources() if p.stat().st_mtime > built)
 
 
+def _built_library() -> Path | None:
+    package = Path(__file__).resolve().parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = package / (_LIBRARY_STEM + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def library_path() -> Path:
     """Path of the built delegate plugin; FileNotFoundError saying how to build it if absent.
 
@@ -42,23 +54,46 @@ def library_path() -> Path:
     """
     package = Path(__file__).resolve().parent
     repo = package.parent
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        candidate = package / (_LIBRARY_STEM + suffix)
-        if candidate.is_file():
-            newer = stale_sources(candidate)
-            if newer:
-                warnings.warn(
-                    f"sbtf's delegate plugin {candidate.name} is older than {newer[0]}; "
-                    f"rebuild it with `cd {repo} && python setup.py build_ext --inplace`",
-                    stacklevel=2,
-                )
-            return candidate
-    raise FileNotFoundError(
-        f"sbtf's TFLite delegate plugin is not built (no {_LIBRARY_STEM}*.so in {package}). "
-        f"Build it with `pip install -e {repo}` (or `make setup`); it needs gcc and the C "
-        "kernels in micro/src. If the install printed a warning about the 'sbtf._delegate' "
-        "extension, the compiler error is above that warning."
+    library = _built_library()
+    if library is None:
+        raise FileNotFoundError(
+            f"sbtf's TFLite delegate plugin is not built (no {_LIBRARY_STEM}*.so in {package}). "
+            f"Build it with `pip install -e {repo}` (or `make setup`); it needs gcc and the C "
+            "kernels in micro/src. If the install printed a warning about the 'sbtf._delegate' "
+            "extension, the compiler error is above that warning."
+        )
+    newer = stale_sources(library)
+    if newer:
+        warnings.warn(
+            f"sbtf's delegate plugin {library.name} is older than {newer[0]}; rebuild it with "
+            f"`cd {repo} && python setup.py build_ext --inplace`",
+            stacklevel=2,
+        )
+    return library
+
+
+def build_in_place() -> Path:
+    """Build the plugin in this source checkout if it is missing or stale; return its path.
+
+    Runs `python setup.py build_ext --inplace` (seconds), e.g. after editing a kernel in
+    micro/src without re-running `pip install -e .`. RuntimeError with the compiler's output if
+    the build fails.
+    """
+    library = _built_library()
+    if library is not None and not stale_sources(library):
+        return library
+    repo = Path(__file__).resolve().parents[1]
+    build = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "--inplace", "--force"],
+        cwd=repo, capture_output=True, text=True, check=False,
     )
+    if build.returncode != 0:
+        raise RuntimeError(f"building sbtf's delegate plugin failed:\n{build.stdout}{build.stderr}")
+    library = _built_library()
+    if library is None:
+        raise RuntimeError(f"building sbtf's delegate plugin produced no library:\n{build.stderr}")
+    os.utime(library)  # setuptools copies it with a whole-second mtime, possibly before a source's
+    return library
 
 
 def load_delegate():
