@@ -29,7 +29,8 @@ _EXACT_RESOLVERS = (_RESOLVER.BUILTIN_REF, _RESOLVER.BUILTIN_WITHOUT_DEFAULT_DEL
 def _sources() -> list[Path]:
     """The C sources the plugin is built from (setup.py), in a source checkout."""
     micro = Path(__file__).resolve().parents[1] / "micro"
-    return [p for pattern in ("delegate/*", "src/*.c", "include/*.h") for p in micro.glob(pattern)]
+    patterns = ("delegate/*.[ch]", "src/*.[ch]", "include/*.h")
+    return [p for pattern in patterns for p in micro.glob(pattern)]
 
 
 def stale_sources(library: Path) -> list[Path]:
