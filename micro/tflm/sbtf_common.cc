@@ -46,13 +46,18 @@ bool OptionsReader::ReadInt(const char* key, int32_t min, int32_t max, int32_t* 
                 static_cast<int>(ref.GetType()));
     return false;
   }
-  // Compare in 64 bits (unsigned values above INT64_MAX count as too large).
+  // Compare in 64 bits (unsigned values above INT64_MAX count as too large). Messages print
+  // int, not long long: newlib-nano's printf has no %lld.
   const int64_t v = ref.IsUInt() && ref.AsUInt64() > static_cast<uint64_t>(INT64_MAX)
                         ? INT64_MAX
                         : ref.AsInt64();
+  if (v < INT32_MIN || v > INT32_MAX) {
+    MicroPrintf("%s: custom option '%s' does not fit an int32", op_, key);
+    return false;
+  }
   if (v < min || v > max) {
-    MicroPrintf("%s: custom option '%s' = %ld is outside [%ld, %ld]", op_, key,
-                static_cast<long>(v), static_cast<long>(min), static_cast<long>(max));
+    MicroPrintf("%s: custom option '%s' = %d is outside [%d, %d]", op_, key, static_cast<int>(v),
+                static_cast<int>(min), static_cast<int>(max));
     return false;
   }
   *value = static_cast<int32_t>(v);
@@ -152,8 +157,9 @@ TfLiteStatus CheckWeightTensors(const char* op, const TfLiteTensor* mask, const 
 
   if (bias != nullptr &&
       (bias->type != kTfLiteInt32 || bias->dims->size != 1 || bias->dims->data[0] != c_out)) {
-    MicroPrintf("%s: bias must be int32 [C_out] = [%d], got %s with %d dims", op,
-                static_cast<int>(c_out), TypeName(bias->type), bias->dims->size);
+    MicroPrintf("%s: bias must be int32 [C_out] = [%d], got %s with %d dims (first %d)", op,
+                static_cast<int>(c_out), TypeName(bias->type), bias->dims->size,
+                bias->dims->size > 0 ? bias->dims->data[0] : 0);
     return kTfLiteError;
   }
 
