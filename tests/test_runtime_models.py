@@ -108,3 +108,17 @@ def test_real_board_firmware_links_and_fits(resnet8, name, tmp_path):
 def test_unknown_real_board_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown real board 'nucleo-h743zi'"):
         runtime.build_real_firmware(b"", "nucleo-h743zi", np.zeros(1, np.int8))
+
+
+@pytest.mark.slow
+def test_fit_report_counts_a_ccm_arena_outside_the_sram(resnet8):
+    tflite, _ = resnet8
+    sram = runtime.fit_report(tflite, "netduinoplus2")
+    ccm = runtime.fit_report(tflite, "netduinoplus2", arena_in_ccm=True)
+    assert ccm.ccm == sram.arena and ccm.ram == sram.ram - sram.arena
+    assert ccm.ccm_limit == 64 << 10 and ccm.fits()
+    too_big = runtime.Memory(text=1, data=0, bss=200_000, stack=8192, arena=100_000,
+                             ram_limit=128 << 10, ccm=100_000, ccm_limit=64 << 10)
+    assert "CCM 100000 B exceeds 65536 B by 34464 B" in too_big.overflow_message("netduinoplus2")
+    with pytest.raises(ValueError, match="has no CCM"):
+        runtime.fit_report(tflite, "mps2-an386", arena_in_ccm=True)

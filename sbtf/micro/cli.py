@@ -52,13 +52,17 @@ def _load_inputs(path: str | None, gen, seed: int = 0) -> np.ndarray:
 
 
 def _memory_lines(memory, board: str) -> list[str]:
-    lines = [
-        f"flash: {memory.flash} B (text + rodata {memory.text} B, data init {memory.data} B)"
-        + (f" of {memory.flash_limit} B" if memory.flash_limit else ""),
-        f"RAM:   {memory.ram} B (arena {memory.arena} B + rest of .bss {memory.bss - memory.arena} B"
-        f" + stack {memory.stack} B + data {memory.data} B)"
-        + (f" of {memory.ram_limit} B" if memory.ram_limit else ""),
-    ]
+    flash = (f"flash: {memory.flash} B (text + rodata {memory.text} B, data init {memory.data} B)"
+             + (f" of {memory.flash_limit} B" if memory.flash_limit else ""))
+    limit = f" of {memory.ram_limit} B" if memory.ram_limit else ""
+    if memory.ccm:
+        ram = (f"RAM:   {memory.ram} B{limit} (.bss {memory.bss - memory.ccm} B + stack "
+               f"{memory.stack} B + data {memory.data} B) + CCM {memory.ccm} B of "
+               f"{memory.ccm_limit} B (the arena)")
+    else:
+        ram = (f"RAM:   {memory.ram} B{limit} (arena {memory.arena} B + rest of .bss "
+               f"{memory.bss - memory.arena} B + stack {memory.stack} B + data {memory.data} B)")
+    lines = [flash, ram]
     if memory.stack_used is not None:
         lines.append(f"stack used: {memory.stack_used} B")
     msg = memory.overflow_message(board)
@@ -88,8 +92,13 @@ def cmd_run(args) -> int:
         need = runtime.fit_report(tflite, args.board, source=args.model)
         msg = need.overflow_message(args.board)
         if msg:
+            in_ccm = runtime.fit_report(tflite, args.board, source=args.model, arena_in_ccm=True)
+            ccm = ("it would fit with the arena in the 64 KiB CCM "
+                   "(-DSBTF_MODEL_ARENA_ATTR='__attribute__((section(\".ccm\")))'), which QEMU "
+                   "does not simulate" if in_ccm.fits() else
+                   f"with the arena in the 64 KiB CCM: {in_ccm.overflow_message(args.board)}")
             print("\n".join(_memory_lines(need, args.board)))
-            raise ValueError(f"{args.model} does not fit the real STM32F405 ({msg})")
+            raise ValueError(f"{args.model} does not fit the real STM32F405 ({msg}; {ccm})")
     res = runtime.run_model(tflite, args.board, x, timeout=args.timeout, source=args.model)
     out = res.outputs
     if args.output:

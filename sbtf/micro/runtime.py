@@ -99,12 +99,14 @@ class Memory:
 
     text: int  # code + constants (.text incl. .rodata: the weights)
     data: int
-    bss: int  # includes the arena and scratch
+    bss: int  # includes the arena and scratch (and .ccm when the arena is placed there)
     stack: int  # stack reserved by the linker script
     arena: int
     stack_used: int | None = None  # measured peak (boards only)
     flash_limit: int | None = None
     ram_limit: int | None = None
+    ccm: int = 0  # bytes in the STM32F4's core-coupled memory (.ccm), not in SRAM
+    ccm_limit: int | None = None
 
     @property
     def flash(self) -> int:
@@ -112,11 +114,11 @@ class Memory:
 
     @property
     def ram(self) -> int:
-        return self.data + self.bss + self.stack
+        """SRAM: .data + .bss (less what sits in CCM) + the reserved stack."""
+        return self.data + self.bss - self.ccm + self.stack
 
     def fits(self) -> bool:
-        return (self.flash_limit is None or self.flash <= self.flash_limit) and (
-            self.ram_limit is None or self.ram <= self.ram_limit)
+        return self.overflow_message("") is None
 
     def overflow_message(self, board: str) -> str | None:
         parts = []
@@ -125,7 +127,13 @@ class Memory:
                          f"{self.flash - self.flash_limit} B")
         if self.ram_limit is not None and self.ram > self.ram_limit:
             parts.append(f"RAM {self.ram} B exceeds {self.ram_limit} B by {self.ram - self.ram_limit} B")
+        if self.ccm and self.ccm_limit is not None and self.ccm > self.ccm_limit:
+            parts.append(f"CCM {self.ccm} B exceeds {self.ccm_limit} B by {self.ccm - self.ccm_limit} B")
         return f"{board}: " + "; ".join(parts) if parts else None
+
+
+# Boards whose linker script offers a .ccm section (CPU-only RAM beside the SRAM), and its size.
+CCM_BYTES = {"netduinoplus2": 64 << 10}
 
 
 @dataclass
@@ -159,14 +167,16 @@ def _stack_size(linker_script: Path) -> int:
     return int(m.group(1), 0) if m else 0
 
 
-def elf_memory(elf, linker_script: Path, flash_limit: int, ram_limit: int, arena: int) -> Memory:
+def elf_memory(elf, linker_script: Path, flash_limit: int, ram_limit: int, arena: int,
+               ccm_limit: int | None = None) -> Memory:
     """Flash / RAM of a linked image; the stack is the size the linker script reserves."""
     s = _build.size(elf)
     stack = _stack_size(linker_script)
     # `size` counts the NOLOAD stack section in bss; count it once, as `stack`.
     bss = max(s.bss - stack, 0) if _section_size(elf, ".stack") else s.bss
     return Memory(text=s.text, data=s.data, bss=bss, stack=stack, arena=arena,
-                  flash_limit=flash_limit, ram_limit=ram_limit)
+                  flash_limit=flash_limit, ram_limit=ram_limit, ccm=_section_size(elf, ".ccm"),
+                  ccm_limit=ccm_limit)
 
 
 def _section_size(elf, name: str) -> int:
@@ -223,7 +233,7 @@ def build_firmware(tflite: bytes, board: str, x_int8, *, out_dir=None, poison: b
                            defines=defines, opt=opt, out=out_dir / "firmware.elf",
                            extra_cflags=RUNTIME_CFLAGS)
     memory = elf_memory(elf, _build.board_dir() / b.linker_script, b.flash[1], b.ram[1],
-                        gen.plan.arena_bytes)
+                        gen.plan.arena_bytes, CCM_BYTES.get(b.name))
     return Firmware(b.name, elf, gen, memory, n_inputs=n)
 
 
@@ -416,17 +426,23 @@ def build_real_firmware(tflite: bytes, board: str, x_int8, *, out=None, source: 
     return Firmware(b.name, elf, gen, memory, n_inputs=n, bin=binary)
 
 
-def fit_report(tflite: bytes, board: str, *, source: str = "model") -> Memory:
+def fit_report(tflite: bytes, board: str, *, source: str = "model",
+               arena_in_ccm: bool = False) -> Memory:
     """Flash and RAM the model's firmware needs against `board`'s limits, even when it does not
-    fit: measured by linking for a board with the same core and ample memory."""
+    fit: measured by linking for a board with the same core and ample memory. With
+    arena_in_ccm the arena is counted in the board's CCM instead of its SRAM (what
+    -DSBTF_MODEL_ARENA_ATTR='__attribute__((section(".ccm")))' does on the real chip; QEMU 7.2's
+    netduinoplus2 does not map the CCM, so simulated runs keep the arena in SRAM)."""
     b = _boards.get(board)
+    if arena_in_ccm and b.name not in CCM_BYTES:
+        raise ValueError(f"{b.name} has no CCM; arena_in_ccm needs one of {', '.join(CCM_BYTES)}")
     roomy = {"netduinoplus2": "mps2-an386"}.get(b.name, b.name)
-    fw = build_firmware(tflite, roomy, _zero_input(tflite),
-                        source=source)
+    fw = build_firmware(tflite, roomy, _zero_input(tflite), source=source)
     m = fw.memory
     stack = _stack_size(_build.board_dir() / b.linker_script)
     return Memory(text=m.text, data=m.data, bss=m.bss, stack=stack, arena=m.arena,
-                  flash_limit=b.flash[1], ram_limit=b.ram[1])
+                  flash_limit=b.flash[1], ram_limit=b.ram[1],
+                  ccm=m.arena if arena_in_ccm else 0, ccm_limit=CCM_BYTES.get(b.name))
 
 
 def _zero_input(tflite: bytes) -> np.ndarray:
