@@ -12,12 +12,12 @@ import os
 import time
 
 import numpy as np
-import tensorflow as tf
-from sbtf.converters.convert import _calibration, _tflite_int8
-from sbtf.converters.prepare import prepare
-from sbtf.converters.reencode import reencode
 
-import sbtf
+import sbtf  # first: sets TF_USE_LEGACY_KERAS before TensorFlow is imported  # isort: skip
+import tensorflow as tf  # isort: skip
+from sbtf.converters.convert import _calibration, _tflite_int8  # isort: skip
+from sbtf.converters.prepare import prepare  # isort: skip
+from sbtf.converters.reencode import reencode  # isort: skip
 
 OUT = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench", "convert.json"
