@@ -23,9 +23,11 @@ command -v "$PY" >/dev/null || PY=python3
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-# Reinstall only when the package metadata changed since the last install.
+# Reinstall only when the package metadata or the C sources of the host delegate plugin
+# (built by setup.py from micro/) changed since the last install.
 stamp=.venv/.sbtf-installed
-if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ] ||
+   [ -n "$(find micro/src micro/include micro/delegate -name '*.[ch]' -newer "$stamp" 2>/dev/null | head -1)" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[dev]"
   touch "$stamp"
