@@ -231,6 +231,26 @@ TF_LITE_MICRO_TEST(MalformedOptionsFailInit) {
                        nullptr);
 }
 
+TF_LITE_MICRO_TEST(CorruptedOptionsNeverCrash) {
+  // Every single-bit flip of valid options: Init may accept (e.g. a changed value still in
+  // range) or reject, but must never read outside the buffer (run under ASan on the host).
+  const GoldenCase& c = sbtf_test::kConvCases[0];
+  static uint8_t corrupted[256];
+  TF_LITE_MICRO_EXPECT(c.options_size <= sizeof(corrupted));
+  int rejected = 0;
+  for (size_t i = 0; i < c.options_size; ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      memcpy(corrupted, c.options, c.options_size);
+      corrupted[i] ^= static_cast<uint8_t>(1u << bit);
+      if (InitOnly(*sbtf::Register_SBTF_CONV_2D(), corrupted, c.options_size) == nullptr) {
+        ++rejected;
+      }
+    }
+  }
+  MicroPrintf("  %d of %d bit flips rejected", rejected, static_cast<int>(c.options_size * 8));
+  TF_LITE_MICRO_EXPECT_GT(rejected, 0);
+}
+
 TF_LITE_MICRO_TEST(MalformedOptionsFailPrepare) {
   // Through the whole Init/Prepare path: a rejected Init must not crash Prepare.
   const GoldenCase& c = sbtf_test::kConvCases[0];
