@@ -25,7 +25,7 @@ static inline int32_t align4(int32_t v) { return round_up(v, 4); }
  *   int32 base[c_pad]   bias + 127*sign*(input_offset-128)*popcount
  *   int32 acc_a[c_pad], acc_b[c_pad]   sums S for pixels A, B
  *   uint32 tables[min(Gp, 64) * 16]    subset sums of the current chunk
- *   uint8 rows[2][Kp]                  the two pixels' inputs, offset-binary
+ *   int8 rows[2][Kp]                   the two pixels' inputs where they must be copied
  *   uint8 offsets[c_pad * Gp]          per filter and group: 4*nibble + 64*(g % 4)
  * with G = ceil(K/4) groups, Gp = G rounded up to 4, Kp = 4*Gp, c_pad = c_out rounded up to
  * FILTER_LANES. */
@@ -42,35 +42,32 @@ typedef struct {
   uint8_t *offsets;
 } layout;
 
+/* Fills *l (pointers only when buf is not NULL) and returns the scratch bytes needed. */
 static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
   const int32_t groups_padded = round_up((k + 3) / 4, 4);
   const int32_t chunk = groups_padded < SBTF_CHUNK_GROUPS ? groups_padded : SBTF_CHUNK_GROUPS;
   const int32_t c_pad = round_up(c_out, FILTER_LANES);
-  int32_t at = 0;
+  const int32_t at_acc_a = 4 * c_pad, at_acc_b = at_acc_a + 4 * c_pad;
+  const int32_t at_tables = at_acc_b + 4 * c_pad, at_row_a = at_tables + 64 * chunk;
+  const int32_t at_row_b = at_row_a + 4 * groups_padded, at_offsets = at_row_b + 4 * groups_padded;
   l->groups_padded = groups_padded;
   l->chunk_groups = chunk;
   l->c_pad = c_pad;
-  l->base = (int32_t *)(void *)(buf + at);
-  at += 4 * c_pad;
-  l->acc_a = (int32_t *)(void *)(buf + at);
-  at += 4 * c_pad;
-  l->acc_b = (int32_t *)(void *)(buf + at);
-  at += 4 * c_pad;
-  l->tables = (uint32_t *)(void *)(buf + at);
-  at += 64 * chunk;
-  l->row_a = (int8_t *)(buf + at);
-  at += 4 * groups_padded;
-  l->row_b = (int8_t *)(buf + at);
-  at += 4 * groups_padded;
-  l->offsets = buf + at;
-  at += align4(c_pad * groups_padded);
-  return at;
+  if (buf != NULL) {
+    l->base = (int32_t *)(void *)buf;
+    l->acc_a = (int32_t *)(void *)(buf + at_acc_a);
+    l->acc_b = (int32_t *)(void *)(buf + at_acc_b);
+    l->tables = (uint32_t *)(void *)(buf + at_tables);
+    l->row_a = (int8_t *)(buf + at_row_a);
+    l->row_b = (int8_t *)(buf + at_row_b);
+    l->offsets = buf + at_offsets;
+  }
+  return at_offsets + align4(c_pad * groups_padded);
 }
 
 int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out) {
   layout l;
-  /* Only offsets are computed from a NULL base; nothing is dereferenced. */
-  return make_layout(k, c_out, (uint8_t *)0, &l);
+  return make_layout(k, c_out, NULL, &l);
 }
 
 static inline uint32_t load_u32(const void *p) {
