@@ -6,6 +6,7 @@ embedded in micro/tflm/sbtf_ops_test_data.h; these tests keep that data honest: 
 exactly what the NumPy reference computes today, and its options must be what the converter
 writes and reads.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from sbtf.converters import host
 
 GENERATOR = Path(__file__).resolve().parents[1] / "micro" / "tflm" / "gen_sbtf_ops_test_data.py"
@@ -32,9 +32,9 @@ def test_golden_header_matches_reference(gen):
     # Regenerates every expected output with sbtf.converters.reference; a change in the
     # reference, the bitmask layout or the options format makes the committed goldens stale.
     committed = gen.HEADER.read_text()
-    assert gen.render() == committed, (
-        f"{gen.HEADER.name} is stale: run .venv/bin/python {GENERATOR.relative_to(GENERATOR.parents[2])}"
-    )
+    assert (
+        gen.render() == committed
+    ), f"{gen.HEADER.name} is stale: run .venv/bin/python {GENERATOR.relative_to(GENERATOR.parents[2])}"
 
 
 def test_goldens_are_valid_converter_options(gen):

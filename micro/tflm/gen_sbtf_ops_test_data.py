@@ -7,6 +7,7 @@ FlexBuffers written as the converter writes them, plus malformed ones for the ne
     .venv/bin/python micro/tflm/gen_sbtf_ops_test_data.py            # rewrite the header
     .venv/bin/python micro/tflm/gen_sbtf_ops_test_data.py --check    # exit 1 if it is stale
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from flatbuffers import flexbuffers
-
-from sbtf.converters import bitmask, reference as ref
+from sbtf.converters import bitmask
+from sbtf.converters import reference as ref
 
 HEADER = Path(__file__).with_name("sbtf_ops_test_data.h")
 FORMAT_VERSION = 1
@@ -57,17 +58,56 @@ class FcCase:
 # past it) and 48, 64 (exact); zero points away from 0; every activation and padding mode.
 CONV_CASES = [
     ConvCase("conv_3x3_same_relu", 1, 5, 5, 3, 4, 3, 3, activation=ref.ACT_RELU),
-    ConvCase("conv_3x3_valid_stride2_dilation", 1, 9, 8, 5, 3, 3, 3, stride=(2, 1),
-             dilation=(1, 2), padding=ref.PADDING_VALID, bias=False),
-    ConvCase("conv_1x1_batch2_relu6_per_tensor", 2, 3, 2, 33, 2, 1, 1,
-             activation=ref.ACT_RELU6, per_channel=False),
-    ConvCase("conv_2x3_same_stride2_relu_n1_to_1", 1, 6, 7, 8, 5, 2, 3, stride=(2, 2),
-             activation=ref.ACT_RELU_N1_TO_1),
+    ConvCase(
+        "conv_3x3_valid_stride2_dilation",
+        1,
+        9,
+        8,
+        5,
+        3,
+        3,
+        3,
+        stride=(2, 1),
+        dilation=(1, 2),
+        padding=ref.PADDING_VALID,
+        bias=False,
+    ),
+    ConvCase(
+        "conv_1x1_batch2_relu6_per_tensor",
+        2,
+        3,
+        2,
+        33,
+        2,
+        1,
+        1,
+        activation=ref.ACT_RELU6,
+        per_channel=False,
+    ),
+    ConvCase(
+        "conv_2x3_same_stride2_relu_n1_to_1",
+        1,
+        6,
+        7,
+        8,
+        5,
+        2,
+        3,
+        stride=(2, 2),
+        activation=ref.ACT_RELU_N1_TO_1,
+    ),
 ]
 FC_CASES = [
     FcCase("fc_batch2", (2, 37), 37, 5),
-    FcCase("fc_keep_num_dims_relu", (2, 3, 8), 8, 4, activation=ref.ACT_RELU, bias=False,
-           keep_num_dims=True),
+    FcCase(
+        "fc_keep_num_dims_relu",
+        (2, 3, 8),
+        8,
+        4,
+        activation=ref.ACT_RELU,
+        bias=False,
+        keep_num_dims=True,
+    ),
     FcCase("fc_flatten_64", (1, 2, 2, 16), 64, 3, activation=ref.ACT_RELU6),
     FcCase("fc_per_channel", (3, 33), 33, 6, activation=ref.ACT_RELU_N1_TO_1, per_channel=True),
 ]
@@ -92,17 +132,25 @@ def quant(rng, c_out: int, per_channel: bool):
 
 def conv_options(c: ConvCase) -> dict:
     return {
-        "version": FORMAT_VERSION, "input_channels": c.c_in, "filter_height": c.kh,
-        "filter_width": c.kw, "padding": c.padding, "stride_h": c.stride[0],
-        "stride_w": c.stride[1], "dilation_h_factor": c.dilation[0],
-        "dilation_w_factor": c.dilation[1], "fused_activation_function": c.activation,
+        "version": FORMAT_VERSION,
+        "input_channels": c.c_in,
+        "filter_height": c.kh,
+        "filter_width": c.kw,
+        "padding": c.padding,
+        "stride_h": c.stride[0],
+        "stride_w": c.stride[1],
+        "dilation_h_factor": c.dilation[0],
+        "dilation_w_factor": c.dilation[1],
+        "fused_activation_function": c.activation,
     }
 
 
 def fc_options(c: FcCase) -> dict:
     return {
-        "version": FORMAT_VERSION, "input_channels": c.c_in,
-        "fused_activation_function": c.activation, "keep_num_dims": c.keep_num_dims,
+        "version": FORMAT_VERSION,
+        "input_channels": c.c_in,
+        "fused_activation_function": c.activation,
+        "keep_num_dims": c.keep_num_dims,
     }
 
 
@@ -116,11 +164,33 @@ def make_conv(rng, c: ConvCase) -> dict:
     mult, shift = ref.conv_multipliers(in_scale, np.broadcast_to(w_scales, c.c_out), out_scale)
     lo, hi = ref.activation_range(c.activation, float(out_scale), out_zp)
     rq = ref.Requant(-in_zp, out_zp, mult, shift, lo, hi)
-    y = ref.sbtf_conv2d(x, mask, sign, bias, rq, filter_hw=(c.kh, c.kw), stride=c.stride,
-                        dilation=c.dilation, padding=c.padding)
-    return dict(name=c.name, options=conv_options(c), x=x, in_scale=in_scale, in_zp=in_zp,
-                mask=mask, sign=sign, w_scales=w_scales, bias=bias, y=y, out_scale=out_scale,
-                out_zp=out_zp, filter=(c.c_out, c.kh, c.kw, c.c_in), conv=c)
+    y = ref.sbtf_conv2d(
+        x,
+        mask,
+        sign,
+        bias,
+        rq,
+        filter_hw=(c.kh, c.kw),
+        stride=c.stride,
+        dilation=c.dilation,
+        padding=c.padding,
+    )
+    return {
+        "name": c.name,
+        "options": conv_options(c),
+        "x": x,
+        "in_scale": in_scale,
+        "in_zp": in_zp,
+        "mask": mask,
+        "sign": sign,
+        "w_scales": w_scales,
+        "bias": bias,
+        "y": y,
+        "out_scale": out_scale,
+        "out_zp": out_zp,
+        "filter": (c.c_out, c.kh, c.kw, c.c_in),
+        "conv": c,
+    }
 
 
 def make_fc(rng, c: FcCase) -> dict:
@@ -137,9 +207,22 @@ def make_fc(rng, c: FcCase) -> dict:
     y = ref.sbtf_fully_connected(x.reshape(-1, c.c_in), mask, sign, bias, rq)
     if c.keep_num_dims:
         y = y.reshape(*c.input_shape[:-1], c.c_out)
-    return dict(name=c.name, options=fc_options(c), x=x, in_scale=in_scale, in_zp=in_zp,
-                mask=mask, sign=sign, w_scales=w_scales, bias=bias, y=y, out_scale=out_scale,
-                out_zp=out_zp, filter=(c.c_out, 1, 1, c.c_in), conv=None)
+    return {
+        "name": c.name,
+        "options": fc_options(c),
+        "x": x,
+        "in_scale": in_scale,
+        "in_zp": in_zp,
+        "mask": mask,
+        "sign": sign,
+        "w_scales": w_scales,
+        "bias": bias,
+        "y": y,
+        "out_scale": out_scale,
+        "out_zp": out_zp,
+        "filter": (c.c_out, 1, 1, c.c_in),
+        "conv": None,
+    }
 
 
 def malformed_options() -> list[tuple[str, bytes]]:
@@ -153,8 +236,9 @@ def malformed_options() -> list[tuple[str, bytes]]:
             cases.append((f"{op}_missing_{key}", flexbuffers.Dumps(missing)))
         cases.append((f"{op}_version_2", flexbuffers.Dumps({**good, "version": 2})))
         cases.append((f"{op}_version_0", flexbuffers.Dumps({**good, "version": 0})))
-        cases.append((f"{op}_activation_tanh", flexbuffers.Dumps({**good,
-                                                                  "fused_activation_function": 4})))
+        cases.append(
+            (f"{op}_activation_tanh", flexbuffers.Dumps({**good, "fused_activation_function": 4}))
+        )
         cases.append((f"{op}_root_not_a_map", flexbuffers.Dumps([1, 2, 3])))
         cases.append((f"{op}_truncated", flexbuffers.Dumps(good)[:-7]))
     cases += [
@@ -189,8 +273,9 @@ def dims(shape) -> list[int]:
 def emit_case(kind: str, c: dict) -> tuple[str, str]:
     n = f"k_{c['name']}"
     out = [f"// {c['name']}\n"]
-    out.append(c_array("uint8_t", f"{n}_options", np.frombuffer(
-        flexbuffers.Dumps(c["options"]), np.uint8)))
+    out.append(
+        c_array("uint8_t", f"{n}_options", np.frombuffer(flexbuffers.Dumps(c["options"]), np.uint8))
+    )
     out.append(c_array("int", f"{n}_input_dims", dims(c["x"].shape)))
     out.append(c_array("int8_t", f"{n}_input", c["x"]))
     out.append(c_array("int", f"{n}_mask_dims", dims(c["mask"].shape)))
@@ -209,8 +294,10 @@ def emit_case(kind: str, c: dict) -> tuple[str, str]:
     conv = c["conv"]
     builtin = "{0, 0, 0, 0, 0}"
     if conv is not None:  # options of TFLite's builtin CONV_2D, for the cross-check
-        builtin = (f"{{{1 if conv.padding == ref.PADDING_SAME else 2}, {conv.stride[0]}, "
-                   f"{conv.stride[1]}, {conv.dilation[0]}, {conv.dilation[1]}}}")
+        builtin = (
+            f"{{{1 if conv.padding == ref.PADDING_SAME else 2}, {conv.stride[0]}, "
+            f"{conv.stride[1]}, {conv.dilation[0]}, {conv.dilation[1]}}}"
+        )
     entry = (
         f"    {{\"{c['name']}\", {n}_options, sizeof({n}_options), {n}_input_dims, {n}_input, "
         f"{c['in_scale']!r}f, {c['in_zp']}, {n}_mask_dims, {n}_mask, {n}_sign_dims, {n}_sign, "
@@ -221,38 +308,75 @@ def emit_case(kind: str, c: dict) -> tuple[str, str]:
     return "".join(out), entry
 
 
+PREAMBLE = """\
+// Generated by micro/tflm/gen_sbtf_ops_test_data.py from sbtf.converters.reference.
+// Do not edit; regenerate.
+#ifndef SBTF_TFLM_SBTF_OPS_TEST_DATA_H_
+#define SBTF_TFLM_SBTF_OPS_TEST_DATA_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace sbtf_test {
+
+struct BuiltinConvOptions {
+  int padding;  // TfLitePadding
+  int stride_h, stride_w, dilation_h, dilation_w;
+};
+
+// One op invocation: tensors in TFLM's test-helper layouts (dims and scales count first).
+struct GoldenCase {
+  const char* name;
+  const uint8_t* options;
+  size_t options_size;
+  const int* input_dims;
+  const int8_t* input;
+  float input_scale;
+  int input_zero_point;
+  const int* mask_dims;
+  const uint8_t* mask;
+  const int* sign_dims;
+  const int8_t* sign;
+  const float* sign_scales;
+  const int* sign_zero_points;
+  const int32_t* bias;  // nullptr: no bias
+  const int* output_dims;
+  const int8_t* expected;
+  float output_scale;
+  int output_zero_point;
+  int filter[4];  // C_out, KH, KW, C_in
+  BuiltinConvOptions conv;  // conv cases only
+  int activation;
+};
+
+struct BadOptions {
+  const char* name;
+  const uint8_t* data;
+  size_t size;
+};
+
+"""
+
+
 def render() -> str:
     rng = np.random.default_rng(20261123)
     convs = [emit_case("conv", make_conv(rng, c)) for c in CONV_CASES]
     fcs = [emit_case("fc", make_fc(rng, c)) for c in FC_CASES]
     bad = malformed_options()
-    parts = [
-        "// Generated by micro/tflm/gen_sbtf_ops_test_data.py from sbtf.converters.reference.\n"
-        "// Do not edit; regenerate.\n",
-        "#ifndef SBTF_TFLM_SBTF_OPS_TEST_DATA_H_\n#define SBTF_TFLM_SBTF_OPS_TEST_DATA_H_\n\n",
-        "#include <stddef.h>\n#include <stdint.h>\n\nnamespace sbtf_test {\n\n",
-        "struct BuiltinConvOptions {\n  int padding;  // TfLitePadding\n  int stride_h, stride_w, "
-        "dilation_h, dilation_w;\n};\n\n",
-        "// One op invocation: tensors in TFLM's test-helper layouts (dims and scales count first).\n"
-        "struct GoldenCase {\n  const char* name;\n  const uint8_t* options;\n  size_t options_size;\n"
-        "  const int* input_dims;\n  const int8_t* input;\n  float input_scale;\n"
-        "  int input_zero_point;\n  const int* mask_dims;\n  const uint8_t* mask;\n"
-        "  const int* sign_dims;\n  const int8_t* sign;\n  const float* sign_scales;\n"
-        "  const int* sign_zero_points;\n  const int32_t* bias;  // nullptr: no bias\n"
-        "  const int* output_dims;\n  const int8_t* expected;\n  float output_scale;\n"
-        "  int output_zero_point;\n  int filter[4];  // C_out, KH, KW, C_in\n"
-        "  BuiltinConvOptions conv;  // conv cases only\n  int activation;\n};\n\n",
-        "struct BadOptions {\n  const char* name;\n  const uint8_t* data;\n  size_t size;\n};\n\n",
-    ]
+    parts = [PREAMBLE]
     parts += [body for body, _ in convs + fcs]
     parts.append("\nconst GoldenCase kConvCases[] = {\n" + "".join(e for _, e in convs) + "};\n")
-    parts.append("const GoldenCase kFullyConnectedCases[] = {\n" + "".join(e for _, e in fcs)
-                 + "};\n\n")
+    parts.append(
+        "const GoldenCase kFullyConnectedCases[] = {\n" + "".join(e for _, e in fcs) + "};\n\n"
+    )
     for name, data in bad:
         parts.append(c_array("uint8_t", f"k_bad_{name}", np.frombuffer(data, np.uint8)))
     for op in ("conv", "fc"):
-        entries = "".join(f"    {{\"{name}\", k_bad_{name}, sizeof(k_bad_{name})}},\n"
-                          for name, _ in bad if name.startswith(op + "_"))
+        entries = "".join(
+            f'    {{"{name}", k_bad_{name}, sizeof(k_bad_{name})}},\n'
+            for name, _ in bad
+            if name.startswith(op + "_")
+        )
         var = "kBadConvOptions" if op == "conv" else "kBadFullyConnectedOptions"
         parts.append(f"const BadOptions {var}[] = {{\n{entries}}};\n")
     parts.append("\n}  // namespace sbtf_test\n\n#endif  // SBTF_TFLM_SBTF_OPS_TEST_DATA_H_\n")
