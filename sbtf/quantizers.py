@@ -345,6 +345,10 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
                 constraint=tf.keras.constraints.NonNeg(),
                 trainable=True,
             )
+        # Metric objects are made here, not by add_metric(aggregation=...) inside call: a metric
+        # created while tracing is not tracked, and SavedModel export then fails.
+        if "sparsity" in self.training_metrics:
+            self.sparsity = tf.keras.metrics.Mean(name=f"sparsity/{self._metric_name()}")
         if "flip_ratio" in self.training_metrics:
             self.flip_ratio = lq_metrics.FlipRatio(name=f"flip_ratio/{self._metric_name()}")
             self.flip_ratio.build(shape)
@@ -417,11 +421,8 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         # update ops.
         if training is None or training is False:
             return outputs
-        if "sparsity" in self.training_metrics:
-            zeros = tf.cast(tf.equal(outputs, 0), tf.float32)
-            self.add_metric(
-                tf.reduce_mean(zeros), name=f"sparsity/{self._metric_name()}", aggregation="mean"
-            )
+        if hasattr(self, "sparsity"):
+            self.add_metric(self.sparsity(tf.reduce_mean(tf.cast(tf.equal(outputs, 0), tf.float32))))
         if hasattr(self, "flip_ratio"):
             self.add_metric(self.flip_ratio(tf.sign(outputs)))
         return outputs
