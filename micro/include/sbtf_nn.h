@@ -2,8 +2,8 @@
  * sbtf_nn.h - signed-binary int8 kernels for Cortex-M (and any C99 host).
  *
  * The operators are specified in docs/op_spec.md: an sbtf op computes exactly what TFLite's
- * builtin int8 CONV_2D / FULLY_CONNECTED compute on the weights sign[c] * 127 at the set bits
- * of mask row c and 0 elsewhere. No dynamic allocation; every function checks its arguments
+ * reference int8 CONV_2D / FULLY_CONNECTED kernels (TF 2.21, BUILTIN_REF) compute on the weights
+ * sign[c] * 127 at the set bits of mask row c and 0 elsewhere. No dynamic allocation; every function checks its arguments
  * and returns a status.
  *
  * One API, three implementations chosen at compile time (all bit-exact with each other):
