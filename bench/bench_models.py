@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sbtf.converters import convert_with_report
 
 import sbtf
+from sbtf.converters import convert_with_report
 from sbtf.micro import hostref, runtime
 
 BOARDS = ["mps2-an386", "mps2-an500", "mps3-an547", "netduinoplus2"]

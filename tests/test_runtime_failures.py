@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from flatbuffers import flexbuffers
-from sbtf.converters import tflite_model as tfm
 
 import sbtf
+from sbtf.converters import tflite_model as tfm
 from sbtf.micro import cli, codegen, hostref, qemu, runtime
 
 L = tf.keras.layers

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sbtf.converters import convert_with_report
 
 import sbtf
+from sbtf.converters import convert_with_report
 from sbtf.micro import boards, hostref, runtime
 
 QEMU_BOARDS = ["mps2-an386", "mps2-an500", "mps3-an547", "netduinoplus2"]

@@ -1,6 +1,6 @@
 """Each builtin int8 operator of sbtf's runtime equals TFLite's interpreter (BUILTIN_REF) bit for
-bit: a sweep of small random models compiled for the host (gcc), and one board run of a model
-that chains every operator."""
+bit: a sweep of small random models compiled for the host (gcc, ASan + UBSan), and one board run
+of a model that chains every operator."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +29,7 @@ def _check(shape, build, seed, tmp_path, board=None, n=N_INPUTS):
     want = hostref.run_reference(tflite, x)
     assert len(np.unique(want)) > 8, "outputs too uniform to show bit-exactness"
     if board is None:
-        got = runtime.run_model_host(tflite, x, out_dir=tmp_path).outputs
+        got = runtime.run_model_host(tflite, x, out_dir=tmp_path, sanitize=True).outputs
     else:
         got = runtime.run_model(tflite, board, x, out_dir=tmp_path, timeout=120).outputs
     got = got.reshape(want.shape)
@@ -126,8 +126,9 @@ def test_quantize_inputs_rounds_half_away_from_zero():
 def _append_requantize(tflite: bytes, scale: float, zero_point: int) -> bytes:
     """Append QUANTIZE (int8 -> int8, new scale / zero point) after the model's output: TFLite's
     converter emits it only around operators sbtf does not support, so build it directly."""
-    from sbtf.converters import tflite_model as tfm
     from tensorflow.lite.python import schema_py_generated as schema
+
+    from sbtf.converters import tflite_model as tfm
 
     model = tfm.read(tflite)
     sg = model.subgraphs[0]
