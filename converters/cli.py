@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from sbtf.converters.convert import check_calibration, convert_with_report
 from sbtf.converters.errors import ConversionError, ConversionWarning
-from sbtf.converters.loading import load_model
+from sbtf.converters.loading import load_model, model_format
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -122,6 +122,7 @@ def _load_calibration(path: str):
 
 
 def _run(args) -> int:
+    model_format(args.model)  # a missing or non-model file is the first thing to say
     _check_output_path(args.output, "output")
     if args.report:
         _check_output_path(args.report, "report")

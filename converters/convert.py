@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
+from sbtf import _env
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.prepare import prepare
 from sbtf.converters.reencode import reencode
@@ -151,7 +152,7 @@ def _tflite_int8(model, dataset, input_type, output_type) -> bytes:
     converter.inference_input_type = input_type
     converter.inference_output_type = output_type
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _env.native_stderr_captured():
             warnings.simplefilter("ignore")  # TF's notes on statistics and deprecations
             return bytes(converter.convert())
     except Exception as exc:

@@ -125,6 +125,28 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
+def model_format(path) -> str:
+    """"savedmodel", "h5" or "keras" from the path and the file's first bytes (cheap, no loading).
+
+    Raises ConversionError for a missing path or a file that is not a Keras model.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ConversionError(f"{path}: no such file or folder")
+    if os.path.isdir(path):
+        return "savedmodel"
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head == _HDF5_SIGNATURE:
+        return "h5"
+    if head[:4] == b"PK\x03\x04" or path.endswith(".keras"):
+        return "keras"
+    raise ConversionError(
+        f"{path}: not a Keras model (expected an HDF5 .h5 file, a "
+        f".keras archive or a SavedModel folder)"
+    )
+
+
 def load_model(path, *, unsafe: bool = False) -> tf.keras.Model:
     """Load a Keras model from `.h5`, `.keras` or a SavedModel folder without running its code.
 
@@ -132,26 +154,17 @@ def load_model(path, *, unsafe: bool = False) -> tf.keras.Model:
     that is not a Keras model, unknown custom layers, or a Lambda layer (unless `unsafe`).
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ConversionError(f"{path}: no such file or folder")
+    fmt = model_format(path)
     safe_mode = None
-    if os.path.isdir(path):
+    if fmt == "savedmodel":
         config = _saved_model_config(path)
         if config is not None:
             _refuse_unsafe(path, config, unsafe)
+    elif fmt == "h5":
+        _refuse_unsafe(path, _h5_config(path), unsafe)
     else:
-        with open(path, "rb") as f:
-            head = f.read(8)
-        if head == _HDF5_SIGNATURE:
-            _refuse_unsafe(path, _h5_config(path), unsafe)
-        elif head[:4] == b"PK\x03\x04" or path.endswith(".keras"):
-            _refuse_unsafe(path, _keras_zip_config(path), unsafe)
-            safe_mode = not unsafe
-        else:
-            raise ConversionError(
-                f"{path}: not a Keras model (expected an HDF5 .h5 file, a "
-                f".keras archive or a SavedModel folder)"
-            )
+        _refuse_unsafe(path, _keras_zip_config(path), unsafe)
+        safe_mode = not unsafe
     kwargs = {"compile": False}
     if safe_mode is not None:
         kwargs["safe_mode"] = safe_mode

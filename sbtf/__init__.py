@@ -4,7 +4,8 @@
 # isort: skip_file
 from sbtf import _env  # noqa: F401
 
-from sbtf import layers, models, quantizers  # registers the Keras objects
+with _env.native_stderr_captured():  # TensorFlow's import-time C++ INFO lines
+    from sbtf import layers, models, quantizers  # registers the Keras objects
 from sbtf._summary import (
     LayerSummary,
     ModelSummary,
