@@ -23,6 +23,7 @@ import sbtf  # first: sets TF_USE_LEGACY_KERAS before TensorFlow loads
 # isort: split
 import numpy as np
 import tensorflow as tf
+
 from sbtf.converters import convert_with_report
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
+
 from sbtf.converters.convert import check_calibration, convert_with_report
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.loading import load_model, model_format

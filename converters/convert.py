@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
+
 from sbtf import _env
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.prepare import prepare

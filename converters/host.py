@@ -9,6 +9,7 @@ the delegate's job (`sbtf.Interpreter`); this is the per-op check the tests use.
 from __future__ import annotations
 
 import numpy as np
+
 from sbtf.converters import reference
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError

@@ -16,9 +16,9 @@ import zipfile
 # Importing larq and sbtf registers their layers and quantizers with Keras.
 import larq  # noqa: F401
 import tensorflow as tf
-from sbtf.converters.errors import ConversionError
 
 import sbtf  # noqa: F401
+from sbtf.converters.errors import ConversionError
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _UNSAFE_CLASSES = ("Lambda",)

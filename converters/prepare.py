@@ -14,8 +14,8 @@ import dataclasses
 import larq as lq
 import numpy as np
 import tensorflow as tf
-from sbtf.converters.errors import ConversionError
 
+from sbtf.converters.errors import ConversionError
 from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 
 _PLAIN = {  # larq layer -> (plain Keras layer, kernel attribute, quantizer attribute)

@@ -15,11 +15,12 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 from flatbuffers import flexbuffers
+from tensorflow.lite.python import schema_py_generated as schema
+
 from sbtf.converters import bitmask
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.report import LayerReport
-from tensorflow.lite.python import schema_py_generated as schema
 
 FORMAT_VERSION = 1
 _ACTIVATIONS = (0, 1, 2, 3)  # NONE, RELU, RELU_N1_TO_1, RELU6 (docs/op_spec.md)

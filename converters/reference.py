@@ -20,7 +20,7 @@ PADDING_SAME, PADDING_VALID = 0, 1
 
 def tflite_round(x: float) -> int:
     """std::round: half away from zero."""
-    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+    return math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1)
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:

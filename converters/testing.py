@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+
 from sbtf.converters import reference
 from sbtf.converters import tflite_model as tfm
 

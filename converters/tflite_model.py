@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 from flatbuffers import flexbuffers
-from sbtf.converters.errors import ConversionError
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
+
+from sbtf.converters.errors import ConversionError
 
 # schema.fbs enum values used here.
 OP_CONV_2D = schema.BuiltinOperator.CONV_2D

@@ -2,7 +2,7 @@
 
 # `_env` must be imported before anything imports TensorFlow.
 # isort: skip_file
-from sbtf import _env  # noqa: F401
+from sbtf import _env
 
 with _env.native_stderr_captured():  # TensorFlow's import-time C++ INFO lines
     from sbtf import layers, models, quantizers  # registers the Keras objects

@@ -13,6 +13,9 @@ calibration, run by TFLite's reference kernels) on the same op input, for many r
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+
+import sbtf
 from sbtf.converters import (
     ConversionError,
     ConversionWarning,
@@ -23,9 +26,6 @@ from sbtf.converters import (
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.host import parse_options, run_sbtf_op, sbtf_operators
 from sbtf.converters.testing import operator_io
-from tensorflow.lite.python import schema_py_generated as schema
-
-import sbtf
 
 SIZES = (1, 3, 8, 31, 32, 33, 64)
 H, W = 11, 10

@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+
+import sbtf
 from sbtf.converters import cli
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.host import sbtf_operators
-
-import sbtf
 
 SHAPE = (6, 6, 2)
 

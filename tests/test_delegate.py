@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from flatbuffers import flexbuffers
+
+import sbtf
+from sbtf import interpreter as host
 from sbtf.converters import convert_with_report
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.bitmask import row_bytes
 from sbtf.converters.host import run_sbtf_op, sbtf_operators
 from sbtf.converters.reencode import reencode
-
-import sbtf
-from sbtf import interpreter as host
 
 REPO = Path(__file__).resolve().parents[1]
 # docs/op_spec.md defines the sbtf ops by TF 2.21's builtin kernels under BUILTIN_REF. The

@@ -10,6 +10,7 @@ All layers sit side by side in one model so one TFLite conversion covers the swe
 import numpy as np
 import pytest
 import tensorflow as tf
+
 from sbtf.converters import bitmask, reference
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.convert import convert_with_report

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from sbtf.converters import host
 
 GENERATOR = Path(__file__).resolve().parents[1] / "micro" / "tflm" / "gen_sbtf_ops_test_data.py"
