@@ -108,6 +108,7 @@ static inline int8_t requantize_single(int32_t acc, int32_t multiplier, int32_t 
   return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
+#if !defined(SBTF_PATH_MVE)
 static void finish_row_single(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
                               int8_t *out) {
   const int8_t *sign = a->sign;
@@ -117,6 +118,7 @@ static void finish_row_single(const sbtf_core_args *a, const int32_t *base, cons
     out[c] = requantize_single(v, mult[c], shift[c], a->output_offset, a->act_min, a->act_max);
   }
 }
+#endif
 
 /* ---- subset-sum tables: T_g[n] = sum of inputs 4g+j with bit j of n set, A low / B high ---- */
 
@@ -370,30 +372,60 @@ static void lookup_chunk_direct(const sbtf_core_args *a, const layout *l, int32_
 #define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
 static const uint8_t popcount8[256] = {B6(0), B6(1), B6(1), B6(2)};
 
-/* Checks every filter's sign, quantization and mask padding; with `decode`, also folds the
-   popcount into base[] and decodes the mask nibbles into table offsets. */
-static sbtf_status prepare_filters(const sbtf_core_args *a, const layout *l, int decode) {
+/* Padding bits past K must be zero (docs/op_spec.md); none when K is a multiple of 16. */
+static int mask_padding_ok(const sbtf_core_args *a) {
+  const int32_t row_bytes = sbtf_mask_row_bytes(a->k);
+  for (int32_t c = 0; c < a->c_out; ++c) {
+    const uint8_t *row = a->mask + (size_t)c * row_bytes;
+    for (int32_t byte = a->k / 8; byte < row_bytes; ++byte) {
+      const uint32_t allowed = byte == a->k / 8 ? (1u << (a->k % 8)) - 1u : 0u;
+      if (row[byte] & ~allowed) return 0;
+    }
+  }
+  return 1;
+}
+
+/* Every filter's sign (+-1), multiplier (>= 0), shift (-31..30) and mask padding. */
+#if defined(SBTF_PATH_MVE)
+static sbtf_status check_filters(const sbtf_core_args *a) {
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  for (int32_t c = 0; c < a->c_out; c += 16) {
+    const mve_pred16_t p = vctp8q((uint32_t)(a->c_out - c));
+    if (vcmpneq_m_n_s8(vabsq_s8(vldrbq_z_s8(a->sign + c, p)), 1, p)) return SBTF_ERROR_BAD_PARAM;
+  }
+  for (int32_t c = 0; c < a->c_out; c += 4) {
+    const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
+    const int32x4_t sh = vldrwq_z_s32(shift + c, p);
+    if (vcmpltq_m_n_s32(vldrwq_z_s32(mult + c, p), 0, p) | vcmpltq_m_n_s32(sh, -31, p) |
+        vcmpgtq_m_n_s32(sh, 30, p))
+      return SBTF_ERROR_BAD_PARAM;
+  }
+  return mask_padding_ok(a) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
+}
+#else
+static sbtf_status check_filters(const sbtf_core_args *a) {
+  for (int32_t c = 0; c < a->c_out; ++c) {
+    if (a->sign[c] != 1 && a->sign[c] != -1) return SBTF_ERROR_BAD_PARAM;
+    if (a->quant->multiplier[c] < 0 || a->quant->shift[c] < -31 || a->quant->shift[c] > 30)
+      return SBTF_ERROR_BAD_PARAM;
+  }
+  return mask_padding_ok(a) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
+}
+#endif
+
+/* Folds the popcount into base[] and decodes the mask nibbles into table offsets (filters
+   already checked). */
+static void decode_filters(const sbtf_core_args *a, const layout *l) {
   const int32_t row_bytes = sbtf_mask_row_bytes(a->k);
   const int32_t gp = l->groups_padded;
   for (int32_t c = 0; c < l->c_pad; ++c) {
     uint8_t *o = l->offsets + ((size_t)(c / 4) * gp) * 4 + (c % 4);
     if (c >= a->c_out) { /* lane padding: an empty filter, never stored */
       l->base[c] = 0;
-      if (decode)
-        for (int32_t g = 0; g < gp; ++g) o[4 * g] = (uint8_t)(64 * (g % 4));
+      for (int32_t g = 0; g < gp; ++g) o[4 * g] = (uint8_t)(64 * (g % 4));
       continue;
     }
     const uint8_t *row = a->mask + (size_t)c * row_bytes;
-    const int32_t sign = a->sign[c];
-    if (sign != 1 && sign != -1) return SBTF_ERROR_BAD_PARAM;
-    if (a->quant->multiplier[c] < 0 || a->quant->shift[c] < -31 || a->quant->shift[c] > 30)
-      return SBTF_ERROR_BAD_PARAM;
-    /* Padding bits past K must be zero (docs/op_spec.md). */
-    for (int32_t byte = a->k / 8; byte < row_bytes; ++byte) {
-      const uint32_t allowed = byte == a->k / 8 ? (1u << (a->k % 8)) - 1u : 0u;
-      if (row[byte] & ~allowed) return SBTF_ERROR_BAD_PARAM;
-    }
-    if (!decode) continue;
     int32_t popcount = 0;
     /* Byte b holds groups 2b (low nibble) and 2b+1; within a block of 4 groups their tables
        start at 128 * (b % 2) and 128 * (b % 2) + 64. */
@@ -405,20 +437,53 @@ static sbtf_status prepare_filters(const sbtf_core_args *a, const layout *l, int
     }
     const int32_t bias = a->bias ? a->bias[c] : 0;
     l->base[c] = (int32_t)((uint32_t)bias +
-                           (uint32_t)(127 * sign * (a->input_offset - 128) * popcount));
+                           (uint32_t)(127 * a->sign[c] * (a->input_offset - 128) * popcount));
   }
+}
+
+/* Entry 0 of every table (the empty subset) is 0; the builders never write it. */
+static void clear_tables(const layout *l) {
   for (int32_t g = 0; g < l->chunk_groups; ++g) l->tables[16 * g] = 0;
-  return SBTF_OK;
 }
 
 #if defined(SBTF_PATH_MVE)
+/* Single rounding four filters at a time. For shift <= -1, with P = v * m and t = 31 - shift,
+   (P + 2^(t-1)) >> t = (floor(P / 2^31) + 2^(t-32)) >> (t-31) (2^(t-1) is a multiple of 2^31):
+   VQDMULH gives floor(P / 2^31) (m >= 0 rules out its saturation) and VRSHL by shift the
+   rounding right shift. Steps holding a shift >= 0 take the 64-bit scalar form. */
+static void finish_row_single_mve(const sbtf_core_args *a, const int32_t *base,
+                                  const int32_t *acc, int8_t *out) {
+  const int8_t *sign = a->sign;
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  for (int32_t c = 0; c < a->c_out; c += 4) {
+    const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
+    const int32x4_t sh = vldrwq_z_s32(shift + c, p);
+    if (vcmpgeq_m_n_s32(sh, 0, p)) {
+      for (int32_t i = c; i < c + 4 && i < a->c_out; ++i) {
+        const int32_t v = (int32_t)((uint32_t)base[i] + (uint32_t)(127 * sign[i] * acc[i]));
+        out[i] = requantize_single(v, mult[i], shift[i], a->output_offset, a->act_min,
+                                   a->act_max);
+      }
+      continue;
+    }
+    const int32x4_t sign127 = vmulq_n_s32(vldrbq_z_s32(sign + c, p), 127);
+    int32x4_t v = vaddq_s32(vld1q_s32(base + c), vmulq_s32(sign127, vld1q_s32(acc + c)));
+    v = vqdmulhq_s32(v, vldrwq_z_s32(mult + c, p));
+    v = vrshlq_s32(v, sh);
+    v = vaddq_n_s32(v, a->output_offset);
+    v = vmaxq_s32(v, vdupq_n_s32(a->act_min));
+    v = vminq_s32(v, vdupq_n_s32(a->act_max));
+    vstrbq_p_s32(out + c, v, p);
+  }
+}
+
 /* Four filters per step. VQRDMULH is exactly TFLite's SaturatingRoundingDoublingHighMul; VRSHL
    rounds half up, so negative values get -1 first to round half away from zero as TFLite does
    (the CMSIS-NN fix-up). Lanes past c_out are predicated off. */
 static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
                        int8_t *out) {
   if (a->single_rounding) {
-    finish_row_single(a, base, acc, out);
+    finish_row_single_mve(a, base, acc, out);
     return;
   }
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
@@ -505,27 +570,74 @@ static void run_chunks(const sbtf_core_args *a, const layout *l, const int8_t *c
 }
 
 #if defined(SBTF_PATH_MVE)
-/* One pixel: 16 mask bits are the predicate of an add-across-vector (VADDVA.S8) over 16
-   inputs; the same predicate on a vector of ones counts the set bits. Offset binary afterwards:
-   S = sum(x) + 128 * P. acc_a = S, acc_b = P. */
+static inline mve_pred16_t mask16(const uint8_t *m) {
+  uint16_t v;
+  memcpy(&v, m, 2); /* LDRH: mask rows are only byte aligned */
+  return (mve_pred16_t)v;
+}
+
+/* acc + sum of (x + offset) over the lanes set in p. */
+static inline uint32_t add_masked_s8(uint32_t acc, int8x16_t x, int8x16_t offset, mve_pred16_t p) {
+  return (uint32_t)vaddvaq_p_s8(vaddvaq_p_s8((int32_t)acc, x, p), offset, p);
+}
+
+/* One pixel: each filter's 16 mask bits are the predicate of an add-across-vector (VADDVA) over
+   16 inputs, so acc = sum of (x + input_offset) at the set bits comes out directly:
+   input_offset = 128 (zero point -128, the usual case) adds the offset-binary bytes x ^ 0x80
+   once; any other offset (then in int8 range) adds x and a vector of the offset under the same
+   predicate. Four filters per pass share each input vector load. base = bias. */
 static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const int8_t *const *seg) {
   const int32_t row_bytes = sbtf_mask_row_bytes(a->k), steps = l->groups_padded / 4;
   const int32_t run = 4 * a->segment_groups;
-  for (int32_t i = 0; i < a->segments; ++i) /* make the row contiguous in row_a */
-    if (seg[i] != l->row_a + i * run) memcpy(l->row_a + i * run, seg[i], (size_t)run);
-  const uint8x16_t ones = vdupq_n_u8(1);
-  for (int32_t c = 0; c < a->c_out; ++c) {
-    const uint8_t *m = a->mask + (size_t)c * row_bytes;
-    int32_t sum = 0;
-    uint32_t count = 0;
-    for (int32_t j = 0; j < steps; ++j, m += 2) {
-      const mve_pred16_t p = (mve_pred16_t)(m[0] | (m[1] << 8));
-      sum = vaddvaq_p_s8(sum, vld1q_s8(l->row_a + 16 * j), p);
-      count = vaddvaq_p_u8(count, ones, p);
-    }
-    l->acc_a[c] = sum + 128 * (int32_t)count;
-    l->acc_b[c] = (int32_t)count;
+  const int8_t *row = seg[0];
+  if (a->segments > 1) { /* make the row contiguous in row_a */
+    for (int32_t i = 0; i < a->segments; ++i)
+      if (seg[i] != l->row_a + i * run) memcpy(l->row_a + i * run, seg[i], (size_t)run);
+    row = l->row_a;
   }
+  const int flip = a->input_offset == 128;
+  const uint8x16_t bias_bits = vdupq_n_u8(flip ? 0x80u : 0u);
+  const int8x16_t offset = vdupq_n_s8((int8_t)(flip ? 0 : a->input_offset));
+  int32_t c = 0;
+  for (; c + 4 <= a->c_out; c += 4) {
+    const uint8_t *m = a->mask + (size_t)c * row_bytes;
+    const int8_t *x = row;
+    uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    if (flip) {
+      for (int32_t j = 0; j < steps; ++j, m += 2, x += 16) {
+        const uint8x16_t u = veorq_u8(vld1q_u8((const uint8_t *)x), bias_bits);
+        s0 = vaddvaq_p_u8(s0, u, mask16(m));
+        s1 = vaddvaq_p_u8(s1, u, mask16(m + row_bytes));
+        s2 = vaddvaq_p_u8(s2, u, mask16(m + 2 * row_bytes));
+        s3 = vaddvaq_p_u8(s3, u, mask16(m + 3 * row_bytes));
+      }
+    } else {
+      for (int32_t j = 0; j < steps; ++j, m += 2, x += 16) {
+        const int8x16_t v = vld1q_s8(x);
+        s0 = add_masked_s8(s0, v, offset, mask16(m));
+        s1 = add_masked_s8(s1, v, offset, mask16(m + row_bytes));
+        s2 = add_masked_s8(s2, v, offset, mask16(m + 2 * row_bytes));
+        s3 = add_masked_s8(s3, v, offset, mask16(m + 3 * row_bytes));
+      }
+    }
+    l->acc_a[c] = (int32_t)s0;
+    l->acc_a[c + 1] = (int32_t)s1;
+    l->acc_a[c + 2] = (int32_t)s2;
+    l->acc_a[c + 3] = (int32_t)s3;
+  }
+  for (; c < a->c_out; ++c) {
+    const uint8_t *m = a->mask + (size_t)c * row_bytes;
+    uint32_t s = 0;
+    for (int32_t j = 0; j < steps; ++j, m += 2) {
+      const int8x16_t v = vld1q_s8(row + 16 * j);
+      if (flip)
+        s = vaddvaq_p_u8(s, veorq_u8(vreinterpretq_u8_s8(v), bias_bits), mask16(m));
+      else
+        s = add_masked_s8(s, v, offset, mask16(m));
+    }
+    l->acc_a[c] = (int32_t)s;
+  }
+  for (c = 0; c < a->c_out; ++c) l->base[c] = a->bias ? a->bias[c] : 0;
 }
 #else
 /* One pixel: tables with pixel B a row of ones (0x81 = 1 in offset binary), so B's half of
@@ -535,6 +647,11 @@ static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const in
   memset(l->row_b, 0x81, (size_t)(4 * l->groups_padded));
   for (int32_t i = 0; i < a->segments; ++i) ones[i] = l->row_b + i * 4 * a->segment_groups;
   run_chunks(a, l, seg, ones, 1);
+  for (int32_t c = 0; c < a->c_out; ++c) { /* acc_a = S, acc_b = P */
+    const int32_t bias = a->bias ? a->bias[c] : 0;
+    l->base[c] = (int32_t)((uint32_t)bias +
+                           (uint32_t)(127 * a->sign[c] * (a->input_offset - 128) * l->acc_b[c]));
+  }
 }
 #endif
 
@@ -549,22 +666,22 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
 
   if (a->pixels == 1) {
     /* Decoding the masks would cost more than it saves: sums straight from the masks. */
-    const sbtf_status status = prepare_filters(a, &l, 0);
+    const sbtf_status status = check_filters(a);
     if (status != SBTF_OK) return status;
+#if !defined(SBTF_PATH_MVE)
+    clear_tables(&l);
+#endif
     const int8_t *seg[SBTF_MAX_SEGMENTS];
     a->fill_row(a->row_self, 0, l.row_a, seg);
     single_pixel_sums(a, &l, seg);
-    for (int32_t c = 0; c < c_out; ++c) {
-      const int32_t bias = a->bias ? a->bias[c] : 0;
-      l.base[c] = (int32_t)((uint32_t)bias +
-                            (uint32_t)(127 * a->sign[c] * (a->input_offset - 128) * l.acc_b[c]));
-    }
     finish_row(a, l.base, l.acc_a, a->output);
     return SBTF_OK;
   }
 
-  const sbtf_status status = prepare_filters(a, &l, 1);
+  const sbtf_status status = check_filters(a);
   if (status != SBTF_OK) return status;
+  decode_filters(a, &l);
+  clear_tables(&l);
   for (int32_t p = 0; p < a->pixels; p += 2) {
     const int two = p + 1 < a->pixels;
     const int8_t *seg_a[SBTF_MAX_SEGMENTS], *seg_b[SBTF_MAX_SEGMENTS];
