@@ -581,59 +581,69 @@ static inline uint32_t add_masked_s8(uint32_t acc, int8x16_t x, int8x16_t offset
   return (uint32_t)vaddvaq_p_s8(vaddvaq_p_s8((int32_t)acc, x, p), offset, p);
 }
 
+/* Four filters (mask rows m, m + row_bytes, ...) over `steps` blocks of 16 inputs: each input
+   vector is loaded once for the four. `offset` is added at every set bit unless zero. Kept out
+   of line so that GCC gives the loop all the registers (no spills). */
+__attribute__((noinline)) static void sums4(const int8_t *x, const uint8_t *m, int32_t row_bytes,
+                                            int32_t steps, int8_t offset, int32_t *acc) {
+  const uint8_t *m1 = m + row_bytes, *m2 = m1 + row_bytes, *m3 = m2 + row_bytes;
+  uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  if (offset == 0) { /* x holds offset-binary bytes */
+    for (int32_t j = 0; j < steps; ++j, x += 16, m += 2, m1 += 2, m2 += 2, m3 += 2) {
+      const uint8x16_t u = vld1q_u8((const uint8_t *)x);
+      s0 = vaddvaq_p_u8(s0, u, mask16(m));
+      s1 = vaddvaq_p_u8(s1, u, mask16(m1));
+      s2 = vaddvaq_p_u8(s2, u, mask16(m2));
+      s3 = vaddvaq_p_u8(s3, u, mask16(m3));
+    }
+  } else {
+    const int8x16_t o = vdupq_n_s8(offset);
+    for (int32_t j = 0; j < steps; ++j, x += 16, m += 2, m1 += 2, m2 += 2, m3 += 2) {
+      const int8x16_t v = vld1q_s8(x);
+      s0 = add_masked_s8(s0, v, o, mask16(m));
+      s1 = add_masked_s8(s1, v, o, mask16(m1));
+      s2 = add_masked_s8(s2, v, o, mask16(m2));
+      s3 = add_masked_s8(s3, v, o, mask16(m3));
+    }
+  }
+  acc[0] = (int32_t)s0;
+  acc[1] = (int32_t)s1;
+  acc[2] = (int32_t)s2;
+  acc[3] = (int32_t)s3;
+}
+
 /* One pixel: each filter's 16 mask bits are the predicate of an add-across-vector (VADDVA) over
-   16 inputs, so acc = sum of (x + input_offset) at the set bits comes out directly:
+   16 inputs, so acc = sum of (x + input_offset) at the set bits comes out directly, no popcount:
    input_offset = 128 (zero point -128, the usual case) adds the offset-binary bytes x ^ 0x80
-   once; any other offset (then in int8 range) adds x and a vector of the offset under the same
-   predicate. Four filters per pass share each input vector load. base = bias. */
+   (flipped once into row_a); any other offset (then in int8 range) adds x and, under the same
+   predicate, a vector of the offset. base = bias. */
 static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const int8_t *const *seg) {
   const int32_t row_bytes = sbtf_mask_row_bytes(a->k), steps = l->groups_padded / 4;
   const int32_t run = 4 * a->segment_groups;
+  const int flip = a->input_offset == 128;
   const int8_t *row = seg[0];
-  if (a->segments > 1) { /* make the row contiguous in row_a */
+  if (flip || a->segments > 1) { /* row_a: the row contiguous, flipped if so */
+    const uint8x16_t bits = vdupq_n_u8(flip ? 0x80u : 0u);
     for (int32_t i = 0; i < a->segments; ++i)
-      if (seg[i] != l->row_a + i * run) memcpy(l->row_a + i * run, seg[i], (size_t)run);
+      for (int32_t b = 0; b < run; b += 16)
+        vst1q_u8((uint8_t *)l->row_a + i * run + b,
+                 veorq_u8(vld1q_u8((const uint8_t *)seg[i] + b), bits));
     row = l->row_a;
   }
-  const int flip = a->input_offset == 128;
-  const uint8x16_t bias_bits = vdupq_n_u8(flip ? 0x80u : 0u);
-  const int8x16_t offset = vdupq_n_s8((int8_t)(flip ? 0 : a->input_offset));
+  const int8_t offset = (int8_t)(flip ? 0 : a->input_offset);
+  const int8x16_t o = vdupq_n_s8(offset);
   int32_t c = 0;
-  for (; c + 4 <= a->c_out; c += 4) {
-    const uint8_t *m = a->mask + (size_t)c * row_bytes;
-    const int8_t *x = row;
-    uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    if (flip) {
-      for (int32_t j = 0; j < steps; ++j, m += 2, x += 16) {
-        const uint8x16_t u = veorq_u8(vld1q_u8((const uint8_t *)x), bias_bits);
-        s0 = vaddvaq_p_u8(s0, u, mask16(m));
-        s1 = vaddvaq_p_u8(s1, u, mask16(m + row_bytes));
-        s2 = vaddvaq_p_u8(s2, u, mask16(m + 2 * row_bytes));
-        s3 = vaddvaq_p_u8(s3, u, mask16(m + 3 * row_bytes));
-      }
-    } else {
-      for (int32_t j = 0; j < steps; ++j, m += 2, x += 16) {
-        const int8x16_t v = vld1q_s8(x);
-        s0 = add_masked_s8(s0, v, offset, mask16(m));
-        s1 = add_masked_s8(s1, v, offset, mask16(m + row_bytes));
-        s2 = add_masked_s8(s2, v, offset, mask16(m + 2 * row_bytes));
-        s3 = add_masked_s8(s3, v, offset, mask16(m + 3 * row_bytes));
-      }
-    }
-    l->acc_a[c] = (int32_t)s0;
-    l->acc_a[c + 1] = (int32_t)s1;
-    l->acc_a[c + 2] = (int32_t)s2;
-    l->acc_a[c + 3] = (int32_t)s3;
-  }
+  for (; c + 4 <= a->c_out; c += 4)
+    sums4(row, a->mask + (size_t)c * row_bytes, row_bytes, steps, offset, l->acc_a + c);
   for (; c < a->c_out; ++c) {
     const uint8_t *m = a->mask + (size_t)c * row_bytes;
     uint32_t s = 0;
     for (int32_t j = 0; j < steps; ++j, m += 2) {
       const int8x16_t v = vld1q_s8(row + 16 * j);
       if (flip)
-        s = vaddvaq_p_u8(s, veorq_u8(vreinterpretq_u8_s8(v), bias_bits), mask16(m));
+        s = vaddvaq_p_u8(s, vreinterpretq_u8_s8(v), mask16(m));
       else
-        s = add_masked_s8(s, v, offset, mask16(m));
+        s = add_masked_s8(s, v, o, mask16(m));
     }
     l->acc_a[c] = (int32_t)s;
   }
