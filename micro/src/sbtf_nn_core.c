@@ -582,13 +582,15 @@ static inline uint32_t add_masked_s8(uint32_t acc, int8x16_t x, int8x16_t offset
 }
 
 /* Four filters (mask rows m, m + row_bytes, ...) over `steps` blocks of 16 inputs: each input
-   vector is loaded once for the four. `offset` is added at every set bit unless zero. Kept out
-   of line so that GCC gives the loop all the registers (no spills). */
+   vector is loaded once for the four. x holds offset-binary bytes (x ^ 0x80) when `flipped`,
+   else raw inputs, and `offset` is added at every set bit. Kept out of line so that GCC gives
+   the loop all the registers (no spills). */
 __attribute__((noinline)) static void sums4(const int8_t *x, const uint8_t *m, int32_t row_bytes,
-                                            int32_t steps, int8_t offset, int32_t *acc) {
+                                            int32_t steps, int flipped, int8_t offset,
+                                            int32_t *acc) {
   const uint8_t *m1 = m + row_bytes, *m2 = m1 + row_bytes, *m3 = m2 + row_bytes;
   uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  if (offset == 0) { /* x holds offset-binary bytes */
+  if (flipped) {
     for (int32_t j = 0; j < steps; ++j, x += 16, m += 2, m1 += 2, m2 += 2, m3 += 2) {
       const uint8x16_t u = vld1q_u8((const uint8_t *)x);
       s0 = vaddvaq_p_u8(s0, u, mask16(m));
@@ -634,7 +636,7 @@ static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const in
   const int8x16_t o = vdupq_n_s8(offset);
   int32_t c = 0;
   for (; c + 4 <= a->c_out; c += 4)
-    sums4(row, a->mask + (size_t)c * row_bytes, row_bytes, steps, offset, l->acc_a + c);
+    sums4(row, a->mask + (size_t)c * row_bytes, row_bytes, steps, flip, offset, l->acc_a + c);
   for (; c < a->c_out; ++c) {
     const uint8_t *m = a->mask + (size_t)c * row_bytes;
     uint32_t s = 0;
