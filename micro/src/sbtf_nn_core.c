@@ -375,6 +375,7 @@ static const uint8_t popcount8[256] = {B6(0), B6(1), B6(1), B6(2)};
 /* Padding bits past K must be zero (docs/op_spec.md); none when K is a multiple of 16. */
 static int mask_padding_ok(const sbtf_core_args *a) {
   const int32_t row_bytes = sbtf_mask_row_bytes(a->k);
+  if (a->k % 16 == 0) return 1;
   for (int32_t c = 0; c < a->c_out; ++c) {
     const uint8_t *row = a->mask + (size_t)c * row_bytes;
     for (int32_t byte = a->k / 8; byte < row_bytes; ++byte) {
@@ -581,37 +582,41 @@ static inline uint32_t add_masked_s8(uint32_t acc, int8x16_t x, int8x16_t offset
   return (uint32_t)vaddvaq_p_s8(vaddvaq_p_s8((int32_t)acc, x, p), offset, p);
 }
 
-/* Four filters (mask rows m, m + row_bytes, ...) over `steps` blocks of 16 inputs: each input
-   vector is loaded once for the four. x holds offset-binary bytes (x ^ 0x80) when `flipped`,
+/* Filters 0 .. quads * 4 - 1, four per pass (mask rows m, m + row_bytes, ...) over `steps`
+   blocks of 16 inputs: each input vector is loaded once for the four. x holds offset-binary bytes (x ^ 0x80) when `flipped`,
    else raw inputs, and `offset` is added at every set bit. Kept out of line so that GCC gives
    the loop all the registers (no spills). */
-__attribute__((noinline)) static void sums4(const int8_t *x, const uint8_t *m, int32_t row_bytes,
-                                            int32_t steps, int flipped, int8_t offset,
-                                            int32_t *acc) {
-  const uint8_t *m1 = m + row_bytes, *m2 = m1 + row_bytes, *m3 = m2 + row_bytes;
-  uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  if (flipped) {
-    for (int32_t j = 0; j < steps; ++j, x += 16, m += 2, m1 += 2, m2 += 2, m3 += 2) {
-      const uint8x16_t u = vld1q_u8((const uint8_t *)x);
-      s0 = vaddvaq_p_u8(s0, u, mask16(m));
-      s1 = vaddvaq_p_u8(s1, u, mask16(m1));
-      s2 = vaddvaq_p_u8(s2, u, mask16(m2));
-      s3 = vaddvaq_p_u8(s3, u, mask16(m3));
+__attribute__((noinline)) static void sums4(const int8_t *row, const uint8_t *mask,
+                                            int32_t row_bytes, int32_t steps, int flipped,
+                                            int8_t offset, int32_t quads, int32_t *acc) {
+  for (int32_t q = 0; q < quads; ++q, acc += 4) {
+    const int8_t *x = row;
+    const uint8_t *m = mask + (size_t)q * 4 * row_bytes;
+    const uint8_t *m1 = m + row_bytes, *m2 = m1 + row_bytes, *m3 = m2 + row_bytes;
+    uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    if (flipped) {
+      for (int32_t j = 0; j < steps; ++j, x += 16, m += 2, m1 += 2, m2 += 2, m3 += 2) {
+        const uint8x16_t u = vld1q_u8((const uint8_t *)x);
+        s0 = vaddvaq_p_u8(s0, u, mask16(m));
+        s1 = vaddvaq_p_u8(s1, u, mask16(m1));
+        s2 = vaddvaq_p_u8(s2, u, mask16(m2));
+        s3 = vaddvaq_p_u8(s3, u, mask16(m3));
+      }
+    } else {
+      const int8x16_t o = vdupq_n_s8(offset);
+      for (int32_t j = 0; j < steps; ++j, x += 16, m += 2, m1 += 2, m2 += 2, m3 += 2) {
+        const int8x16_t v = vld1q_s8(x);
+        s0 = add_masked_s8(s0, v, o, mask16(m));
+        s1 = add_masked_s8(s1, v, o, mask16(m1));
+        s2 = add_masked_s8(s2, v, o, mask16(m2));
+        s3 = add_masked_s8(s3, v, o, mask16(m3));
+      }
     }
-  } else {
-    const int8x16_t o = vdupq_n_s8(offset);
-    for (int32_t j = 0; j < steps; ++j, x += 16, m += 2, m1 += 2, m2 += 2, m3 += 2) {
-      const int8x16_t v = vld1q_s8(x);
-      s0 = add_masked_s8(s0, v, o, mask16(m));
-      s1 = add_masked_s8(s1, v, o, mask16(m1));
-      s2 = add_masked_s8(s2, v, o, mask16(m2));
-      s3 = add_masked_s8(s3, v, o, mask16(m3));
-    }
+    acc[0] = (int32_t)s0;
+    acc[1] = (int32_t)s1;
+    acc[2] = (int32_t)s2;
+    acc[3] = (int32_t)s3;
   }
-  acc[0] = (int32_t)s0;
-  acc[1] = (int32_t)s1;
-  acc[2] = (int32_t)s2;
-  acc[3] = (int32_t)s3;
 }
 
 /* One pixel: each filter's 16 mask bits are the predicate of an add-across-vector (VADDVA) over
@@ -634,9 +639,8 @@ static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const in
   }
   const int8_t offset = (int8_t)(flip ? 0 : a->input_offset);
   const int8x16_t o = vdupq_n_s8(offset);
-  int32_t c = 0;
-  for (; c + 4 <= a->c_out; c += 4)
-    sums4(row, a->mask + (size_t)c * row_bytes, row_bytes, steps, flip, offset, l->acc_a + c);
+  int32_t c = a->c_out / 4 * 4;
+  sums4(row, a->mask, row_bytes, steps, flip, offset, c / 4, l->acc_a);
   for (; c < a->c_out; ++c) {
     const uint8_t *m = a->mask + (size_t)c * row_bytes;
     uint32_t s = 0;
@@ -649,7 +653,10 @@ static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const in
     }
     l->acc_a[c] = (int32_t)s;
   }
-  for (c = 0; c < a->c_out; ++c) l->base[c] = a->bias ? a->bias[c] : 0;
+  for (c = 0; c < a->c_out; c += 4) {
+    const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
+    vst1q_s32(l->base + c, a->bias ? vldrwq_z_s32(a->bias + c, p) : vdupq_n_s32(0));
+  }
 }
 #else
 /* One pixel: tables with pixel B a row of ones (0x81 = 1 in offset binary), so B's half of
