@@ -456,59 +456,73 @@ static void finish_row_single_mve(const sbtf_core_args *a, const int32_t *base,
                                   const int32_t *acc, int8_t *out) {
   const int8_t *sign = a->sign;
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
-  for (int32_t c = 0; c < a->c_out; c += 4) {
-    const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
+  const int32_t c_out = a->c_out, offset = a->output_offset;
+  const int32x4_t lo = vdupq_n_s32(a->act_min), hi = vdupq_n_s32(a->act_max);
+  for (int32_t c = 0; c < c_out; c += 4) {
+    const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
     const int32x4_t sh = vldrwq_z_s32(shift + c, p);
     if (vcmpgeq_m_n_s32(sh, 0, p)) {
-      for (int32_t i = c; i < c + 4 && i < a->c_out; ++i) {
+      for (int32_t i = c; i < c + 4 && i < c_out; ++i) {
         const int32_t v = (int32_t)((uint32_t)base[i] + (uint32_t)(127 * sign[i] * acc[i]));
-        out[i] = requantize_single(v, mult[i], shift[i], a->output_offset, a->act_min,
-                                   a->act_max);
+        out[i] = requantize_single(v, mult[i], shift[i], offset, a->act_min, a->act_max);
       }
       continue;
     }
     const int32x4_t sign127 = vmulq_n_s32(vldrbq_z_s32(sign + c, p), 127);
     int32x4_t v = vaddq_s32(vld1q_s32(base + c), vmulq_s32(sign127, vld1q_s32(acc + c)));
     v = vqdmulhq_s32(v, vldrwq_z_s32(mult + c, p));
-    v = vrshlq_s32(v, sh);
-    v = vaddq_n_s32(v, a->output_offset);
-    v = vmaxq_s32(v, vdupq_n_s32(a->act_min));
-    v = vminq_s32(v, vdupq_n_s32(a->act_max));
-    vstrbq_p_s32(out + c, v, p);
+    v = vaddq_n_s32(vrshlq_s32(v, sh), offset);
+    vstrbq_p_s32(out + c, vminq_s32(vmaxq_s32(v, lo), hi), p);
   }
 }
 
 /* Four filters per step. VQRDMULH is exactly TFLite's SaturatingRoundingDoublingHighMul; VRSHL
    rounds half up, so negative values get -1 first to round half away from zero as TFLite does
    (the CMSIS-NN fix-up). Lanes past c_out are predicated off. */
+/* Double rounding for one or two pixels' accumulators; each step's parameters are loaded once
+   (into locals: stores to int8 outputs may alias anything). */
+static void finish_rows(const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a,
+                        const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  const int8_t *sign = a->sign;
+  const int32_t c_out = a->c_out, offset = a->output_offset;
+  const int32x4_t lo = vdupq_n_s32(a->act_min), hi = vdupq_n_s32(a->act_max);
+  const int32x4_t zero = vdupq_n_s32(0);
+  for (int32_t c = 0; c < c_out; c += 4) {
+    const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
+    const int32x4_t sign127 = vmulq_n_s32(vldrbq_z_s32(sign + c, p), 127);
+    const int32x4_t b = vld1q_s32(base + c), m = vldrwq_z_s32(mult + c, p);
+    const int32x4_t sh = vldrwq_z_s32(shift + c, p);
+    const int32x4_t left = vmaxq_s32(sh, zero), right = vminq_s32(sh, zero);
+    for (int pixel = 0; pixel < 2; ++pixel) {
+      const int32_t *acc = pixel ? acc_b : acc_a;
+      int8_t *out = pixel ? out_b : out_a;
+      if (out == NULL) break;
+      int32x4_t v = vaddq_s32(b, vmulq_s32(sign127, vld1q_s32(acc + c)));
+      v = vqrdmulhq_s32(vshlq_s32(v, left), m);
+      v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, right), 31));
+      v = vaddq_n_s32(vrshlq_s32(v, right), offset);
+      vstrbq_p_s32(out + c, vminq_s32(vmaxq_s32(v, lo), hi), p);
+    }
+  }
+}
+
 static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
                        int8_t *out) {
-  if (a->single_rounding) {
+  if (a->single_rounding)
     finish_row_single_mve(a, base, acc, out);
-    return;
-  }
-  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
-  for (int32_t c = 0; c < a->c_out; c += 4) {
-    const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
-    const int32x4_t sign127 = vmulq_n_s32(vldrbq_z_s32(a->sign + c, p), 127);
-    int32x4_t v = vaddq_s32(vld1q_s32(base + c), vmulq_s32(sign127, vld1q_s32(acc + c)));
-    const int32x4_t sh = vldrwq_z_s32(shift + c, p);
-    const int32x4_t right = vminq_s32(sh, vdupq_n_s32(0));
-    v = vshlq_s32(v, vmaxq_s32(sh, vdupq_n_s32(0)));
-    v = vqrdmulhq_s32(v, vldrwq_z_s32(mult + c, p));
-    v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, right), 31));
-    v = vrshlq_s32(v, right);
-    v = vaddq_n_s32(v, a->output_offset);
-    v = vmaxq_s32(v, vdupq_n_s32(a->act_min));
-    v = vminq_s32(v, vdupq_n_s32(a->act_max));
-    vstrbq_p_s32(out + c, v, p);
-  }
+  else
+    finish_rows(a, base, acc, acc, out, NULL);
 }
 
 static void finish_pair(const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a,
                         const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
-  finish_row(a, base, acc_a, out_a);
-  finish_row(a, base, acc_b, out_b);
+  if (a->single_rounding) {
+    finish_row_single_mve(a, base, acc_a, out_a);
+    finish_row_single_mve(a, base, acc_b, out_b);
+  } else {
+    finish_rows(a, base, acc_a, acc_b, out_a, out_b);
+  }
 }
 #else
 static inline int8_t clamp_out(int32_t v, int32_t lo, int32_t hi) {
