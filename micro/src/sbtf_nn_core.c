@@ -108,7 +108,8 @@ static inline int8_t requantize_single(int32_t acc, int32_t multiplier, int32_t 
   return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
-#if !defined(SBTF_PATH_MVE)
+
+/* Single rounding, one filter at a time on the 64-bit product. */
 static void finish_row_single(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
                               int8_t *out) {
   const int8_t *sign = a->sign;
@@ -118,7 +119,6 @@ static void finish_row_single(const sbtf_core_args *a, const int32_t *base, cons
     out[c] = requantize_single(v, mult[c], shift[c], a->output_offset, a->act_min, a->act_max);
   }
 }
-#endif
 
 /* ---- subset-sum tables: T_g[n] = sum of inputs 4g+j with bit j of n set, A low / B high ---- */
 
@@ -394,13 +394,18 @@ static sbtf_status check_filters(const sbtf_core_args *a) {
     const mve_pred16_t p = vctp8q((uint32_t)(a->c_out - c));
     if (vcmpneq_m_n_s8(vabsq_s8(vldrbq_z_s8(a->sign + c, p)), 1, p)) return SBTF_ERROR_BAD_PARAM;
   }
+  /* Lanes past c_out load as 0, a valid multiplier and shift: no predicate on the min/max. */
+  int32x4_t mult_min = vdupq_n_s32(0), shift_min = vdupq_n_s32(0), shift_max = vdupq_n_s32(0);
   for (int32_t c = 0; c < a->c_out; c += 4) {
     const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
     const int32x4_t sh = vldrwq_z_s32(shift + c, p);
-    if (vcmpltq_m_n_s32(vldrwq_z_s32(mult + c, p), 0, p) | vcmpltq_m_n_s32(sh, -31, p) |
-        vcmpgtq_m_n_s32(sh, 30, p))
-      return SBTF_ERROR_BAD_PARAM;
+    mult_min = vminq_s32(mult_min, vldrwq_z_s32(mult + c, p));
+    shift_min = vminq_s32(shift_min, sh);
+    shift_max = vmaxq_s32(shift_max, sh);
   }
+  if (vminvq_s32(0, mult_min) < 0 || vminvq_s32(0, shift_min) < -31 ||
+      vmaxvq_s32(0, shift_max) > 30)
+    return SBTF_ERROR_BAD_PARAM;
   return mask_padding_ok(a) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
 }
 #else
@@ -451,34 +456,30 @@ static void clear_tables(const layout *l) {
 /* Single rounding four filters at a time. For shift <= -1, with P = v * m and t = 31 - shift,
    (P + 2^(t-1)) >> t = (floor(P / 2^31) + 2^(t-32)) >> (t-31) (2^(t-1) is a multiple of 2^31):
    VQDMULH gives floor(P / 2^31) (m >= 0 rules out its saturation) and VRSHL by shift the
-   rounding right shift. Steps holding a shift >= 0 take the 64-bit scalar form. */
+   rounding right shift. A row with any shift >= 0 (rare) takes the 64-bit scalar form. */
 static void finish_row_single_mve(const sbtf_core_args *a, const int32_t *base,
                                   const int32_t *acc, int8_t *out) {
   const int8_t *sign = a->sign;
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
   const int32_t c_out = a->c_out, offset = a->output_offset;
+  int32x4_t shift_max = vdupq_n_s32(-1);
+  for (int32_t c = 0; c < c_out; c += 4)
+    shift_max = vmaxq_s32(shift_max, vldrwq_z_s32(shift + c, vctp32q((uint32_t)(c_out - c))));
+  if (vmaxvq_s32(-1, shift_max) >= 0) {
+    finish_row_single(a, base, acc, out);
+    return;
+  }
   const int32x4_t lo = vdupq_n_s32(a->act_min), hi = vdupq_n_s32(a->act_max);
   for (int32_t c = 0; c < c_out; c += 4) {
     const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
-    const int32x4_t sh = vldrwq_z_s32(shift + c, p);
-    if (vcmpgeq_m_n_s32(sh, 0, p)) {
-      for (int32_t i = c; i < c + 4 && i < c_out; ++i) {
-        const int32_t v = (int32_t)((uint32_t)base[i] + (uint32_t)(127 * sign[i] * acc[i]));
-        out[i] = requantize_single(v, mult[i], shift[i], offset, a->act_min, a->act_max);
-      }
-      continue;
-    }
     const int32x4_t sign127 = vmulq_n_s32(vldrbq_z_s32(sign + c, p), 127);
     int32x4_t v = vaddq_s32(vld1q_s32(base + c), vmulq_s32(sign127, vld1q_s32(acc + c)));
     v = vqdmulhq_s32(v, vldrwq_z_s32(mult + c, p));
-    v = vaddq_n_s32(vrshlq_s32(v, sh), offset);
+    v = vaddq_n_s32(vrshlq_s32(v, vldrwq_z_s32(shift + c, p)), offset);
     vstrbq_p_s32(out + c, vminq_s32(vmaxq_s32(v, lo), hi), p);
   }
 }
 
-/* Four filters per step. VQRDMULH is exactly TFLite's SaturatingRoundingDoublingHighMul; VRSHL
-   rounds half up, so negative values get -1 first to round half away from zero as TFLite does
-   (the CMSIS-NN fix-up). Lanes past c_out are predicated off. */
 /* Double rounding for one or two pixels' accumulators; each step's parameters are loaded once
    (into locals: stores to int8 outputs may alias anything). */
 static void finish_rows(const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a,
