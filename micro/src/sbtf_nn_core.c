@@ -40,6 +40,7 @@ typedef struct {
   int8_t *row_a;
   int8_t *row_b;
   uint8_t *offsets;
+  int32_t shift_max; /* largest requantization shift, set by check_filters */
 } layout;
 
 /* Fills *l (pointers only when buf is not NULL) and returns the scratch bytes needed. */
@@ -388,28 +389,30 @@ static int mask_padding_ok(const sbtf_core_args *a) {
 
 /* Every filter's sign (+-1), multiplier (>= 0), shift (-31..30) and mask padding. */
 #if defined(SBTF_PATH_MVE)
-static sbtf_status check_filters(const sbtf_core_args *a) {
+static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
   for (int32_t c = 0; c < a->c_out; c += 16) {
     const mve_pred16_t p = vctp8q((uint32_t)(a->c_out - c));
     if (vcmpneq_m_n_s8(vabsq_s8(vldrbq_z_s8(a->sign + c, p)), 1, p)) return SBTF_ERROR_BAD_PARAM;
   }
-  /* Lanes past c_out load as 0, a valid multiplier and shift: no predicate on the min/max. */
-  int32x4_t mult_min = vdupq_n_s32(0), shift_min = vdupq_n_s32(0), shift_max = vdupq_n_s32(0);
+  /* Lanes past c_out load as 0, a valid multiplier and shift: no predicate on the checks. */
+  int32x4_t mult_min = vdupq_n_s32(0), shift_min = vdupq_n_s32(0);
+  int32x4_t shift_max = vdupq_n_s32(INT32_MIN);
   for (int32_t c = 0; c < a->c_out; c += 4) {
     const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
     const int32x4_t sh = vldrwq_z_s32(shift + c, p);
     mult_min = vminq_s32(mult_min, vldrwq_z_s32(mult + c, p));
     shift_min = vminq_s32(shift_min, sh);
-    shift_max = vmaxq_s32(shift_max, sh);
+    shift_max = vmaxq_m_s32(shift_max, shift_max, sh, p);
   }
-  if (vminvq_s32(0, mult_min) < 0 || vminvq_s32(0, shift_min) < -31 ||
-      vmaxvq_s32(0, shift_max) > 30)
+  l->shift_max = vmaxvq_s32(INT32_MIN, shift_max);
+  if (vminvq_s32(0, mult_min) < 0 || vminvq_s32(0, shift_min) < -31 || l->shift_max > 30)
     return SBTF_ERROR_BAD_PARAM;
   return mask_padding_ok(a) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
 }
 #else
-static sbtf_status check_filters(const sbtf_core_args *a) {
+static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
+  (void)l;
   for (int32_t c = 0; c < a->c_out; ++c) {
     if (a->sign[c] != 1 && a->sign[c] != -1) return SBTF_ERROR_BAD_PARAM;
     if (a->quant->multiplier[c] < 0 || a->quant->shift[c] < -31 || a->quant->shift[c] > 30)
@@ -457,15 +460,13 @@ static void clear_tables(const layout *l) {
    (P + 2^(t-1)) >> t = (floor(P / 2^31) + 2^(t-32)) >> (t-31) (2^(t-1) is a multiple of 2^31):
    VQDMULH gives floor(P / 2^31) (m >= 0 rules out its saturation) and VRSHL by shift the
    rounding right shift. A row with any shift >= 0 (rare) takes the 64-bit scalar form. */
-static void finish_row_single_mve(const sbtf_core_args *a, const int32_t *base,
-                                  const int32_t *acc, int8_t *out) {
+static void finish_row_single_mve(const sbtf_core_args *a, const layout *l, const int32_t *acc,
+                                  int8_t *out) {
+  const int32_t *base = l->base;
   const int8_t *sign = a->sign;
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
   const int32_t c_out = a->c_out, offset = a->output_offset;
-  int32x4_t shift_max = vdupq_n_s32(-1);
-  for (int32_t c = 0; c < c_out; c += 4)
-    shift_max = vmaxq_s32(shift_max, vldrwq_z_s32(shift + c, vctp32q((uint32_t)(c_out - c))));
-  if (vmaxvq_s32(-1, shift_max) >= 0) {
+  if (l->shift_max >= 0) {
     finish_row_single(a, base, acc, out);
     return;
   }
@@ -508,19 +509,21 @@ static void finish_rows(const sbtf_core_args *a, const int32_t *base, const int3
   }
 }
 
-static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
+static void finish_row(const sbtf_core_args *a, const layout *l, const int32_t *acc,
                        int8_t *out) {
+  const int32_t *base = l->base;
   if (a->single_rounding)
-    finish_row_single_mve(a, base, acc, out);
+    finish_row_single_mve(a, l, acc, out);
   else
     finish_rows(a, base, acc, acc, out, NULL);
 }
 
-static void finish_pair(const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a,
+static void finish_pair(const sbtf_core_args *a, const layout *l, const int32_t *acc_a,
                         const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
+  const int32_t *base = l->base;
   if (a->single_rounding) {
-    finish_row_single_mve(a, base, acc_a, out_a);
-    finish_row_single_mve(a, base, acc_b, out_b);
+    finish_row_single_mve(a, l, acc_a, out_a);
+    finish_row_single_mve(a, l, acc_b, out_b);
   } else {
     finish_rows(a, base, acc_a, acc_b, out_a, out_b);
   }
@@ -532,8 +535,9 @@ static inline int8_t clamp_out(int32_t v, int32_t lo, int32_t hi) {
   return (int8_t)v;
 }
 
-static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
+static void finish_row(const sbtf_core_args *a, const layout *l, const int32_t *acc,
                        int8_t *out) {
+  const int32_t *base = l->base;
   if (a->single_rounding) {
     finish_row_single(a, base, acc, out);
     return;
@@ -549,8 +553,9 @@ static void finish_row(const sbtf_core_args *a, const int32_t *base, const int32
 }
 
 /* Both pixels of a pair: each filter's parameters are loaded once. */
-static void finish_pair(const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a,
+static void finish_pair(const sbtf_core_args *a, const layout *l, const int32_t *acc_a,
                         const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
+  const int32_t *base = l->base;
   if (a->single_rounding) {
     finish_row_single(a, base, acc_a, out_a);
     finish_row_single(a, base, acc_b, out_b);
@@ -700,7 +705,7 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
 
   if (a->pixels == 1) {
     /* Decoding the masks would cost more than it saves: sums straight from the masks. */
-    const sbtf_status status = check_filters(a);
+    const sbtf_status status = check_filters(a, &l);
     if (status != SBTF_OK) return status;
 #if !defined(SBTF_PATH_MVE)
     clear_tables(&l);
@@ -708,11 +713,11 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
     const int8_t *seg[SBTF_MAX_SEGMENTS];
     a->fill_row(a->row_self, 0, l.row_a, seg);
     single_pixel_sums(a, &l, seg);
-    finish_row(a, l.base, l.acc_a, a->output);
+    finish_row(a, &l, l.acc_a, a->output);
     return SBTF_OK;
   }
 
-  const sbtf_status status = check_filters(a);
+  const sbtf_status status = check_filters(a, &l);
   if (status != SBTF_OK) return status;
   decode_filters(a, &l);
   clear_tables(&l);
@@ -724,9 +729,9 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
     run_chunks(a, &l, seg_a, two ? seg_b : seg_a, 0);
     int8_t *out_a = a->output + (size_t)p * c_out;
     if (two)
-      finish_pair(a, l.base, l.acc_a, l.acc_b, out_a, out_a + c_out);
+      finish_pair(a, &l, l.acc_a, l.acc_b, out_a, out_a + c_out);
     else
-      finish_row(a, l.base, l.acc_a, out_a);
+      finish_row(a, &l, l.acc_a, out_a);
   }
   return SBTF_OK;
 }
