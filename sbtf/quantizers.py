@@ -335,6 +335,9 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
             dtype=tf.float32,
             initializer=initial,
             trainable=False,
+            # signs="init" assigns the signs in replica context under tf.distribute: the first
+            # replica's value wins, deterministically, instead of an error or a mean of signs.
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
         )
         if self.alpha_mode == "learned":
             self.alpha = self.add_weight(

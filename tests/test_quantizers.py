@@ -142,6 +142,27 @@ def test_init_signs_fixed_inside_tf_function():
     np.testing.assert_array_equal(q.signs.numpy(), signs)
 
 
+def test_init_signs_set_in_replica_context_under_mirrored_strategy():
+    """A plain larq layer sets signs="init" inside `strategy.run` (replica context): the sign
+    variable needs an aggregation for that, and ONLY_FIRST_REPLICA keeps replica 0's signs."""
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    w = kernels()["conv2d"][0]
+    with strategy.scope():
+        layer = lq.layers.QuantConv2D(
+            w.shape[-1], w.shape[:2], use_bias=False,
+            kernel_quantizer=SignedBinaryQuantizer(signs="init"),
+            kernel_constraint=lq.constraints.WeightClip(1.0),
+        )
+        layer.build((None, 6, 6, w.shape[2]))
+        layer.kernel.assign(w)
+        q = layer.kernel_quantizer
+        q.build(w.shape)  # variables under the strategy, first call inside strategy.run
+    x = tf.ones((1, 6, 6, w.shape[2]))
+    strategy.run(tf.function(lambda: layer(x)))
+    np.testing.assert_array_equal(q.signs.numpy(), ref_signs("init", w))
+    assert q.signs.aggregation == tf.VariableAggregation.ONLY_FIRST_REPLICA
+
+
 # -- gradient -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("clip_value", [1.0, 0.5, None])
 def test_ste_gradient_is_clipped_identity(clip_value):
