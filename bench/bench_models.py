@@ -33,7 +33,7 @@ def _models():
     resnet = sbtf.models.resnet8()
     calib = np.random.default_rng(0).uniform(0, 1, size=(32, 32, 32, 3)).astype(np.float32)
     r = convert_with_report(resnet, representative_data=calib)
-    digits, _, _ = sbtf.models.train_digits_cnn(epochs=8)
+    digits, _ = sbtf.models.train_digits_cnn(epochs=8)
     (x_train, _), (x_test, _) = load_digits_split()
     d = convert_with_report(digits, representative_data=x_train[:256])
     rng = np.random.default_rng(1)

@@ -22,9 +22,8 @@ import tensorflow as tf  # noqa: E402
 import sbtf  # noqa: E402
 from sbtf.converters.convert import convert_with_report  # noqa: E402
 from sbtf.data import load_digits_split  # noqa: E402
-from sbtf.experiments import train  # noqa: E402
 from sbtf.micro import runtime  # noqa: E402
-from sbtf.models import digits_cnn  # noqa: E402
+from sbtf.models import digits_cnn, train  # noqa: E402
 
 DEFAULT_BOARDS = ("netduinoplus2", "mps2-an386")
 

@@ -21,14 +21,14 @@ Every model is the digits CNN of `sbtf.models.digits_cnn` with its 3x3 convoluti
 - `signed-binary`: `sbtf.layers.SignedBinaryConv2D` (threshold = a fraction of each filter's
   max |w|).
 
-All four train with the same recipe (Adam, cosine-decayed learning rate, same batches) and
-seeds; `tf.keras.utils.set_random_seed(seed)` is set before each model is built.
+All four train with the same recipe (`sbtf.models.train`: Adam, cosine-decayed learning rate,
+same batches) and seeds; `tf.keras.utils.set_random_seed(seed)` is set before each model is
+built.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -41,6 +41,7 @@ from sbtf import _env  # noqa: F401  (must run before TensorFlow is imported)
 from sbtf._summary import row_bytes, summary
 from sbtf.data import load_digits_split
 from sbtf.layers import SignedBinaryConv2D
+from sbtf.models import DEFAULT_LEARNING_RATE, FIRST_CONV, digits_cnn, train
 from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 
 __all__ = [
@@ -54,82 +55,45 @@ __all__ = [
     "format_sweep",
     "main",
     "threshold_sweep",
-    "train",
     "weight_stats",
 ]
 
 METHODS = ("float", "binary", "ternary", "signed-binary")
-FIRST_CONV = ("quantized", "float")
 DEFAULT_THRESHOLDS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5)
 DEFAULT_EPOCHS = 15
 DEFAULT_SEEDS = (0, 1, 2)
 
 
 def conv_factory(method: str, *, threshold: float = 0.05):
-    """`f(filters, kernel_size) -> layer`: a 3x3 conv of the digits CNN for `method`."""
+    """`f(filters, kernel_size, strides) -> layer`: a 3x3 conv of the digits CNN for `method`."""
     common = {"padding": "same", "use_bias": False}
     if method == "float":
-        return lambda filters, kernel_size: tf.keras.layers.Conv2D(filters, kernel_size, **common)
+        return lambda filters, kernel_size, strides: tf.keras.layers.Conv2D(
+            filters, kernel_size, strides=strides, **common
+        )
     if method == "binary":
-        return lambda filters, kernel_size: lq.layers.QuantConv2D(
-            filters, kernel_size, kernel_quantizer=lq.quantizers.SteSign(),
+        return lambda filters, kernel_size, strides: lq.layers.QuantConv2D(
+            filters, kernel_size, strides=strides, kernel_quantizer=lq.quantizers.SteSign(),
             kernel_constraint=lq.constraints.WeightClip(1.0), **common,
         )
     if method == "ternary":
-        return lambda filters, kernel_size: lq.layers.QuantConv2D(
-            filters, kernel_size,
+        return lambda filters, kernel_size, strides: lq.layers.QuantConv2D(
+            filters, kernel_size, strides=strides,
             kernel_quantizer=lq.quantizers.SteTern(ternary_weight_networks=True),
             kernel_constraint=lq.constraints.WeightClip(1.0), **common,
         )
     if method == "signed-binary":
-        return lambda filters, kernel_size: SignedBinaryConv2D(
-            filters, kernel_size, threshold=threshold, **common
+        return lambda filters, kernel_size, strides: SignedBinaryConv2D(
+            filters, kernel_size, strides=strides, threshold=threshold, **common
         )
     raise ValueError(f"Unknown method {method!r}; expected one of {METHODS}.")
 
 
 def digits_model(method: str = "signed-binary", *, threshold: float = 0.05,
-                 first_conv: str = "quantized", filters=(32, 32, 64),
-                 bn_momentum: float = 0.9) -> tf.keras.Model:
-    """The architecture of `sbtf.models.digits_cnn` with the 3x3 convs made by `method`.
-
-    conv3x3-BN-ReLU x2, maxpool 2x2, conv3x3-BN-ReLU, global average pool, Dense softmax.
-    `first_conv="float"` keeps the first conv float (int8 after conversion), as binary
-    networks usually do; the default quantizes it like the others, as `digits_cnn` does.
-    (Built here because `digits_cnn` takes no conv factory; tests/test_experiments.py checks
-    the two stay layer-for-layer identical.)
-    """
-    if first_conv not in FIRST_CONV:
-        raise ValueError(f"first_conv must be one of {FIRST_CONV}, got {first_conv!r}.")
-    make_conv = conv_factory(method, threshold=threshold)
-    make_first = conv_factory("float") if first_conv == "float" else make_conv
-    inputs = tf.keras.Input(shape=(8, 8, 1))
-    x = inputs
-    for i, f in enumerate(filters):
-        x = (make_first if i == 0 else make_conv)(f, 3)(x)
-        x = tf.keras.layers.BatchNormalization(momentum=bn_momentum)(x)
-        x = tf.keras.layers.Activation("relu")(x)
-        if i == 1:
-            x = tf.keras.layers.MaxPooling2D(2)(x)
-    x = tf.keras.layers.GlobalAveragePooling2D()(x)
-    outputs = tf.keras.layers.Dense(10, activation="softmax")(x)
-    return tf.keras.Model(inputs, outputs, name=f"digits_{method.replace('-', '_')}")
-
-
-def train(model: tf.keras.Model, data, *, epochs: int, batch_size: int = 32,
-          learning_rate: float = 1e-2, verbose: int = 0) -> float:
-    """Train with Adam and a cosine-decayed learning rate; return the test accuracy."""
-    (x_train, y_train), (x_test, y_test) = data
-    steps = epochs * math.ceil(len(x_train) / batch_size)
-    schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=verbose)
-    scores = model.evaluate(x_test, y_test, batch_size=256, verbose=0, return_dict=True)
-    return float(scores["accuracy"])
+                 first_conv: str = "quantized") -> tf.keras.Model:
+    """`sbtf.models.digits_cnn` with its 3x3 convs made by `method` (see `conv_factory`)."""
+    return digits_cnn(conv_factory=conv_factory(method, threshold=threshold),
+                      first_conv=first_conv, name=f"digits_{method.replace('-', '_')}")
 
 
 def _inference_kernel(layer) -> np.ndarray:
@@ -217,7 +181,8 @@ def _run(method, seed, data, *, epochs, threshold, first_conv, batch_size, learn
 
 def compare(*, epochs: int = DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, methods=METHODS,
             threshold: float = 0.05, first_conv: str = "quantized", batch_size: int = 32,
-            learning_rate: float = 1e-2, data=None, verbose: int = 0, log=print) -> dict:
+            learning_rate: float = DEFAULT_LEARNING_RATE, data=None, verbose: int = 0,
+            log=print) -> dict:
     """Train the digits CNN once per method and seed; return accuracies and weight counts.
 
     Returns `{"config": ..., "methods": {method: {"accuracy": [per seed], "accuracy_mean",
@@ -264,8 +229,9 @@ def compare(*, epochs: int = DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, methods=METHOD
 
 
 def threshold_sweep(*, thresholds=DEFAULT_THRESHOLDS, epochs: int = DEFAULT_EPOCHS,
-                    seeds=DEFAULT_SEEDS, batch_size: int = 32, learning_rate: float = 1e-2,
-                    data=None, verbose: int = 0, log=print) -> dict:
+                    seeds=DEFAULT_SEEDS, batch_size: int = 32,
+                    learning_rate: float = DEFAULT_LEARNING_RATE, data=None, verbose: int = 0,
+                    log=print) -> dict:
     """Train the signed-binary digits CNN at each threshold; accuracy and sparsity per point.
 
     Sparsity is the fraction of zero weights over all signed-binary convs (mean over seeds).

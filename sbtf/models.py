@@ -7,12 +7,14 @@ Keras ("int8-ready": the converter quantizes it to int8).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
 from sbtf.layers import SignedBinaryConv2D
 
-__all__ = ["digits_cnn", "resnet8", "train_digits_cnn"]
+__all__ = ["FIRST_CONV", "digits_cnn", "resnet8", "train", "train_digits_cnn"]
 
 
 def _quantizer_options(threshold, signs, alpha):
@@ -101,6 +103,9 @@ def resnet8(
     return tf.keras.Model(inputs, outputs, name=name)
 
 
+FIRST_CONV = ("quantized", "float")
+
+
 def digits_cnn(
     input_shape=(8, 8, 1),
     num_classes: int = 10,
@@ -109,6 +114,8 @@ def digits_cnn(
     threshold: float | None = None,
     signs: str | float | None = None,
     alpha: str | None = None,
+    conv_factory=None,
+    first_conv: str = "quantized",
     bn_momentum: float = 0.9,
     name: str = "digits_cnn",
 ) -> tf.keras.Model:
@@ -119,12 +126,36 @@ def digits_cnn(
     All convs `padding="same"`, `use_bias=False`. `bn_momentum` defaults to 0.9 rather than
     Keras's 0.99: a few epochs on 1437 images are ~200 steps, too few for 0.99's moving
     statistics to forget their initial values.
+
+    # Arguments
+        threshold, signs, alpha: options of the signed-binary quantizer (None: its defaults).
+        conv_factory: `f(filters, kernel_size, strides) -> layer` replacing the signed-binary
+            conv, as in `resnet8` (`sbtf.experiments` builds its float/binary/ternary variants
+            with it). It must give `padding="same"`, `use_bias=False` layers.
+        first_conv: "quantized" (default) makes the first conv like the others; "float" keeps
+            it a plain `Conv2D` (int8 after conversion), as binary networks usually do.
     """
+    if first_conv not in FIRST_CONV:
+        raise ValueError(f"first_conv must be one of {FIRST_CONV}, got {first_conv!r}.")
     options = _quantizer_options(threshold, signs, alpha)
+
+    def conv(filters, kernel_size, strides):
+        if conv_factory is not None:
+            return conv_factory(filters, kernel_size, strides)
+        return SignedBinaryConv2D(
+            filters, kernel_size, strides=strides, padding="same", use_bias=False, **options
+        )
+
+    def float_conv(filters, kernel_size, strides):
+        return tf.keras.layers.Conv2D(
+            filters, kernel_size, strides=strides, padding="same", use_bias=False
+        )
+
     inputs = tf.keras.Input(shape=input_shape)
     x = inputs
     for i, f in enumerate(filters):
-        x = SignedBinaryConv2D(f, 3, padding="same", use_bias=False, **options)(x)
+        make_conv = float_conv if i == 0 and first_conv == "float" else conv
+        x = make_conv(f, 3, 1)(x)
         x = tf.keras.layers.BatchNormalization(momentum=bn_momentum)(x)
         x = tf.keras.layers.Activation("relu")(x)
         if i == 1:
@@ -134,38 +165,67 @@ def digits_cnn(
     return tf.keras.Model(inputs, outputs, name=name)
 
 
-def train_digits_cnn(
-    epochs: int = 15,
+DEFAULT_LEARNING_RATE = 1e-2
+
+
+def train(
+    model: tf.keras.Model,
+    data,
+    *,
+    epochs: int,
     batch_size: int = 32,
-    learning_rate: float = 5e-3,
-    seed: int = 0,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
     verbose: int = 0,
-    **model_kwargs,
-):
-    """Train `digits_cnn` on the fixed digits split (`sbtf.data.load_digits_split(seed)`).
+) -> float:
+    """Train `model` with the project's recipe; return its test accuracy.
 
-    Adam with a cosine-decayed learning rate; ~5-10 s on 2 CPU cores, ~97 % test accuracy.
-    Returns `(model, test_accuracy, history)`.
+    `data` is `((x_train, y_train), (x_test, y_test))` with integer labels (as
+    `sbtf.data.load_digits_split`). The recipe: Adam with a learning rate cosine-decayed to 0
+    over the run, sparse categorical cross-entropy. The model is (re)compiled here; seed it
+    (`tf.keras.utils.set_random_seed`) before building it for a reproducible run.
     """
-    from sbtf.data import load_digits_split
-
-    (x_train, y_train), (x_test, y_test) = load_digits_split(seed=seed)
-    tf.keras.utils.set_random_seed(seed)
-    model = digits_cnn(**model_kwargs)
-    steps = epochs * int(np.ceil(len(x_train) / batch_size))
-    schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}.")
+    (x_train, y_train), (x_test, y_test) = data
+    if len(x_train) == 0 or len(x_test) == 0:
+        raise ValueError(
+            f"train: need training and test examples, got {len(x_train)} and {len(x_test)}."
+        )
+    steps = epochs * math.ceil(len(x_train) / batch_size)
+    schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(schedule),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    history = model.fit(
-        x_train,
-        y_train,
-        batch_size=batch_size,
+    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    scores = model.evaluate(x_test, y_test, batch_size=256, verbose=0, return_dict=True)
+    return float(scores["accuracy"])
+
+
+def train_digits_cnn(
+    epochs: int = 15,
+    batch_size: int = 32,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    seed: int = 0,
+    verbose: int = 0,
+    **model_kwargs,
+):
+    """Build `digits_cnn(**model_kwargs)` and `train` it on `sbtf.data.load_digits_split(seed)`.
+
+    ~5-10 s on 2 CPU cores. Returns `(model, test_accuracy)`.
+    """
+    from sbtf.data import load_digits_split
+
+    data = load_digits_split(seed=seed)
+    tf.keras.utils.set_random_seed(seed)
+    model = digits_cnn(**model_kwargs)
+    accuracy = train(
+        model,
+        data,
         epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
         verbose=verbose,
-        validation_data=(x_test, y_test),
     )
-    _, accuracy = model.evaluate(x_test, y_test, verbose=0)[:2]
-    return model, float(accuracy), history
+    return model, accuracy

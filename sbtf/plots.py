@@ -182,7 +182,7 @@ def _layers_model(args):
     if args.model == "resnet8":
         tf.keras.utils.set_random_seed(0)
         return sbtf.models.resnet8(), "resnet8 (untrained: sparsity at initialisation)"
-    model, accuracy, _ = sbtf.models.train_digits_cnn(epochs=args.epochs)
+    model, accuracy = sbtf.models.train_digits_cnn(epochs=args.epochs)
     return model, f"digits_cnn after {args.epochs} epochs (test accuracy {accuracy:.3f})"
 
 

@@ -80,8 +80,8 @@ def test_digits_accuracy_survives_conversion():
     exactly). Evaluated end to end with sbtf.Interpreter (TFLite reference kernels + sbtf's C
     kernels for the sbtf ops); its logits also equal the plain int8 model's bit for bit."""
     from sbtf.data import load_digits_split
-    from sbtf.experiments import train
     from sbtf.interpreter import Interpreter
+    from sbtf.models import train
 
     tf.keras.utils.set_random_seed(0)
     data = load_digits_split()

@@ -35,28 +35,44 @@ def _png(path):
     assert image.std() > 0.05, "blank image"
 
 
-def test_digits_model_is_the_digits_cnn_of_sbtf_models():
-    ours = experiments.digits_model("signed-binary")
-    theirs = sbtf.models.digits_cnn()
-    assert [type(layer) for layer in ours.layers] == [type(layer) for layer in theirs.layers]
-    assert [w.shape for w in ours.weights] == [w.shape for w in theirs.weights]
-    for a, b in zip(ours.layers, theirs.layers):
-        config_a, config_b = a.get_config(), b.get_config()
-        for key in ("name", "kernel_quantizer", "kernel_constraint"):
-            config_a.pop(key, None), config_b.pop(key, None)
-        assert config_a == config_b, a.name
+def _conv_config(layer):
+    """A conv layer's Conv2D config without what may differ between methods (its name and the
+    weight clip that goes with a quantizer); larq layers must not quantize or pad otherwise."""
+    config = layer.get_config()
+    assert config.get("input_quantizer") is None and config.get("pad_values", 0.0) == 0.0
+    keys = set(tf.keras.layers.Conv2D(1, 1).get_config()) - {"name", "kernel_constraint"}
+    return {key: config[key] for key in keys}
+
+
+QUANTIZER_OF_METHOD = {"float": type(None), "binary": lq.quantizers.SteSign,
+                       "ternary": lq.quantizers.SteTern,
+                       "signed-binary": sbtf.SignedBinaryQuantizer}
 
 
 @pytest.mark.parametrize("method", experiments.METHODS)
 def test_methods_differ_only_in_the_conv_kernel_quantizer(method):
+    """Each variant is `sbtf.models.digits_cnn` (signed-binary) with only the convs' weight
+    quantizer swapped: same layers, configs, weight shapes."""
     model = experiments.digits_model(method)
+    reference = sbtf.models.digits_cnn()
+    assert [type(layer) for layer in model.layers if not isinstance(
+        layer, tf.keras.layers.Conv2D)] == [type(layer) for layer in reference.layers
+                                            if not isinstance(layer, tf.keras.layers.Conv2D)]
+    assert len(model.layers) == len(reference.layers)
+    assert [w.shape for w in model.trainable_weights] == [
+        w.shape for w in reference.trainable_weights]
+    for a, b in zip(model.layers, reference.layers):
+        assert isinstance(a, tf.keras.layers.Conv2D) == isinstance(b, tf.keras.layers.Conv2D)
+        if isinstance(a, tf.keras.layers.Conv2D):
+            assert _conv_config(a) == _conv_config(b), a.name
+        else:
+            config_a, config_b = a.get_config(), b.get_config()
+            config_a.pop("name"), config_b.pop("name")
+            assert config_a == config_b, a.name
     convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
     assert [c.filters for c in convs] == [32, 32, 64]
-    quantizer = getattr(convs[0], "kernel_quantizer", None)
-    expected = {"float": type(None), "binary": lq.quantizers.SteSign,
-                "ternary": lq.quantizers.SteTern,
-                "signed-binary": sbtf.SignedBinaryQuantizer}[method]
-    assert isinstance(quantizer, expected)
+    for conv in convs:
+        assert isinstance(getattr(conv, "kernel_quantizer", None), QUANTIZER_OF_METHOD[method])
 
 
 def _set_kernels(convs):
@@ -94,6 +110,8 @@ def test_first_conv_float_keeps_the_first_conv_int8():
     assert stats["conv_bits_per_weight"] == pytest.approx(bits / stats["conv_weights"])
     with pytest.raises(ValueError, match="first_conv must be one of"):
         experiments.digits_model("binary", first_conv="int4")
+    with pytest.raises(ValueError, match="first_conv must be one of"):
+        sbtf.models.digits_cnn(first_conv="int4")
 
 
 def test_unknown_method_and_bad_thresholds_are_rejected():

@@ -36,7 +36,7 @@ def digits():
     """The trained digits CNN converted on its training split, and the real test split."""
     from sbtf.data import load_digits_split
 
-    model, _, _ = sbtf.models.train_digits_cnn(epochs=8)
+    model, _ = sbtf.models.train_digits_cnn(epochs=8)
     (x_train, _), (x_test, y_test) = load_digits_split()
     res = convert_with_report(model, representative_data=x_train[:256])
     scale, zp = hostref.input_quantization(res.int8_tflite)

@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     if not 0.0 < args.threshold < 1.0:
         p.error(f"--threshold must lie in (0, 1), got {args.threshold}")
 
-    model, accuracy, _ = sbtf.models.train_digits_cnn(
+    model, accuracy = sbtf.models.train_digits_cnn(
         epochs=args.epochs, seed=args.seed, threshold=args.threshold)
     print(f"test accuracy {accuracy:.4f} after {args.epochs} epochs")
     sbtf.summary(model)
