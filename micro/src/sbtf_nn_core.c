@@ -368,10 +368,6 @@ static void lookup_chunk_direct(const sbtf_core_args *a, const layout *l, int32_
 
 /* ---- per-call set-up ---- */
 
-#define B2(n) n, n + 1, n + 1, n + 2
-#define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
-#define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
-static const uint8_t popcount8[256] = {B6(0), B6(1), B6(1), B6(2)};
 
 /* Padding bits past K must be zero (docs/op_spec.md); none when K is a multiple of 16. */
 static int mask_padding_ok(const sbtf_core_args *a) {
@@ -422,6 +418,49 @@ static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
 }
 #endif
 
+/* Decodes one mask row (n bytes) into table offsets o[8b] (group 2b, low nibble) and o[8b + 4]
+   (group 2b + 1); within a block of 4 groups the tables start at 128 * (b % 2) and
+   128 * (b % 2) + 64. Returns the row's popcount. */
+#if defined(SBTF_PATH_MVE)
+static int32_t decode_row(const uint8_t *row, int32_t n, uint8_t *o) {
+  /* 16 mask bytes per step; offsets are byte-scattered 8 apart. Sums stay below 256. */
+  const uint8x16_t lanes = vidupq_n_u8(0, 1);
+  const uint8x16_t scatter = vmulq_n_u8(lanes, 8);
+  const uint8x16_t block = vshlq_n_u8(vandq_u8(lanes, vdupq_n_u8(1)), 7);
+  const uint8x16_t block_hi = vaddq_n_u8(block, 64);
+  uint32_t popcount = 0;
+  for (int32_t b = 0; b < n; b += 16, o += 128) {
+    const mve_pred16_t p = vctp8q((uint32_t)(n - b));
+    const uint8x16_t m = vldrbq_z_u8(row + b, p); /* inactive lanes 0: no bits counted */
+    const uint8x16_t lo = vaddq_u8(vshlq_n_u8(vandq_u8(m, vdupq_n_u8(15)), 2), block);
+    const uint8x16_t hi = vaddq_u8(vshlq_n_u8(vshrq_n_u8(m, 4), 2), block_hi);
+    vstrbq_scatter_offset_p_u8(o, scatter, lo, p);
+    vstrbq_scatter_offset_p_u8(o + 4, scatter, hi, p);
+    /* SWAR popcount per byte (MVE has no VCNT). */
+    uint8x16_t v = vsubq_u8(m, vandq_u8(vshrq_n_u8(m, 1), vdupq_n_u8(0x55)));
+    v = vaddq_u8(vandq_u8(v, vdupq_n_u8(0x33)), vandq_u8(vshrq_n_u8(v, 2), vdupq_n_u8(0x33)));
+    popcount = vaddvaq_u8(popcount, vandq_u8(vaddq_u8(v, vshrq_n_u8(v, 4)), vdupq_n_u8(0x0F)));
+  }
+  return (int32_t)popcount;
+}
+#else
+#define B2(n) n, n + 1, n + 1, n + 2
+#define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
+#define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
+static const uint8_t popcount8[256] = {B6(0), B6(1), B6(1), B6(2)};
+
+static int32_t decode_row(const uint8_t *row, int32_t n, uint8_t *o) {
+  int32_t popcount = 0;
+  for (int32_t b = 0; b < n; ++b, o += 8) {
+    const uint32_t m = row[b], block = 128u * (uint32_t)(b & 1);
+    popcount += popcount8[m];
+    o[0] = (uint8_t)(4u * (m & 0xFu) + block);
+    o[4] = (uint8_t)(4u * (m >> 4) + block + 64u);
+  }
+  return popcount;
+}
+#endif
+
 /* Folds the popcount into base[] and decodes the mask nibbles into table offsets (filters
    already checked). */
 static void decode_filters(const sbtf_core_args *a, const layout *l) {
@@ -434,16 +473,7 @@ static void decode_filters(const sbtf_core_args *a, const layout *l) {
       for (int32_t g = 0; g < gp; ++g) o[4 * g] = (uint8_t)(64 * (g % 4));
       continue;
     }
-    const uint8_t *row = a->mask + (size_t)c * row_bytes;
-    int32_t popcount = 0;
-    /* Byte b holds groups 2b (low nibble) and 2b+1; within a block of 4 groups their tables
-       start at 128 * (b % 2) and 128 * (b % 2) + 64. */
-    for (int32_t b = 0; b < gp / 2; ++b, o += 8) {
-      const uint32_t m = row[b], block = 128u * (uint32_t)(b & 1);
-      popcount += popcount8[m];
-      o[0] = (uint8_t)(4u * (m & 0xFu) + block);
-      o[4] = (uint8_t)(4u * (m >> 4) + block + 64u);
-    }
+    const int32_t popcount = decode_row(a->mask + (size_t)c * row_bytes, row_bytes, o);
     const int32_t bias = a->bias ? a->bias[c] : 0;
     l->base[c] = (int32_t)((uint32_t)bias +
                            (uint32_t)(127 * a->sign[c] * (a->input_offset - 128) * popcount));
