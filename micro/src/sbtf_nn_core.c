@@ -511,51 +511,59 @@ static void finish_row_single_mve(const sbtf_core_args *a, const layout *l, cons
   }
 }
 
-/* Double rounding for one or two pixels' accumulators; each step's parameters are loaded once
-   (into locals: stores to int8 outputs may alias anything). */
-static void finish_rows(const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a,
+/* TFLite's double rounding on 4 lanes, shift <= 0 (right = shift). */
+static inline int32x4_t requantize_right(int32x4_t v, int32x4_t m, int32x4_t right) {
+  v = vqrdmulhq_s32(v, m);
+  return vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, right), 31)), right);
+}
+
+/* Double rounding for one or two pixels' accumulators (out_b NULL: one); each step's parameters
+   are loaded once (into locals: stores to int8 outputs may alias anything). Rows without a
+   positive shift (the usual case) skip the left shift. */
+static void finish_rows(const sbtf_core_args *a, const layout *l, const int32_t *acc_a,
                         const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
-  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift, *base = l->base;
   const int8_t *sign = a->sign;
   const int32_t c_out = a->c_out, offset = a->output_offset;
   const int32x4_t lo = vdupq_n_s32(a->act_min), hi = vdupq_n_s32(a->act_max);
-  const int32x4_t zero = vdupq_n_s32(0);
+  const int any_left = l->shift_max > 0;
   for (int32_t c = 0; c < c_out; c += 4) {
     const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
     const int32x4_t sign127 = vmulq_n_s32(vldrbq_z_s32(sign + c, p), 127);
     const int32x4_t b = vld1q_s32(base + c), m = vldrwq_z_s32(mult + c, p);
-    const int32x4_t sh = vldrwq_z_s32(shift + c, p);
-    const int32x4_t left = vmaxq_s32(sh, zero), right = vminq_s32(sh, zero);
-    for (int pixel = 0; pixel < 2; ++pixel) {
-      const int32_t *acc = pixel ? acc_b : acc_a;
-      int8_t *out = pixel ? out_b : out_a;
-      if (out == NULL) break;
-      int32x4_t v = vaddq_s32(b, vmulq_s32(sign127, vld1q_s32(acc + c)));
-      v = vqrdmulhq_s32(vshlq_s32(v, left), m);
-      v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, right), 31));
-      v = vaddq_n_s32(vrshlq_s32(v, right), offset);
-      vstrbq_p_s32(out + c, vminq_s32(vmaxq_s32(v, lo), hi), p);
+    int32x4_t right = vldrwq_z_s32(shift + c, p);
+    int32x4_t va = vaddq_s32(b, vmulq_s32(sign127, vld1q_s32(acc_a + c)));
+    int32x4_t vb = vaddq_s32(b, vmulq_s32(sign127, vld1q_s32(acc_b + c)));
+    if (any_left) {
+      const int32x4_t left = vmaxq_s32(right, vdupq_n_s32(0));
+      right = vminq_s32(right, vdupq_n_s32(0));
+      va = vshlq_s32(va, left);
+      vb = vshlq_s32(vb, left);
+    }
+    va = vaddq_n_s32(requantize_right(va, m, right), offset);
+    vstrbq_p_s32(out_a + c, vminq_s32(vmaxq_s32(va, lo), hi), p);
+    if (out_b != NULL) {
+      vb = vaddq_n_s32(requantize_right(vb, m, right), offset);
+      vstrbq_p_s32(out_b + c, vminq_s32(vmaxq_s32(vb, lo), hi), p);
     }
   }
 }
 
 static void finish_row(const sbtf_core_args *a, const layout *l, const int32_t *acc,
                        int8_t *out) {
-  const int32_t *base = l->base;
   if (a->single_rounding)
     finish_row_single_mve(a, l, acc, out);
   else
-    finish_rows(a, base, acc, acc, out, NULL);
+    finish_rows(a, l, acc, acc, out, NULL);
 }
 
 static void finish_pair(const sbtf_core_args *a, const layout *l, const int32_t *acc_a,
                         const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
-  const int32_t *base = l->base;
   if (a->single_rounding) {
     finish_row_single_mve(a, l, acc_a, out_a);
     finish_row_single_mve(a, l, acc_b, out_b);
   } else {
-    finish_rows(a, base, acc_a, acc_b, out_a, out_b);
+    finish_rows(a, l, acc_a, acc_b, out_a, out_b);
   }
 }
 #else
