@@ -100,10 +100,18 @@ static inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift)
 }
 
 /* Single rounding (SBTF_FULLY_CONNECTED): (acc * m + 2^(30 - shift)) >> (31 - shift) on the
-   64-bit product, plus the output offset and clamp, all before narrowing. */
+   64-bit product, plus the output offset and clamp, all before narrowing. For shift <= -1 the
+   rounding constant is a multiple of 2^31, so this equals floor(P / 2^31) (one SMULL, fits
+   int32 as |P| < 2^62) shifted right by n = -shift rounding half up, i.e. (h >> n) plus bit
+   n - 1 of h: no 64-bit shifts by a variable amount (library calls or long sequences on M4). */
 static inline int8_t requantize_single(int32_t acc, int32_t multiplier, int32_t shift,
                                        int32_t offset, int32_t lo, int32_t hi) {
-  const int32_t total = 31 - shift; /* 1 .. 62 */
+  if (shift < 0) {
+    const int32_t h = (int32_t)(((int64_t)acc * multiplier) >> 31), n = -shift;
+    const int32_t v = (h >> n) + ((h >> (n - 1)) & 1) + offset;
+    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+  }
+  const int32_t total = 31 - shift; /* 1 .. 31 */
   int64_t v = ((int64_t)acc * multiplier + ((int64_t)1 << (total - 1))) >> total;
   v += offset;
   return (int8_t)(v < lo ? lo : v > hi ? hi : v);
