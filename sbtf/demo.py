@@ -14,35 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-from sbtf import _env  # noqa: F401  (before TensorFlow)
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import sbtf  # noqa: E402
-from sbtf.converters.convert import convert_with_report  # noqa: E402
-from sbtf.data import load_digits_split  # noqa: E402
-from sbtf.micro import runtime  # noqa: E402
-from sbtf.models import digits_cnn, train  # noqa: E402
+import sbtf
+from sbtf.converters.convert import convert_with_report
+from sbtf.data import load_digits_split
+from sbtf.micro import hostref, runtime
+from sbtf.models import digits_cnn, train
 
 DEFAULT_BOARDS = ("netduinoplus2", "mps2-an386")
-
-
-def quantize_input(interpreter: tf.lite.Interpreter, x: np.ndarray) -> np.ndarray:
-    """Float inputs -> the model's int8 input with its scale and zero point."""
-    scale, zero_point = interpreter.get_input_details()[0]["quantization"]
-    return runtime.quantize_inputs(x, scale, zero_point)
-
-
-def host_outputs(tflite: bytes, x_int8: np.ndarray) -> np.ndarray:
-    """Run every input through TFLite with sbtf's delegate (builtin ops by TFLite)."""
-    interpreter = sbtf.Interpreter(model_content=tflite)
-    inp = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(inp, list(x_int8.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp, x_int8)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
 def accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
@@ -83,8 +64,8 @@ def main(argv=None) -> int:
     print(result.report)
 
     print("\n== 3. Run the test split on the host (TFLite + sbtf delegate)")
-    x_int8 = quantize_input(tf.lite.Interpreter(model_content=result.tflite), x_test)
-    host = host_outputs(result.tflite, x_int8)
+    x_int8 = runtime.quantize_inputs(x_test, *hostref.input_quantization(result.tflite))
+    host = hostref.run_sbtf_interpreter(result.tflite, x_int8)
     host_acc = accuracy(host, y_test)
 
     print(f"\n== 4. Run the test split on simulated boards: {', '.join(boards)}")

@@ -4,11 +4,11 @@ agree with sbtf.summary, ops bit-exact) and the trained digits CNN (accuracy kep
 import numpy as np
 import pytest
 import tensorflow as tf
+
+import sbtf
 from sbtf.converters import convert_with_report
 from sbtf.converters.host import run_sbtf_op
 from sbtf.converters.testing import interpreter, operator_io
-
-import sbtf
 
 
 def _randomize_batchnorm_and_biases(model, rng):

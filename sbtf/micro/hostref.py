@@ -20,22 +20,21 @@ __all__ = ["input_quantization", "int8_tflite", "run_reference"]
 
 
 def _interpreter(tflite: bytes):
-    import tensorflow as tf
+    from sbtf.converters.testing import interpreter
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-        it = tf.lite.Interpreter(
-            model_content=bytes(tflite),
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
-        )
-    it.allocate_tensors()
-    return it
+        return interpreter(tflite, preserve_all_tensors=False)
 
 
 def input_quantization(tflite: bytes) -> tuple[float, int]:
-    """(scale, zero_point) of the model's input."""
-    scale, zero_point = _interpreter(tflite).get_input_details()[0]["quantization"]
-    return float(scale), int(zero_point)
+    """(scale, zero_point) of the model's input, read from the flatbuffer (works for models with
+    sbtf ops, which a plain TFLite interpreter cannot allocate)."""
+    from sbtf.converters import tflite_model as tfm
+
+    model = tfm.read(tflite)
+    tensor = model.subgraphs[0].tensors[int(model.subgraphs[0].inputs[0])]
+    return float(tfm.scales(tensor)[0]), int(tfm.zero_points(tensor)[0])
 
 
 def run_reference(tflite: bytes, x_int8) -> np.ndarray:
@@ -67,19 +66,9 @@ def _run_batch(it, x_int8) -> np.ndarray:
     return y.reshape((len(x), *y.shape[2:])) if y.shape[1] == 1 else y
 
 
-def int8_tflite(model, calibration, *, per_channel_dense: bool = True) -> bytes:
-    """Full-integer int8 TFLite (int8 input and output) of a float Keras model."""
-    import tensorflow as tf
+def int8_tflite(model, calibration) -> bytes:
+    """TensorFlow's full-integer int8 TFLite (int8 input and output) of a Keras model, made as
+    sbtf-convert makes its int8 twin."""
+    from sbtf.converters.convert import convert_with_report
 
-    data = np.asarray(calibration, np.float32)
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([d[None]] for d in data)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    if not per_channel_dense:
-        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return bytes(converter.convert())
+    return convert_with_report(model, representative_data=np.asarray(calibration, np.float32)).int8_tflite
