@@ -183,27 +183,31 @@ static void build_run(const int8_t *row_a, const int8_t *row_b, int32_t groups, 
   /* Addresses of the 4 groups' tables (64 bytes apart); entry n is at immediate offset 4n. */
   uint32x4_t tab = vaddq_n_u32(vshlq_n_u32(in_off, 4), (uint32_t)(uintptr_t)t);
   for (int32_t g = 0; g < groups; g += 4, row_a += 16, row_b += 16) {
-    const uint32x4_t p0 = paired_inputs(row_a, row_b, in_off);
-    const uint32x4_t p1 = paired_inputs(row_a + 1, row_b + 1, in_off);
-    const uint32x4_t p2 = paired_inputs(row_a + 2, row_b + 2, in_off);
+    /* Each entry n is stored with n + 8 (adding input 3) right away, so that few vectors are
+       live at once (8 Q registers). */
     const uint32x4_t p3 = paired_inputs(row_a + 3, row_b + 3, in_off);
-    const uint32x4_t s01 = vaddq_u32(p0, p1), s02 = vaddq_u32(p2, p0);
-    const uint32x4_t s12 = vaddq_u32(p2, p1), s012 = vaddq_u32(p2, s01);
+    const uint32x4_t p0 = paired_inputs(row_a, row_b, in_off);
     vstrwq_scatter_base_u32(tab, 4, p0);
-    vstrwq_scatter_base_u32(tab, 8, p1);
-    vstrwq_scatter_base_u32(tab, 12, s01);
-    vstrwq_scatter_base_u32(tab, 16, p2);
-    vstrwq_scatter_base_u32(tab, 20, s02);
-    vstrwq_scatter_base_u32(tab, 24, s12);
-    vstrwq_scatter_base_u32(tab, 28, s012);
-    vstrwq_scatter_base_u32(tab, 32, p3);
     vstrwq_scatter_base_u32(tab, 36, vaddq_u32(p3, p0));
+    const uint32x4_t p1 = paired_inputs(row_a + 1, row_b + 1, in_off);
+    vstrwq_scatter_base_u32(tab, 8, p1);
     vstrwq_scatter_base_u32(tab, 40, vaddq_u32(p3, p1));
+    const uint32x4_t s01 = vaddq_u32(p0, p1);
+    vstrwq_scatter_base_u32(tab, 12, s01);
     vstrwq_scatter_base_u32(tab, 44, vaddq_u32(p3, s01));
+    const uint32x4_t p2 = paired_inputs(row_a + 2, row_b + 2, in_off);
+    vstrwq_scatter_base_u32(tab, 16, p2);
     vstrwq_scatter_base_u32(tab, 48, vaddq_u32(p3, p2));
+    const uint32x4_t s02 = vaddq_u32(p2, p0);
+    vstrwq_scatter_base_u32(tab, 20, s02);
     vstrwq_scatter_base_u32(tab, 52, vaddq_u32(p3, s02));
+    const uint32x4_t s12 = vaddq_u32(p2, p1);
+    vstrwq_scatter_base_u32(tab, 24, s12);
     vstrwq_scatter_base_u32(tab, 56, vaddq_u32(p3, s12));
+    const uint32x4_t s012 = vaddq_u32(p2, s01);
+    vstrwq_scatter_base_u32(tab, 28, s012);
     vstrwq_scatter_base_u32(tab, 60, vaddq_u32(p3, s012));
+    vstrwq_scatter_base_u32(tab, 32, p3);
     tab = vaddq_n_u32(tab, 256);
   }
 }
