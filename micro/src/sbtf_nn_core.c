@@ -730,7 +730,8 @@ static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const in
 }
 #else
 /* One pixel: tables with pixel B a row of ones (0x81 = 1 in offset binary), so B's half of
-   each sum is the popcount. */
+   each sum is the popcount, folded into base[] here. Like the Helium version, leaves
+   base + 127 * sign * acc_a as the accumulator. */
 static void single_pixel_sums(const sbtf_core_args *a, const layout *l, const int8_t *const *seg) {
   const int8_t *ones[SBTF_MAX_SEGMENTS];
   memset(l->row_b, 0x81, (size_t)(4 * l->groups_padded));
