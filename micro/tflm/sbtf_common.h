@@ -13,6 +13,8 @@
 #include "sbtf_nn.h"
 #include "tensorflow/lite/c/builtin_op_data.h"
 #include "tensorflow/lite/c/common.h"
+#include "tensorflow/lite/micro/micro_context.h"
+#include "tensorflow/lite/micro/micro_log.h"
 
 namespace sbtf {
 
@@ -72,6 +74,45 @@ sbtf_context ScratchContext(TfLiteContext* context, int index, int32_t size);
 
 // kTfLiteOk for SBTF_OK; otherwise prints what the C kernel rejected and returns kTfLiteError.
 TfLiteStatus ReportStatus(const char* op, sbtf_status status);
+
+// What both ops' Prepare share: op data present (Init accepted the options), 3 or 4 inputs and
+// 1 output; the tensors are TFLM temporaries, allocated for `prepare` and released after it.
+template <typename OpData>
+TfLiteStatus PrepareNode(TfLiteContext* context, TfLiteNode* node, const char* op,
+                         TfLiteStatus (*prepare)(TfLiteContext*, OpData*, const TfLiteTensor* input,
+                                                 const TfLiteTensor* mask,
+                                                 const TfLiteTensor* sign,
+                                                 const TfLiteTensor* bias, TfLiteTensor* output)) {
+  auto* data = static_cast<OpData*>(node->user_data);
+  if (data == nullptr) {
+    MicroPrintf("%s: no op data (the custom options were rejected in Init)", op);
+    return kTfLiteError;
+  }
+  if ((node->inputs->size != 3 && node->inputs->size != 4) || node->outputs->size != 1) {
+    MicroPrintf("%s: expected 3 or 4 inputs and 1 output, got %d and %d", op, node->inputs->size,
+                node->outputs->size);
+    return kTfLiteError;
+  }
+  tflite::MicroContext* micro_context = tflite::GetMicroContext(context);
+  TfLiteTensor* input = micro_context->AllocateTempInputTensor(node, kInputTensor);
+  TfLiteTensor* mask = micro_context->AllocateTempInputTensor(node, kMaskTensor);
+  TfLiteTensor* sign = micro_context->AllocateTempInputTensor(node, kSignTensor);
+  TfLiteTensor* bias = node->inputs->size == 4
+                           ? micro_context->AllocateTempInputTensor(node, kBiasTensor)
+                           : nullptr;
+  TfLiteTensor* output = micro_context->AllocateTempOutputTensor(node, kOutputTensor);
+
+  TfLiteStatus status = kTfLiteError;
+  if (input == nullptr || mask == nullptr || sign == nullptr || output == nullptr) {
+    MicroPrintf("%s: input, bitmask, sign and output tensors are required", op);
+  } else {
+    status = prepare(context, data, input, mask, sign, bias, output);
+  }
+  for (TfLiteTensor* t : {input, mask, sign, bias, output}) {
+    if (t != nullptr) micro_context->DeallocateTempTfLiteTensor(t);
+  }
+  return status;
+}
 
 }  // namespace sbtf
 

@@ -128,35 +128,7 @@ TfLiteStatus PrepareWithTensors(TfLiteContext* context, OpDataSbtfFullyConnected
 }
 
 TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
-  auto* data = static_cast<OpDataSbtfFullyConnected*>(node->user_data);
-  if (data == nullptr) {
-    MicroPrintf("%s: no op data (the custom options were rejected in Init)", kOp);
-    return kTfLiteError;
-  }
-  if ((node->inputs->size != 3 && node->inputs->size != 4) || node->outputs->size != 1) {
-    MicroPrintf("%s: expected 3 or 4 inputs and 1 output, got %d and %d", kOp,
-                node->inputs->size, node->outputs->size);
-    return kTfLiteError;
-  }
-  tflite::MicroContext* micro_context = tflite::GetMicroContext(context);
-  TfLiteTensor* input = micro_context->AllocateTempInputTensor(node, kInputTensor);
-  TfLiteTensor* mask = micro_context->AllocateTempInputTensor(node, kMaskTensor);
-  TfLiteTensor* sign = micro_context->AllocateTempInputTensor(node, kSignTensor);
-  TfLiteTensor* bias = node->inputs->size == 4
-                           ? micro_context->AllocateTempInputTensor(node, kBiasTensor)
-                           : nullptr;
-  TfLiteTensor* output = micro_context->AllocateTempOutputTensor(node, kOutputTensor);
-
-  TfLiteStatus status = kTfLiteError;
-  if (input == nullptr || mask == nullptr || sign == nullptr || output == nullptr) {
-    MicroPrintf("%s: input, bitmask, sign and output tensors are required", kOp);
-  } else {
-    status = PrepareWithTensors(context, data, input, mask, sign, bias, output);
-  }
-  for (TfLiteTensor* t : {input, mask, sign, bias, output}) {
-    if (t != nullptr) micro_context->DeallocateTempTfLiteTensor(t);
-  }
-  return status;
+  return PrepareNode<OpDataSbtfFullyConnected>(context, node, kOp, PrepareWithTensors);
 }
 
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
