@@ -136,8 +136,9 @@ class SignedBinaryDense(_SignedBinaryMixin, lq.layers.QuantDense):
         threshold, signs, alpha, clip_value, kernel_quantizer, kernel_constraint, **kwargs:
             as for `SignedBinaryConv2D`.
 
-    Note: TFLite quantizes fully connected weights per tensor, so only `alpha="none"` keeps
-    every non-zero at ±127 after int8 conversion.
+    TF 2.21 quantizes fully connected weights per output channel, so every `alpha` mode stays
+    signed-binary (±127 per filter) after int8 conversion; a converter that quantizes them per
+    tensor would keep only `alpha="none"` signed-binary.
     """
 
     def __init__(
