@@ -19,7 +19,7 @@ bench: setup
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 lint: setup
-	$(PY) -m ruff check sbtf converters tests bench examples
+	$(PY) -m ruff check sbtf converters tests bench examples scripts
 
 clean:
 	rm -rf build

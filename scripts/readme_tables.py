@@ -40,8 +40,9 @@ def demo() -> str:
     ]
     head = (f"Keras accuracy {d['keras_accuracy']:.4f}, host int8 (TFLite + sbtf delegate) "
             f"{d['host_int8_accuracy']:.4f}; {d['sparsity']:.1%} of the signed-binary weights are "
-            f"zero; {d['seconds']:.0f} s end to end. Each `a vs b`: signed-binary vs the same model "
-            "with plain int8 weights through the same runtime.\n\n")
+            f"zero; {d['seconds']:.0f} s from the start of training to the last board run. Each "
+            "`a vs b`: signed-binary vs the same model with plain int8 weights through the same "
+            "runtime.\n\n")
     return head + table(("board", "accuracy", "bit-exact with host", "instructions / inference",
                          "flash B", "RAM B"), rows)
 
