@@ -86,9 +86,30 @@ const char *sbtf_kernel_path(void);
 /** Largest K = KH * KW * C_in (conv) or C_in (FC): 127 * 255 * K must fit an int32. */
 #define SBTF_MAX_FILTER_SIZE 65536
 
+/** The larger of a and b (evaluates them twice: constant expressions only). */
+#define SBTF_MAX(a, b) ((a) > (b) ? (a) : (b))
+
 /**
- * Scratch bytes sbtf_conv2d_s8() needs for these shapes (0 is a valid answer). It grows with
- * C_out * K / 4 (decoded masks) plus 4 KiB of tables: about 15 KiB for a 3x3x64 -> 64 layer.
+ * Scratch bytes the kernels need for K inputs per filter and C_out filters, as an integer
+ * constant expression usable to size static buffers. For valid shapes it equals what
+ * sbtf_conv2d_s8_get_buffer_size() (k = KH * KW * C_in, c_out = C_out) and
+ * sbtf_fully_connected_s8_get_buffer_size() (k = C_in) return. With G = ceil(K / 4) groups
+ * rounded up to 4 and C4 = C_out rounded up to 4 (filter lanes), the parts are
+ * 12 * C4 (base, two accumulators) + 64 * min(G, 64) (subset-sum tables of one chunk)
+ * + 8 * G (two input rows) + C4 * G rounded up to 4 (decoded masks); see sbtf_nn_core.c.
+ * Arguments are evaluated several times.
+ */
+#define SBTF_SCRATCH_BYTES(k, c_out)                                                     \
+  (12 * SBTF_SCRATCH_C4_(c_out) + 64 * SBTF_SCRATCH_CHUNK_(k) + 8 * SBTF_SCRATCH_G_(k) + \
+   (SBTF_SCRATCH_C4_(c_out) * SBTF_SCRATCH_G_(k) + 3) / 4 * 4)
+#define SBTF_SCRATCH_G_(k) ((((k) + 3) / 4 + 3) / 4 * 4)
+#define SBTF_SCRATCH_C4_(c_out) (((c_out) + 3) / 4 * 4)
+#define SBTF_SCRATCH_CHUNK_(k) (SBTF_SCRATCH_G_(k) < 64 ? SBTF_SCRATCH_G_(k) : 64)
+
+/**
+ * Scratch bytes sbtf_conv2d_s8() needs for these shapes, SBTF_SCRATCH_BYTES(KH * KW * C_in,
+ * C_out). It grows with C_out * K / 4 (decoded masks) plus 4 KiB of tables: about 15 KiB for a
+ * 3x3x64 -> 64 layer.
  * Returns a negative sbtf_status when the shapes are invalid.
  */
 int32_t sbtf_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims, const sbtf_dims *filter_dims,
@@ -123,7 +144,8 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
                            const int8_t *sign, const int32_t *bias, const sbtf_dims *output_dims,
                            int8_t *output);
 
-/** Scratch bytes sbtf_fully_connected_s8() needs (negative sbtf_status on invalid sizes). */
+/** Scratch bytes sbtf_fully_connected_s8() needs, SBTF_SCRATCH_BYTES(C_in, C_out) (negative
+ *  sbtf_status on invalid sizes). */
 int32_t sbtf_fully_connected_s8_get_buffer_size(int32_t input_channels, int32_t output_channels);
 
 /**

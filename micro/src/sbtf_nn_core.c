@@ -43,7 +43,8 @@ typedef struct {
   int32_t shift_max; /* largest requantization shift, set by check_filters */
 } layout;
 
-/* Fills *l (pointers only when buf is not NULL) and returns the scratch bytes needed. */
+/* Fills *l (pointers only when buf is not NULL) and returns the end of the last part, which
+   must equal SBTF_SCRATCH_BYTES(k, c_out) (checked by micro/tests/test_kernels.c). */
 static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
   const int32_t groups_padded = round_up((k + 3) / 4, 4);
   const int32_t chunk = groups_padded < SBTF_CHUNK_GROUPS ? groups_padded : SBTF_CHUNK_GROUPS;
@@ -66,7 +67,9 @@ static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
   return at_offsets + align4(c_pad * groups_padded);
 }
 
-int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out) {
+int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out) { return SBTF_SCRATCH_BYTES(k, c_out); }
+
+int32_t sbtf_core_layout_bytes(int32_t k, int32_t c_out) {
   layout l;
   return make_layout(k, c_out, NULL, &l);
 }

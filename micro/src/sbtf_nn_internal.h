@@ -31,7 +31,8 @@
 
 /* Largest K (inputs per filter): 127 * 255 * K must fit the int32 accumulator. */
 #define SBTF_MAX_K SBTF_MAX_FILTER_SIZE
-/* Groups of 4 inputs per table chunk: 64 * 4 * 255 fits a 16-bit half of a packed sum. */
+/* Groups of 4 inputs per table chunk: 64 * 4 * 255 fits a 16-bit half of a packed sum
+   (the 64 in SBTF_SCRATCH_BYTES). */
 #define SBTF_CHUNK_GROUPS 64
 
 /* Most kernel rows handed out as separate runs (more use the copying fallback). */
@@ -70,8 +71,12 @@ typedef struct {
   int8_t *output;    /* [pixels, c_out] */
 } sbtf_core_args;
 
-/* Scratch bytes sbtf_core_run needs for (k, c_out); both must already be validated. */
+/* Scratch bytes sbtf_core_run needs for (k, c_out): SBTF_SCRATCH_BYTES; both must already be
+   validated. */
 int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out);
+
+/* End offset of the scratch layout sbtf_core_run uses (tests: equals SBTF_SCRATCH_BYTES). */
+int32_t sbtf_core_layout_bytes(int32_t k, int32_t c_out);
 
 /* Runs the product. Checks sign, mask padding and quant values; returns a status. */
 sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *args);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../src/sbtf_nn_internal.h" /* sbtf_core_layout_bytes */
 #include "sbtf_golden.h"
 #include "sbtf_nn.h"
 
@@ -55,6 +56,12 @@ static void check_golden(const golden_case *g) {
     CHECK(0, "%s: buffer size %ld (static scratch %d)", g->name, (long)need, SCRATCH_BYTES);
     return;
   }
+  /* One definition of the size: the macro, what get_buffer_size returns and the layout agree. */
+  const int32_t k = g->is_fc ? g->input.c : g->filter.h * g->filter.w * g->filter.c;
+  CHECK(need == SBTF_SCRATCH_BYTES(k, g->filter.n), "%s: get_buffer_size %ld, macro %ld", g->name,
+        (long)need, (long)SBTF_SCRATCH_BYTES(k, g->filter.n));
+  CHECK(sbtf_core_layout_bytes(k, g->filter.n) == need, "%s: layout ends at %ld, size %ld",
+        g->name, (long)sbtf_core_layout_bytes(k, g->filter.n), (long)need);
   memset(output, 0x5A, sizeof(output));
   const sbtf_context ctx = {scratch, need};
   const sbtf_status status = run(g, &ctx, output);
@@ -193,8 +200,15 @@ static void check_errors(void) {
         "fc shift 31");
 }
 
+/* SBTF_SCRATCH_BYTES is a constant expression: it sizes a static buffer (3x3x64 -> 64 conv). */
+static uint8_t static_sized[SBTF_SCRATCH_BYTES(3 * 3 * 64, 64)];
+
 int main(void) {
   int32_t max_scratch = 0;
+  const sbtf_dims in = {1, 8, 8, 64}, filter = {64, 3, 3, 64}, out = {1, 6, 6, 64};
+  CHECK(sbtf_conv2d_s8_get_buffer_size(&in, &filter, &out) == (int32_t)sizeof(static_sized),
+        "static buffer %ld, conv needs %ld", (long)sizeof(static_sized),
+        (long)sbtf_conv2d_s8_get_buffer_size(&in, &filter, &out));
   for (int i = 0; i < GOLDEN_CASES; ++i) {
     check_golden(&golden_cases[i]);
     const int32_t need = buffer_size(&golden_cases[i]);
