@@ -1,5 +1,7 @@
 """The static memory plan never lets two live tensors share arena bytes: checked from the graph
-in Python, and by a debug build that poisons every dead arena byte after each operator."""
+in Python, and by a debug build that poisons every dead arena byte after each operator. The
+kernels' scratch is the largest SBTF_SCRATCH_BYTES term (the built image is checked in
+test_runtime_failures.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -119,3 +121,17 @@ def test_generated_header_reports_arena_next_to_the_sum(branchy, tmp_path):
     assert f"#define SBTF_MODEL_ARENA_SIZE {gen.plan.arena_bytes}" in gen.header
     assert f"({gen.plan.naive_bytes} bytes if each had its own)" in gen.header
     assert "arena" in gen.summary() and str(gen.plan.naive_bytes) in gen.summary()
+
+
+def test_scratch_is_zero_without_sbtf_ops(branchy):
+    assert "#define SBTF_MODEL_SCRATCH_BYTES (0)" in codegen.generate(branchy).header
+
+
+def test_scratch_expression_is_a_balanced_max():
+    """One term per distinct (k, c_out) in a balanced SBTF_MAX tree: SBTF_MAX expands its
+    arguments twice, so a chain would grow as 2^n in the preprocessor."""
+    shapes = [(k, 8) for k in range(16, 16 * 17, 16)] + [(16, 8)]
+    expr = codegen.scratch_expr(shapes)
+    assert expr.count("SBTF_SCRATCH_BYTES(") == 16 and expr.count("SBTF_MAX(") == 15
+    assert codegen.scratch_expr([(9, 4)]) == "SBTF_SCRATCH_BYTES(9, 4)"
+    assert codegen.scratch_expr([]) == "0"

@@ -74,8 +74,7 @@ def _memory_lines(memory, board: str) -> list[str]:
 def cmd_codegen(args) -> int:
     from sbtf.micro import codegen
 
-    gen = codegen.generate(_read_model(args.model), source=args.model,
-                           scratch_bytes=args.scratch_bytes)
+    gen = codegen.generate(_read_model(args.model), source=args.model)
     c, h = gen.write(args.out)
     print(gen.summary())
     print(f"wrote {c} and {h}")
@@ -143,8 +142,6 @@ def main(argv=None) -> int:
     p = sub.add_parser("codegen", help="write sbtf_model.c / sbtf_model.h for a .tflite")
     p.add_argument("model")
     p.add_argument("-o", "--out", required=True, help="output directory")
-    p.add_argument("--scratch-bytes", type=int, default=None,
-                   help="scratch buffer for the sbtf kernels (default: computed)")
     p.set_defaults(fn=cmd_codegen)
     p = sub.add_parser("run", help="build firmware and run it under QEMU")
     p.add_argument("model")

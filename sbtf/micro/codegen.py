@@ -287,7 +287,7 @@ class GeneratedModel:
     output_scale: float
     output_zero_point: int
     weight_bytes: int  # constant data emitted (weights, masks, signs, biases, multipliers)
-    scratch_bytes: int
+    scratch_expr: str  # C constant expression of SBTF_MODEL_SCRATCH_BYTES (the compiler evaluates it)
     op_counts: dict[str, int]
 
     @property
@@ -314,7 +314,8 @@ class GeneratedModel:
             f"{self.input_zero_point}); output {list(self.output_shape)} int8 (scale "
             f"{self.output_scale:.6g}, zero point {self.output_zero_point})\n"
             f"constants {self.weight_bytes} bytes; arena {self.plan.arena_bytes} bytes (sum of all "
-            f"activation tensors {self.plan.naive_bytes} bytes); scratch {self.scratch_bytes} bytes"
+            f"activation tensors {self.plan.naive_bytes} bytes)\n"
+            f"scratch SBTF_MODEL_SCRATCH_BYTES = {self.scratch_expr} (bytes, evaluated by the compiler)"
         )
 
 
@@ -350,6 +351,7 @@ class _Emitter:
         self.const_names: dict[int, str] = {}
         self.weight_bytes = 0
         self.scratch_ops: list[str] = []  # C expressions of *_get_buffer_size() calls
+        self.scratch_shapes: list[tuple[int, int]] = []  # (k, c_out) of each sbtf op
 
     # ---- helpers
     def fail(self, op: Operator, msg: str):
@@ -763,6 +765,7 @@ class _Emitter:
         f_d = self.dims(f"op{n}_filter", (c_out, kh, kw, in4[3]))
         out_d = self.dims(f"op{n}_out", out4)
         self.scratch_ops.append(f"sbtf_conv2d_s8_get_buffer_size({in_d}, {f_d}, {out_d})")
+        self.scratch_shapes.append((kh * kw * in4[3], c_out))
         args = ", ".join([
             "&sbtf_ctx", self._conv_params(op, x, y, pad, stride, dil, opts["fused_activation_function"]),
             self.quant_arrays(op, m, s), in_d, self.ptr(op, x, "input"), f_d, mask, sign,
@@ -784,6 +787,7 @@ class _Emitter:
         m, s = ref.fully_connected_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
         self.scratch_ops.append(f"sbtf_fully_connected_s8_get_buffer_size({c_in}, {c_out})")
+        self.scratch_shapes.append((c_in, c_out))
         args = ", ".join([
             "&sbtf_ctx", self._fc_params(op, x, y, opts["fused_activation_function"]),
             self.quant_arrays(op, m, s), str(batches), str(c_in), self.ptr(op, x, "input"),
@@ -836,9 +840,9 @@ def _poison_ranges(plan: MemoryPlan, step: int) -> list[tuple[int, int]]:
 def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None = None) -> GeneratedModel:
     """Compile TFLite flatbuffer bytes into the C sources of the ahead-of-time runtime.
 
-    scratch_bytes: size of the scratch buffer for the sbtf kernels; default: the largest
-    `*_get_buffer_size()` of the model's sbtf ops as `sbtf.micro.codegen.kernel_scratch_bytes`
-    computes it (the kernels check it and fail with SBTF_ERROR_BUFFER_SIZE if too small).
+    The scratch buffer of the sbtf kernels is SBTF_MODEL_SCRATCH_BYTES, the largest
+    SBTF_SCRATCH_BYTES(k, c_out) (sbtf_nn.h) of the model's sbtf ops, evaluated by the target
+    compiler. scratch_bytes: a fixed size instead (tests provoking SBTF_ERROR_BUFFER_SIZE).
     Raises UnsupportedModelError naming the operator and tensor for anything unsupported.
     """
     graph = load_graph(tflite, source)
@@ -870,13 +874,12 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         body += em.body
         for off, n in _poison_ranges(plan, op.index):
             body.append(f"  SBTF_MODEL_POISON_RANGE({off}, {n});")
-    if scratch_bytes is None:
-        scratch_bytes = kernel_scratch_bytes(graph)
+    scratch = scratch_expr(em.scratch_shapes) if scratch_bytes is None else str(int(scratch_bytes))
     in_off, out_off = plan.offset(tin.index), plan.offset(tout.index)
     poison_input = "\n".join(f"  SBTF_MODEL_POISON_RANGE({o}, {n});" for o, n in _poison_ranges(plan, -1))
     header = _HEADER.format(
         n_ops=n_ops, in_size=tin.size, out_size=tout.size, arena=plan.arena_bytes,
-        naive=plan.naive_bytes, scratch=scratch_bytes,
+        naive=plan.naive_bytes, scratch=scratch,
         in_scale=_c_float(tin.scale[0]), in_zp=int(tin.zero_point[0]),
         out_scale=_c_float(tout.scale[0]), out_zp=int(tout.zero_point[0]),
         in_shape=list(tin.shape), out_shape=list(tout.shape),
@@ -894,34 +897,24 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         output_shape=tout.shape, input_scale=float(tin.scale[0]),
         input_zero_point=int(tin.zero_point[0]), output_scale=float(tout.scale[0]),
         output_zero_point=int(tout.zero_point[0]), weight_bytes=em.weight_bytes,
-        scratch_bytes=scratch_bytes, op_counts=op_counts,
+        scratch_expr=scratch, op_counts=op_counts,
     )
 
 
-def kernel_scratch_bytes(graph: Graph) -> int:
-    """Scratch bytes the sbtf kernels need for this graph (0 when it has no sbtf ops).
+def scratch_expr(shapes) -> str:
+    """C constant expression of the largest SBTF_SCRATCH_BYTES(k, c_out) over `shapes` ("0" for
+    none): the kernels' header defines the size, the target compiler evaluates it.
 
-    Mirrors the scratch layout of micro/src/sbtf_nn_core.c (make_layout) with the widest
-    filter lanes of any ISA path, so one size serves every board; the generated
-    `sbtf_model_check_scratch()` re-checks it with the target's own *_get_buffer_size().
+    SBTF_MAX expands its arguments twice, so the terms form a balanced tree: each appears fewer
+    than 2 * len(shapes) times in the expansion, not 2^len(shapes).
     """
-    need = 0
-    for op in graph.operators:
-        if op.name in ("SBTF_CONV_2D", "SBTF_FULLY_CONNECTED"):
-            x, sign = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[2]]
-            c_out = int(sign.shape[0]) if sign.shape else 1
-            k = int(graph.tensors[op.inputs[1]].shape[1]) * 8  # row_bytes * 8 >= K
-            if op.name == "SBTF_FULLY_CONNECTED":
-                k = int(x.shape[-1])
-            need = max(need, _core_scratch(k, c_out))
-    return need
-
-
-def _core_scratch(k: int, c_out: int, lanes: int = 4, chunk_groups: int = 64) -> int:
-    groups = ((k + 3) // 4 + 3) // 4 * 4  # ceil(k / 4) groups of 4 weights, rounded up to 4
-    c_pad = (c_out + lanes - 1) // lanes * lanes
-    chunk = min(groups, chunk_groups)
-    return 12 * c_pad + 64 * chunk + 8 * groups + _align(c_pad * groups, 4)
+    terms = [f"SBTF_SCRATCH_BYTES({k}, {c})" for k, c in sorted(set(shapes))]
+    if not terms:
+        return "0"
+    while len(terms) > 1:
+        pairs = [f"SBTF_MAX({a}, {b})" for a, b in zip(terms[0::2], terms[1::2])]
+        terms = pairs + terms[len(pairs) * 2:]
+    return terms[0]
 
 
 _HEADER = """\
@@ -947,7 +940,7 @@ extern "C" {{
 /* One arena holds every activation, placed by lifetime ({naive} bytes if each had its own). */
 #define SBTF_MODEL_ARENA_SIZE {arena}
 #ifndef SBTF_MODEL_SCRATCH_BYTES
-#define SBTF_MODEL_SCRATCH_BYTES {scratch}
+#define SBTF_MODEL_SCRATCH_BYTES ({scratch})
 #endif
 
 /**

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,13 +214,13 @@ def _default_dir(tflite: bytes, target: str, tag: str) -> Path:
 
 def build_firmware(tflite: bytes, board: str, x_int8, *, out_dir=None, poison: bool = False,
                    provoke: str | None = None, source: str = "model",
-                   scratch_bytes: int | None = None, opt: str = "-O2") -> Firmware:
+                   opt: str = "-O2") -> Firmware:
     """Generate C for the model, compile it with the batch of inputs and link an ELF for a
     QEMU board. provoke: None, "fault", "stack_overflow" or "hang" (runtime self-tests)."""
     b = _boards.get(board)
     tag = ("-poison" if poison else "") + (f"-{provoke}" if provoke else "")
     out_dir = Path(out_dir) if out_dir is not None else _default_dir(tflite, b.name, tag)
-    gen, n = _prepare(tflite, x_int8, out_dir, source, scratch_bytes)
+    gen, n = _prepare(tflite, x_int8, out_dir, source)
     defines = []
     if poison:
         defines.append("SBTF_MODEL_POISON")
@@ -240,7 +239,8 @@ def build_firmware(tflite: bytes, board: str, x_int8, *, out_dir=None, poison: b
 def build_host_runner(tflite: bytes, x_int8, *, out_dir=None, poison: bool = False,
                       sanitize: bool = False, source: str = "model",
                       scratch_bytes: int | None = None):
-    """The same model + inputs + main compiled for the host with gcc. Returns (exe, generated)."""
+    """The same model + inputs + main compiled for the host with gcc. Returns (exe, generated, n).
+    scratch_bytes: a fixed kernel scratch size instead of the model's (to provoke its error)."""
     tag = ("-poison" if poison else "") + ("-asan" if sanitize else "")
     out_dir = Path(out_dir) if out_dir is not None else _default_dir(tflite, "host", tag)
     gen, n = _prepare(tflite, x_int8, out_dir, source, scratch_bytes)
@@ -285,20 +285,8 @@ def _batch_shape(gen: _codegen.GeneratedModel):
     return shape[1:] if shape and shape[0] == 1 else shape
 
 
-class ScratchTooSmall(RuntimeError_):
-    """The image's scratch buffer is smaller than the target's kernels ask for."""
-
-    def __init__(self, target: str, need: int, have: int):
-        super().__init__(f"{target}: the sbtf kernels need {need} bytes of scratch, the image has "
-                         f"{have} (sbtf.micro.codegen.kernel_scratch_bytes is out of date)")
-        self.need = need
-
-
 def run_firmware(fw: Firmware, *, timeout: float = 300.0, icount: bool = True) -> ModelRun:
     res = _qemu.run(fw.board, fw.elf, timeout=timeout, icount=icount)
-    m = re.search(r"sbtf-info scratch=-(\d+)", res.stdout)
-    if m and int(m.group(1)) > 4:  # small negatives are sbtf_status codes (invalid shapes)
-        raise ScratchTooSmall(fw.board, int(m.group(1)), fw.generated.scratch_bytes)
     if not res.ok:
         raise RuntimeError_(f"{res.error}\n{(res.stdout + res.stderr)[-2000:]}")
     out, instr, scratch, stack = parse_output(res.stdout, fw.n_inputs, _batch_shape(fw.generated),
@@ -323,23 +311,14 @@ def run_model(tflite: bytes, board: str, x_int8, *, timeout: float = 300.0, pois
                          f"({input_size} values each)")
     x = x.reshape(-1, input_size)
     per_boot = max(1, MAX_BATCH_BYTES // input_size)
-    scratch_bytes = None
     runs = []
     for i, start in enumerate(range(0, len(x), per_boot)):
         chunk_dir = None
         if out_dir is not None:
             chunk_dir = Path(out_dir) if len(x) <= per_boot else Path(out_dir) / f"part{i}"
-        try:
-            fw = build_firmware(tflite, board, x[start:start + per_boot], out_dir=chunk_dir,
-                                poison=poison, source=source, scratch_bytes=scratch_bytes)
-            runs.append(run_firmware(fw, timeout=timeout))
-        except ScratchTooSmall as exc:
-            # The kernels' own *_get_buffer_size() on the target is the authority: rebuild once.
-            warnings.warn(str(exc), stacklevel=2)
-            scratch_bytes = exc.need
-            fw = build_firmware(tflite, board, x[start:start + per_boot], out_dir=chunk_dir,
-                                poison=poison, source=source, scratch_bytes=scratch_bytes)
-            runs.append(run_firmware(fw, timeout=timeout))
+        fw = build_firmware(tflite, board, x[start:start + per_boot], out_dir=chunk_dir,
+                            poison=poison, source=source)
+        runs.append(run_firmware(fw, timeout=timeout))
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
