@@ -13,6 +13,7 @@
 #include "sbtf_nn.h"
 #include "tensorflow/lite/c/builtin_op_data.h"
 #include "tensorflow/lite/c/common.h"
+#include "tensorflow/lite/micro/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/micro_context.h"
 #include "tensorflow/lite/micro/micro_log.h"
 
@@ -112,6 +113,31 @@ TfLiteStatus PrepareNode(TfLiteContext* context, TfLiteNode* node, const char* o
     if (t != nullptr) micro_context->DeallocateTempTfLiteTensor(t);
   }
   return status;
+}
+
+// The node's tensors for Eval (bias null when absent).
+struct EvalTensors {
+  const TfLiteEvalTensor* input;
+  const TfLiteEvalTensor* mask;
+  const TfLiteEvalTensor* sign;
+  const TfLiteEvalTensor* bias;
+  TfLiteEvalTensor* output;
+};
+
+// Fails with a message unless Prepare succeeded (`prepared`); otherwise fills `t`.
+inline TfLiteStatus GetEvalTensors(TfLiteContext* context, TfLiteNode* node, const char* op,
+                                   bool prepared, EvalTensors* t) {
+  if (!prepared) {
+    MicroPrintf("%s: Eval before a successful Prepare", op);
+    return kTfLiteError;
+  }
+  t->input = tflite::micro::GetEvalInput(context, node, kInputTensor);
+  t->mask = tflite::micro::GetEvalInput(context, node, kMaskTensor);
+  t->sign = tflite::micro::GetEvalInput(context, node, kSignTensor);
+  t->bias = node->inputs->size == 4 ? tflite::micro::GetEvalInput(context, node, kBiasTensor)
+                                    : nullptr;
+  t->output = tflite::micro::GetEvalOutput(context, node, kOutputTensor);
+  return kTfLiteOk;
 }
 
 }  // namespace sbtf

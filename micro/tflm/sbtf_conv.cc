@@ -179,27 +179,18 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
 
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   const auto* data = static_cast<const OpDataSbtfConv*>(node->user_data);
-  if (data == nullptr || !data->prepared) {
-    MicroPrintf("%s: Eval before a successful Prepare", kOp);
-    return kTfLiteError;
-  }
-  const TfLiteEvalTensor* input = tflite::micro::GetEvalInput(context, node, kInputTensor);
-  const TfLiteEvalTensor* mask = tflite::micro::GetEvalInput(context, node, kMaskTensor);
-  const TfLiteEvalTensor* sign = tflite::micro::GetEvalInput(context, node, kSignTensor);
-  const TfLiteEvalTensor* bias = node->inputs->size == 4
-                                     ? tflite::micro::GetEvalInput(context, node, kBiasTensor)
-                                     : nullptr;
-  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, kOutputTensor);
-
+  EvalTensors t;
+  TF_LITE_ENSURE_STATUS(GetEvalTensors(context, node, kOp, data != nullptr && data->prepared, &t));
   const sbtf_context ctx = ScratchContext(context, data->scratch_index, data->scratch_size);
   const sbtf_quant_params quant = {data->multiplier, data->shift};
   return ReportStatus(
       kOp, sbtf_conv2d_s8(&ctx, &data->params, &quant, &data->input_dims,
-                          tflite::micro::GetTensorData<int8_t>(input), &data->filter_dims,
-                          tflite::micro::GetTensorData<uint8_t>(mask),
-                          tflite::micro::GetTensorData<int8_t>(sign),
-                          bias != nullptr ? tflite::micro::GetTensorData<int32_t>(bias) : nullptr,
-                          &data->output_dims, tflite::micro::GetTensorData<int8_t>(output)));
+                          tflite::micro::GetTensorData<int8_t>(t.input), &data->filter_dims,
+                          tflite::micro::GetTensorData<uint8_t>(t.mask),
+                          tflite::micro::GetTensorData<int8_t>(t.sign),
+                          t.bias != nullptr ? tflite::micro::GetTensorData<int32_t>(t.bias)
+                                            : nullptr,
+                          &data->output_dims, tflite::micro::GetTensorData<int8_t>(t.output)));
 }
 
 }  // namespace
