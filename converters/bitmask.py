@@ -11,9 +11,6 @@ import numpy as np
 MAGNITUDE = 127  # |int8 weight| of every non-zero: TFLite's symmetric scale is max|w| / 127
 
 
-ROW_ALIGNMENT_BITS = 16
-
-
 def row_bytes(k: int) -> int:
     """Bytes of one mask row of k bits, padded to a multiple of 16 bits."""
     return 2 * ((int(k) + 15) // 16)

@@ -28,7 +28,6 @@ from sbtf.quantizers import SignedBinaryQuantizer
 __all__ = ["SignedBinaryConv2D", "SignedBinaryDense", "SignedBinaryDepthwiseConv2D"]
 
 _DEFAULT = object()  # "argument not given", so an explicit None keeps its meaning
-_QUANTIZER_ARGS = ("threshold", "signs", "alpha", "clip_value")
 
 
 def _make_quantizer(layer_name, quantizer, depthwise, **options):

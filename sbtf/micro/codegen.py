@@ -294,9 +294,6 @@ class GeneratedModel:
     def input_size(self) -> int:
         return int(np.prod(self.input_shape))
 
-    @property
-    def output_size(self) -> int:
-        return int(np.prod(self.output_shape))
 
     def write(self, out_dir) -> tuple[Path, Path]:
         out = Path(out_dir)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +154,6 @@ class ModelRun:
     scratch_needed: int
     stdout: str = ""
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def instructions_per_inference(self) -> int | None:
