@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from sbtf.converters.errors import ConversionError
+from sbtf.layers import flatten_layers
 from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 
 _PLAIN = {  # larq layer -> (plain Keras layer, kernel attribute, quantizer attribute)
@@ -61,15 +62,6 @@ class PreparedModel:
     layer_names: list[str]  # every conv / dense / depthwise layer, to attribute TFLite ops
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # see `folded_into`
     masks: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # see `kernel_masks`
-
-
-def flatten_layers(model):
-    """Leaf layers of a model, nested models expanded, in model order."""
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from flatten_layers(layer)
-        else:
-            yield layer
 
 
 _FOLDABLE = (tf.keras.layers.BatchNormalization, tf.keras.layers.Activation, tf.keras.layers.ReLU)

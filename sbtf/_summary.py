@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from sbtf.converters.bitmask import row_bytes
+from sbtf.layers import flatten_layers
 from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 
 __all__ = [
@@ -209,14 +210,6 @@ def _layer_summary(layer) -> LayerSummary | None:
     return LayerSummary(layer.name, kind, "float", params, None, None, None, 4 * params, 4 * params)
 
 
-def _flatten_layers(model):
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from _flatten_layers(layer)
-        else:
-            yield layer
-
-
 def summary(model: tf.keras.Model, print_fn=print) -> ModelSummary:
     """Summarise a built model's weights per layer and print the table.
 
@@ -226,7 +219,7 @@ def summary(model: tf.keras.Model, print_fn=print) -> ModelSummary:
     """
     if not model.built:
         raise ValueError(f"Model {model.name!r} is not built; build it or call it on an input.")
-    rows = [r for r in (_layer_summary(layer) for layer in _flatten_layers(model)) if r]
+    rows = [r for r in (_layer_summary(layer) for layer in flatten_layers(model)) if r]
     result = ModelSummary(model.name, rows)
     if print_fn is not None:
         print_fn(str(result))

@@ -54,6 +54,16 @@ def _default_constraint(constraint, clip_value):
     return constraint
 
 
+def flatten_layers(model):
+    """Leaf layers of a model, nested models expanded, in model order (`sbtf.summary` and the
+    converter walk the same list, so their per-layer figures cover the same layers)."""
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.Model):
+            yield from flatten_layers(layer)
+        else:
+            yield layer
+
+
 class _SignedBinaryMixin:
     """Names the quantizer's metrics after the layer; fixes "init" signs at build time."""
 
