@@ -14,8 +14,6 @@ from sbtf.converters import reference
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
 
-FORMAT_VERSION = 1
-
 _CONV_KEYS = {
     "version": "int",
     "input_channels": "int",
@@ -41,7 +39,12 @@ def parse_options(op_name: str, raw: bytes) -> dict:
     """Validated custom options of an sbtf op: every key present with its type, version 1."""
     if op_name not in _KEYS:
         raise ConversionError(f"{op_name!r} is not an sbtf op (expected one of {tfm.SBTF_OPS})")
-    typed = tfm.typed_flexbuffer_map(raw)
+    try:
+        typed = tfm.typed_flexbuffer_map(raw)
+    except ConversionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any decoding failure means malformed options)
+        raise ConversionError(f"{op_name}: custom options are not a FlexBuffer map: {exc}") from None
     options = {}
     for key, kind in _KEYS[op_name].items():
         if key not in typed:
@@ -52,10 +55,10 @@ def parse_options(op_name: str, raw: bytes) -> dict:
                 f"{op_name}: custom option {key!r} must be {kind}, got {got_kind}"
             )
         options[key] = value
-    if options["version"] != FORMAT_VERSION:
+    if options["version"] != tfm.SBTF_FORMAT_VERSION:
         raise ConversionError(
             f"{op_name}: format version {options['version']} is not supported "
-            f"(this reader knows version {FORMAT_VERSION})"
+            f"(this reader knows version {tfm.SBTF_FORMAT_VERSION})"
         )
     if op_name == tfm.SBTF_CONV_2D:
         for key in (

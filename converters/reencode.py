@@ -22,7 +22,6 @@ from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.report import LayerReport
 
-FORMAT_VERSION = 1
 _ACTIVATIONS = (0, 1, 2, 3)  # NONE, RELU, RELU_N1_TO_1, RELU6 (docs/op_spec.md)
 _OPS = {
     tfm.OP_CONV_2D: ("CONV_2D", tfm.SBTF_CONV_2D),
@@ -131,7 +130,7 @@ def _options(code, op, weights) -> bytes:
     if code == tfm.OP_CONV_2D:
         _, kh, kw, c_in = weights.shape
         opts = {
-            "version": FORMAT_VERSION,
+            "version": tfm.SBTF_FORMAT_VERSION,
             "input_channels": int(c_in),
             "filter_height": int(kh),
             "filter_width": int(kw),
@@ -144,7 +143,7 @@ def _options(code, op, weights) -> bytes:
         }
     else:
         opts = {
-            "version": FORMAT_VERSION,
+            "version": tfm.SBTF_FORMAT_VERSION,
             "input_channels": int(weights.shape[1]),
             "fused_activation_function": int(o.fusedActivationFunction),
             "keep_num_dims": bool(o.keepNumDims),

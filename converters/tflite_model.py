@@ -27,6 +27,7 @@ FLEXBUFFERS = schema.CustomOptionsFormat.FLEXBUFFERS
 SBTF_CONV_2D = "SBTF_CONV_2D"
 SBTF_FULLY_CONNECTED = "SBTF_FULLY_CONNECTED"
 SBTF_OPS = (SBTF_CONV_2D, SBTF_FULLY_CONNECTED)
+SBTF_FORMAT_VERSION = 1  # custom option "version" (docs/op_spec.md)
 
 _NUMPY_TYPES = {
     schema.TensorType.FLOAT32: np.float32,

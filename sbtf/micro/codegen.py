@@ -28,6 +28,8 @@ from tensorflow.lite.python import schema_py_generated as schema
 from sbtf.converters import reference as ref
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.bitmask import row_bytes
+from sbtf.converters.errors import ConversionError
+from sbtf.converters.host import parse_options
 
 __all__ = [
     "SUPPORTED_OPS",
@@ -46,7 +48,6 @@ __all__ = [
 
 ARENA_ALIGNMENT = 16  # bytes; kernels read words and Helium vectors
 POISON_BYTE = 0xA5
-FORMAT_VERSION = 1  # docs/op_spec.md
 
 _T = schema.TensorType
 _TYPE_NAMES = {v: k for k, v in vars(_T).items() if not k.startswith("_")}
@@ -701,24 +702,13 @@ class _Emitter:
         self.call(op, f"sbtf_rt_requantize_s8(&{name}, {x.size}, {self.act(x)}, {self.act(y)})")
 
     # ---- sbtf custom ops (docs/op_spec.md)
-    def _sbtf_options(self, op: Operator, keys: dict) -> dict:
+    def _sbtf_options(self, op: Operator) -> dict:
         if op.raw_custom_options is None:
             self.fail(op, "custom options are missing")
         try:
-            typed = tfm.typed_flexbuffer_map(op.raw_custom_options)
-        except Exception as exc:  # noqa: BLE001 (any decoding failure means malformed options)
-            self.fail(op, f"custom options are not a FlexBuffer map: {exc}")
-        out = {}
-        for key, kind in keys.items():
-            if key not in typed:
-                self.fail(op, f"custom option {key!r} is missing")
-            got, value = typed[key]
-            if got != kind and not (kind == "bool" and got == "int"):
-                self.fail(op, f"custom option {key!r} is {got}, expected {kind}")
-            out[key] = value
-        if out["version"] != FORMAT_VERSION:
-            self.fail(op, f"format version {out['version']} is not supported (expected {FORMAT_VERSION})")
-        return out
+            return parse_options(op.name, op.raw_custom_options)
+        except ConversionError as exc:
+            self.fail(op, str(exc))
 
     def _sbtf_weights(self, op: Operator, c_out: int, k: int):
         mask, sign = self.tensor(op, 1), self.tensor(op, 2)
@@ -738,10 +728,7 @@ class _Emitter:
                 self.const(op, sign, "int8_t", np.int8, "sign"), scales)
 
     def op_sbtf_conv_2d(self, op: Operator):
-        opts = self._sbtf_options(op, {
-            "version": "int", "input_channels": "int", "filter_height": "int", "filter_width": "int",
-            "padding": "int", "stride_h": "int", "stride_w": "int", "dilation_h_factor": "int",
-            "dilation_w_factor": "int", "fused_activation_function": "int"})
+        opts = self._sbtf_options(op)
         x, y = self.tensor(op, 0), self.tensor(op, 0, kind="output")
         self.expect_int8(op, x, "input")
         self.expect_int8(op, y, "output")
@@ -771,8 +758,7 @@ class _Emitter:
         self.call(op, f"sbtf_conv2d_s8({args})")
 
     def op_sbtf_fully_connected(self, op: Operator):
-        opts = self._sbtf_options(op, {"version": "int", "input_channels": "int",
-                                       "fused_activation_function": "int", "keep_num_dims": "bool"})
+        opts = self._sbtf_options(op)
         x, y = self.tensor(op, 0), self.tensor(op, 0, kind="output")
         self.expect_int8(op, x, "input")
         self.expect_int8(op, y, "output")
