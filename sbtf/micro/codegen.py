@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as schema
 
+from sbtf.converters import bitmask
 from sbtf.converters import reference as ref
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.bitmask import row_bytes
@@ -718,11 +719,10 @@ class _Emitter:
             self.fail(op, f"sign {sign.describe()} must be INT8 [{c_out}]")
         if mask.data is None or sign.data is None:
             self.fail(op, "bitmask and sign must be constant")
-        if not np.all(np.isin(sign.data, (-1, 1))):
-            self.fail(op, f"sign {sign.describe()} has values other than -1 and +1")
-        bits = np.unpackbits(np.asarray(mask.data, np.uint8), axis=1, bitorder="little")
-        if bits[:, k:].any():
-            self.fail(op, f"bitmask {mask.describe()} has non-zero padding bits")
+        try:  # the format's own checks: signs are ±1, padding bits are zero
+            bitmask.unpack(mask.data, sign.data, k)
+        except ValueError as exc:
+            self.fail(op, f"bitmask {mask.describe()} / sign {sign.describe()}: {exc}")
         scales = self.weight_scales(op, sign, c_out, 0, "sign")
         return (self.const(op, mask, "uint8_t", np.uint8, "bitmask"),
                 self.const(op, sign, "int8_t", np.int8, "sign"), scales)
