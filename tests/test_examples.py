@@ -159,6 +159,10 @@ def test_digits_example_train_convert_and_run_on_host(tmp_path, capsys):
     keras_pred = model.predict(images, verbose=0).argmax(axis=1)
     # int8 rounding may flip a near-tie; the two must agree on almost every image.
     assert np.mean(outputs.argmax(axis=1) == keras_pred) >= 0.97
+    np.save(out / "nchw.npy", images.transpose(0, 3, 1, 2))
+    assert host.main([str(tflite), "--images", str(out / "nchw.npy")]) == 2
+    assert ("images have shape [360, 1, 8, 8], the model's input shape is [1, 8, 8, 1]: "
+            "expected [N, 8, 8, 1]") in capsys.readouterr().err
 
     # A board output equal to the host's passes; one changed byte fails with exit 1.
     np.save(out / "board.npy", outputs)
