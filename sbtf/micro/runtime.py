@@ -251,7 +251,8 @@ def build_host_runner(tflite: bytes, x_int8, *, out_dir=None, poison: bool = Fal
 
 
 def parse_output(stdout: str, n: int, output_shape, target: str):
-    """Parse sbtf_main.c's lines into (outputs int8 [n, *shape], instructions, scratch, stack)."""
+    """Parse sbtf_main.c's (or sbtf_main_uart.c's) lines into (outputs int8 [n, *shape],
+    instructions or cycles per output (none when the UART firmware printed "-"), scratch, stack)."""
     size = int(np.prod(output_shape))
     outputs = np.zeros((n, size), np.int8)
     instructions = []
@@ -272,7 +273,8 @@ def parse_output(stdout: str, n: int, output_shape, target: str):
             if len(raw) != size or not 0 <= i < n:
                 raise RuntimeError_(f"{target}: malformed output line {line[:80]!r}")
             outputs[i] = np.frombuffer(raw, np.int8)
-            instructions.append(int(instr))
+            if instr != "-":  # "-": the real-board firmware found no running cycle counter
+                instructions.append(int(instr))
             seen += 1
     if seen != n:
         raise RuntimeError_(f"{target}: expected {n} outputs, got {seen}\n{stdout[-2000:]}")
