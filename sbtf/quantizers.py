@@ -53,6 +53,26 @@ ALPHA_MODES = ("none", "mean", "learned")
 METRICS = ("sparsity", "flip_ratio")
 
 
+class _TrainingOnlyMetric:
+    """A metric updated only in training calls: the quantizer records, while Keras traces a step,
+    whether that step's call was a training one, and the step's `result()` (Keras merges a dict
+    result into the logs) is then empty for evaluation steps. Without this, `fit` logs
+    `val_sparsity/...: 0.0` every epoch, the value of a metric nothing updated."""
+
+    in_training_step = True
+
+    def result(self):
+        return {self.name: super().result()} if self.in_training_step else {}
+
+
+class _SparsityMetric(_TrainingOnlyMetric, tf.keras.metrics.Mean):
+    pass
+
+
+class _FlipRatioMetric(_TrainingOnlyMetric, lq_metrics.FlipRatio):
+    pass
+
+
 def _clipped_gradient(x, dy, clip_value):
     """`dy` where |x| <= clip_value, else 0 (larq's clipped straight-through estimator)."""
     if clip_value is None:
@@ -351,9 +371,9 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         # Metric objects are made here, not by add_metric(aggregation=...) inside call: a metric
         # created while tracing is not tracked, and SavedModel export then fails.
         if "sparsity" in self.training_metrics:
-            self.sparsity = tf.keras.metrics.Mean(name=f"sparsity/{self._metric_name()}")
+            self.sparsity = _SparsityMetric(name=f"sparsity/{self._metric_name()}")
         if "flip_ratio" in self.training_metrics:
-            self.flip_ratio = lq_metrics.FlipRatio(name=f"flip_ratio/{self._metric_name()}")
+            self.flip_ratio = _FlipRatioMetric(name=f"flip_ratio/{self._metric_name()}")
             self.flip_ratio.build(shape)
         super().build(input_shape)
 
@@ -421,8 +441,12 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         outputs = self.quantize(inputs)
         # Metrics only while training (Keras propagates `training` from the quantized layer's
         # call): an inference graph, e.g. the one the TFLite converter traces, has no metric
-        # update ops.
-        if training is None or training is False:
+        # update ops, and evaluation logs show no value for them.
+        in_training = training is not None and training is not False
+        for metric in (getattr(self, "sparsity", None), getattr(self, "flip_ratio", None)):
+            if metric is not None:
+                metric.in_training_step = in_training
+        if not in_training:
             return outputs
         if hasattr(self, "sparsity"):
             self.add_metric(self.sparsity(tf.reduce_mean(tf.cast(tf.equal(outputs, 0), tf.float32))))
