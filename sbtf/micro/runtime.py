@@ -20,6 +20,7 @@ import numpy as np
 
 from sbtf.micro import boards as _boards
 from sbtf.micro import build as _build
+from sbtf.micro import cache as _cache
 from sbtf.micro import codegen as _codegen
 from sbtf.micro import qemu as _qemu
 from sbtf.micro import source_dir
@@ -208,7 +209,7 @@ def _sources(out_dir: Path, main: str = "sbtf_main.c") -> list[Path]:
 
 def _default_dir(tflite: bytes, target: str, tag: str) -> Path:
     digest = hashlib.sha1(tflite).hexdigest()[:10]
-    return Path("build") / "runtime" / f"{digest}-{target}{tag}"
+    return _cache.build_dir(f"{digest}-{target}{tag}")
 
 
 def build_firmware(tflite: bytes, board: str, x_int8, *, out_dir=None, poison: bool = False,
