@@ -72,3 +72,25 @@ def test_host_helpers_refuse_a_mis_shaped_batch(small):
         hostref.run_reference(small, x.transpose(0, 3, 1, 2))
     with pytest.raises(BadInputError, match=r"have shape \[2, 48\]"):
         hostref.run_sbtf_interpreter(small, x.reshape(2, -1))
+
+
+def test_flash_figure_shows_the_compiled_in_inputs_apart(small, tmp_path, capsys):
+    """The flash printed for a firmware separates the model (and runtime) from the batch of
+    inputs compiled into the image: more inputs change only the inputs' share."""
+    import re
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(small)
+    model_flash = []
+    for n in (1, 5):
+        np.save(tmp_path / "x.npy", np.zeros((n, 4, 4, 3), np.int8))
+        assert cli.main(["build", str(model), "--board", "nucleo-f411re", "--input",
+                         str(tmp_path / "x.npy"), "-o", str(tmp_path / f"fw{n}.elf")]) == 0
+        line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("flash:"))
+        m = re.fullmatch(r"flash: (\d+) B of 524288 B \(text \+ rodata \d+ B, data init \d+ B\) = "
+                         r"model and runtime (\d+) B \+ (\d+) compiled-in input\(s\) (\d+) B", line)
+        assert m, line
+        total, model_b, count, inputs_b = map(int, m.groups())
+        assert (count, inputs_b) == (n, n * 48) and total == model_b + inputs_b
+        model_flash.append(model_b)
+    assert model_flash[0] == model_flash[1]

@@ -53,8 +53,10 @@ def _load_inputs(path: str | None, gen, seed: int = 0) -> np.ndarray:
 
 
 def _memory_lines(memory, board: str) -> list[str]:
-    flash = (f"flash: {memory.flash} B (text + rodata {memory.text} B, data init {memory.data} B)"
-             + (f" of {memory.flash_limit} B" if memory.flash_limit else ""))
+    flash = (f"flash: {memory.flash} B" + (f" of {memory.flash_limit} B" if memory.flash_limit
+                                           else "")
+             + f" (text + rodata {memory.text} B, data init {memory.data} B) = model and runtime "
+             f"{memory.model_flash} B + {memory.n_inputs} compiled-in input(s) {memory.inputs} B")
     limit = f" of {memory.ram_limit} B" if memory.ram_limit else ""
     if memory.ccm:
         ram = (f"RAM:   {memory.ram} B{limit} (.bss {memory.bss - memory.ccm} B + stack "

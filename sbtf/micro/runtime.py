@@ -107,10 +107,17 @@ class Memory:
     ram_limit: int | None = None
     ccm: int = 0  # bytes in the STM32F4's core-coupled memory (.ccm), not in SRAM
     ccm_limit: int | None = None
+    inputs: int = 0  # the batch of inputs compiled into the image (in .rodata)
+    n_inputs: int = 0
 
     @property
     def flash(self) -> int:
         return self.text + self.data
+
+    @property
+    def model_flash(self) -> int:
+        """Flash without the compiled-in inputs: what the model and runtime take."""
+        return self.flash - self.inputs
 
     @property
     def ram(self) -> int:
@@ -233,6 +240,7 @@ def build_firmware(tflite: bytes, board: str, x_int8, *, out_dir=None, poison: b
                            extra_cflags=RUNTIME_CFLAGS)
     memory = elf_memory(elf, _build.board_dir() / b.linker_script, b.flash[1], b.ram[1],
                         gen.plan.arena_bytes, CCM_BYTES.get(b.name))
+    memory.inputs, memory.n_inputs = n * gen.input_size, n
     return Firmware(b.name, elf, gen, memory, n_inputs=n)
 
 
@@ -404,6 +412,7 @@ def build_real_firmware(tflite: bytes, board: str, x_int8, *, out=None, source: 
     binary = elf.with_suffix(".bin")
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
     memory = elf_memory(elf, stm32 / b.linker_script, b.flash, b.ram, gen.plan.arena_bytes)
+    memory.inputs, memory.n_inputs = n * gen.input_size, n
     return Firmware(b.name, elf, gen, memory, n_inputs=n, bin=binary)
 
 
@@ -423,7 +432,8 @@ def fit_report(tflite: bytes, board: str, *, source: str = "model",
     stack = _stack_size(_build.board_dir() / b.linker_script)
     return Memory(text=m.text, data=m.data, bss=m.bss, stack=stack, arena=m.arena,
                   flash_limit=b.flash[1], ram_limit=b.ram[1],
-                  ccm=m.arena if arena_in_ccm else 0, ccm_limit=CCM_BYTES.get(b.name))
+                  ccm=m.arena if arena_in_ccm else 0, ccm_limit=CCM_BYTES.get(b.name),
+                  inputs=m.inputs, n_inputs=m.n_inputs)
 
 
 def _zero_input(tflite: bytes) -> np.ndarray:
