@@ -149,7 +149,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("run", help="build firmware and run it under QEMU")
     p.add_argument("model")
     p.add_argument("--board", required=True, choices=QEMU_BOARDS)
-    p.add_argument("--input", help=".npy batch of inputs (int8, or float to quantize)")
+    p.add_argument("--input", help=".npy batch of inputs [N, *model input shape[1:]] (int8, or "
+                   "float to quantize)")
     p.add_argument("--output", help="write the int8 outputs to this .npy")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     p.set_defaults(fn=cmd_run)
@@ -157,7 +158,8 @@ def main(argv=None) -> int:
     p.add_argument("model")
     p.add_argument("--board", required=True, choices=boards)
     p.add_argument("-o", "--out", required=True, help="firmware .elf path")
-    p.add_argument("--input", help=".npy batch of inputs compiled into the image")
+    p.add_argument("--input", help=".npy batch of inputs [N, *model input shape[1:]] compiled "
+                   "into the image")
     p.set_defaults(fn=cmd_build)
     args = parser.parse_args(argv)
     from sbtf.batch import BadInputError
