@@ -53,24 +53,29 @@ ALPHA_MODES = ("none", "mean", "learned")
 METRICS = ("sparsity", "flip_ratio")
 
 
-class _TrainingOnlyMetric:
-    """A metric updated only in training calls: the quantizer records, while Keras traces a step,
-    whether that step's call was a training one, and the step's `result()` (Keras merges a dict
-    result into the logs) is then empty for evaluation steps. Without this, `fit` logs
-    `val_sparsity/...: 0.0` every epoch, the value of a metric nothing updated."""
+class _KernelSparsity(tf.keras.metrics.Metric):
+    """Fraction of zero weights of the quantized kernel in the latest training step.
 
-    in_training_step = True
+    It describes the weights, not the data, so it is not averaged over an epoch and Keras's
+    reset before each epoch and each evaluation keeps it: validation (which never updates it,
+    see SignedBinaryQuantizer.call) logs the sparsity of the weights it ran with, not 0.
+    """
+
+    def __init__(self, name, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        # Every replica holds the same weights, hence the same value. NaN until the first
+        # training step: an evaluation before any training has no sparsity to report.
+        self.value = self.add_weight("value", initializer=tf.keras.initializers.Constant(np.nan),
+                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    def update_state(self, sparsity):
+        return self.value.assign(tf.cast(sparsity, self.dtype))
 
     def result(self):
-        return {self.name: super().result()} if self.in_training_step else {}
+        return tf.identity(self.value)
 
-
-class _SparsityMetric(_TrainingOnlyMetric, tf.keras.metrics.Mean):
-    pass
-
-
-class _FlipRatioMetric(_TrainingOnlyMetric, lq_metrics.FlipRatio):
-    pass
+    def reset_state(self):
+        pass
 
 
 def _clipped_gradient(x, dy, clip_value):
@@ -284,8 +289,9 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
             the quantizer is first called by a DepthwiseConv2D (e.g. larq's
             `QuantDepthwiseConv2D(depthwise_quantizer="signed_binary")`).
         metrics: training metrics shown in `fit`'s logs, from `("sparsity", "flip_ratio")`.
-            `"sparsity"` is the fraction of zero weights of the layer's quantized kernel,
-            logged as `sparsity/<layer name>`. Metrics are updated in training calls only
+            `"sparsity"` is the fraction of zero weights of the layer's quantized kernel in
+            the latest training step, logged as `sparsity/<layer name>` (sbtf's layers) or
+            `sparsity/<quantizer name>` (larq's). Metrics are updated in training calls only
             (not in `predict`/`evaluate` or inference graphs). Default `None`: `["sparsity"]`
             plus the metrics of an enclosing `larq.context.metrics_scope`. `[]` for none.
 
@@ -371,9 +377,9 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         # Metric objects are made here, not by add_metric(aggregation=...) inside call: a metric
         # created while tracing is not tracked, and SavedModel export then fails.
         if "sparsity" in self.training_metrics:
-            self.sparsity = _SparsityMetric(name=f"sparsity/{self._metric_name()}")
+            self.sparsity = _KernelSparsity(name=f"sparsity/{self._metric_name()}")
         if "flip_ratio" in self.training_metrics:
-            self.flip_ratio = _FlipRatioMetric(name=f"flip_ratio/{self._metric_name()}")
+            self.flip_ratio = lq_metrics.FlipRatio(name=f"flip_ratio/{self._metric_name()}")
             self.flip_ratio.build(shape)
         super().build(input_shape)
 
@@ -441,12 +447,8 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         outputs = self.quantize(inputs)
         # Metrics only while training (Keras propagates `training` from the quantized layer's
         # call): an inference graph, e.g. the one the TFLite converter traces, has no metric
-        # update ops, and evaluation logs show no value for them.
-        in_training = training is not None and training is not False
-        for metric in (getattr(self, "sparsity", None), getattr(self, "flip_ratio", None)):
-            if metric is not None:
-                metric.in_training_step = in_training
-        if not in_training:
+        # update ops.
+        if training is None or training is False:
             return outputs
         if hasattr(self, "sparsity"):
             self.add_metric(self.sparsity(tf.reduce_mean(tf.cast(tf.equal(outputs, 0), tf.float32))))
