@@ -159,6 +159,10 @@ def test_digits_example_train_convert_and_run_on_host(tmp_path, capsys):
     keras_pred = model.predict(images, verbose=0).argmax(axis=1)
     # int8 rounding may flip a near-tie; the two must agree on almost every image.
     assert np.mean(outputs.argmax(axis=1) == keras_pred) >= 0.97
+    np.save(out / "nchw.npy", images.transpose(0, 3, 1, 2))
+    assert host.main([str(tflite), "--images", str(out / "nchw.npy")]) == 2
+    assert ("images have shape [360, 1, 8, 8], the model's input shape is [1, 8, 8, 1]: "
+            "expected [N, 8, 8, 1]") in capsys.readouterr().err
 
     # A board output equal to the host's passes; one changed byte fails with exit 1.
     np.save(out / "board.npy", outputs)
@@ -184,6 +188,12 @@ def test_stm32_uart_log_parsing(tmp_path, capsys):
     assert outputs[0, 9] == -123  # 0x85 as int8
     assert "median 16001" in capsys.readouterr().out
 
+    log.write_text("sbtf-info board=nucleo-f411re arena=4096 inputs=1\r\n"
+                   "sbtf-info cycles=unavailable (the DWT cycle counter does not advance)\r\n"
+                   "sbtf-out 0 80818080808080788185 -\r\nsbtf-done\r\n")
+    assert uart.main([str(log)]) == 0
+    assert "cycles per inference: unavailable" in capsys.readouterr().out
+
     log.write_text("sbtf-info board=nucleo-f411re arena=4096 inputs=3\r\n"
                    "sbtf-out 0 80818080808080788185 16000\r\n"
                    "sbtf-error op=2 status=-3\r\n")
@@ -192,3 +202,45 @@ def test_stm32_uart_log_parsing(tmp_path, capsys):
     log.write_text("just a terminal banner\r\n")
     assert uart.main([str(log)]) == 2
     assert "no `sbtf-info" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_stm32_firmware_boots_on_netduinoplus2_bit_exact_with_host(tmp_path, capsys):
+    """The NUCLEO-F411RE image of `sbtf-micro build --input` runs unchanged on QEMU's
+    netduinoplus2 (STM32F405: the same USART2, QEMU's second -serial); parse_uart reads its
+    lines, which equal the host's outputs bit for bit; QEMU has no DWT, so cycles are
+    reported unavailable, not 0."""
+    from sbtf.converters import convert_with_report
+    from sbtf.micro import cli, hostref, qemu, runtime
+
+    tf.keras.utils.set_random_seed(3)
+    L = tf.keras.layers
+    inp = tf.keras.Input((8, 8, 2))
+    y = L.Conv2D(8, 3, padding="same")(inp)
+    y = sbtf.SignedBinaryConv2D(16, 3, padding="same", use_bias=False)(y)
+    y = L.ReLU()(L.BatchNormalization()(y))
+    model = tf.keras.Model(inp, L.Dense(10)(L.Flatten()(y)))
+    rng = np.random.default_rng(3)
+    res = convert_with_report(model, representative_data=rng.normal(size=(32, 8, 8, 2)))
+    model_path = tmp_path / "m.tflite"
+    model_path.write_bytes(res.tflite)
+    x = rng.normal(size=(3, 8, 8, 2)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    elf = tmp_path / "fw.elf"
+    assert cli.main(["build", str(model_path), "--board", "nucleo-f411re", "--input",
+                     str(tmp_path / "x.npy"), "-o", str(elf)]) == 0
+    capsys.readouterr()
+
+    run = qemu.run_uart("netduinoplus2", elf, uart=2, timeout=60).check()
+    assert "sbtf-info cycles=unavailable" in run.stdout
+    (tmp_path / "uart.log").write_text(run.stdout)
+    uart = _module("stm32/parse_uart.py")
+    board, outputs, cycles = uart.parse_log(run.stdout)
+    assert board == "nucleo-f411re" and outputs.shape == (3, 10) and len(cycles) == 0
+    x_int8 = runtime.quantize_inputs(x, *hostref.input_quantization(res.tflite))
+    host = hostref.run_sbtf_interpreter(res.tflite, x_int8)
+    assert len(np.unique(host)) > 5, "outputs too uniform to show bit-exactness"
+    np.testing.assert_array_equal(outputs, host)
+    np.testing.assert_array_equal(outputs, hostref.run_reference(res.int8_tflite, x_int8))
+    assert uart.main([str(tmp_path / "uart.log")]) == 0
+    assert "cycles per inference: unavailable" in capsys.readouterr().out

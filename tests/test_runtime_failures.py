@@ -129,8 +129,8 @@ def test_cli_codegen_and_errors(tiny, tmp_path, capsys):
 
     bad_input = tmp_path / "x.npy"
     np.save(bad_input, np.zeros((3, 5), np.int8))
-    assert cli.main(["run", str(model), "--board", "mps2-an386", "--input", str(bad_input)]) == 1
-    assert "is not a batch of model inputs" in capsys.readouterr().err
+    assert cli.main(["run", str(model), "--board", "mps2-an386", "--input", str(bad_input)]) == 2
+    assert "inputs have shape [3, 5], the model's input shape is" in capsys.readouterr().err
 
 
 @pytest.mark.slow

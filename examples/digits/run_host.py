@@ -22,6 +22,7 @@ import sys
 import numpy as np
 
 import sbtf  # before TensorFlow: selects Keras 2 (tf-keras)
+from sbtf.batch import as_batch
 from sbtf.micro.runtime import quantize_inputs
 
 
@@ -42,13 +43,11 @@ def run(model_path: str, images: np.ndarray) -> np.ndarray:
     if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
         raise ValueError(f"{model_path}: expected int8 input and output (sbtf-convert's default), "
                          f"got {inp['dtype'].__name__} / {out['dtype'].__name__}")
-    if tuple(images.shape[1:]) != tuple(inp["shape"][1:]):
-        raise ValueError(f"images have shape {list(images.shape[1:])}, the model takes "
-                         f"{list(inp['shape'][1:])}")
+    images = as_batch(images, inp["shape"], "images")
     scale, zero_point = inp["quantization"]
     outputs = []
     for x in quantize_inputs(images, scale, zero_point):
-        interpreter.set_tensor(inp["index"], x[None])
+        interpreter.set_tensor(inp["index"], x)
         interpreter.invoke()
         outputs.append(interpreter.get_tensor(out["index"])[0].copy())
     return np.stack(outputs)
