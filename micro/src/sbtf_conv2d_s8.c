@@ -7,13 +7,18 @@
 
 #include "sbtf_nn_internal.h"
 
-static int dims_ok(const sbtf_dims *d) { return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0; }
+/* Every dimension >= 1 and the element count within int32 (pixel indices, sizes). */
+static int dims_ok(const sbtf_dims *d) {
+  return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0 &&
+         (int64_t)d->n * d->h * d->w * d->c <= INT32_MAX;
+}
 
 static sbtf_status check_shapes(const sbtf_dims *in, const sbtf_dims *filter, const sbtf_dims *out) {
   if (in == NULL || filter == NULL || out == NULL) return SBTF_ERROR_NULL_ARGUMENT;
   if (!dims_ok(in) || !dims_ok(filter) || !dims_ok(out)) return SBTF_ERROR_BAD_SHAPE;
   if (filter->c != in->c || out->c != filter->n || out->n != in->n) return SBTF_ERROR_BAD_SHAPE;
   if ((int64_t)filter->h * filter->w * filter->c > SBTF_MAX_K) return SBTF_ERROR_BAD_SHAPE;
+  if (filter->n > SBTF_MAX_OUTPUT_CHANNELS) return SBTF_ERROR_BAD_SHAPE;
   return SBTF_OK;
 }
 
