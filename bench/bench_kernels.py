@@ -97,9 +97,11 @@ def run_sbtf(board, opt, workdir):
     out = _run(board, elf)
     head = re.search(r"BENCH board=\S+ path=(\w+) counter_overhead=(\d+)", out)
     rows = {m[1]: {"sbtf": int(m[2]), "ref": int(m[3]), "macs": int(m[4]), "scratch": int(m[5]),
-                   "bad": int(m[6]), "checksum": m[7]}
+                   "bad": int(m[6]), "checksum": m[7], "prepared": int(m[8]),
+                   "prepare": int(m[9]), "persistent": int(m[10])}
             for m in re.finditer(r"BENCH layer=(\w+) sbtf=(\d+) int8_reference=(\d+) macs=(\d+) "
-                                 r"scratch=(\d+) mismatches=(\d+) checksum=(\w+)", out)}
+                                 r"scratch=(\d+) mismatches=(\d+) checksum=(\w+) "
+                                 r"prepared=(\d+) prepare=(\d+) persistent=(\d+)", out)}
     return head[1], int(head[2]), rows
 
 
@@ -180,7 +182,7 @@ def main(argv=None):
                 "sbtf_weight_bytes": c_out * row_bytes(k) + c_out,  # mask + sign bytes
                 "int8_weight_bytes": c_out * k,
                 "sbtf_scratch_bytes": r["scratch"],
-                "sbtf_persistent_bytes": 0,
+                "sbtf_persistent_bytes": 0,  # the plain kernels keep nothing between calls
                 "outputs_mismatching_int8_reference": r["bad"],
                 "counting": f"SysTick under qemu -icount shift=0 ({b.instructions_per_tick:g} "
                             f"instructions/tick), counter overhead {overhead} subtracted",
@@ -195,6 +197,11 @@ def main(argv=None):
             if ps and pc:
                 rec["ratio_vs_cmsis_nn_element_weighted"] = _ratio(
                     ps["element_weighted_instructions"], pc["element_weighted_instructions"])
+            if r["prepared"]:  # FC with masks decoded at prepare time (the caller's choice)
+                rec.update(sbtf_prepared_instructions=r["prepared"],
+                           sbtf_prepare_instructions=r["prepare"],
+                           sbtf_prepared_persistent_bytes=r["persistent"],
+                           ratio_prepared_vs_cmsis_nn=_ratio(r["prepared"], cmsis_n))
             rec["weight_compression"] = round(rec["int8_weight_bytes"] / rec["sbtf_weight_bytes"], 2)
             records.append(rec)
     code_sizes["mps2-an386 (portable)"] = _code_size("mps2-an386", args.opt, workdir,
@@ -240,6 +247,11 @@ def _print(records, code_sizes, args):
               f"{r['int8_reference_instructions']:>10} {r['ratio_vs_int8_reference']:>6.3f} "
               f"{r['sbtf_weight_bytes']:>9} {r['int8_weight_bytes']:>6} "
               f"{r['sbtf_scratch_bytes']:>7} {same:>4} {r['outputs_mismatching_int8_reference']:>3}")
+        if r.get("sbtf_prepared_instructions"):
+            print(f"{'':<11} {'+prep':<6} {'':>3} {r['sbtf_prepared_instructions']:>10} "
+                  f"{'':>9} {'':>9} {'':>9} {_f(r['ratio_prepared_vs_cmsis_nn'], '>8.3f')}   "
+                  f"masks decoded at prepare time: prepare {r['sbtf_prepare_instructions']} "
+                  f"instructions once, {r['sbtf_prepared_persistent_bytes']} B persistent")
     print("kernel code size (text+data of micro/src objects): " +
           ", ".join(f"{k} {v} B" for k, v in code_sizes.items()))
     print(f"wrote {args.out}")

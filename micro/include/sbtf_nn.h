@@ -178,6 +178,48 @@ sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_param
                                     int32_t output_channels, const uint8_t *mask,
                                     const int8_t *sign, const int32_t *bias, int8_t *output);
 
+/*
+ * Fully connected with the masks decoded once (optional; the caller chooses): prepare writes
+ * per-filter table offsets for groups of 5 inputs and per-filter constants into persistent
+ * memory the caller owns, so that each call does one offset load, one table load and one add
+ * per filter and 5 inputs instead of decoding mask nibbles (FC 256 -> 64 on Cortex-M4: about
+ * 0.6x the instructions of sbtf_fully_connected_s8; see docs/kernels.md). It costs
+ * sbtf_fully_connected_s8_prepared_size() bytes of persistent memory: 20 + 4 * C_out +
+ * 2 * C_out * ceil(C_in / 5), rounded up to 4 (6928 B for 256 -> 64, against 2048 B of mask),
+ * and prepare-time work (about 100 instructions per filter and 16 inputs, portable C).
+ * Helium builds keep their one-pixel path, faster there: prepared size 0, nothing stored.
+ */
+
+/** Persistent bytes sbtf_fully_connected_s8_prepare() writes (0 on Helium), or a negative
+ *  sbtf_status for invalid sizes. */
+int32_t sbtf_fully_connected_s8_prepared_size(int32_t input_channels, int32_t output_channels);
+
+/**
+ * Decodes the masks into `prepared` (4-byte aligned, `size` bytes, kept by the caller for as
+ * long as it calls sbtf_fully_connected_s8_prepared). The constants depend on
+ * params->input_offset, mask, sign and bias: calls must pass the same ones.
+ * @return SBTF_OK; SBTF_ERROR_BAD_SHAPE, SBTF_ERROR_NULL_ARGUMENT, SBTF_ERROR_BAD_PARAM (offsets,
+ *         sign, mask padding, misaligned buffer) or SBTF_ERROR_BUFFER_SIZE (size too small).
+ */
+sbtf_status sbtf_fully_connected_s8_prepare(void *prepared, int32_t size,
+                                            const sbtf_fc_params *params, int32_t input_channels,
+                                            int32_t output_channels, const uint8_t *mask,
+                                            const int8_t *sign, const int32_t *bias);
+
+/**
+ * sbtf_fully_connected_s8 using `prepared` (from sbtf_fully_connected_s8_prepare; NULL: the
+ * plain kernel). Same arguments, scratch size, results and statuses; a `prepared` whose
+ * header does not match input_channels, output_channels and params->input_offset is
+ * SBTF_ERROR_BAD_PARAM.
+ */
+sbtf_status sbtf_fully_connected_s8_prepared(const sbtf_context *ctx, const void *prepared,
+                                             const sbtf_fc_params *params,
+                                             const sbtf_quant_params *quant, int32_t batches,
+                                             int32_t input_channels, const int8_t *input,
+                                             int32_t output_channels, const uint8_t *mask,
+                                             const int8_t *sign, const int32_t *bias,
+                                             int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

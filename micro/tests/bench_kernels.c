@@ -23,6 +23,7 @@
 
 static int8_t out_sbtf[BENCH_MAX_OUT], out_ref[BENCH_MAX_OUT];
 static uint32_t scratch[SCRATCH_BYTES / 4];
+static uint32_t prepared[16 * 1024 / 4]; /* FC masks decoded at prepare time */
 
 __attribute__((noinline)) static sbtf_status empty_call(const sbtf_context *ctx,
                                                         const sbtf_conv_params *params) {
@@ -99,9 +100,33 @@ static int run_layer(const bench_layer *L, uint64_t overhead) {
     bad = mismatches(n_out);
   }
   if (st != SBTF_OK) bad = n_out;
+  /* FC: also with the masks decoded at prepare time (prepare counted on its own). */
+  uint64_t prep = 0, with_prepared = 0;
+  int32_t persistent = 0;
+  if (fc) {
+    persistent = sbtf_fully_connected_s8_prepared_size(L->c_in, L->c_out);
+    if (persistent < 0 || persistent > (int32_t)sizeof(prepared)) return 1;
+    sbtf_counter_start();
+    t0 = sbtf_counter_read();
+    const sbtf_status sp = sbtf_fully_connected_s8_prepare(prepared, persistent, &fp, L->c_in,
+                                                           L->c_out, bench_mask, bench_sign,
+                                                           bench_bias);
+    prep = sbtf_counter_read() - t0 - overhead;
+    sbtf_counter_start();
+    t0 = sbtf_counter_read();
+    const sbtf_status sr = sbtf_fully_connected_s8_prepared(
+        &ctx, prepared, &fp, &q, 1, L->c_in, bench_input, L->c_out, bench_mask, bench_sign,
+        bench_bias, out_ref + BENCH_MAX_OUT / 2);
+    with_prepared = sbtf_counter_read() - t0 - overhead;
+    if (sp != SBTF_OK || sr != SBTF_OK ||
+        memcmp(out_ref + BENCH_MAX_OUT / 2, out_sbtf, (size_t)n_out) != 0)
+      bad = n_out;
+  }
   printf("BENCH layer=%s sbtf=%llu int8_reference=%llu macs=%ld scratch=%ld mismatches=%ld "
-         "checksum=%08lx\n", L->name, (unsigned long long)sb, (unsigned long long)rf,
-         (long)(n_out * k), (long)need, (long)bad, (unsigned long)checksum(out_sbtf, n_out));
+         "checksum=%08lx prepared=%llu prepare=%llu persistent=%ld\n", L->name,
+         (unsigned long long)sb, (unsigned long long)rf, (long)(n_out * k), (long)need, (long)bad,
+         (unsigned long)checksum(out_sbtf, n_out), (unsigned long long)with_prepared,
+         (unsigned long long)prep, (long)persistent);
   return 0;
 }
 

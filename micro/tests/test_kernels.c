@@ -15,6 +15,7 @@
 #define SCRATCH_BYTES (24 * 1024)
 #endif
 #define GUARD 16
+#define PREPARED_BYTES (16 * 1024)
 
 static uint32_t scratch[SCRATCH_BYTES / 4];
 static int8_t output[GOLDEN_MAX_OUTPUT + GUARD];
@@ -49,6 +50,42 @@ static sbtf_status run(const golden_case *g, const sbtf_context *ctx, int8_t *ou
                         g->bias, &g->output, out);
 }
 
+/* The FC with prepare-time decoded masks: the same outputs, nothing written past them. */
+static uint32_t prepared[PREPARED_BYTES / 4];
+
+static void check_prepared(const golden_case *g, const sbtf_context *ctx, int32_t size) {
+  const sbtf_fc_params params = {g->input_offset, g->output_offset, g->act_min, g->act_max};
+  const sbtf_quant_params quant = {g->multiplier, g->shift};
+  const int32_t need = sbtf_fully_connected_s8_prepared_size(g->input.c, g->filter.n);
+  if (need < 0 || need > PREPARED_BYTES) {
+    CHECK(0, "%s: prepared size %ld (static %d)", g->name, (long)need, PREPARED_BYTES);
+    return;
+  }
+  CHECK(sbtf_fully_connected_s8_prepare(prepared, need, &params, g->input.c, g->filter.n, g->mask,
+                                        g->sign, g->bias) == SBTF_OK, "%s: prepare", g->name);
+  memset(output, 0x5A, sizeof(output));
+  const sbtf_status status = sbtf_fully_connected_s8_prepared(
+      ctx, prepared, &params, &quant, g->input.n, g->input.c, g->x, g->filter.n, g->mask, g->sign,
+      g->bias, output);
+  CHECK(status == SBTF_OK, "%s: prepared status %d", g->name, (int)status);
+  int32_t wrong = 0;
+  for (int32_t i = 0; i < size; ++i) wrong += output[i] != g->expected[i];
+  CHECK(wrong == 0, "%s: prepared: %ld of %ld outputs differ", g->name, (long)wrong, (long)size);
+  for (int32_t i = size; i < size + GUARD; ++i)
+    CHECK(output[i] == 0x5A, "%s: prepared wrote past the output (byte %ld)", g->name, (long)i);
+  if (need > 0) { /* a prepared buffer for other shapes or offsets is refused */
+    sbtf_fc_params other = params;
+    other.input_offset = params.input_offset == 0 ? 1 : 0;
+    CHECK(sbtf_fully_connected_s8_prepared(ctx, prepared, &other, &quant, g->input.n, g->input.c,
+                                           g->x, g->filter.n, g->mask, g->sign, g->bias,
+                                           output) == SBTF_ERROR_BAD_PARAM,
+          "%s: prepared with another input offset", g->name);
+    CHECK(sbtf_fully_connected_s8_prepare(prepared, need - 4, &params, g->input.c, g->filter.n,
+                                          g->mask, g->sign, g->bias) == SBTF_ERROR_BUFFER_SIZE,
+          "%s: prepare into a small buffer", g->name);
+  }
+}
+
 static void check_golden(const golden_case *g) {
   const int32_t size = g->output.n * g->output.h * g->output.w * g->output.c;
   const int32_t need = buffer_size(g);
@@ -77,6 +114,7 @@ static void check_golden(const golden_case *g) {
         first >= 0 ? g->expected[first] : 0);
   for (int32_t i = size; i < size + GUARD; ++i)
     CHECK(output[i] == 0x5A, "%s: wrote past the output (byte %ld)", g->name, (long)i);
+  if (g->is_fc) check_prepared(g, &ctx, size);
 }
 
 /* Bad arguments on a small valid conv (golden case 0 is conv) and FC: documented statuses. */
