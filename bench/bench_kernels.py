@@ -206,8 +206,11 @@ def main(argv=None):
             records.append(rec)
     code_sizes["mps2-an386 (portable)"] = _code_size("mps2-an386", args.opt, workdir,
                                                      defines=["SBTF_FORCE_PORTABLE"], tag="-portable")
+    for rec in records:
+        rec["sbtf_kernel_code_bytes"] = code_sizes[f"{rec['board']} ({rec['kernel_path']})"]
+        rec["portable_kernel_code_bytes"] = code_sizes["mps2-an386 (portable)"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"records": records, "kernel_code_bytes": code_sizes}, indent=1))
+    args.out.write_text(json.dumps(records, indent=1))
     _print(records, code_sizes, args)
     return 0
 

@@ -55,9 +55,22 @@ typedef struct {
   int8_t zero_point; /* padding taps: x + input_offset = 0 there */
 } conv_rows;
 
+/* n < 16 bytes a word at a time (unaligned LDR/STR through memcpy of 4): for few channels a
+   library memcpy per tap of 3 bytes costs more than the copy. Out of line, so that the
+   common path keeps its registers. */
+__attribute__((noinline)) static void copy_short(int8_t *dst, const int8_t *src, int32_t n) {
+  for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4);
+  for (; n > 0; --n) *dst++ = *src++;
+}
+
 /* Taps kx of kernel row ky = iy (in range) into dst; taps in the horizontal padding get the
-   zero point. */
+   zero point. A short row wholly inside the image is one copy_short. */
 static void copy_kernel_row(const conv_rows *r, const int8_t *image_row, int32_t ix0, int8_t *dst) {
+  const int32_t n = r->k_w * r->in_c;
+  if (n < 16 && r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w) {
+    copy_short(dst, image_row + (size_t)ix0 * r->in_c, n);
+    return;
+  }
   for (int32_t kx = 0; kx < r->k_w; ++kx, dst += r->in_c) {
     const int32_t ix = ix0 + kx * r->dilation_w;
     if (ix >= 0 && ix < r->in_w)

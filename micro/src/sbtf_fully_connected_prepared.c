@@ -52,10 +52,11 @@ static int sizes_ok(int32_t k, int32_t c_out) {
 
 int32_t sbtf_fully_connected_s8_prepared_size(int32_t input_channels, int32_t output_channels) {
   if (!sizes_ok(input_channels, output_channels)) return SBTF_ERROR_BAD_SHAPE;
+  const int64_t n = prepared_bytes(input_channels, output_channels);
 #if defined(SBTF_PATH_MVE)
+  (void)n;
   return 0;
 #else
-  const int64_t n = prepared_bytes(input_channels, output_channels);
   return n > INT32_MAX ? SBTF_ERROR_BAD_SHAPE : (int32_t)n;
 #endif
 }
