@@ -182,11 +182,11 @@ sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_param
  * Fully connected with the masks decoded once (optional; the caller chooses): prepare writes
  * per-filter table offsets for groups of 5 inputs and per-filter constants into persistent
  * memory the caller owns, so that each call does one offset load, one table load and one add
- * per filter and 5 inputs instead of decoding mask nibbles (FC 256 -> 64 on Cortex-M4: about
- * 0.6x the instructions of sbtf_fully_connected_s8; see docs/kernels.md). It costs
- * sbtf_fully_connected_s8_prepared_size() bytes of persistent memory: 20 + 4 * C_out +
- * 2 * C_out * ceil(C_in / 5), rounded up to 4 (6928 B for 256 -> 64, against 2048 B of mask),
- * and prepare-time work (about 100 instructions per filter and 16 inputs, portable C).
+ * per filter and 6 inputs instead of decoding mask nibbles (FC 256 -> 64 on Cortex-M4: 0.74x
+ * the instructions of sbtf_fully_connected_s8, 0.55x CMSIS-NN's; bench/bench_kernels.py). It
+ * costs sbtf_fully_connected_s8_prepared_size() bytes of persistent memory: 20 + 4 * C_out +
+ * 2 * C_out * G with G = ceil(C_in / 6) rounded up to 4 (5912 B for 256 -> 64, against 2048 B
+ * of mask), and prepare-time work once (about 376 K instructions for 256 -> 64 on Cortex-M4).
  * Helium builds keep their one-pixel path, faster there: prepared size 0, nothing stored.
  */
 
