@@ -94,33 +94,55 @@ typedef struct {
   const sbtf_quant_params *quant;
   int32_t k, c_out;
   int32_t output_offset, act_min, act_max;
-  int single_rounding; /* FULLY_CONNECTED's rule, else conv's double rounding */
 } matmul;
 
-static inline int8_t requantize(const matmul *m, int32_t acc, int32_t c) {
-  acc += m->bias[c];
-  const int32_t mult = m->quant->multiplier[c], shift = m->quant->shift[c];
-  const int32_t v = m->single_rounding ? sbtf_rt_mbqm_single(acc, mult, shift)
-                                       : sbtf_rt_mbqm(acc, mult, shift);
-  return (int8_t)sbtf_rt_clamp(v + m->output_offset, m->act_min, m->act_max);
+#if defined(__GNUC__)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE static inline
+#endif
+
+ALWAYS_INLINE int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t offset,
+                                int32_t lo, int32_t hi, int single_rounding) {
+  const int32_t v = single_rounding ? sbtf_rt_mbqm_single(acc, mult, shift)
+                                    : sbtf_rt_mbqm(acc, mult, shift);
+  return (int8_t)sbtf_rt_clamp(v + offset, lo, hi);
 }
 
-/* out0 = requantize(filter x row0), and out1 likewise for row1 unless out1 is NULL. */
-static void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1, int8_t *out0,
-                        int8_t *out1) {
+/* out0 = requantize(filter x row0), and out1 likewise for row1 unless out1 is NULL.
+   single_rounding is a constant at each call, so each caller gets its own loop. Parameters are
+   copied to locals: int8 stores may alias anything, so fields would be reloaded after each. */
+ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
+                               int8_t *out0, int8_t *out1, int single_rounding) {
+  const int32_t *mult = m->quant->multiplier, *shift = m->quant->shift, *bias = m->bias;
+  const int8_t *filter = m->filter;
+  const int32_t k = m->k, c_out = m->c_out, off = m->output_offset, lo = m->act_min,
+                hi = m->act_max;
   if (out1 == NULL) row1 = row0;
-  for (int32_t c = 0; c < m->c_out; c += 2) {
-    const int8_t *f0 = m->filter + c * m->k;
-    const int has_c1 = c + 1 < m->c_out;
+  for (int32_t c = 0; c < c_out; c += 2) {
+    const int8_t *f0 = filter + c * k;
+    const int has_c1 = c + 1 < c_out;
     int32_t acc[4];
-    dot_2x2(row0, row1, f0, has_c1 ? f0 + m->k : f0, m->k, acc);
-    out0[c] = requantize(m, acc[0], c);
-    if (has_c1) out0[c + 1] = requantize(m, acc[1], c + 1);
-    if (out1 != NULL) {
-      out1[c] = requantize(m, acc[2], c);
-      if (has_c1) out1[c + 1] = requantize(m, acc[3], c + 1);
+    dot_2x2(row0, row1, f0, has_c1 ? f0 + k : f0, k, acc);
+    const int32_t b0 = bias[c], m0 = mult[c], s0 = shift[c];
+    out0[c] = requantize(acc[0] + b0, m0, s0, off, lo, hi, single_rounding);
+    if (out1 != NULL) out1[c] = requantize(acc[2] + b0, m0, s0, off, lo, hi, single_rounding);
+    if (has_c1) {
+      const int32_t b1 = bias[c + 1], m1 = mult[c + 1], s1 = shift[c + 1];
+      out0[c + 1] = requantize(acc[1] + b1, m1, s1, off, lo, hi, single_rounding);
+      if (out1 != NULL) out1[c + 1] = requantize(acc[3] + b1, m1, s1, off, lo, hi, single_rounding);
     }
   }
+}
+
+static void matmul_rows_conv(const matmul *m, const int8_t *row0, const int8_t *row1,
+                             int8_t *out0, int8_t *out1) {
+  matmul_rows(m, row0, row1, out0, out1, 0);
+}
+
+static void matmul_rows_fc(const matmul *m, const int8_t *row0, const int8_t *row1, int8_t *out0,
+                           int8_t *out1) {
+  matmul_rows(m, row0, row1, out0, out1, 1);
 }
 
 /* ---- CONV_2D ---- */
@@ -215,7 +237,7 @@ sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p
   };
   const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
   const matmul m = {filter, folded_bias, quant, k, output_dims->c, p->output_offset,
-                    p->activation_min, p->activation_max, 0};
+                    p->activation_min, p->activation_max};
   int8_t *buf0 = (int8_t *)ctx->buf, *buf1 = buf0 + need / 2;
   const int32_t pixels = output_dims->n * output_dims->h * output_dims->w;
   for (int32_t px = 0; px < pixels; px += 2) {
@@ -223,7 +245,7 @@ sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p
     const int8_t *row0 = conv_row(&g, px, buf0);
     const int8_t *row1 = two ? conv_row(&g, px + 1, buf1) : row0;
     int8_t *out0 = output + px * output_dims->c;
-    matmul_rows(&m, row0, row1, out0, two ? out0 + output_dims->c : NULL);
+    matmul_rows_conv(&m, row0, row1, out0, two ? out0 + output_dims->c : NULL);
   }
   return SBTF_OK;
 }
@@ -246,13 +268,13 @@ sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
       !sbtf_rt_quant_ok(quant, output_channels))
     return SBTF_ERROR_BAD_PARAM;
   const matmul m = {filter, folded_bias, quant, input_channels, output_channels,
-                    params->output_offset, params->activation_min, params->activation_max, 1};
+                    params->output_offset, params->activation_min, params->activation_max};
   for (int32_t b = 0; b < batches; b += 2) {
     const int two = b + 1 < batches;
     const int8_t *row0 = input + b * input_channels;
     int8_t *out0 = output + b * output_channels;
-    matmul_rows(&m, row0, two ? row0 + input_channels : row0, out0,
-                two ? out0 + output_channels : NULL);
+    matmul_rows_fc(&m, row0, two ? row0 + input_channels : row0, out0,
+                   two ? out0 + output_channels : NULL);
   }
   return SBTF_OK;
 }

@@ -19,16 +19,23 @@
 
 /* ---- fixed-point arithmetic (gemmlowp / tflite::MultiplyByQuantizedMultiplier) ---- */
 
-static inline int32_t sbtf_rt_srdhm(int32_t a, int32_t b) {
-  if (a == b && a == INT32_MIN) return INT32_MAX;
-  const int64_t ab = (int64_t)a * (int64_t)b;
-  const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-  /* C division truncates toward zero, like gemmlowp's. */
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+/* SaturatingRoundingDoublingHighMul. gemmlowp adds a nudge of 2^30 (or 1 - 2^30 when a * b < 0)
+   and divides by 2^31 truncating toward zero; for negative products that equals the floor of
+   (a * b + 2^30) / 2^31, so one arithmetic shift serves both signs (as VQRDMULH computes it). */
+static inline int32_t sbtf_rt_srdhm_unsaturated(int32_t a, int32_t b) {
+  return (int32_t)(((int64_t)a * (int64_t)b + (1 << 30)) >> 31);
 }
 
+/* The general form: saturates INT32_MIN * INT32_MIN, the only product that needs it (so a
+   multiplier b >= 0 can call the unsaturated form). */
+static inline int32_t sbtf_rt_srdhm(int32_t a, int32_t b) {
+  if (a == b && a == INT32_MIN) return INT32_MAX;
+  return sbtf_rt_srdhm_unsaturated(a, b);
+}
+
+/* RoundingDivideByPOT, exponent in [0, 31]: round half away from zero. */
 static inline int32_t sbtf_rt_rounding_divide_by_pot(int32_t x, int32_t exponent) {
-  const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+  const int32_t mask = (int32_t)((1u << exponent) - 1u);
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
   return (x >> exponent) + (remainder > threshold ? 1 : 0);

@@ -23,44 +23,61 @@ static int32_t add_rescale(int32_t x, int32_t offset, int32_t left_shift, int32_
   return sbtf_rt_rounding_divide_by_pot(sbtf_rt_srdhm((offset + x) * (1 << left_shift), m), -s);
 }
 
+/* The output stage: rescale the sum of the two rescaled inputs. */
+static inline int8_t add_output(const sbtf_rt_add_params *p, int32_t sum) {
+  /* p->output_multiplier >= 0: the high multiply never saturates. */
+  const int32_t raw = sbtf_rt_rounding_divide_by_pot(
+                          sbtf_rt_srdhm_unsaturated(sum, p->output_multiplier), -p->output_shift) +
+                      p->output_offset;
+  return (int8_t)sbtf_rt_clamp(raw, p->activation_min, p->activation_max);
+}
+
+static void add_run(const sbtf_rt_add_params *params, const int8_t *a, const int8_t *b,
+                    int8_t *out, int32_t n) {
+  const sbtf_rt_add_params p = *params; /* locals: int8 stores may alias the struct */
+  for (int32_t i = 0; i < n; ++i) {
+    out[i] = add_output(&p, add_rescale(a[i], p.input1_offset, p.left_shift, p.input1_multiplier,
+                                        p.input1_shift) +
+                                add_rescale(b[i], p.input2_offset, p.left_shift,
+                                            p.input2_multiplier, p.input2_shift));
+  }
+}
+
+static void add_table_run(const sbtf_rt_add_params *params, const int32_t *t1, const int32_t *t2,
+                          const int8_t *a, const int8_t *b, int8_t *out, int32_t n) {
+  const sbtf_rt_add_params p = *params;
+  for (int32_t i = 0; i < n; ++i) out[i] = add_output(&p, t1[a[i]] + t2[b[i]]);
+}
+
 sbtf_status sbtf_rt_add_s8(const sbtf_context *ctx, const sbtf_rt_add_params *params,
                            int32_t size, const int8_t *input1, const int8_t *input2,
                            int32_t b2_size, int8_t *output) {
-  const sbtf_rt_add_params *p = params;
-  if (ctx == NULL || p == NULL || input1 == NULL || input2 == NULL || output == NULL)
+  if (ctx == NULL || params == NULL || input1 == NULL || input2 == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
   if (size < 1 || b2_size < 0 || (b2_size > 0 && size % b2_size != 0)) return SBTF_ERROR_BAD_SHAPE;
-  if (p->left_shift < 0 || p->left_shift > 20 || p->input1_shift > 0 || p->input2_shift > 0 ||
-      p->output_shift > 0 || p->input1_shift < -31 || p->input2_shift < -31 ||
-      p->output_shift < -31 || p->input1_offset < -127 || p->input1_offset > 128 ||
-      p->input2_offset < -127 || p->input2_offset > 128 ||
-      !sbtf_rt_clamp_ok(p->activation_min, p->activation_max))
+  const sbtf_rt_add_params p = *params;
+  if (p.left_shift < 0 || p.left_shift > 20 || p.input1_shift > 0 || p.input2_shift > 0 ||
+      p.output_shift > 0 || p.input1_shift < -31 || p.input2_shift < -31 ||
+      p.output_shift < -31 || p.input1_multiplier < 0 || p.input2_multiplier < 0 ||
+      p.output_multiplier < 0 || p.input1_offset < -127 || p.input1_offset > 128 ||
+      p.input2_offset < -127 || p.input2_offset > 128 ||
+      !sbtf_rt_clamp_ok(p.activation_min, p.activation_max))
     return SBTF_ERROR_BAD_PARAM;
   const int32_t need = SBTF_RT_ADD_SCRATCH_BYTES(size);
   if (ctx->size < need || (need > 0 && ctx->buf == NULL)) return SBTF_ERROR_BUFFER_SIZE;
   const int32_t period = b2_size > 0 ? b2_size : size;
-  int32_t *t1 = NULL, *t2 = NULL;
-  if (need > 0) {
-    t1 = (int32_t *)ctx->buf + 128; /* indexed by the int8 value */
-    t2 = t1 + 256;
-    for (int32_t v = -128; v < 128; ++v) {
-      t1[v] = add_rescale(v, p->input1_offset, p->left_shift, p->input1_multiplier,
-                          p->input1_shift);
-      t2[v] = add_rescale(v, p->input2_offset, p->left_shift, p->input2_multiplier,
-                          p->input2_shift);
-    }
+  if (need == 0) {
+    for (int32_t i = 0; i < size; i += period) add_run(&p, input1 + i, input2, output + i, period);
+    return SBTF_OK;
   }
-  for (int32_t i = 0, j = 0; i < size; ++i, j = j + 1 == period ? 0 : j + 1) {
-    const int32_t s1 = t1 != NULL ? t1[input1[i]]
-                                  : add_rescale(input1[i], p->input1_offset, p->left_shift,
-                                                p->input1_multiplier, p->input1_shift);
-    const int32_t s2 = t2 != NULL ? t2[input2[j]]
-                                  : add_rescale(input2[j], p->input2_offset, p->left_shift,
-                                                p->input2_multiplier, p->input2_shift);
-    const int32_t raw = sbtf_rt_rounding_divide_by_pot(sbtf_rt_srdhm(s1 + s2, p->output_multiplier),
-                                                       -p->output_shift) +
-                        p->output_offset;
-    output[i] = (int8_t)sbtf_rt_clamp(raw, p->activation_min, p->activation_max);
+  int32_t *t1 = (int32_t *)ctx->buf + 128; /* indexed by the int8 value */
+  int32_t *t2 = t1 + 256;
+  for (int32_t v = -128; v < 128; ++v) {
+    t1[v] = add_rescale(v, p.input1_offset, p.left_shift, p.input1_multiplier, p.input1_shift);
+    t2[v] = add_rescale(v, p.input2_offset, p.left_shift, p.input2_multiplier, p.input2_shift);
+  }
+  for (int32_t i = 0; i < size; i += period) {
+    add_table_run(&p, t1, t2, input1 + i, input2, output + i, period);
   }
   return SBTF_OK;
 }
