@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH_BOARDS = ["mps2-an386", "mps2-an500", "mps3-an547"]
 # CMSIS-NN's int8 operators and their support code (not its float, int4 or int16 variants).
 CMSIS_DIRS = ("ConvolutionFunctions", "FullyConnectedFunctions", "BasicMathFunctions",
-              "PoolingFunctions", "SoftmaxFunctions", "NNSupportFunctions")
+              "PoolingFunctions", "SoftmaxFunctions", "NNSupportFunctions", "TransposeFunctions")
 
 
 def cmsis_nn_dir() -> Path:

@@ -15,11 +15,7 @@
 
 #if defined(SBTF_RT_DSP)
 #include <arm_acle.h>
-#elif defined(SBTF_RT_MVE)
-#include <arm_mve.h>
 #endif
-
-/* ---- the 2 x 2 dot-product block: acc[2 * r + f] = Σ_i row_r[i] * filter_f[i] ---- */
 
 #if defined(SBTF_RT_DSP)
 static inline int32_t read_word(const int8_t *p) {
@@ -41,21 +37,94 @@ static inline int16x2_t sxtb16_odd(int32_t x) {
 }
 #endif
 
-static inline void dot_2x2(const int8_t *r0, const int8_t *r1, const int8_t *f0,
+/* ---- matrix product with requantization ---- */
+
+typedef struct {
+  const int8_t *filter; /* [c_out][k] */
+  const int32_t *bias;  /* [c_out], input offset folded in */
+  const sbtf_quant_params *quant;
+  int32_t k, c_out;
+  int32_t output_offset, act_min, act_max;
+} matmul;
+
+#if defined(__GNUC__)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE static inline
+#endif
+
+#if defined(SBTF_RT_MVE)
+/* Four sums of 16-byte vectors: acc[j] = Σ_i row[i] * f_j[i]. Whole vectors first (plain loads:
+   GCC 12 sets up the predicate again for every predicated load), then one predicated tail whose
+   lanes past K load as zero. */
+ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *f0, const int8_t *f1,
+                           const int8_t *f2, const int8_t *f3, int32_t k, int32_t acc[4]) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int32_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    const int8x16_t x = vldrbq_s8(row + i);
+    a0 = vmladavaq_s8(a0, x, vldrbq_s8(f0 + i));
+    a1 = vmladavaq_s8(a1, x, vldrbq_s8(f1 + i));
+    a2 = vmladavaq_s8(a2, x, vldrbq_s8(f2 + i));
+    a3 = vmladavaq_s8(a3, x, vldrbq_s8(f3 + i));
+  }
+  if (i < k) {
+    const mve_pred16_t p = vctp8q((uint32_t)(k - i));
+    const int8x16_t x = vldrbq_z_s8(row + i, p);
+    a0 = vmladavaq_s8(a0, x, vldrbq_z_s8(f0 + i, p));
+    a1 = vmladavaq_s8(a1, x, vldrbq_z_s8(f1 + i, p));
+    a2 = vmladavaq_s8(a2, x, vldrbq_z_s8(f2 + i, p));
+    a3 = vmladavaq_s8(a3, x, vldrbq_z_s8(f3 + i, p));
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+/* Helium: each row against four filters at a time, requantized as one vector (conv's double
+   rounding) or lane by lane (FC's single rounding). */
+ALWAYS_INLINE void matmul_row(const matmul *m, const int8_t *row, int8_t *out,
+                              int single_rounding) {
+  const int32_t *mult = m->quant->multiplier, *shift = m->quant->shift, *bias = m->bias;
+  const int8_t *filter = m->filter;
+  const int32_t k = m->k, c_out = m->c_out, off = m->output_offset, lo = m->act_min,
+                hi = m->act_max;
+  for (int32_t c = 0; c < c_out; c += 4) {
+    const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
+    const int8_t *f0 = filter + c * k;
+    const int8_t *f1 = c + 1 < c_out ? f0 + k : f0, *f2 = c + 2 < c_out ? f0 + 2 * k : f0;
+    const int8_t *f3 = c + 3 < c_out ? f0 + 3 * k : f0;
+    int32_t acc[4];
+    dot_1x4(row, f0, f1, f2, f3, k, acc);
+    int32x4_t v = vaddq_s32(vldrwq_s32(acc), vldrwq_z_s32(bias + c, p));
+    if (single_rounding) {
+      vstrwq_s32(acc, v);
+      for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
+        acc[j] = sbtf_rt_mbqm_single(acc[j], mult[c + j], shift[c + j]);
+      }
+      v = vldrwq_s32(acc);
+    } else {
+      v = sbtf_rt_mbqm_x4(v, vldrwq_z_s32(mult + c, p), vldrwq_z_s32(shift + c, p));
+    }
+    v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, off), vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    vstrbq_p_s32(out + c, v, p);
+  }
+}
+
+ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
+                               int8_t *out0, int8_t *out1, int single_rounding) {
+  matmul_row(m, row0, out0, single_rounding);
+  if (out1 != NULL) matmul_row(m, row1, out1, single_rounding);
+}
+#else
+/* ---- portable C and the DSP extension: two rows by two filters ---- */
+
+/* acc[2 * r + f] = Σ_i row_r[i] * filter_f[i] */
+ALWAYS_INLINE void dot_2x2(const int8_t *r0, const int8_t *r1, const int8_t *f0,
                            const int8_t *f1, int32_t k, int32_t acc[4]) {
   int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
   int32_t i = 0;
-#if defined(SBTF_RT_MVE)
-  for (; i < k; i += 16) {
-    const mve_pred16_t p = vctp8q((uint32_t)(k - i)); /* lanes past K load as zero */
-    const int8x16_t x0 = vldrbq_z_s8(r0 + i, p), x1 = vldrbq_z_s8(r1 + i, p);
-    const int8x16_t w0 = vldrbq_z_s8(f0 + i, p), w1 = vldrbq_z_s8(f1 + i, p);
-    a00 = vmladavaq_s8(a00, x0, w0);
-    a01 = vmladavaq_s8(a01, x0, w1);
-    a10 = vmladavaq_s8(a10, x1, w0);
-    a11 = vmladavaq_s8(a11, x1, w1);
-  }
-#else
 #if defined(SBTF_RT_DSP)
   for (; i + 4 <= k; i += 4) {
     /* SXTB16 splits 4 bytes into two pairs of halfwords (bytes 0,2 and, rotated, 1,3); rows
@@ -79,28 +148,11 @@ static inline void dot_2x2(const int8_t *r0, const int8_t *r1, const int8_t *f0,
     a10 += x1 * w0;
     a11 += x1 * w1;
   }
-#endif
   acc[0] = a00;
   acc[1] = a01;
   acc[2] = a10;
   acc[3] = a11;
 }
-
-/* ---- matrix product with requantization ---- */
-
-typedef struct {
-  const int8_t *filter; /* [c_out][k] */
-  const int32_t *bias;  /* [c_out], input offset folded in */
-  const sbtf_quant_params *quant;
-  int32_t k, c_out;
-  int32_t output_offset, act_min, act_max;
-} matmul;
-
-#if defined(__GNUC__)
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE static inline
-#endif
 
 ALWAYS_INLINE int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t offset,
                                 int32_t lo, int32_t hi, int single_rounding) {
@@ -134,6 +186,8 @@ ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t
     }
   }
 }
+
+#endif
 
 static void matmul_rows_conv(const matmul *m, const int8_t *row0, const int8_t *row1,
                              int8_t *out0, int8_t *out1) {

@@ -17,6 +17,10 @@
 #define SBTF_RT_DSP 1
 #endif
 
+#if defined(SBTF_RT_MVE)
+#include <arm_mve.h>
+#endif
+
 /* ---- fixed-point arithmetic (gemmlowp / tflite::MultiplyByQuantizedMultiplier) ---- */
 
 /* SaturatingRoundingDoublingHighMul. gemmlowp adds a nudge of 2^30 (or 1 - 2^30 when a * b < 0)
@@ -55,6 +59,24 @@ static inline int32_t sbtf_rt_mbqm_single(int32_t x, int32_t multiplier, int32_t
   const int32_t total_shift = 31 - shift;
   return (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << (total_shift - 1))) >> total_shift);
 }
+
+#if defined(SBTF_RT_MVE)
+/* RoundingDivideByPOT on four lanes by -right (right in [-31, 0]), bit-exact: VRSHL rounds half
+   up where gemmlowp rounds half away from zero, so negative values that are shifted round from
+   x - 1 instead (saturating: INT32_MIN rounds the same either way). */
+static inline int32x4_t sbtf_rt_rounding_divide_by_pot_x4(int32x4_t x, int32x4_t right) {
+  x = vqsubq_m_n_s32(x, x, 1, vcmpltq_n_s32(x, 0) & vcmpltq_n_s32(right, 0));
+  return vrshlq_s32(x, right);
+}
+
+/* sbtf_rt_mbqm on four lanes, bit-exact: VQRDMULH computes gemmlowp's SRDHM (see
+   sbtf_rt_srdhm), saturation included; VSHL by a non-negative amount wraps like the C. */
+static inline int32x4_t sbtf_rt_mbqm_x4(int32x4_t x, int32x4_t multiplier, int32x4_t shift) {
+  const int32x4_t zero = vdupq_n_s32(0);
+  x = vqrdmulhq_s32(vshlq_s32(x, vmaxq_s32(shift, zero)), multiplier);
+  return sbtf_rt_rounding_divide_by_pot_x4(x, vminq_s32(shift, zero));
+}
+#endif
 
 static inline int32_t sbtf_rt_clamp(int32_t x, int32_t lo, int32_t hi) {
   return x < lo ? lo : (x > hi ? hi : x);
