@@ -334,8 +334,74 @@ sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
 }
 
 /* ---- DEPTHWISE_CONV_2D: reference_integer_ops::DepthwiseConvPerChannel ----
- * Per output pixel, the in-bounds taps are found once; the channel loop runs innermost over
- * contiguous bytes, accumulating into scratch (one int32 per output channel). */
+ * Per output pixel, the taps inside the input are found once; then a block of channels (4 on
+ * the DSP extension and Helium, 1 in portable C) accumulates in registers over those taps.
+ * The scratch holds the accumulators of one pixel (Helium) for the vector requantization. */
+
+typedef struct {
+  const int8_t *input;  /* the pixel's first in-bounds tap, channel 0 */
+  const int8_t *filter; /* that tap's filter row */
+  int32_t rows, cols;   /* in-bounds taps */
+  int32_t in_row, in_col, f_row, f_col; /* strides between taps */
+} dw_taps;
+
+/* Channels [c, c + 4) (depth multiplier 1): acc[j] = Σ_taps filter * (input + offset). */
+static inline void dw_block4(const dw_taps *t, int32_t c, int32_t offset, int32_t acc[4]) {
+#if defined(SBTF_RT_MVE)
+  int32x4_t a = vdupq_n_s32(0);
+  for (int32_t r = 0; r < t->rows; ++r) {
+    const int8_t *in = t->input + r * t->in_row + c, *f = t->filter + r * t->f_row + c;
+    for (int32_t q = 0; q < t->cols; ++q, in += t->in_col, f += t->f_col) {
+      const int32x4_t x = vaddq_n_s32(vldrbq_s32(in), offset);
+      a = vaddq_s32(a, vmulq_s32(x, vldrbq_s32(f)));
+    }
+  }
+  vstrwq_s32(acc, a);
+#elif defined(SBTF_RT_DSP)
+  /* Channels c, c+2 in the halves of the SXTB16 words, c+1, c+3 in the rotated ones; the
+     offset added as halfwords (x + offset fits 16 bits), then one SMLAxy per channel. */
+  const int32_t off2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (int32_t r = 0; r < t->rows; ++r) {
+    const int8_t *in = t->input + r * t->in_row + c, *f = t->filter + r * t->f_row + c;
+    for (int32_t q = 0; q < t->cols; ++q, in += t->in_col, f += t->f_col) {
+      const int32_t x = read_word(in), w = read_word(f);
+      const int32_t xe = __sadd16(__sxtb16(x), off2), xo = __sadd16(sxtb16_odd(x), off2);
+      const int32_t we = __sxtb16(w), wo = sxtb16_odd(w);
+      a0 = __smlabb(xe, we, a0);
+      a2 = __smlatt(xe, we, a2);
+      a1 = __smlabb(xo, wo, a1);
+      a3 = __smlatt(xo, wo, a3);
+    }
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+#else
+  for (int32_t j = 0; j < 4; ++j) {
+    int32_t a = 0;
+    for (int32_t r = 0; r < t->rows; ++r) {
+      const int8_t *in = t->input + r * t->in_row + c + j, *f = t->filter + r * t->f_row + c + j;
+      for (int32_t q = 0; q < t->cols; ++q, in += t->in_col, f += t->f_col) {
+        a += (int32_t)*f * ((int32_t)*in + offset);
+      }
+    }
+    acc[j] = a;
+  }
+#endif
+}
+
+/* First in-bounds tap and the count of them along one axis: o0 + k * d in [0, size). */
+static inline void dw_range(int32_t o0, int32_t d, int32_t kernel, int32_t size, int32_t *first,
+                            int32_t *count) {
+  int32_t k0 = o0 < 0 ? (-o0 + d - 1) / d : 0;
+  int32_t k1 = size - o0 <= 0 ? 0 : (size - o0 + d - 1) / d;
+  if (k1 > kernel) k1 = kernel;
+  if (k0 > k1) k0 = k1;
+  *first = k0;
+  *count = k1 - k0;
+}
 
 int32_t sbtf_rt_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *output_dims) {
   if (!sbtf_rt_dims_ok(output_dims)) return SBTF_ERROR_BAD_SHAPE;
@@ -367,46 +433,53 @@ sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv
   if (ctx->size < need || ctx->buf == NULL) return SBTF_ERROR_BUFFER_SIZE;
   int32_t *acc = (int32_t *)ctx->buf;
   const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
-  const int32_t kh = filter_dims->h, kw = filter_dims->w, out_c = output_dims->c;
-  const int32_t dm = depth_multiplier, off = p->input_offset;
+  const int32_t kw = filter_dims->w, out_c = output_dims->c, dm = depth_multiplier;
+  const int32_t off = p->input_offset, out_off = p->output_offset;
+  const int32_t lo = p->activation_min, hi = p->activation_max;
+  const int32_t *mult = quant->multiplier, *shift = quant->shift;
   int8_t *out = output;
   for (int32_t b = 0; b < output_dims->n; ++b) {
     for (int32_t oy = 0; oy < output_dims->h; ++oy) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
+      int32_t ky0, rows;
+      dw_range(y0, p->dilation_h, filter_dims->h, in_h, &ky0, &rows);
       for (int32_t ox = 0; ox < output_dims->w; ++ox, out += out_c) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
-        for (int32_t c = 0; c < out_c; ++c) acc[c] = bias != NULL ? bias[c] : 0;
-        for (int32_t ky = 0; ky < kh; ++ky) {
-          const int32_t iy = y0 + ky * p->dilation_h;
-          if (iy < 0 || iy >= in_h) continue;
-          for (int32_t kx = 0; kx < kw; ++kx) {
-            const int32_t ix = x0 + kx * p->dilation_w;
-            if (ix < 0 || ix >= in_w) continue;
-            const int8_t *in = input + ((b * in_h + iy) * in_w + ix) * in_c;
-            const int8_t *f = filter + (ky * kw + kx) * out_c;
-            if (dm == 1) {
-              int32_t c = 0;
-#if defined(SBTF_RT_MVE)
-              for (; c < out_c; c += 4) {
-                const mve_pred16_t pr = vctp32q((uint32_t)(out_c - c));
-                const int32x4_t x = vaddq_n_s32(vldrbq_z_s32(in + c, pr), off);
-                const int32x4_t a = vaddq_s32(vldrwq_z_s32(acc + c, pr), vmulq_s32(x, vldrbq_z_s32(f + c, pr)));
-                vstrwq_p_s32(acc + c, a, pr);
-              }
-#endif
-              for (; c < out_c; ++c) acc[c] += (int32_t)f[c] * ((int32_t)in[c] + off);
-            } else {
-              for (int32_t ic = 0; ic < in_c; ++ic) {
-                const int32_t x = (int32_t)in[ic] + off;
-                for (int32_t mm = 0; mm < dm; ++mm) acc[ic * dm + mm] += (int32_t)f[ic * dm + mm] * x;
-              }
+        int32_t kx0, cols;
+        dw_range(x0, p->dilation_w, kw, in_w, &kx0, &cols);
+        const dw_taps t = {
+            input + ((b * in_h + y0 + ky0 * p->dilation_h) * in_w + x0 + kx0 * p->dilation_w) * in_c,
+            filter + (ky0 * kw + kx0) * out_c, rows, cols, p->dilation_h * in_w * in_c,
+            p->dilation_w * in_c, kw * out_c, out_c};
+        int32_t c = 0;
+        if (dm == 1 && rows > 0 && cols > 0) {
+          for (; c + 4 <= out_c; c += 4) dw_block4(&t, c, off, acc + c);
+        }
+        for (; c < out_c; ++c) { /* the remaining channels, and depth multipliers > 1 */
+          const int32_t ic = c / dm;
+          int32_t a = 0;
+          for (int32_t r = 0; r < rows; ++r) {
+            const int8_t *in = t.input + r * t.in_row + ic, *f = t.filter + r * t.f_row + c;
+            for (int32_t q = 0; q < cols; ++q, in += t.in_col, f += t.f_col) {
+              a += (int32_t)*f * ((int32_t)*in + off);
             }
           }
+          acc[c] = a;
         }
-        for (int32_t c = 0; c < out_c; ++c) {
-          const int32_t v = sbtf_rt_mbqm(acc[c], quant->multiplier[c], quant->shift[c]);
-          out[c] = (int8_t)sbtf_rt_clamp(v + p->output_offset, p->activation_min,
-                                         p->activation_max);
+        c = 0;
+#if defined(SBTF_RT_MVE)
+        for (; c < out_c; c += 4) {
+          const mve_pred16_t pr = vctp32q((uint32_t)(out_c - c));
+          int32x4_t v = vldrwq_z_s32(acc + c, pr);
+          if (bias != NULL) v = vaddq_s32(v, vldrwq_z_s32(bias + c, pr));
+          v = sbtf_rt_mbqm_x4(v, vldrwq_z_s32(mult + c, pr), vldrwq_z_s32(shift + c, pr));
+          v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_off), vdupq_n_s32(lo)), vdupq_n_s32(hi));
+          vstrbq_p_s32(out + c, v, pr);
+        }
+#endif
+        for (; c < out_c; ++c) {
+          const int32_t v = sbtf_rt_mbqm(acc[c] + (bias != NULL ? bias[c] : 0), mult[c], shift[c]);
+          out[c] = (int8_t)sbtf_rt_clamp(v + out_off, lo, hi);
         }
       }
     }
