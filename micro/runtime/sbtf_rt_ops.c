@@ -16,8 +16,10 @@ int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, 
 
 /* ---- ADD: reference_integer_ops::AddElementwise ----
  * Each input's rescaling depends on its int8 value alone, so for large tensors it is tabulated
- * once per call (256 entries per input) instead of computed per element. */
+ * once per call (256 entries per input) instead of computed per element; Helium computes every
+ * stage as vectors instead (the tables' scratch stays reserved, unused). */
 
+#if !defined(SBTF_RT_MVE)
 static int32_t add_rescale(int32_t x, int32_t offset, int32_t left_shift, int32_t m, int32_t s) {
   /* MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0, so no left shift. */
   return sbtf_rt_rounding_divide_by_pot(sbtf_rt_srdhm((offset + x) * (1 << left_shift), m), -s);
@@ -48,8 +50,7 @@ static void add_table_run(const sbtf_rt_add_params *params, const int32_t *t1, c
   const sbtf_rt_add_params p = *params;
   for (int32_t i = 0; i < n; ++i) out[i] = add_output(&p, t1[a[i]] + t2[b[i]]);
 }
-
-#if defined(SBTF_RT_MVE)
+#else
 /* Helium: four elements per step, every stage as a vector (bit-exact, see sbtf_rt_mbqm_x4). */
 static void add_run_x4(const sbtf_rt_add_params *params, const int8_t *a, const int8_t *b,
                        int8_t *out, int32_t n) {
@@ -90,10 +91,8 @@ sbtf_status sbtf_rt_add_s8(const sbtf_context *ctx, const sbtf_rt_add_params *pa
   if (ctx->size < need || (need > 0 && ctx->buf == NULL)) return SBTF_ERROR_BUFFER_SIZE;
   const int32_t period = b2_size > 0 ? b2_size : size;
 #if defined(SBTF_RT_MVE)
-  (void)add_table_run;
   for (int32_t i = 0; i < size; i += period) add_run_x4(&p, input1 + i, input2, output + i, period);
-  return SBTF_OK;
-#endif
+#else
   if (need == 0) {
     for (int32_t i = 0; i < size; i += period) add_run(&p, input1 + i, input2, output + i, period);
     return SBTF_OK;
@@ -107,6 +106,7 @@ sbtf_status sbtf_rt_add_s8(const sbtf_context *ctx, const sbtf_rt_add_params *pa
   for (int32_t i = 0; i < size; i += period) {
     add_table_run(&p, t1, t2, input1 + i, input2, output + i, period);
   }
+#endif
   return SBTF_OK;
 }
 
