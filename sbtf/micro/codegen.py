@@ -8,7 +8,7 @@ activation clamps, paddings, softmax scaling) and emits
 * `sbtf_model.h`: sizes, input/output quantization and
   `sbtf_status sbtf_model_invoke(const int8_t *input, int8_t *output)`;
 * `sbtf_model.c`: the weights as const arrays (signed-binary layers as bitmask + sign), the
-  arena, and straight-line calls to micro/runtime/sbtf_rt_ops.c and the sbtf_nn.h kernels.
+  arena, and straight-line calls to micro/runtime/ (sbtf_rt.h) and the sbtf_nn.h kernels.
 
     gen = generate(open("model.tflite", "rb").read())
     gen.write("build/model")            # sbtf_model.c, sbtf_model.h
@@ -351,6 +351,7 @@ class _Emitter:
         self.weight_bytes = 0
         self.scratch_ops: list[str] = []  # C expressions of *_get_buffer_size() calls
         self.scratch_shapes: list[tuple[int, int]] = []  # (k, c_out) of each sbtf op
+        self.scratch_terms: list[str] = []  # SBTF_RT_*_SCRATCH_BYTES(...) of builtin ops
 
     # ---- helpers
     def fail(self, op: Operator, msg: str):
@@ -437,6 +438,22 @@ class _Emitter:
             self.fail(op, f"{role} {w.describe()} has a non-zero zero point (weights must be symmetric)")
         return w.scale
 
+    def folded_bias(self, op: Operator, position: int, weights: np.ndarray, x: Tensor) -> str:
+        """bias + input_offset * Σ weights per output channel (rows of `weights`): what the
+        runtime's conv and FC add, so their inner loops multiply raw int8 inputs."""
+        c_out = weights.shape[0]
+        b = self.tensor(op, position, optional=True)
+        if b is not None and (b.type != _T.INT32 or b.size != c_out or b.data is None):
+            self.fail(op, f"bias {b.describe()} must be a constant INT32 with {c_out} values")
+        bias = np.zeros(c_out, np.int64) if b is None else np.asarray(b.data, np.int64).reshape(-1)
+        folded = bias - self.zp(x) * weights.reshape(c_out, -1).astype(np.int64).sum(axis=1)
+        if np.any(np.abs(folded) >= 1 << 31):
+            self.fail(op, "bias plus the input offset's share exceeds int32")
+        name = f"op{op.index}_bias"
+        self.decls.append(_c_array("int32_t", name, folded))
+        self.weight_bytes += 4 * c_out
+        return name
+
     def bias(self, op: Operator, position: int, channels: int) -> str:
         b = self.tensor(op, position, optional=True)
         if b is None:
@@ -488,11 +505,14 @@ class _Emitter:
         scales = self.weight_scales(op, w, c_out, 0, "filter")
         m, s = ref.conv_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
+        f_d = self.dims(f"op{op.index}_filter", w.shape)
+        self.scratch_ops.append(f"sbtf_rt_conv2d_s8_get_buffer_size({f_d})")
+        self.scratch_terms.append(f"SBTF_RT_CONV_SCRATCH_BYTES({kh * kw * in4[3]})")
         args = ", ".join([
-            self._conv_params(op, x, y, pad, stride, dil, o.fusedActivationFunction),
+            "&sbtf_ctx", self._conv_params(op, x, y, pad, stride, dil, o.fusedActivationFunction),
             self.quant_arrays(op, m, s), self.dims(f"op{op.index}_in", in4), self.ptr(op, x, "input"),
-            self.dims(f"op{op.index}_filter", w.shape), self.const(op, w, "int8_t", np.int8, "filter"),
-            self.bias(op, 2, c_out), self.dims(f"op{op.index}_out", out4), self.act(y),
+            f_d, self.const(op, w, "int8_t", np.int8, "filter"),
+            self.folded_bias(op, 2, w.data, x), self.dims(f"op{op.index}_out", out4), self.act(y),
         ])
         self.call(op, f"sbtf_rt_conv2d_s8({args})")
 
@@ -512,12 +532,15 @@ class _Emitter:
         scales = self.weight_scales(op, w, c_out, 3, "filter")
         m, s = ref.conv_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
+        out_d = self.dims(f"op{op.index}_out", out4)
+        self.scratch_ops.append(f"sbtf_rt_depthwise_conv2d_s8_get_buffer_size({out_d})")
+        self.scratch_terms.append(f"SBTF_RT_DEPTHWISE_SCRATCH_BYTES({c_out})")
         args = ", ".join([
-            self._conv_params(op, x, y, pad, stride, dil, o.fusedActivationFunction),
+            "&sbtf_ctx", self._conv_params(op, x, y, pad, stride, dil, o.fusedActivationFunction),
             str(c_out // in4[3]), self.quant_arrays(op, m, s),
             self.dims(f"op{op.index}_in", in4), self.ptr(op, x, "input"),
             self.dims(f"op{op.index}_filter", w.shape), self.const(op, w, "int8_t", np.int8, "filter"),
-            self.bias(op, 2, c_out), self.dims(f"op{op.index}_out", out4), self.act(y),
+            self.bias(op, 2, c_out), out_d, self.act(y),
         ])
         self.call(op, f"sbtf_rt_depthwise_conv2d_s8({args})")
 
@@ -555,7 +578,7 @@ class _Emitter:
         args = ", ".join([
             self._fc_params(op, x, y, act), self.quant_arrays(op, m, s), str(batches), str(c_in),
             self.ptr(op, x, "input"), str(c_out), self.const(op, w, "int8_t", np.int8, "weights"),
-            self.bias(op, 2, c_out), self.act(y),
+            self.folded_bias(op, 2, w.data, x), self.act(y),
         ])
         self.call(op, f"sbtf_rt_fully_connected_s8({args})")
 
@@ -588,7 +611,9 @@ class _Emitter:
         self.decls.append(
             f"static const sbtf_rt_add_params {name} = {{{-self.zp(a)}, {-self.zp(b)}, "
             f"{self.zp(y)}, {left_shift}, {m1}, {sh1}, {m2}, {sh2}, {mo}, {sho}, {lo}, {hi}}};\n")
-        self.call(op, f"sbtf_rt_add_s8(&{name}, {a.size}, {self.ptr(op, a, 'input 1')}, "
+        self.scratch_ops.append(f"SBTF_RT_ADD_SCRATCH_BYTES({a.size})")
+        self.scratch_terms.append(f"SBTF_RT_ADD_SCRATCH_BYTES({a.size})")
+        self.call(op, f"sbtf_rt_add_s8(&sbtf_ctx, &{name}, {a.size}, {self.ptr(op, a, 'input 1')}, "
                       f"{self.ptr(op, b, 'input 2')}, {b2}, {self.act(y)})")
 
     def _pool(self, op: Operator, fn: str):
@@ -857,7 +882,8 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         body += em.body
         for off, n in _poison_ranges(plan, op.index):
             body.append(f"  SBTF_MODEL_POISON_RANGE({off}, {n});")
-    scratch = scratch_expr(em.scratch_shapes) if scratch_bytes is None else str(int(scratch_bytes))
+    scratch = (scratch_expr(em.scratch_shapes, em.scratch_terms) if scratch_bytes is None
+               else str(int(scratch_bytes)))
     in_off, out_off = plan.offset(tin.index), plan.offset(tout.index)
     poison_input = "\n".join(f"  SBTF_MODEL_POISON_RANGE({o}, {n});" for o, n in _poison_ranges(plan, -1))
     header = _HEADER.format(
@@ -884,14 +910,15 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
     )
 
 
-def scratch_expr(shapes) -> str:
-    """C constant expression of the largest SBTF_SCRATCH_BYTES(k, c_out) over `shapes` ("0" for
-    none): the kernels' header defines the size, the target compiler evaluates it.
+def scratch_expr(shapes, terms=()) -> str:
+    """C constant expression of the largest SBTF_SCRATCH_BYTES(k, c_out) over `shapes` and the
+    builtin ops' scratch `terms` (C expressions; "0" for none): the kernels' and runtime's
+    headers define the sizes, the target compiler evaluates it.
 
     SBTF_MAX expands its arguments twice, so the terms form a balanced tree: each appears fewer
     than 2 * len(shapes) times in the expansion, not 2^len(shapes).
     """
-    terms = [f"SBTF_SCRATCH_BYTES({k}, {c})" for k, c in sorted(set(shapes))]
+    terms = [f"SBTF_SCRATCH_BYTES({k}, {c})" for k, c in sorted(set(shapes))] + sorted(set(terms))
     if not terms:
         return "0"
     while len(terms) > 1:
@@ -908,6 +935,7 @@ _HEADER = """\
 #include <stdint.h>
 
 #include "sbtf_nn.h"
+#include "sbtf_rt.h"
 
 #ifdef __cplusplus
 extern "C" {{

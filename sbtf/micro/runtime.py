@@ -62,7 +62,7 @@ def runtime_dir() -> Path:
 
 def runtime_sources() -> list[Path]:
     """The runtime's operator library (without a main)."""
-    return [runtime_dir() / "sbtf_rt_ops.c"]
+    return [runtime_dir() / "sbtf_rt_ops.c", runtime_dir() / "sbtf_rt_conv.c"]
 
 
 def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
