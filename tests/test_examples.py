@@ -191,3 +191,44 @@ def test_stm32_uart_log_parsing(tmp_path, capsys):
     log.write_text("just a terminal banner\r\n")
     assert uart.main([str(log)]) == 2
     assert "no `sbtf-info" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fashion_mnist_example_to_the_board(tmp_path, capsys):
+    """examples/fashion_mnist on a few images: train, convert, `sbtf-micro run` on
+    netduinoplus2, host and board outputs identical (the 1,000-image run: its README)."""
+    fashion = _module("fashion_mnist/train.py")
+    out = tmp_path / "fashion"
+    assert fashion.main(["--epochs", "1", "--teacher-epochs", "1", "--train-size", "128",
+                         "--test-images", "6", "--batch-size", "64", "--out", str(out)]) == 0
+    record = json.loads((out / "train.json").read_text())
+    assert 0.0 <= record["teacher_accuracy"] <= 1.0 and 0.0 <= record["test_accuracy"] <= 1.0
+    assert record["flash_bytes"]["sbtf"] < record["flash_bytes"]["int8"] / 4
+    images, labels = np.load(out / "test_images.npy"), np.load(out / "test_labels.npy")
+    assert images.shape == (6, 28, 28, 1) and labels.shape == (6,)
+    assert np.load(out / "calibration.npy").shape == (128, 28, 28, 1)
+
+    from sbtf.converters import cli as convert_cli
+    from sbtf.micro import cli as micro_cli
+
+    tflite = out / "resnet8_fashion.tflite"
+    assert convert_cli.main([str(out / "resnet8_fashion.h5"), str(tflite),
+                             "--calibration", str(out / "calibration.npy")]) == 0
+    assert micro_cli.main(["run", str(tflite), "--board", "netduinoplus2",
+                           "--input", str(out / "test_images.npy"),
+                           "--output", str(out / "board.npy")]) == 0
+    printed = capsys.readouterr().out
+    assert "instructions per inference:" in printed and "flash:" in printed
+    host = _module("digits/run_host.py")
+    assert host.main([str(tflite), "--images", str(out / "test_images.npy"), "--labels",
+                      str(out / "test_labels.npy"), "--board-output", str(out / "board.npy")]) == 0
+    assert "identical on all 6 images" in capsys.readouterr().out
+
+
+def test_fashion_mnist_example_without_the_dataset_exits_2(tmp_path):
+    out = tmp_path / "out"
+    result = _run("fashion_mnist/train.py", "--epochs", "1", "--out", str(out),
+                  env={"SBTF_FASHION_MNIST_DIR": str(tmp_path)})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "dataset-fashion-mnist" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
