@@ -232,3 +232,13 @@ def test_fashion_mnist_example_without_the_dataset_exits_2(tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert "dataset-fashion-mnist" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_demo_without_the_dataset_exits_2(tmp_path, monkeypatch, capsys):
+    from sbtf import demo
+
+    monkeypatch.setenv("SBTF_FASHION_MNIST_DIR", str(tmp_path))
+    out = tmp_path / "demo"
+    assert demo.main(["--dataset", "fashion-mnist", "--out", str(out)]) == 2
+    assert "dataset-fashion-mnist" in capsys.readouterr().err
+    assert not out.exists()
