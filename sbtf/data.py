@@ -16,8 +16,8 @@ import os
 
 import numpy as np
 
-__all__ = ["DATASETS", "DatasetMissing", "FASHION_MNIST_PACKAGE", "fashion_mnist_dir", "load",
-           "load_digits_split", "load_fashion_mnist", "read_idx"]
+__all__ = ["DATASETS", "FASHION_MNIST_PACKAGE", "DatasetCorrupt", "DatasetMissing",
+           "fashion_mnist_dir", "load", "load_digits_split", "load_fashion_mnist", "read_idx"]
 
 DATASETS = ("digits", "fashion-mnist")
 FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"

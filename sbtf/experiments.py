@@ -509,8 +509,8 @@ def format_compare(result: dict) -> str:
             method,
             "/".join(str(w) for w in r.get("widths", ())),
             f"{r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f}",
-            f"{r.get('compared_nonzero_mean', r['conv_nonzero']):.0f}/"
-            f"{r.get('compared_weights', r['conv_weights'])}",
+            (f"{r.get('compared_nonzero_mean', r['conv_nonzero']):.0f}/"
+             f"{r.get('compared_weights', r['conv_weights'])}"),
             f"{100 * r.get('compared_nonzero_fraction', r['conv_nonzero_fraction_mean']):.1f}",
             f"{r['conv_bits_per_weight']:.2f}",
             str(r["flash_bytes"]),
@@ -536,7 +536,8 @@ def format_sweep(result: dict) -> str:
 def format_ablation(result: dict) -> str:
     """The ablation as a text table (difference to the base row in points)."""
     base = result["rows"][0]["accuracy_mean"]
-    header = ("Recipe", "Accuracy", "vs base", "Non-zero %", "s/run")
+    versus = "vs base" if result["rows"][0]["name"] == "base" else "vs first row"
+    header = ("Recipe", "Accuracy", versus, "Non-zero %", "s/run")
     rows = [("float net (teacher)", f"{result['float']['accuracy_mean']:.4f}", "", "", "")]
     for r in result["rows"]:
         rows.append((r["name"], f"{r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f}",
@@ -616,6 +617,10 @@ def main(argv=None) -> int:
                                 "or keep it float (int8)")
             p.add_argument("--distill", action="store_true",
                            help="distil every quantized net from the float net of its seed")
+        if name == "ablation":
+            p.add_argument("--rows", type=_int_list, default=None,
+                           help="comma-separated indices of ABLATION rows to run (default: all; "
+                                "0 is the base recipe)")
         if name == "compare":
             p.add_argument("--threshold", type=float, default=0.05,
                            help="signed-binary threshold (default: %(default)s)")
@@ -630,6 +635,9 @@ def main(argv=None) -> int:
         parser.error("--seeds must name at least one seed")
     if not args.lr > 0:
         parser.error(f"--lr must be positive, got {args.lr}")
+    if args.command == "ablation" and args.rows is not None and (
+            not args.rows or not all(0 <= i < len(ABLATION) for i in args.rows)):
+        parser.error(f"--rows must be indices in 0..{len(ABLATION) - 1}, got {args.rows}")
     if args.command == "compare" and not 0.0 < args.threshold < 1.0:
         parser.error(f"--threshold must lie in (0, 1), got {args.threshold}")
     if args.command == "threshold-sweep":
@@ -657,7 +665,8 @@ def main(argv=None) -> int:
                             **options)
                 print(format_compare(r))
             else:
-                r = ablation(**options)
+                rows = ABLATION if args.rows is None else [ABLATION[i] for i in args.rows]
+                r = ablation(rows=rows, **options)
                 print(format_ablation(r))
             results.append(r)
         result = results[0] if len(results) == 1 else {

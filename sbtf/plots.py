@@ -120,7 +120,7 @@ def plot_threshold_sweep(result: dict, path: str) -> str:
 
 def _compare_results(result: dict) -> list:
     """The single-architecture results in `compare`'s JSON (one, or one per --arch)."""
-    return result["architectures"] if "architectures" in result else [result]
+    return result.get("architectures", [result])
 
 
 def plot_compare(result: dict, path: str) -> str:

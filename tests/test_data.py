@@ -31,13 +31,13 @@ def test_fashion_mnist_from_the_debian_package():
     # Every class is in both splits in equal numbers (Fashion-MNIST is balanced).
     assert np.bincount(y_train).tolist() == [6000] * 10
     assert np.bincount(y_test).tolist() == [1000] * 10
-    (xs, ys), (xt, yt) = data.load("fashion-mnist", train_size=100, test_size=7)
+    (xs, _), (_, yt) = data.load("fashion-mnist", train_size=100, test_size=7)
     assert xs.shape == (100, 28, 28, 1) and yt.shape == (7,)
     np.testing.assert_array_equal(xs, x_train[:100])
 
 
 def test_one_interface_for_both_data_sets():
-    (x_train, y_train), (x_test, _) = data.load("digits", train_size=50)
+    (x_train, _), (x_test, _) = data.load("digits", train_size=50)
     assert x_train.shape == (50, 8, 8, 1) and x_test.shape == (360, 8, 8, 1)
     np.testing.assert_array_equal(x_train, data.load_digits_split()[0][0][:50])
     with pytest.raises(ValueError, match="Unknown data set 'mnist'"):
