@@ -317,7 +317,9 @@ def compare(*, arch: str = "digits_cnn", dataset: str = "digits", epochs: int = 
     if arch not in ARCHITECTURES:
         raise ValueError(f"Unknown architecture {arch!r}; expected one of {tuple(ARCHITECTURES)}.")
     methods = list(methods)
-    if distill and "float" in methods:  # the float networks are the teachers: train them first
+    if distill and "float" not in methods:
+        raise ValueError("distill needs the float network (the teacher) in methods.")
+    if distill:  # the float networks are the teachers: train them first
         methods.remove("float")
         methods.insert(0, "float")
     if equal_nonzero and "signed-binary" not in methods:
@@ -577,6 +579,13 @@ def _arch_list(text):
     return archs
 
 
+def _method_list(text):
+    methods = [m for m in text.split(",") if m]
+    if not methods or any(m not in METHODS for m in methods):
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(METHODS)}, got {text!r}")
+    return methods
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -625,6 +634,8 @@ def main(argv=None) -> int:
         if name == "compare":
             p.add_argument("--threshold", type=float, default=0.05,
                            help="signed-binary threshold (default: %(default)s)")
+            p.add_argument("--methods", type=_method_list, default=list(METHODS),
+                           help="comma-separated weight formats (default: all four)")
             p.add_argument("--equal-nonzero", action="store_true",
                            help="add binary and ternary nets scaled to signed-binary's "
                                 "non-zero weights")
@@ -663,7 +674,7 @@ def main(argv=None) -> int:
                        **(first if arch == "digits_cnn" else {})}
             if args.command == "compare":
                 r = compare(threshold=args.threshold, equal_nonzero=args.equal_nonzero,
-                            **options)
+                            methods=args.methods, **options)
                 print(format_compare(r))
             else:
                 rows = ABLATION if args.rows is None else [ABLATION[i] for i in args.rows]
