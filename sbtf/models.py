@@ -253,7 +253,8 @@ def train(
         metrics=["accuracy"],
     )
     trainer.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=verbose)
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if teacher is not None:  # the Distiller was compiled, not the student
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     scores = model.evaluate(x_test, y_test, batch_size=256, verbose=0, return_dict=True)
     return float(scores["accuracy"])
 
