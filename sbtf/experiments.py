@@ -178,7 +178,8 @@ def _packed_bits(layer, k: int) -> float:
 def weight_stats(model: tf.keras.Model) -> dict:
     """Weights and non-zero weights of the 3x3 convs and of the whole model, plus flash bytes.
 
-    `conv_*`: the 3x3 convs (the layers whose quantizer differs between methods). `total_*`: every conv/dense
+    `conv_*`: every conv; `compared_*`: the convs `conv_factory` made (whose format differs
+    between methods; 0 for a model built otherwise). `total_*`: every conv/dense
     kernel (the classifier is float in all four models). `flash_bytes` is what sbtf deploys
     (`sbtf.summary`'s sbtf bytes: binary and ternary convs become plain int8 convs),
     `int8_bytes` the same model all int8, `conv_bits_per_weight` the packed storage above.

@@ -199,8 +199,9 @@ def test_fashion_mnist_example_to_the_board(tmp_path, capsys):
     netduinoplus2, host and board outputs identical (the 1,000-image run: its README)."""
     fashion = _module("fashion_mnist/train.py")
     out = tmp_path / "fashion"
-    assert fashion.main(["--epochs", "1", "--teacher-epochs", "1", "--train-size", "128",
-                         "--test-images", "6", "--batch-size", "64", "--out", str(out)]) == 0
+    assert fashion.main(["--distill", "--epochs", "1", "--teacher-epochs", "1",
+                         "--train-size", "128", "--test-images", "6", "--batch-size", "64",
+                         "--out", str(out)]) == 0
     record = json.loads((out / "train.json").read_text())
     assert 0.0 <= record["teacher_accuracy"] <= 1.0 and 0.0 <= record["test_accuracy"] <= 1.0
     assert record["flash_bytes"]["sbtf"] < record["flash_bytes"]["int8"] / 4
