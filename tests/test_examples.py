@@ -94,10 +94,9 @@ def test_cifar10_rejects_bad_options(tmp_path):
 
 
 def test_distillation_loss_is_zero_for_a_perfect_copy():
-    cifar = _module("cifar10_resnet8/train.py")
     inputs = tf.keras.Input((4,))
     model = tf.keras.Model(inputs, tf.keras.layers.Dense(3, activation="softmax")(inputs))
-    distiller = cifar.Distiller(model, model, weight=1.0, temperature=4.0)
+    distiller = sbtf.models.Distiller(model, model, weight=1.0, temperature=4.0)
     probs = tf.constant([[0.7, 0.2, 0.1]])
     soft = distiller._soften(probs)
     assert float(distiller.kl(soft, soft)) == pytest.approx(0.0, abs=1e-6)
@@ -244,3 +243,55 @@ def test_stm32_firmware_boots_on_netduinoplus2_bit_exact_with_host(tmp_path, cap
     np.testing.assert_array_equal(outputs, hostref.run_reference(res.int8_tflite, x_int8))
     assert uart.main([str(tmp_path / "uart.log")]) == 0
     assert "cycles per inference: unavailable" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_fashion_mnist_example_to_the_board(tmp_path, capsys):
+    """examples/fashion_mnist on a few images: train, convert, `sbtf-micro run` on
+    netduinoplus2, host and board outputs identical (the 1,000-image run: its README)."""
+    fashion = _module("fashion_mnist/train.py")
+    out = tmp_path / "fashion"
+    assert fashion.main(["--distill", "--epochs", "1", "--teacher-epochs", "1",
+                         "--train-size", "128", "--test-images", "6", "--batch-size", "64",
+                         "--out", str(out)]) == 0
+    record = json.loads((out / "train.json").read_text())
+    assert 0.0 <= record["teacher_accuracy"] <= 1.0 and 0.0 <= record["test_accuracy"] <= 1.0
+    assert record["flash_bytes"]["sbtf"] < record["flash_bytes"]["int8"] / 4
+    images, labels = np.load(out / "test_images.npy"), np.load(out / "test_labels.npy")
+    assert images.shape == (6, 28, 28, 1) and labels.shape == (6,)
+    assert np.load(out / "calibration.npy").shape == (128, 28, 28, 1)
+
+    from sbtf.converters import cli as convert_cli
+    from sbtf.micro import cli as micro_cli
+
+    tflite = out / "resnet8_fashion.tflite"
+    assert convert_cli.main([str(out / "resnet8_fashion.h5"), str(tflite),
+                             "--calibration", str(out / "calibration.npy")]) == 0
+    assert micro_cli.main(["run", str(tflite), "--board", "netduinoplus2",
+                           "--input", str(out / "test_images.npy"),
+                           "--output", str(out / "board.npy")]) == 0
+    printed = capsys.readouterr().out
+    assert "instructions per inference:" in printed and "flash:" in printed
+    host = _module("digits/run_host.py")
+    assert host.main([str(tflite), "--images", str(out / "test_images.npy"), "--labels",
+                      str(out / "test_labels.npy"), "--board-output", str(out / "board.npy")]) == 0
+    assert "identical on all 6 images" in capsys.readouterr().out
+
+
+def test_fashion_mnist_example_without_the_dataset_exits_2(tmp_path):
+    out = tmp_path / "out"
+    result = _run("fashion_mnist/train.py", "--epochs", "1", "--out", str(out),
+                  env={"SBTF_FASHION_MNIST_DIR": str(tmp_path)})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "dataset-fashion-mnist" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_demo_without_the_dataset_exits_2(tmp_path, monkeypatch, capsys):
+    from sbtf import demo
+
+    monkeypatch.setenv("SBTF_FASHION_MNIST_DIR", str(tmp_path))
+    out = tmp_path / "demo"
+    assert demo.main(["--dataset", "fashion-mnist", "--out", str(out)]) == 2
+    assert "dataset-fashion-mnist" in capsys.readouterr().err
+    assert not out.exists()

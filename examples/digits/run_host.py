@@ -1,4 +1,4 @@
-"""Run a converted digits model on the host (TFLite + sbtf's delegate) and score it.
+"""Run a converted image classifier on the host (TFLite + sbtf's delegate) and score it.
 
     python examples/digits/run_host.py build/digits/digits.tflite \
         --images build/digits/test_images.npy --labels build/digits/test_labels.npy \
@@ -36,7 +36,7 @@ def _load(path: str, what: str) -> np.ndarray:
 
 
 def run(model_path: str, images: np.ndarray) -> np.ndarray:
-    """int8 outputs [N, classes] of the converted model on float images [N, 8, 8, 1]."""
+    """int8 outputs [N, classes] of the converted model on float images [N, H, W, C]."""
     interpreter = sbtf.Interpreter(model_path=model_path)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
@@ -56,7 +56,7 @@ def run(model_path: str, images: np.ndarray) -> np.ndarray:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="converted .tflite")
-    p.add_argument("--images", required=True, help="float images .npy [N, 8, 8, 1]")
+    p.add_argument("--images", required=True, help="float images .npy [N, H, W, C]")
     p.add_argument("--labels", help="labels .npy [N] (to print the accuracy)")
     p.add_argument("--output", help="write the int8 outputs [N, 10] to this .npy")
     p.add_argument("--board-output", help="sbtf-micro run --output file to compare with")
