@@ -4,8 +4,9 @@
     sbtf-micro run model.tflite --board mps2-an386 [--input x.npy] [--output y.npy]
     sbtf-micro build model.tflite --board nucleo-f746zg -o firmware.elf   (also writes .bin)
 
-A thin shell over sbtf.micro.codegen and sbtf.micro.runtime. Errors are one line on stderr with
-exit code 1 (2 for usage errors); no partial output file is left behind.
+A thin shell over sbtf.micro.codegen and sbtf.micro.runtime. Errors are one line on stderr:
+exit code 2 for a bad model or input file and usage errors, 1 when building or running fails;
+no partial output file is left behind.
 """
 from __future__ import annotations
 
@@ -160,9 +161,10 @@ def main(argv=None) -> int:
     try:
         return args.fn(args)
     except (ValueError, OSError, RuntimeError) as exc:
-        # UnsupportedModelError is a ValueError; BuildError / RunError / RuntimeError_ RuntimeErrors.
+        # A refused model or input (UnsupportedModelError, the validator's InvalidModelError)
+        # is a ValueError; BuildError / RunError / RuntimeError_ are RuntimeErrors.
         print(f"sbtf-micro {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, ValueError) else 1
 
 
 if __name__ == "__main__":
