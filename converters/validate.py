@@ -56,6 +56,15 @@ _ITEM_BYTES = {
 _TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 
 
+# Inputs that may be absent (-1): TFLite's builtin kernels read every other input unchecked.
+_OPTIONAL_INPUTS = {
+    "CONV_2D": {2}, "DEPTHWISE_CONV_2D": {2}, "FULLY_CONNECTED": {2}, "TRANSPOSE_CONV": {3},
+    "SVDF": {3}, tfm.SBTF_CONV_2D: {3}, tfm.SBTF_FULLY_CONNECTED: {3},
+}
+_ANY_INPUT_OPTIONAL = {"LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM",
+                       "BIDIRECTIONAL_SEQUENCE_RNN"}  # check their optional inputs themselves
+
+
 class InvalidModelError(ConversionError):
     """A model file that is malformed or that sbtf refuses; the message names file, op, tensor."""
 
@@ -117,6 +126,8 @@ class _StrictTable(flatbuffers.table.Table):
         start = self.Indirect(off)
         length = self.Get(N.UOffsetTFlags, start)
         self._check(start + 4, length + 1, "a string")  # + its NUL terminator
+        if self.Bytes[start + 4 + length] != 0:
+            raise InvalidModelError(f"the string at byte {start} lacks its NUL terminator")
         return bytes(self.Bytes[start + 4 : start + 4 + length])
 
     def Vector(self, off):
@@ -164,6 +175,14 @@ def parse(data: bytes) -> schema.ModelT:
 # ------------------------------------------------------------------ graph checks
 
 
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        bytes(raw).decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def _name(tensor) -> str:
     """A tensor name for a message: printable, bounded."""
     text = tfm.tensor_name(tensor)
@@ -193,6 +212,23 @@ class _Checker:
                 self.fail(f"buffer {i}", f"external data {b.offset}+{b.size} lies outside the file")
         for s, sg in enumerate(subgraphs):
             self.subgraph(s, sg)
+        self.signatures()
+
+    def signatures(self) -> None:
+        """Signature defs name tensors of a subgraph; TFLite's Python API decodes their names."""
+        for k, sig in enumerate(self.m.signatureDefs or []):
+            where = f"signature {k}"
+            if not 0 <= sig.subgraphIndex < len(self.m.subgraphs):
+                self.fail(where, f"subgraph index {sig.subgraphIndex} is out of range")
+            n = len(self.m.subgraphs[sig.subgraphIndex].tensors or [])
+            names = [sig.signatureKey]
+            for tmap in [*(sig.inputs or []), *(sig.outputs or [])]:
+                names.append(tmap.name)
+                if not 0 <= tmap.tensorIndex < n:
+                    self.fail(where, f"tensor index {tmap.tensorIndex} is out of range (0..{n - 1})")
+            for name in names:
+                if isinstance(name, (bytes, bytearray)) and not _is_utf8(name):
+                    self.fail(where, f"name {bytes(name)[:40]!r} is not UTF-8")
 
     def subgraph(self, s: int, sg) -> None:
         m = self.m
@@ -217,11 +253,14 @@ class _Checker:
             where = f"{prefix}operator {k} ({name})"
             ins = [int(i) for i in (op.inputs if op.inputs is not None else [])]
             outs = [int(i) for i in (op.outputs if op.outputs is not None else [])]
-            for what, ids, optional in (("input", ins, True), ("output", outs, False)):
+            for what, ids in (("input", ins), ("output", outs)):
                 for i in ids:
-                    if not (0 <= i < len(tensors) or (optional and i == -1)):
+                    if not (0 <= i < len(tensors) or (what == "input" and i == -1)):
                         self.fail(where, f"{what} tensor index {i} is out of range "
                                          f"(0..{len(tensors) - 1})")
+            absent = [p for p, i in enumerate(ins) if i == -1]
+            if name not in _ANY_INPUT_OPTIONAL and set(absent) - _OPTIONAL_INPUTS.get(name, set()):
+                self.fail(where, f"input {absent[0]} is absent (-1) but the operator needs it")
             for i in outs:
                 if i in ins:
                     self.fail(where, f"tensor {i} {_name(tensors[i])!r} is both an input and "
@@ -234,11 +273,8 @@ class _Checker:
                 _SbtfOp(self, where, name, op, tensors).check()
 
     def tensor(self, where: str, t, n_buffers: int) -> None:
-        try:  # TFLite's Python API decodes names as UTF-8
-            if isinstance(t.name, (bytes, bytearray)):
-                t.name.decode("utf-8")
-        except UnicodeDecodeError:
-            self.fail(where, "name is not UTF-8")
+        if isinstance(t.name, (bytes, bytearray)) and not _is_utf8(t.name):
+            self.fail(where, "name is not UTF-8")  # TFLite's Python API decodes names
         if t.sparsity is not None:
             self.fail(where, "has sparsity parameters (sparse tensors are not supported)")
         shape = [] if t.shape is None else [int(d) for d in t.shape]
@@ -313,6 +349,15 @@ class _SbtfOp:
             self.activation(t, role)
         c_in = opts["input_channels"]
         k = c_in * (opts["filter_height"] * opts["filter_width"] if "filter_height" in opts else 1)
+        shape = [int(d) for d in x.shape] if x.shape is not None else []
+        if self.name == tfm.SBTF_CONV_2D:
+            self.conv_geometry(shape, opts)
+        elif not shape or math.prod(shape) < 1 or math.prod(shape) % c_in:
+            self.fail(f"input {_name(x)!r} of shape {shape} is not a whole number of rows of "
+                      f"input_channels = {c_in}")
+        elif opts["keep_num_dims"] and shape[-1] != c_in:
+            self.fail(f"keep_num_dims needs the input's last dimension ({shape[-1]}) to equal "
+                      f"input_channels = {c_in}")
         if k > MAX_FILTER_SIZE:
             self.fail(f"filter size K = {k} exceeds the kernels' limit {MAX_FILTER_SIZE}")
         mask, sign = self.t(ins[1]), self.t(ins[2])
@@ -324,15 +369,6 @@ class _SbtfOp:
                 self.fail(f"bias tensor {ins[3]} {_name(b)!r} must be a constant INT32 tensor of "
                           f"C_out = {c_out} values")
         self.requantization(x, sign, y, c_out)
-        shape = [int(d) for d in x.shape] if x.shape is not None else []
-        if self.name == tfm.SBTF_CONV_2D:
-            self.conv_geometry(shape, opts)
-        elif not shape or math.prod(shape) < 1 or math.prod(shape) % c_in:
-            self.fail(f"input {_name(x)!r} of shape {shape} is not a whole number of rows of "
-                      f"input_channels = {c_in}")
-        elif opts["keep_num_dims"] and shape[-1] != c_in:
-            self.fail(f"keep_num_dims needs the input's last dimension ({shape[-1]}) to equal "
-                      f"input_channels = {c_in}")
 
     def activation(self, t, role: str) -> None:
         scale, zp = tfm.scales(t), tfm.zero_points(t)
@@ -380,8 +416,8 @@ class _SbtfOp:
         if len(shape) != 4 or min(shape) < 1:
             self.fail(f"input shape {shape} must be 4-D NHWC with every dimension >= 1")
         if shape[3] != opts["input_channels"]:
-            self.fail(f"input has {shape[3]} channels, options say input_channels = "
-                      f"{opts['input_channels']} (grouped convolution is not supported)")
+            self.fail(f"input has {shape[3]} channels, options say {opts['input_channels']} "
+                      "(input_channels; grouped convolution is not supported)")
         for size, k, stride, dil in ((shape[1], opts["filter_height"], opts["stride_h"],
                                       opts["dilation_h_factor"]),
                                      (shape[2], opts["filter_width"], opts["stride_w"],

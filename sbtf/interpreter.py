@@ -152,13 +152,18 @@ class Interpreter(tf.lite.Interpreter):
             model_content = bytes(model_content)
             validate.read_model(model_content, self._sbtf_source)
         delegates = [load_delegate(), *(experimental_delegates or [])]
-        super().__init__(
-            model_content=model_content,
-            experimental_delegates=delegates,
-            num_threads=num_threads,
-            experimental_op_resolver_type=experimental_op_resolver_type,
-            **kwargs,
-        )
+        try:
+            super().__init__(
+                model_content=model_content,
+                experimental_delegates=delegates,
+                num_threads=num_threads,
+                experimental_op_resolver_type=experimental_op_resolver_type,
+                **kwargs,
+            )
+        except ValueError as exc:  # TFLite's own refusals (e.g. an unknown weights format)
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            raise validate.InvalidModelError(
+                f"{self._sbtf_source}: TFLite refuses the model: {'; '.join(lines)}") from None
 
     def _with_source(self, exc: RuntimeError) -> RuntimeError:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

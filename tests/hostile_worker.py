@@ -3,7 +3,8 @@
 For each path it runs `sbtf.Interpreter` (construct, allocate, invoke on zeros) and
 `sbtf-micro`'s code generation, then prints `done <path> <outcome>` and flushes. The expected
 refusals are the validator's InvalidModelError or a RuntimeError from TFLite's allocate /
-invoke (naming the file) for the host, UnsupportedModelError for codegen; any other exception
+invoke (naming the file) for the host, a ValueError for codegen (sbtf-micro's one-line refusal,
+exit code 2) except a UnicodeError; any other exception
 prints `traceback <path> ...`. A signal or a hang shows
 as a missing `done` line to the parent (tests/test_hostile_models.py), which restarts the worker
 from the next case. One process serves many cases: starting TensorFlow costs seconds.
@@ -40,7 +41,9 @@ def run_codegen(data: bytes) -> str:
     try:
         codegen.generate(data, source="fuzz.tflite")
         return "generated"
-    except codegen.UnsupportedModelError as exc:
+    except UnicodeError:
+        raise
+    except ValueError as exc:  # what sbtf-micro reports in one line with exit code 2
         return "refused:" + type(exc).__name__
 
 

@@ -327,14 +327,12 @@ def test_fuzz_every_reader_survives_hostile_models(corpus):
 def test_fuzz_corpus_under_sanitizers(corpus, tmp_path):
     """The same corpus with the delegate built with ASan + UBSan (aborting on the first error),
     preloaded into the worker's Python."""
-    sources = sorted(str(p) for p in [*(REPO / "micro" / "delegate").glob("*.c"),
-                                      *(REPO / "micro" / "src").glob("*.c")])
-    lib = tmp_path / "_delegate_sanitized.so"
-    subprocess.run(["gcc", "-std=c99", "-g", "-O1", "-shared", "-fPIC",
-                    "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-                    "-fvisibility=hidden", f"-I{REPO / 'micro' / 'include'}",
-                    f"-I{REPO / 'micro' / 'delegate'}", *sources, "-o", str(lib), "-lm"],
-                   check=True)
+    from sbtf.micro import build
+
+    sources = sorted([*(REPO / "micro" / "delegate").glob("*.c"), *build.kernel_sources()])
+    lib = build.build_host(sources, include_dirs=[REPO / "micro" / "delegate"], opt="-O1",
+                           sanitize=True, extra_cflags=["-shared", "-fPIC", "-fvisibility=hidden"],
+                           out=tmp_path / "_delegate_sanitized.so")
     asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True,
                           check=True).stdout.strip()
     ubsan = subprocess.run(["gcc", "-print-file-name=libubsan.so"], capture_output=True,

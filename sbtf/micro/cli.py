@@ -165,6 +165,9 @@ def main(argv=None) -> int:
         # is a ValueError; BuildError / RunError / RuntimeError_ are RuntimeErrors.
         print(f"sbtf-micro {args.command}: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
+    except MemoryError:  # e.g. inputs for a huge (but addressable) model input
+        print(f"sbtf-micro {args.command}: error: {args.model}: out of memory", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -849,6 +849,10 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
             f"{source}: {len(unsupported)} operator(s) not supported by sbtf's runtime: operator "
             f"{', '.join(unsupported)} (supported: {', '.join(SUPPORTED_OPS)})")
     plan = plan_memory(graph)
+    if plan.arena_bytes > 2**31 - 1:
+        raise UnsupportedModelError(
+            f"{source}: the activations need a {plan.arena_bytes}-byte arena, more than a "
+            "Cortex-M can address")
     em = _Emitter(graph, plan)
     n_ops = len(graph.operators)
     op_counts: dict[str, int] = {}
