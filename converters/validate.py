@@ -249,6 +249,9 @@ class _Checker:
                 self.fail(f"{prefix}operator {k}",
                           f"opcode index {op.opcodeIndex} is out of range (0..{n_opcodes - 1})")
             name = tfm.opcode_name(m, op.opcodeIndex)
+            code = tfm.builtin_code(m, op.opcodeIndex)
+            if code == tfm.OP_CUSTOM and hasattr(schema.BuiltinOperator, name):
+                self.fail(f"{prefix}operator {k}", f"custom code {name!r} is a builtin's name")
             name = "".join(c if c.isprintable() else "?" for c in name)[:60]
             where = f"{prefix}operator {k} ({name})"
             ins = [int(i) for i in (op.inputs if op.inputs is not None else [])]

@@ -206,6 +206,12 @@ def _short_buffer(m, sg):
     b.data = np.asarray(b.data, np.uint8)[:1]
 
 
+def _custom_code(code):
+    def edit(m, sg):
+        m.operatorCodes[sg.operators[0].opcodeIndex].customCode = code
+    return edit
+
+
 def _two_subgraphs(m, sg):
     import copy
 
@@ -227,6 +233,7 @@ def _two_subgraphs(m, sg):
     (_op_field("opcodeIndex", 7), r"operator 0: opcode index 7 is out of range"),
     (_short_buffer, r"tensor \d+ '.*sbtf_sign': constant buffer \d+ holds 1 bytes"),
     (_set(lambda m, sg: 0, "buffer", 999), r"tensor 0 .*buffer index 999 is out of range"),
+    (_custom_code(b"CONV_2D"), r"operator 0: custom code 'CONV_2D' is a builtin's name"),
 ])
 def test_host_and_micro_refuse_with_the_same_message(model, edit, message):
     host, micro = _refusals(_edit(model, edit))

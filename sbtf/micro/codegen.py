@@ -460,7 +460,7 @@ class _Emitter:
 
     # ---- operators
     def emit(self, op: Operator):
-        handler = getattr(self, "op_" + op.name.lower(), None) if op.name in SUPPORTED_OPS else None
+        handler = getattr(self, "op_" + op.name.lower(), None)
         if handler is None:
             self.fail(op, f"operator {op.name} is not supported by sbtf's runtime (supported: "
                           f"{', '.join(SUPPORTED_OPS)})")
