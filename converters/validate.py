@@ -65,6 +65,13 @@ _ANY_INPUT_OPTIONAL = {"LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SE
                        "BIDIRECTIONAL_SEQUENCE_RNN"}  # check their optional inputs themselves
 
 
+_GEOMETRY_OPTIONS = {
+    "CONV_2D": schema.Conv2DOptionsT, "DEPTHWISE_CONV_2D": schema.DepthwiseConv2DOptionsT,
+    "AVERAGE_POOL_2D": schema.Pool2DOptionsT, "MAX_POOL_2D": schema.Pool2DOptionsT,
+    "L2_POOL_2D": schema.Pool2DOptionsT, "TRANSPOSE_CONV": schema.TransposeConvOptionsT,
+}
+
+
 class InvalidModelError(ConversionError):
     """A model file that is malformed or that sbtf refuses; the message names file, op, tensor."""
 
@@ -274,6 +281,20 @@ class _Checker:
                 written[i] = k
             if name in tfm.SBTF_OPS:
                 _SbtfOp(self, where, name, op, tensors).check()
+            else:
+                self.builtin_options(where, name, op)
+
+    def builtin_options(self, where: str, name: str, op) -> None:
+        """The options a windowed operator needs are there, with geometry >= 1 (a stride of 0
+        divides by zero in the output-size arithmetic)."""
+        options = op.builtinOptions
+        expected = _GEOMETRY_OPTIONS.get(name)
+        if expected is not None and not isinstance(options, expected):
+            self.fail(where, f"builtin options are missing (expected {expected.__name__[:-1]})")
+        for key, value in vars(options).items() if options is not None else ():
+            if key.startswith(("stride", "dilation", "filter")) and isinstance(value, int) \
+                    and value < 1:
+                self.fail(where, f"builtin option {key} = {value} must be >= 1")
 
     def tensor(self, where: str, t, n_buffers: int) -> None:
         if isinstance(t.name, (bytes, bytearray)) and not _is_utf8(t.name):

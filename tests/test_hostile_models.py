@@ -49,7 +49,7 @@ def _edit(tflite: bytes, edit) -> bytes:
     return tfm.write(m)
 
 
-def _sbtf_op(m, sg, name="SBTF_CONV_2D"):
+def _op_named(m, sg, name="SBTF_CONV_2D"):
     return next(op for op in sg.operators if tfm.opcode_name(m, op.opcodeIndex) == name)
 
 
@@ -115,7 +115,7 @@ def test_c_comment_escapes_everything_that_could_end_or_splice_a_comment():
 def _sparse_bitmask(m, sg):
     """Issue 10's over-read: a [1000000, 64] bitmask over a 1-byte buffer, declared sparse so
     that TFLite skips its own size check."""
-    t = sg.tensors[_sbtf_op(m, sg).inputs[1]]
+    t = sg.tensors[_op_named(m, sg).inputs[1]]
     t.shape = np.array([1000000, 64], np.int32)
     m.buffers[t.buffer].data = np.array([1], np.uint8)
     sp = schema.SparsityParametersT()
@@ -128,7 +128,7 @@ def _sparse_bitmask(m, sg):
 
 
 def _self_wired(m, sg):
-    op = _sbtf_op(m, sg)
+    op = _op_named(m, sg)
     op.outputs = [op.inputs[0]]
 
 
@@ -166,7 +166,7 @@ def _set(index_of, field, value):
 
 def _quant(which, scale=None, zero_point=None):
     def edit(m, sg):
-        op = _sbtf_op(m, sg)
+        op = _op_named(m, sg)
         t = sg.tensors[op.outputs[0] if which == "output" else op.inputs[0]]
         if scale is not None:
             t.quantization.scale = [scale]
@@ -177,7 +177,7 @@ def _quant(which, scale=None, zero_point=None):
 
 def _options(**changes):
     def edit(m, sg):
-        op = _sbtf_op(m, sg)
+        op = _op_named(m, sg)
         options = dict(tfm.flexbuffer_options(op))
         options.update(changes)
         op.customOptions = list(flexbuffers.Dumps(options))
@@ -197,18 +197,28 @@ def _op_field(field, value):
 
 
 def _extra_input(m, sg):
-    op = _sbtf_op(m, sg)
+    op = _op_named(m, sg)
     op.inputs = [*op.inputs, op.inputs[0]]
 
 
 def _short_buffer(m, sg):
-    b = m.buffers[sg.tensors[_sbtf_op(m, sg).inputs[2]].buffer]
+    b = m.buffers[sg.tensors[_op_named(m, sg).inputs[2]].buffer]
     b.data = np.asarray(b.data, np.uint8)[:1]
 
 
 def _custom_code(code):
     def edit(m, sg):
         m.operatorCodes[sg.operators[0].opcodeIndex].customCode = code
+    return edit
+
+
+def _pool_options(**changes):
+    def edit(m, sg):
+        op = _op_named(m, sg, "MAX_POOL_2D")
+        if not changes:
+            op.builtinOptionsType, op.builtinOptions = 0, None
+        for key, value in changes.items():
+            setattr(op.builtinOptions, key, value)
     return edit
 
 
@@ -234,6 +244,8 @@ def _two_subgraphs(m, sg):
     (_short_buffer, r"tensor \d+ '.*sbtf_sign': constant buffer \d+ holds 1 bytes"),
     (_set(lambda m, sg: 0, "buffer", 999), r"tensor 0 .*buffer index 999 is out of range"),
     (_custom_code(b"CONV_2D"), r"operator 0: custom code 'CONV_2D' is a builtin's name"),
+    (_pool_options(strideH=0), r"operator \d+ \(MAX_POOL_2D\): builtin option strideH = 0"),
+    (_pool_options(), r"operator \d+ \(MAX_POOL_2D\): builtin options are missing"),
 ])
 def test_host_and_micro_refuse_with_the_same_message(model, edit, message):
     host, micro = _refusals(_edit(model, edit))
