@@ -80,7 +80,7 @@ class InvalidModelError(ConversionError):
 
 
 class _Budget(threading.local):
-    remaining = 0
+    remaining = None  # reads left while this thread parses an untrusted file
 
 
 _budget = _Budget()
@@ -105,9 +105,10 @@ class _StrictTable(flatbuffers.table.Table):
         return flags.py_type(encode.Get(flags.packer_type, self.Bytes, off))
 
     def Offset(self, vtableOffset):
-        _budget.remaining -= 1
-        if _budget.remaining < 0:
-            raise InvalidModelError("the flatbuffer refers to its tables too many times")
+        if _budget.remaining is not None:
+            _budget.remaining -= 1
+            if _budget.remaining < 0:
+                raise InvalidModelError("the flatbuffer refers to its tables too many times")
         self._check(self.Pos, 4, "a table")
         vtable = self.Pos - self.Get(N.SOffsetTFlags, self.Pos)
         self._check(vtable, 4, "a vtable")
@@ -162,6 +163,7 @@ def _strict_tables(size: int):
             yield
         finally:
             flatbuffers.table.Table = original
+            _budget.remaining = None
 
 
 def parse(data: bytes) -> schema.ModelT:
