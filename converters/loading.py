@@ -29,24 +29,29 @@ _SAFE_MODULES = ("keras", "tf_keras", "tensorflow", "builtins", "larq", "sbtf")
 
 def _unsafe_objects(config) -> list[str]:
     """Objects in a Keras config (any nesting) whose deserialization would run Python code:
-    Lambda layers (stored bytecode) and objects from modules outside `_SAFE_MODULES`."""
+    Lambda layers (stored bytecode), objects from modules outside `_SAFE_MODULES`, and names
+    that are dotted paths (e.g. a "function" `os.system` under an sbtf module)."""
     found = []
-
-    def walk(node):
+    stack = [config]  # iterative: a hostile config may nest deeper than Python's recursion
+    while stack:
+        node = stack.pop()
         if isinstance(node, dict):
             cfg = node.get("config") if isinstance(node.get("config"), dict) else {}
             if node.get("class_name") in _UNSAFE_CLASSES:
                 found.append(f"layer {cfg.get('name', '?')} ({node['class_name']})")
             module = node.get("module")
-            if isinstance(module, str) and module.split(".")[0] not in _SAFE_MODULES:
-                found.append(f"{node.get('class_name', '?')} from Python module {module!r}")
-            for value in node.values():
-                walk(value)
+            if isinstance(module, str):
+                names = [node.get("class_name"), node.get("registered_name")]
+                if node.get("class_name") == "function":
+                    names.append(node.get("config"))
+                dotted = [n for n in names if isinstance(n, str) and "." in n]
+                if module.split(".")[0] not in _SAFE_MODULES:
+                    found.append(f"{node.get('class_name', '?')} from Python module {module!r}")
+                elif dotted:
+                    found.append(f"{dotted[0]!r} (a dotted path) under Python module {module!r}")
+            stack.extend(node.values())
         elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(config)
+            stack.extend(node)
     return found
 
 
@@ -68,6 +73,8 @@ def _parse_json(path, text, what) -> dict:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConversionError(f"{path}: {what} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConversionError(f"{path}: {what} is nested too deeply") from None
 
 
 def _h5_config(path) -> dict:

@@ -4,9 +4,9 @@
     sbtf-micro run model.tflite --board mps2-an386 [--input x.npy] [--output y.npy]
     sbtf-micro build model.tflite --board nucleo-f746zg -o firmware.elf   (also writes .bin)
 
-A thin shell over sbtf.micro.codegen and sbtf.micro.runtime. Errors are one line on stderr with
-exit code 1 (2 for usage errors and inputs that do not fit the model); no partial output file is
-left behind.
+A thin shell over sbtf.micro.codegen and sbtf.micro.runtime. Errors are one line on stderr:
+exit code 2 for a bad model or input file and usage errors, 1 when building or running fails;
+no partial output file is left behind.
 """
 from __future__ import annotations
 
@@ -170,9 +170,13 @@ def main(argv=None) -> int:
         print(f"sbtf-micro {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except (ValueError, OSError, RuntimeError) as exc:
-        # UnsupportedModelError is a ValueError; BuildError / RunError / RuntimeError_ RuntimeErrors.
+        # A refused model or input (UnsupportedModelError, the validator's InvalidModelError)
+        # is a ValueError; BuildError / RunError / RuntimeError_ are RuntimeErrors.
         print(f"sbtf-micro {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, ValueError) else 1
+    except MemoryError:  # e.g. inputs for a huge (but addressable) model input
+        print(f"sbtf-micro {args.command}: error: {args.model}: out of memory", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

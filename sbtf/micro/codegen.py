@@ -19,6 +19,7 @@ poison value after each operator (a memory-plan check: outputs must not change).
 """
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from sbtf.converters import tflite_model as tfm
 from sbtf.converters.bitmask import row_bytes
 from sbtf.converters.errors import ConversionError
 from sbtf.converters.host import parse_options
+from sbtf.converters.validate import InvalidModelError, read_model
 
 __all__ = [
     "SUPPORTED_OPS",
@@ -120,14 +122,12 @@ class Graph:
 
 
 def load_graph(tflite: bytes, source: str = "model") -> Graph:
-    """Parse a .tflite (bytes) into a Graph. Raises UnsupportedModelError on structural problems."""
+    """Parse a .tflite (bytes) into a Graph. Raises UnsupportedModelError on structural problems:
+    the model first passes sbtf's one validator (sbtf.converters.validate), as for the host."""
     try:
-        model = tfm.read(tflite)
-    except Exception as exc:  # ConversionError or a flatbuffers decoding error
-        raise UnsupportedModelError(f"{source}: cannot parse the TFLite flatbuffer: {exc}") from exc
-    if not model.subgraphs or len(model.subgraphs) != 1:
-        n = 0 if not model.subgraphs else len(model.subgraphs)
-        raise UnsupportedModelError(f"{source}: expected exactly one subgraph, found {n}")
+        model = read_model(tflite, source, single_subgraph=True)
+    except InvalidModelError as exc:
+        raise UnsupportedModelError(str(exc)) from None
     sg = model.subgraphs[0]
     tensors = []
     for i, t in enumerate(sg.tensors or []):
@@ -148,7 +148,7 @@ def load_graph(tflite: bytes, source: str = "model") -> Graph:
         ))
     ops = []
     for i, op in enumerate(sg.operators or []):
-        name = tfm.opcode_name(model, op.opcodeIndex)
+        name = c_comment(tfm.opcode_name(model, op.opcodeIndex))  # printable, for messages
         raw = None
         if op.customOptions is not None:
             raw = bytes(np.asarray(op.customOptions, np.uint8))
@@ -380,7 +380,8 @@ class _Emitter:
         if t.index not in self.const_names:
             name = f"c{t.index}"
             arr = np.asarray(t.data).astype(dtype)
-            self.decls.append(f"/* {t.name} {list(t.shape)} */\n" + _c_array(ctype, name, arr))
+            self.decls.append(f"/* {c_comment(t.name)} {list(t.shape)} */\n"
+                              + _c_array(ctype, name, arr))
             self.weight_bytes += arr.size * np.dtype(dtype).itemsize
             self.const_names[t.index] = name
         return self.const_names[t.index]
@@ -410,7 +411,8 @@ class _Emitter:
         return f"&{name}"
 
     def call(self, op: Operator, expr: str):
-        self.body.append(f"  /* {op.index}: {op.name} -> {self.g.tensors[op.outputs[0]].name} */")
+        out = c_comment(self.g.tensors[op.outputs[0]].name)
+        self.body.append(f"  /* {op.index}: {op.name} -> {out} */")  # op.name: c_comment'ed
         self.body.append(f"  st = {expr};")
         self.body.append(f"  if (st != SBTF_OK) return sbtf_model_fail({op.index}, st);")
 
@@ -695,7 +697,7 @@ class _Emitter:
             self.fail(op, "reshape of a constant tensor is not supported")
         if x.type == _T.INT8 and (self.zp(x) != self.zp(y) or self.sc(x) != self.sc(y)):
             self.fail(op, "reshape changes quantization parameters")
-        self.body.append(f"  /* {op.index}: RESHAPE -> {y.name} (shares the input's bytes) */")
+        self.body.append(f"  /* {op.index}: RESHAPE -> {c_comment(y.name)} (shares the input's bytes) */")
 
     def op_pad(self, op: Operator):
         x, p, y = self.tensor(op, 0), self.tensor(op, 1), self.tensor(op, 0, kind="output")
@@ -866,7 +868,16 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
                 "inference_input_type=tf.int8 and inference_output_type=tf.int8)")
     if not graph.operators:
         raise UnsupportedModelError(f"{source}: the model has no operators")
+    unsupported = [f"{op.index} ({op.name})" for op in graph.operators if op.name not in SUPPORTED_OPS]
+    if unsupported:
+        raise UnsupportedModelError(
+            f"{source}: {len(unsupported)} operator(s) not supported by sbtf's runtime: operator "
+            f"{', '.join(unsupported)} (supported: {', '.join(SUPPORTED_OPS)})")
     plan = plan_memory(graph)
+    if plan.arena_bytes > 2**31 - 1:
+        raise UnsupportedModelError(
+            f"{source}: the activations need a {plan.arena_bytes}-byte arena, more than a "
+            "Cortex-M can address")
     em = _Emitter(graph, plan)
     n_ops = len(graph.operators)
     op_counts: dict[str, int] = {}
@@ -897,7 +908,7 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         f"  need = {expr};\n  if (need < 0) return need;\n  if (need > max) max = need;"
         for expr in em.scratch_ops)
     source_c = _SOURCE.format(
-        source=source, decls="\n".join(em.decls), body="\n".join(body), in_off=in_off,
+        source=c_comment(source), decls="\n".join(em.decls), body="\n".join(body), in_off=in_off,
         out_off=out_off, poison_input=poison_input, arena_total=plan.arena_bytes,
         scratch_check=scratch_check or "  (void)need;",
     )
@@ -908,6 +919,29 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         output_zero_point=int(tout.zero_point[0]), weight_bytes=em.weight_bytes,
         scratch_expr=scratch, op_counts=op_counts,
     )
+
+
+_COMMENT_SAFE = frozenset(string.ascii_letters + string.digits + " _-+=.,:;/()[]<>")
+
+
+def c_comment(text: str, limit: int = 96) -> str:
+    """`text` (a name from the model file, or its path) made safe inside a C /* ... */ comment.
+
+    The one way a string from a model reaches generated C. Every character outside a small
+    printable set (so every `*`, `\\`, `?`, quote, newline, NUL, non-ASCII) becomes `\\xNN` per
+    UTF-8 byte, and the result is cut at `limit` characters: the comment can neither end early,
+    nor splice lines, nor hold a trigraph, so the compiler sees it as one comment.
+    """
+    out, size = [], 0
+    for ch in text:
+        piece = ch if ch in _COMMENT_SAFE else "".join(
+            f"\\x{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+        if size + len(piece) > limit - 3:
+            out.append("...")
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
 
 
 def scratch_expr(shapes, terms=()) -> str:
