@@ -32,7 +32,7 @@ CONFIGS = [("tflm-int8", "tflm", "int8"), ("tflm-sb", "tflm", "sb"), ("sbtf-sb",
 OUT = Path("build/bench")
 
 
-def _models():
+def _models(only=None):
     """(name, signed-binary tflite, int8 tflite, one int8 input)."""
     import tensorflow as tf
 
@@ -46,6 +46,8 @@ def _models():
                 "ad_autoencoder": mlperf_tiny.ad_autoencoder}
     shapes = {**mlperf_tiny.INPUT_SHAPES, "resnet8": (32, 32, 3), "digits_cnn": (8, 8, 1)}
     for name, build in builders.items():
+        if only and name not in only:
+            continue
         tf.keras.utils.set_random_seed(0)
         rng = np.random.default_rng(0)
         calib = rng.uniform(0, 1, size=(32, *shapes[name])).astype(np.float32)
@@ -68,8 +70,15 @@ def _fmt(n) -> str:
     return "—" if n is None else f"{n:,}"
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    import argparse
+
     from sbtf.micro import compare, tflm
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", help="a subset of the models (default: all)")
+    parser.add_argument("--boards", nargs="*", default=BOARDS, choices=BOARDS)
+    args = parser.parse_args(argv)
 
     why = tflm.missing()
     if why:
@@ -78,10 +87,10 @@ def main() -> None:
     start = time.monotonic()
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name, sb, int8, x in _models():
+    for name, sb, int8, x in _models(args.models):
         models = {"sb": sb, "int8": int8}
         expected = {k: _host_reference(m, x) for k, m in models.items()}
-        for board in BOARDS:
+        for board in args.boards:
             for config, runtime, variant in CONFIGS:
                 t0 = time.monotonic()
                 work = OUT / "tflm" / f"{name}-{config}-{board}"
@@ -92,7 +101,7 @@ def main() -> None:
                     row.update(r.row())
                     row["bit_exact_with_host"] = bool(
                         np.array_equal(r.outputs.reshape(-1), expected[variant].reshape(-1)))
-                except Exception as exc:  # a figure that could not be measured is reported
+                except (ValueError, RuntimeError, OSError) as exc:  # reported, not fatal
                     row["error"] = str(exc).splitlines()[0][:300]
                 row["seconds"] = round(time.monotonic() - t0, 1)
                 rows.append(row)
