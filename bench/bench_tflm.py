@@ -78,7 +78,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="a subset of the models (default: all)")
     parser.add_argument("--boards", nargs="*", default=BOARDS, choices=BOARDS)
+    parser.add_argument("--markdown", action="store_true",
+                        help="print build/bench/tflm.json as docs/runtime.md's table, run nothing")
     args = parser.parse_args(argv)
+    if args.markdown:
+        _markdown(json.loads((OUT / "tflm.json").read_text())["rows"])
+        return
 
     why = tflm.missing()
     if why:
@@ -137,6 +142,24 @@ def _print(rows) -> None:
             ops = ", ".join(f"{op} x{e['count']} {e['instructions']:,}"
                             for op, e in r["per_op"].items())
             print(f"  {r['model']} {r['board']} {r['config']}: {ops}")
+
+
+def _markdown(rows) -> None:
+    print("| model | board | (a) TFLM + CMSIS-NN, int8 | (b) TFLM + CMSIS-NN + sbtf ops | "
+          "(c) sbtf runtime, signed-binary | (d) sbtf runtime, int8 |")
+    print("|---|---|---|---|---|---|")
+    cells: dict = {}
+    for r in rows:
+        if "error" in r:
+            text = "does not fit / failed"
+        else:
+            ratio = r.get("ratio_to_tflm_int8")
+            text = (f"{r['instructions'] / 1e6:.2f} M" + (f" ({ratio:.2f}×)" if ratio else "")
+                    + f"<br>{r['flash_bytes'] // 1024} / {r['ram_bytes'] // 1024} / "
+                    f"{r['arena_bytes'] // 1024} KiB" + ("" if r["bit_exact_with_host"] else " ≠"))
+        cells.setdefault((r["model"], r["board"]), {})[r["config"]] = text
+    for (model, board), c in cells.items():
+        print(f"| {model} | {board} | " + " | ".join(c.get(k, "") for k, _, _ in CONFIGS) + " |")
 
 
 if __name__ == "__main__":
