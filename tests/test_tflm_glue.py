@@ -1,10 +1,10 @@
-"""What CI can check of the TFLite Micro glue (micro/tflm/) without a TFLM tree.
+"""The TensorFlow Lite Micro glue (micro/tflm/).
 
-The glue itself only builds inside TFLM (not installable here; micro/tflm/README.md records the
-manual run). Its kernel tests (micro/tflm/sbtf_ops_test.cc) compare against golden data
-embedded in micro/tflm/sbtf_ops_test_data.h; these tests keep that data honest: it must be
-exactly what the NumPy reference computes today, and its options must be what the converter
-writes and reads.
+Its kernel tests (micro/tflm/sbtf_ops_test.cc) compare against golden data embedded in
+micro/tflm/sbtf_ops_test_data.h; the first tests keep that data honest: it must be exactly what
+the NumPy reference computes today, and its options must be what the converter writes and reads.
+The rest build TFLM with the glue for real (sbtf.micro.tflm) and run the kernel tests, ResNet-8
+and `sbtf-micro --runtime tflm` on the host and mps2-an386.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
  * previous operator ended (the first operator's count starts at sbtf_counter_start(), so it
  * includes copying the input in). The printing itself is outside the counted spans, but it is
  * inside the inference's total: take totals from an image built without the profile.
- * Used by bench/bench_tflm.py (sbtf/micro/profile.py).
+ * Used by bench/bench_tflm.py through sbtf/micro/compare.py.
  */
 #include <stdint.h>
 #include <stdio.h>
