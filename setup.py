@@ -33,6 +33,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11,<3.12",
     packages=["sbtf", "sbtf.converters", "sbtf.micro"],
+    py_modules=["sbtf_convert"],  # the console script's TensorFlow-free argument checks
     package_dir={"sbtf": "sbtf", "sbtf.converters": "converters"},
     include_package_data=True,
     ext_modules=[delegate_plugin],
@@ -51,7 +52,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "sbtf-convert=sbtf.converters.cli:main",
+            "sbtf-convert=sbtf_convert:main",
             "sbtf-micro=sbtf.micro.cli:main",
         ]
     },

@@ -4,9 +4,9 @@ For the signed-binary ResNet-8 (MLPerf Tiny layout, random-initialised) and the 
 CNN, and for each one's plain int8 twin from the converter (same calibration, builtin int8 convs),
 on every QEMU board: instructions per inference (exact: SysTick under -icount shift=0, one
 inference, the median over the batch), flash (text + rodata + data init) and RAM (.data + .bss,
-which holds the arena and the kernels' scratch, + the reserved stack). The int8 convolutions run
-TFLite's reference loops (sbtf_rt_ops.c), not CMSIS-NN, so the instruction ratio compares
-against a plain C baseline. Prints a table; writes build/bench/models.json. Figures, no asserts.
+which holds the arena and the kernels' scratch, + the reserved stack). The int8 operators run
+the runtime's optimized builtins (micro/runtime; per operator against CMSIS-NN in
+bench_builtins.py). Prints a table; writes build/bench/models.json. Figures, no asserts.
 """
 from __future__ import annotations
 

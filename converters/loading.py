@@ -29,24 +29,29 @@ _SAFE_MODULES = ("keras", "tf_keras", "tensorflow", "builtins", "larq", "sbtf")
 
 def _unsafe_objects(config) -> list[str]:
     """Objects in a Keras config (any nesting) whose deserialization would run Python code:
-    Lambda layers (stored bytecode) and objects from modules outside `_SAFE_MODULES`."""
+    Lambda layers (stored bytecode), objects from modules outside `_SAFE_MODULES`, and names
+    that are dotted paths (e.g. a "function" `os.system` under an sbtf module)."""
     found = []
-
-    def walk(node):
+    stack = [config]  # iterative: a hostile config may nest deeper than Python's recursion
+    while stack:
+        node = stack.pop()
         if isinstance(node, dict):
             cfg = node.get("config") if isinstance(node.get("config"), dict) else {}
             if node.get("class_name") in _UNSAFE_CLASSES:
                 found.append(f"layer {cfg.get('name', '?')} ({node['class_name']})")
             module = node.get("module")
-            if isinstance(module, str) and module.split(".")[0] not in _SAFE_MODULES:
-                found.append(f"{node.get('class_name', '?')} from Python module {module!r}")
-            for value in node.values():
-                walk(value)
+            if isinstance(module, str):
+                names = [node.get("class_name"), node.get("registered_name")]
+                if node.get("class_name") == "function":
+                    names.append(node.get("config"))
+                dotted = [n for n in names if isinstance(n, str) and "." in n]
+                if module.split(".")[0] not in _SAFE_MODULES:
+                    found.append(f"{node.get('class_name', '?')} from Python module {module!r}")
+                elif dotted:
+                    found.append(f"{dotted[0]!r} (a dotted path) under Python module {module!r}")
+            stack.extend(node.values())
         elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(config)
+            stack.extend(node)
     return found
 
 
@@ -68,6 +73,8 @@ def _parse_json(path, text, what) -> dict:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConversionError(f"{path}: {what} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConversionError(f"{path}: {what} is nested too deeply") from None
 
 
 def _h5_config(path) -> dict:
@@ -106,10 +113,7 @@ def _saved_model_config(path) -> dict | None:
         raise ConversionError(f"{path}: folder is not a SavedModel (no saved_model.pb)")
     meta = os.path.join(path, "keras_metadata.pb")
     if not os.path.isfile(meta):
-        raise ConversionError(
-            f"{path}: SavedModel has no keras_metadata.pb; sbtf-convert needs a "
-            f"Keras model saved with model.save()"
-        )
+        return _legacy_saved_model_config(path)
     with open(meta, "rb") as f:
         raw = f.read()
     # keras_metadata.pb is a protobuf whose string fields hold each layer's JSON metadata.
@@ -118,6 +122,36 @@ def _saved_model_config(path) -> dict | None:
         if f'"class_name": "{cls}"'.encode() in raw:
             return {"class_name": cls, "config": {"name": "(in keras_metadata.pb)"}}
     return None
+
+
+def _legacy_saved_model_config(path) -> dict:
+    """The Keras metadata of a SavedModel written by TensorFlow < 2.5 (no keras_metadata.pb: each
+    Keras object's JSON is in its object-graph node in saved_model.pb, where tf.keras finds it
+    too), as one config for `_refuse_unsafe`."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    try:
+        with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+            saved.ParseFromString(f.read())
+    except Exception as exc:  # noqa: BLE001 (protobuf's DecodeError, OSError)
+        raise ConversionError(f"{path}: cannot parse saved_model.pb: {_first_line(exc)}") from None
+    nodes = [
+        node.user_object
+        for graph in saved.meta_graphs[:1]
+        for node in graph.object_graph_def.nodes
+        if node.WhichOneof("kind") == "user_object"
+        and node.user_object.identifier.startswith("_tf_keras_")
+        and node.user_object.metadata
+    ]
+    if not nodes:
+        raise ConversionError(
+            f"{path}: SavedModel holds no Keras model (no keras_metadata.pb and no Keras "
+            f"metadata in saved_model.pb: written by tf.saved_model.save?); sbtf-convert needs "
+            f"a Keras model saved with model.save()"
+        )
+    return {"layers": [_parse_json(path, n.metadata, f"Keras metadata of {n.identifier}")
+                       for n in nodes]}
 
 
 def _first_line(exc: BaseException) -> str:

@@ -21,6 +21,7 @@ from sbtf.converters import bitmask
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.report import LayerReport
+from sbtf.converters.validate import read_model
 
 _ACTIVATIONS = (0, 1, 2, 3)  # NONE, RELU, RELU_N1_TO_1, RELU6 (docs/op_spec.md)
 _OPS = {
@@ -324,7 +325,7 @@ def reencode(
 
     Returns (new flatbuffer bytes, a LayerReport per conv/FC/depthwise op, warning messages).
     """
-    model = tfm.read(tflite)
+    model = read_model(tflite, "TensorFlow's int8 model")
     names = set(layer_names) | set(signed_binary_layers or ())
     rows, problems = [], []
     old_filters: dict[int, set[int]] = {}

@@ -79,10 +79,14 @@ class ConversionReport:
 
     def __str__(self) -> str:
         header = ("#", "layer", "TFLite op", "C_out", "K", "bias", "sparsity", "int8 B", "sbtf B")
-        rows = []
+        rows, notes = [], []
         for r in self.layers:
             sparsity = f"{r.sparsity:.1%}" if r.signed_binary else ""
-            op = r.op + (f" (kept: {r.reason})" if r.reason else "")
+            op = r.op
+            if r.reason:  # the reason goes below the table, which stays narrow
+                notes.append(f"[{len(notes) + 1}] {r.layer or '?'} (operator {r.operator}) kept "
+                             f"as {r.op}: {r.reason}")
+                op += f" [{len(notes)}]"
             rows.append(
                 (
                     str(r.operator),
@@ -106,7 +110,7 @@ class ConversionReport:
             return "| " + " | ".join(cells) + " |"
 
         rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-        lines = [rule, fmt(header), rule, *map(fmt, rows), rule, fmt(total), rule]
+        lines = [rule, fmt(header), rule, *map(fmt, rows), rule, fmt(total), rule, *notes]
         ratio = self.bytes_before / self.bytes_after if self.bytes_after else float("nan")
         lines.append(
             f"{len(self.reencoded)} of {len(self.layers)} conv/FC ops re-encoded; weights "

@@ -1,12 +1,35 @@
 """Process set-up that must happen before TensorFlow is imported.
 
-larq needs Keras 2, so TensorFlow must use tf-keras (TF_USE_LEGACY_KERAS=1).
+larq needs Keras 2, so TensorFlow must use tf-keras (TF_USE_LEGACY_KERAS=1); TensorFlow reads
+that variable when it is imported, so a TensorFlow imported earlier without it is an ImportError.
 """
 import contextlib
 import os
 import sys
 import tempfile
 
+_LEGACY = ("1", "true", "True")  # what TensorFlow's __init__ accepts
+
+
+def _check_tensorflow_not_imported_with_keras3() -> None:
+    """TensorFlow decides between Keras 2 and 3 when it is imported. Imported first without
+    TF_USE_LEGACY_KERAS=1, it serves Keras 3 and larq fails deep inside with an AttributeError;
+    say what to do instead."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return
+    legacy = getattr(tf, "_tf_uses_legacy_keras", None)  # set by tensorflow/__init__.py
+    if legacy is None:
+        legacy = os.environ.get("TF_USE_LEGACY_KERAS") in _LEGACY
+    if not legacy:
+        raise ImportError(
+            "sbtf needs Keras 2 (tf-keras), but TensorFlow was imported before sbtf without "
+            "TF_USE_LEGACY_KERAS=1 and so uses Keras 3: import sbtf before tensorflow, or set "
+            "TF_USE_LEGACY_KERAS=1 in the environment (or os.environ) before `import tensorflow`"
+        )
+
+
+_check_tensorflow_not_imported_with_keras3()
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

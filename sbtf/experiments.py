@@ -1,17 +1,21 @@
-"""The paper's comparison and the threshold sweep, on the scikit-learn digits.
+"""The paper's comparison, the threshold sweep and the recipe ablation.
 
 Kuhar et al., "Signed Binary Weight Networks" (https://arxiv.org/abs/2211.13838) compare
-float, binary, ternary and signed-binary weights at the same architecture: signed-binary keeps
-binary's one bit per weight (plus one sign per filter) but, like ternary, has zeros — more of
-them, since every weight of the wrong sign is 0. This module reproduces that comparison on a
-problem small enough to train in seconds, and sweeps the signed-binary threshold.
+float, binary, ternary and signed-binary weights at the same architecture, and binary / ternary
+networks with as many non-zero weights as the signed-binary one: signed-binary keeps binary's
+one bit per weight (plus one sign per filter) but, like ternary, has zeros — more of them,
+since every weight of the wrong sign is 0.
 
 ```
-python -m sbtf.experiments compare [--epochs N] [--seeds 0,1,2] [--out build/results/compare.json]
+python -m sbtf.experiments compare [--dataset digits|fashion-mnist] [--arch digits_cnn,resnet8]
+        [--epochs N] [--seeds 0,1,2] [--train-size N] [--equal-nonzero] [--out ...json]
 python -m sbtf.experiments threshold-sweep [--thresholds 0.01,0.05,...] [--out ...]
+python -m sbtf.experiments ablation [--dataset fashion-mnist] [--arch digits_cnn] [--out ...]
 ```
 
-Every model is the digits CNN of `sbtf.models.digits_cnn` with its 3x3 convolutions swapped:
+Every model is `sbtf.models.digits_cnn` or `sbtf.models.resnet8` with its compared 3x3
+convolutions (all of digits_cnn's, or its last two with `--first-conv float`; ResNet-8's six
+block convs — its first conv and 1x1 shortcuts stay float) made by `conv_factory`:
 
 - `float`: `tf.keras.layers.Conv2D` (int8 after conversion);
 - `binary`: larq `QuantConv2D` with `SteSign` weights and `WeightClip(1)` (BWN without α; the
@@ -21,9 +25,12 @@ Every model is the digits CNN of `sbtf.models.digits_cnn` with its 3x3 convoluti
 - `signed-binary`: `sbtf.layers.SignedBinaryConv2D` (threshold = a fraction of each filter's
   max |w|).
 
-All four train with the same recipe (`sbtf.models.train`: Adam, cosine-decayed learning rate,
-same batches) and seeds; `tf.keras.utils.set_random_seed(seed)` is set before each model is
-built.
+`binary-eq` / `ternary-eq` (`--equal-nonzero`): the binary / ternary network with every width
+scaled by one factor so that its compared convs have (about) as many non-zero weights as the
+signed-binary network's (the mean over its seeds).
+
+All train with the same recipe (`sbtf.models.train`) and seeds;
+`tf.keras.utils.set_random_seed(seed)` is set before each model is built.
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ import json
 import os
 import sys
 import time
+from itertools import count
 
 import larq as lq
 import numpy as np
@@ -39,18 +47,24 @@ import tensorflow as tf
 
 from sbtf import _env  # noqa: F401  (must run before TensorFlow is imported)
 from sbtf._summary import row_bytes, summary
-from sbtf.data import load_digits_split
+from sbtf.data import DATASETS, DatasetMissing, load
 from sbtf.layers import SignedBinaryConv2D
-from sbtf.models import DEFAULT_LEARNING_RATE, FIRST_CONV, digits_cnn, train
+from sbtf.models import DEFAULT_LEARNING_RATE, FIRST_CONV, digits_cnn, resnet8, train
 from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 
 __all__ = [
+    "ABLATION",
+    "ARCHITECTURES",
     "DEFAULT_THRESHOLDS",
     "FIRST_CONV",
     "METHODS",
+    "ablation",
+    "build_model",
     "compare",
     "conv_factory",
     "digits_model",
+    "equal_nonzero_widths",
+    "format_ablation",
     "format_compare",
     "format_sweep",
     "main",
@@ -59,41 +73,77 @@ __all__ = [
 ]
 
 METHODS = ("float", "binary", "ternary", "signed-binary")
+EQUAL_NONZERO_METHODS = ("binary-eq", "ternary-eq")
+ARCHITECTURES = {"digits_cnn": (32, 32, 64), "resnet8": (16, 32, 64)}  # default widths
 DEFAULT_THRESHOLDS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5)
 DEFAULT_EPOCHS = 15
 DEFAULT_SEEDS = (0, 1, 2)
+COMPARED = "compared_conv"  # name prefix of the convs whose weight format is compared
 
 
-def conv_factory(method: str, *, threshold: float = 0.05):
-    """`f(filters, kernel_size, strides) -> layer`: a 3x3 conv of the digits CNN for `method`."""
-    common = {"padding": "same", "use_bias": False}
+def conv_factory(method: str, *, threshold: float = 0.05, signs="split", alpha="none",
+                 weight_decay: float = 0.0, kernel_initializer="glorot_uniform"):
+    """`f(filters, kernel_size, strides) -> layer`: a compared 3x3 conv for `method`.
+
+    The layers are named `compared_conv_<i>` (`weight_stats` counts them). `weight_decay` puts an
+    L2 penalty on the (latent) kernel; signs / alpha are the signed-binary quantizer's options.
+    """
+    names = (f"{COMPARED}_{i}" for i in count())
+    reg = tf.keras.regularizers.l2(weight_decay) if weight_decay else None
+
+    def common():
+        return {"padding": "same", "use_bias": False, "name": next(names),
+                "kernel_initializer": kernel_initializer, "kernel_regularizer": reg}
+
     if method == "float":
         return lambda filters, kernel_size, strides: tf.keras.layers.Conv2D(
-            filters, kernel_size, strides=strides, **common
-        )
+            filters, kernel_size, strides=strides, **common())
     if method == "binary":
         return lambda filters, kernel_size, strides: lq.layers.QuantConv2D(
             filters, kernel_size, strides=strides, kernel_quantizer=lq.quantizers.SteSign(),
-            kernel_constraint=lq.constraints.WeightClip(1.0), **common,
+            kernel_constraint=lq.constraints.WeightClip(1.0), **common(),
         )
     if method == "ternary":
         return lambda filters, kernel_size, strides: lq.layers.QuantConv2D(
             filters, kernel_size, strides=strides,
             kernel_quantizer=lq.quantizers.SteTern(ternary_weight_networks=True),
-            kernel_constraint=lq.constraints.WeightClip(1.0), **common,
+            kernel_constraint=lq.constraints.WeightClip(1.0), **common(),
         )
     if method == "signed-binary":
         return lambda filters, kernel_size, strides: SignedBinaryConv2D(
-            filters, kernel_size, strides=strides, threshold=threshold, **common
-        )
+            filters, kernel_size, strides=strides, threshold=threshold, signs=signs,
+            alpha=alpha, **common())
     raise ValueError(f"Unknown method {method!r}; expected one of {METHODS}.")
+
+
+def build_model(arch: str = "digits_cnn", method: str = "signed-binary", *, input_shape,
+                widths=None, first_conv: str = "quantized", bn_momentum: float | None = None,
+                **conv_options) -> tf.keras.Model:
+    """`arch` (a key of `ARCHITECTURES`) with its compared convs made by `method`.
+
+    `widths`: the three stage widths (default `ARCHITECTURES[arch]`). `first_conv` applies to
+    digits_cnn only (ResNet-8's first conv is always float). `bn_momentum`: None keeps the
+    architecture's default. `conv_options` go to `conv_factory`.
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {arch!r}; expected one of {tuple(ARCHITECTURES)}.")
+    widths = tuple(widths or ARCHITECTURES[arch])
+    extra = {} if bn_momentum is None else {"bn_momentum": bn_momentum}
+    name = f"{arch}_{method.replace('-', '_')}"
+    if arch == "digits_cnn":
+        return digits_cnn(input_shape, filters=widths, first_conv=first_conv, name=name,
+                          conv_factory=conv_factory(method, **conv_options), **extra)
+    conv_options.setdefault("kernel_initializer", "he_normal")
+    conv_options.setdefault("weight_decay", 1e-4)  # as resnet8's float convs (MLPerf Tiny)
+    return resnet8(input_shape, num_filters=widths, name=name,
+                   conv_factory=conv_factory(method, **conv_options), **extra)
 
 
 def digits_model(method: str = "signed-binary", *, threshold: float = 0.05,
                  first_conv: str = "quantized") -> tf.keras.Model:
-    """`sbtf.models.digits_cnn` with its 3x3 convs made by `method` (see `conv_factory`)."""
-    return digits_cnn(conv_factory=conv_factory(method, threshold=threshold),
-                      first_conv=first_conv, name=f"digits_{method.replace('-', '_')}")
+    """`sbtf.models.digits_cnn` (8x8 digits) with its 3x3 convs made by `method`."""
+    return build_model("digits_cnn", method, input_shape=(8, 8, 1), threshold=threshold,
+                       first_conv=first_conv)
 
 
 def _inference_kernel(layer) -> np.ndarray:
@@ -128,7 +178,8 @@ def _packed_bits(layer, k: int) -> float:
 def weight_stats(model: tf.keras.Model) -> dict:
     """Weights and non-zero weights of the 3x3 convs and of the whole model, plus flash bytes.
 
-    `conv_*`: the 3x3 convs (the layers whose quantizer differs between methods). `total_*`: every conv/dense
+    `conv_*`: every conv; `compared_*`: the convs `conv_factory` made (whose format differs
+    between methods; 0 for a model built otherwise). `total_*`: every conv/dense
     kernel (the classifier is float in all four models). `flash_bytes` is what sbtf deploys
     (`sbtf.summary`'s sbtf bytes: binary and ternary convs become plain int8 convs),
     `int8_bytes` the same model all int8, `conv_bits_per_weight` the packed storage above.
@@ -143,18 +194,50 @@ def weight_stats(model: tf.keras.Model) -> dict:
         _packed_bits(layer, int(np.prod(k.shape[:-1]))) * k.size
         for layer, k in zip(convs, conv_kernels)
     )
+    compared = [k for layer, k in zip(convs, conv_kernels) if layer.name.startswith(COMPARED)]
+    compared_weights = int(sum(k.size for k in compared))
+    compared_nonzero = int(sum(np.count_nonzero(k) for k in compared))
     report = summary(model, print_fn=None)
     return {
         "conv_weights": conv_weights,
         "conv_nonzero": conv_nonzero,
         "conv_nonzero_fraction": conv_nonzero / conv_weights,
         "conv_layer_sparsity": [float(np.mean(k == 0)) for k in conv_kernels],
+        "compared_weights": compared_weights,
+        "compared_nonzero": compared_nonzero,
+        "compared_nonzero_fraction": compared_nonzero / max(compared_weights, 1),
         "total_weights": conv_weights + int(sum(k.size for k in dense_kernels)),
         "total_nonzero": conv_nonzero + int(sum(np.count_nonzero(k) for k in dense_kernels)),
         "conv_bits_per_weight": packed_bits / conv_weights,
         "flash_bytes": report.sbtf_bytes,
         "int8_bytes": report.int8_bytes,
     }
+
+
+def compared_weights(arch: str, widths, in_channels: int = 1,
+                     first_conv: str = "quantized") -> int:
+    """Weights of the compared convs of `arch` at `widths` (what `weight_stats` counts)."""
+    w0, w1, w2 = widths
+    if arch == "digits_cnn":
+        first = 9 * in_channels * w0 if first_conv == "quantized" else 0
+        return first + 9 * (w0 * w1 + w1 * w2)
+    if arch == "resnet8":
+        return 9 * (2 * w0 * w0 + w0 * w1 + w1 * w1 + w1 * w2 + w2 * w2)
+    raise ValueError(f"Unknown architecture {arch!r}; expected one of {tuple(ARCHITECTURES)}.")
+
+
+def equal_nonzero_widths(arch: str, target_nonzero: float, nonzero_fraction: float = 1.0, *,
+                         in_channels: int = 1, first_conv: str = "quantized"):
+    """The widths `ARCHITECTURES[arch]` scaled by one factor whose compared convs, with
+    `nonzero_fraction` of their weights non-zero, come closest to `target_nonzero`."""
+    base = np.array(ARCHITECTURES[arch], dtype=np.float64)
+    best = None
+    for scale in np.arange(0.1, 1.5, 0.002):
+        widths = tuple(int(w) for w in np.maximum(1, np.rint(base * scale)))
+        nonzero = nonzero_fraction * compared_weights(arch, widths, in_channels, first_conv)
+        if best is None or abs(nonzero - target_nonzero) < best[0]:
+            best = (abs(nonzero - target_nonzero), widths)
+    return best[1]
 
 
 def _mean_std(values) -> tuple[float, float]:
@@ -169,25 +252,62 @@ def _check_run_options(epochs, seeds):
         raise ValueError("seeds must name at least one seed.")
 
 
-def _run(method, seed, data, *, epochs, threshold, first_conv, batch_size, learning_rate,
-         verbose):
-    tf.keras.backend.clear_session()
+# The training recipe's options (`sbtf.models.train`) and the model's (`build_model`).
+TRAIN_OPTIONS = ("epochs", "batch_size", "learning_rate", "distill", "distill_weight",
+                 "temperature")
+DEFAULT_RECIPE = {"epochs": DEFAULT_EPOCHS, "batch_size": 32,
+                  "learning_rate": DEFAULT_LEARNING_RATE, "distill": False}
+
+
+def _run(arch, method, seed, data, recipe, *, widths=None, teacher=None, verbose=0):
+    """Train one model; return (accuracy, weight_stats, seconds, model)."""
+    start = time.perf_counter()
     tf.keras.utils.set_random_seed(seed)
-    model = digits_model(method, threshold=threshold, first_conv=first_conv)
-    accuracy = train(model, data, epochs=epochs, batch_size=batch_size,
-                     learning_rate=learning_rate, verbose=verbose)
-    return accuracy, weight_stats(model)
+    model_options = {k: v for k, v in recipe.items() if k not in TRAIN_OPTIONS}
+    model = build_model(arch, method, input_shape=data[0][0].shape[1:], widths=widths,
+                        **model_options)
+    train_options = {k: recipe[k] for k in TRAIN_OPTIONS[:3] + TRAIN_OPTIONS[4:] if k in recipe}
+    if not recipe.get("distill"):
+        teacher = None
+    accuracy = train(model, data, teacher=teacher, verbose=verbose, **train_options)
+    return accuracy, weight_stats(model), time.perf_counter() - start, model
 
 
-def compare(*, epochs: int = DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, methods=METHODS,
+def _summarize(runs) -> dict:
+    accuracies = [r[0] for r in runs]
+    mean, std = _mean_std(accuracies)
+    return {
+        "accuracy": accuracies,
+        "accuracy_mean": mean,
+        "accuracy_std": std,
+        "conv_nonzero_fraction_mean": _mean_std([r[1]["conv_nonzero_fraction"] for r in runs])[0],
+        "compared_nonzero_mean": _mean_std([r[1]["compared_nonzero"] for r in runs])[0],
+        "seconds": [round(r[2], 1) for r in runs],
+        **runs[-1][1],
+    }
+
+
+def _dataset_config(dataset, data):
+    (x_train, _), (x_test, _) = data
+    return {"dataset": dataset, "train_images": len(x_train), "test_images": len(x_test),
+            "input_shape": list(x_train.shape[1:])}
+
+
+def compare(*, arch: str = "digits_cnn", dataset: str = "digits", epochs: int = DEFAULT_EPOCHS,
+            seeds=DEFAULT_SEEDS, methods=METHODS, equal_nonzero: bool = False,
             threshold: float = 0.05, first_conv: str = "quantized", batch_size: int = 32,
-            learning_rate: float = DEFAULT_LEARNING_RATE, data=None, verbose: int = 0,
-            log=print) -> dict:
-    """Train the digits CNN once per method and seed; return accuracies and weight counts.
+            learning_rate: float = DEFAULT_LEARNING_RATE, distill: bool = False, data=None,
+            verbose: int = 0, log=print, **recipe) -> dict:
+    """Train `arch` once per method and seed; return accuracies and weight counts.
+
+    With `equal_nonzero`, also the binary and ternary networks whose widths are scaled to the
+    signed-binary network's non-zero compared weights (`binary-eq`, `ternary-eq`). With
+    `distill`, every quantized network learns from the float network of its seed.
 
     Returns `{"config": ..., "methods": {method: {"accuracy": [per seed], "accuracy_mean",
-    "accuracy_std", "conv_nonzero_fraction_mean", **weight_stats of the last seed}},
-    "elapsed_s"}`. `data` defaults to `sbtf.data.load_digits_split()`.
+    "accuracy_std", "conv_nonzero_fraction_mean", "compared_nonzero_mean", "widths",
+    "seconds", **weight_stats of the last seed}}, "elapsed_s"}`. `data` defaults to
+    `sbtf.data.load(dataset)`.
     """
     _check_run_options(epochs, seeds)
     for m in methods:
@@ -195,34 +315,60 @@ def compare(*, epochs: int = DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, methods=METHOD
             raise ValueError(f"Unknown method {m!r}; expected some of {METHODS}.")
     if first_conv not in FIRST_CONV:
         raise ValueError(f"first_conv must be one of {FIRST_CONV}, got {first_conv!r}.")
-    data = data if data is not None else load_digits_split()
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {arch!r}; expected one of {tuple(ARCHITECTURES)}.")
+    methods = list(methods)
+    if distill and "float" not in methods:
+        raise ValueError("distill needs the float network (the teacher) in methods.")
+    if distill:  # the float networks are the teachers: train them first
+        methods.remove("float")
+        methods.insert(0, "float")
+    if equal_nonzero and "signed-binary" not in methods:
+        raise ValueError("equal_nonzero needs the signed-binary network in methods.")
+    data = data if data is not None else load(dataset)
+    recipe = {**DEFAULT_RECIPE, **recipe, "epochs": epochs, "batch_size": batch_size,
+              "learning_rate": learning_rate, "distill": distill, "threshold": threshold}
+    if arch == "digits_cnn":
+        recipe["first_conv"] = first_conv
+    in_channels = int(data[0][0].shape[-1])
     start = time.perf_counter()
-    results = {}
-    for method in methods:
-        accuracies, fractions, stats = [], [], None
+    results, teachers = {}, {}
+
+    def run_method(method, widths=None):
+        quantizer = method.removesuffix("-eq")
+        runs = []
         for seed in seeds:
-            accuracy, stats = _run(method, seed, data, epochs=epochs, threshold=threshold,
-                                   first_conv=first_conv, batch_size=batch_size,
-                                   learning_rate=learning_rate, verbose=verbose)
-            accuracies.append(accuracy)
-            fractions.append(stats["conv_nonzero_fraction"])
+            options = recipe if quantizer == "signed-binary" else {
+                k: v for k, v in recipe.items() if k not in ("threshold", "signs", "alpha")}
+            run = _run(arch, quantizer, seed, data, options, widths=widths,
+                       teacher=teachers.get(seed), verbose=verbose)
+            if method == "float" and distill:
+                teachers[seed] = run[3]
+            runs.append(run[:3])
             if log:
-                log(f"{method:>13} seed {seed}: accuracy {accuracy:.4f}, "
-                    f"conv non-zeros {stats['conv_nonzero_fraction']:.3f}")
-        mean, std = _mean_std(accuracies)
-        results[method] = {
-            "accuracy": accuracies,
-            "accuracy_mean": mean,
-            "accuracy_std": std,
-            "conv_nonzero_fraction_mean": _mean_std(fractions)[0],
-            **stats,
-        }
+                log(f"{arch} {method:>13} seed {seed}: accuracy {run[0]:.4f}, compared conv "
+                    f"non-zeros {run[1]['compared_nonzero']}/{run[1]['compared_weights']} "
+                    f"({run[2]:.0f} s)")
+        results[method] = {**_summarize(runs),
+                           "widths": list(widths or ARCHITECTURES[arch])}
+
+    for method in methods:
+        run_method(method)
+    if equal_nonzero:
+        target = results["signed-binary"]["compared_nonzero_mean"]
+        for method in EQUAL_NONZERO_METHODS:
+            base = method.removesuffix("-eq")
+            fraction = 1.0 if base == "binary" else results.get(base, {}).get(
+                "compared_nonzero_fraction")
+            if fraction is None:
+                continue  # ternary-eq needs the ternary network's fraction of non-zeros
+            run_method(method, equal_nonzero_widths(
+                arch, target, fraction, in_channels=in_channels,
+                first_conv=recipe.get("first_conv", "quantized")))
     return {
         "experiment": "compare",
-        "config": {"dataset": "sklearn digits (1437 train / 360 test)", "epochs": epochs,
-                   "seeds": list(seeds), "threshold": threshold, "first_conv": first_conv,
-                   "batch_size": batch_size,
-                   "learning_rate": learning_rate, "optimizer": "Adam + cosine decay"},
+        "config": {**_dataset_config(dataset, data), "arch": arch, "seeds": list(seeds),
+                   **recipe, "optimizer": "Adam + cosine decay"},
         "methods": results,
         "elapsed_s": time.perf_counter() - start,
     }
@@ -230,8 +376,8 @@ def compare(*, epochs: int = DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, methods=METHOD
 
 def threshold_sweep(*, thresholds=DEFAULT_THRESHOLDS, epochs: int = DEFAULT_EPOCHS,
                     seeds=DEFAULT_SEEDS, batch_size: int = 32,
-                    learning_rate: float = DEFAULT_LEARNING_RATE, data=None, verbose: int = 0,
-                    log=print) -> dict:
+                    learning_rate: float = DEFAULT_LEARNING_RATE, dataset: str = "digits",
+                    data=None, verbose: int = 0, log=print) -> dict:
     """Train the signed-binary digits CNN at each threshold; accuracy and sparsity per point.
 
     Sparsity is the fraction of zero weights over all signed-binary convs (mean over seeds).
@@ -244,37 +390,97 @@ def threshold_sweep(*, thresholds=DEFAULT_THRESHOLDS, epochs: int = DEFAULT_EPOC
     if bad or not thresholds:
         raise ValueError(f"thresholds must lie in (0, 1) (a fraction of each filter's max |w|), "
                          f"got {bad or thresholds}.")
-    data = data if data is not None else load_digits_split()
+    data = data if data is not None else load(dataset)
     start = time.perf_counter()
     points = []
     for t in thresholds:
-        accuracies, sparsities, layer_sparsities, stats = [], [], [], None
+        recipe = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                  "threshold": t}
+        runs = []
         for seed in seeds:
-            accuracy, stats = _run("signed-binary", seed, data, epochs=epochs, threshold=t,
-                                   first_conv="quantized", batch_size=batch_size,
-                                   learning_rate=learning_rate, verbose=verbose)
-            accuracies.append(accuracy)
-            sparsities.append(1.0 - stats["conv_nonzero_fraction"])
-            layer_sparsities.append(stats["conv_layer_sparsity"])
+            runs.append(_run("digits_cnn", "signed-binary", seed, data, recipe,
+                             verbose=verbose)[:3])
             if log:
-                log(f"threshold {t:<5} seed {seed}: accuracy {accuracy:.4f}, "
-                    f"sparsity {sparsities[-1]:.3f}")
-        mean, std = _mean_std(accuracies)
+                log(f"threshold {t:<5} seed {seed}: accuracy {runs[-1][0]:.4f}, "
+                    f"sparsity {1.0 - runs[-1][1]['conv_nonzero_fraction']:.3f}")
+        mean, std = _mean_std([r[0] for r in runs])
         points.append({
             "threshold": t,
-            "accuracy": accuracies,
+            "accuracy": [r[0] for r in runs],
             "accuracy_mean": mean,
             "accuracy_std": std,
-            "sparsity": _mean_std(sparsities)[0],
-            "layer_sparsity": np.mean(layer_sparsities, axis=0).tolist(),
-            "flash_bytes": stats["flash_bytes"],
+            "sparsity": _mean_std([1.0 - r[1]["conv_nonzero_fraction"] for r in runs])[0],
+            "layer_sparsity": np.mean([r[1]["conv_layer_sparsity"] for r in runs],
+                                      axis=0).tolist(),
+            "flash_bytes": runs[-1][1]["flash_bytes"],
         })
     return {
         "experiment": "threshold-sweep",
-        "config": {"dataset": "sklearn digits (1437 train / 360 test)", "epochs": epochs,
+        "config": {**_dataset_config(dataset, data), "epochs": epochs,
                    "seeds": list(seeds), "batch_size": batch_size,
                    "learning_rate": learning_rate, "optimizer": "Adam + cosine decay"},
         "points": points,
+        "elapsed_s": time.perf_counter() - start,
+    }
+
+
+# The recipe ablation: each row changes the base recipe in one way; the last combines the two
+# changes that helped in a first run (docs/results.md).
+ABLATION = (
+    ("base", {}),
+    ("distillation from the float net", {"distill": True}),
+    ("2x epochs", {"epochs": "2x"}),
+    ("learning rate 1e-3", {"learning_rate": 1e-3}),
+    ("learning rate 3e-3", {"learning_rate": 3e-3}),
+    ("threshold 0.2 of max|w|", {"threshold": 0.2}),
+    ("signs init (from the initial weights)", {"signs": "init"}),
+    ("alpha mean", {"alpha": "mean"}),
+    ("alpha learned", {"alpha": "learned"}),
+    ("BatchNorm momentum 0.99", {"bn_momentum": 0.99}),
+    ("weight decay 1e-4 on latent weights", {"weight_decay": 1e-4}),
+    ("distillation + threshold 0.2", {"distill": True, "threshold": 0.2}),
+)
+
+
+def ablation(*, arch: str = "digits_cnn", dataset: str = "fashion-mnist", epochs: int = 3,
+             seeds=(0,), rows=ABLATION, data=None, verbose: int = 0, log=print,
+             **base) -> dict:
+    """Train the signed-binary `arch` under the base recipe and under each change of `rows`.
+
+    Base: `DEFAULT_RECIPE` with `epochs` and `base` (e.g. `first_conv="float"`). The float net
+    of each seed (same recipe) is trained first: the distillation teacher and the reference.
+    Returns `{"config", "float": {...}, "rows": [{"name", "change", "accuracy", ...}]}`.
+    """
+    _check_run_options(epochs, seeds)
+    data = data if data is not None else load(dataset)
+    recipe = {**DEFAULT_RECIPE, "epochs": epochs, **base}
+    start = time.perf_counter()
+    teachers, float_runs = {}, []
+    float_recipe = {k: v for k, v in recipe.items() if k not in ("threshold", "signs", "alpha")}
+    for seed in seeds:
+        run = _run(arch, "float", seed, data, {**float_recipe, "distill": False}, verbose=verbose)
+        teachers[seed] = run[3]
+        float_runs.append(run[:3])
+        if log:
+            log(f"float seed {seed}: accuracy {run[0]:.4f} ({run[2]:.0f} s)")
+    out = []
+    for name, change in rows:
+        change = {k: (v if v != "2x" else 2 * recipe[k]) for k, v in change.items()}
+        runs = []
+        for seed in seeds:
+            run = _run(arch, "signed-binary", seed, data, {**recipe, **change},
+                       teacher=teachers[seed], verbose=verbose)
+            runs.append(run[:3])
+            if log:
+                log(f"{name:<40} seed {seed}: accuracy {run[0]:.4f}, non-zeros "
+                    f"{run[1]['compared_nonzero_fraction']:.3f} ({run[2]:.0f} s)")
+        out.append({"name": name, "change": change, **_summarize(runs)})
+    return {
+        "experiment": "ablation",
+        "config": {**_dataset_config(dataset, data), "arch": arch, "seeds": list(seeds),
+                   **recipe, "optimizer": "Adam + cosine decay"},
+        "float": _summarize(float_runs),
+        "rows": out,
         "elapsed_s": time.perf_counter() - start,
     }
 
@@ -288,24 +494,34 @@ def _table(header, rows) -> str:
     return "\n".join([rule, line(header), rule, *map(line, rows), rule])
 
 
+def _setting(c: dict) -> str:
+    data = (f"{c.get('dataset', 'digits')} ({c.get('train_images', '?')} train / "
+            f"{c.get('test_images', '?')} test images)")
+    first = ", first conv float" if c.get("first_conv") == "float" else ""
+    distill = ", distilled from the float net" if c.get("distill") else ""
+    return (f"{c.get('arch', 'digits_cnn')}{first} on {data}, {c['epochs']} epochs, "
+            f"lr {c['learning_rate']:g}, batch {c['batch_size']}{distill}, seeds {c['seeds']}")
+
+
 def format_compare(result: dict) -> str:
     """The comparison as a text table."""
-    c = result["config"]
-    header = ("Weights", "Accuracy", "Conv non-zeros", "Non-zero %", "Bits/conv weight",
-              "Flash B (sbtf)")
+    header = ("Weights", "Widths", "Accuracy", "Compared conv non-zeros", "Non-zero %",
+              "Bits/conv weight", "Flash B (sbtf)", "s/run")
     rows = []
     for method, r in result["methods"].items():
         rows.append((
             method,
+            "/".join(str(w) for w in r.get("widths", ())),
             f"{r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f}",
-            f"{r['conv_nonzero']}/{r['conv_weights']}",
-            f"{100 * r['conv_nonzero_fraction_mean']:.1f}",
+            (f"{r.get('compared_nonzero_mean', r['conv_nonzero']):.0f}/"
+             f"{r.get('compared_weights', r['conv_weights'])}"),
+            f"{100 * r.get('compared_nonzero_fraction', r['conv_nonzero_fraction_mean']):.1f}",
             f"{r['conv_bits_per_weight']:.2f}",
             str(r["flash_bytes"]),
+            f"{np.mean(r.get('seconds', [0])):.0f}",
         ))
-    first = ", first conv float" if c.get("first_conv") == "float" else ""
-    return (f"Digits CNN{first}, {c['epochs']} epochs, seeds {c['seeds']} (accuracy mean ± std "
-            f"over seeds; non-zeros of the last seed)\n" + _table(header, rows))
+    return (f"{_setting(result['config'])} (accuracy mean ± std over seeds; non-zeros: mean "
+            f"over seeds)\n" + _table(header, rows))
 
 
 def format_sweep(result: dict) -> str:
@@ -319,6 +535,20 @@ def format_sweep(result: dict) -> str:
     ]
     return (f"Signed-binary digits CNN, {c['epochs']} epochs, seeds {c['seeds']}\n"
             + _table(header, rows))
+
+
+def format_ablation(result: dict) -> str:
+    """The ablation as a text table (difference to the base row in points)."""
+    base = result["rows"][0]["accuracy_mean"]
+    versus = "vs base" if result["rows"][0]["name"] == "base" else "vs first row"
+    header = ("Recipe", "Accuracy", versus, "Non-zero %", "s/run")
+    rows = [("float net (teacher)", f"{result['float']['accuracy_mean']:.4f}", "", "", "")]
+    for r in result["rows"]:
+        rows.append((r["name"], f"{r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f}",
+                     f"{100 * (r['accuracy_mean'] - base):+.2f}",
+                     f"{100 * r['compared_nonzero_fraction']:.1f}",
+                     f"{np.mean(r['seconds']):.0f}"))
+    return f"Signed-binary {_setting(result['config'])}\n" + _table(header, rows)
 
 
 def write_json(result: dict, path: str) -> None:
@@ -341,44 +571,120 @@ def _float_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
 
 
+def _arch_list(text):
+    archs = [a for a in text.split(",") if a]
+    bad = [a for a in archs if a not in ARCHITECTURES]
+    if bad or not archs:
+        raise argparse.ArgumentTypeError(
+            f"expected some of {','.join(ARCHITECTURES)}, got {text!r}")
+    return archs
+
+
+def _method_list(text):
+    methods = [m for m in text.split(",") if m]
+    if not methods or any(m not in METHODS for m in methods):
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(METHODS)}, got {text!r}")
+    return methods
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sbtf.experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, default_out in (("compare", "build/results/compare.json"),
-                              ("threshold-sweep", "build/results/threshold_sweep.json")):
+                              ("threshold-sweep", "build/results/threshold_sweep.json"),
+                              ("ablation", "build/results/ablation.json")):
         p = sub.add_parser(name)
-        p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
-        p.add_argument("--seeds", type=_int_list, default=list(DEFAULT_SEEDS),
+        p.add_argument("--dataset", choices=DATASETS,
+                       default="fashion-mnist" if name == "ablation" else "digits")
+        p.add_argument("--train-size", type=_positive_int, default=None,
+                       help="train on the first N training images (default: all)")
+        p.add_argument("--test-size", type=_positive_int, default=None,
+                       help="test on the first N test images (default: all)")
+        p.add_argument("--epochs", type=_positive_int,
+                       default=3 if name == "ablation" else DEFAULT_EPOCHS)
+        p.add_argument("--seeds", type=_int_list,
+                       default=[0] if name == "ablation" else list(DEFAULT_SEEDS),
                        help="comma-separated training seeds (default: %(default)s)")
+        p.add_argument("--batch-size", type=_positive_int, default=32)
+        p.add_argument("--lr", type=float, default=DEFAULT_LEARNING_RATE,
+                       help="Adam learning rate, cosine-decayed (default: %(default)s)")
         p.add_argument("--out", default=default_out, help="JSON output (default: %(default)s)")
+        if name != "threshold-sweep":
+            p.add_argument("--arch", type=_arch_list, default=["digits_cnn"],
+                           help="comma-separated architectures (default: digits_cnn)")
+            p.add_argument("--first-conv", choices=FIRST_CONV, default="quantized",
+                           help="digits_cnn: quantize the first conv like the others (default) "
+                                "or keep it float (int8)")
+            p.add_argument("--distill", action="store_true",
+                           help="distil every quantized net from the float net of its seed")
+        if name == "ablation":
+            p.add_argument("--rows", type=_int_list, default=None,
+                           help="comma-separated indices of ABLATION rows to run (default: all; "
+                                "0 is the base recipe)")
         if name == "compare":
             p.add_argument("--threshold", type=float, default=0.05,
                            help="signed-binary threshold (default: %(default)s)")
-            p.add_argument("--first-conv", choices=FIRST_CONV, default="quantized",
-                           help="quantize the first conv like the others (default, as "
-                                "sbtf.models.digits_cnn) or keep it float (int8)")
-        else:
+            p.add_argument("--methods", type=_method_list, default=list(METHODS),
+                           help="comma-separated weight formats (default: all four)")
+            p.add_argument("--equal-nonzero", action="store_true",
+                           help="add binary and ternary nets scaled to signed-binary's "
+                                "non-zero weights")
+        if name == "threshold-sweep":
             p.add_argument("--thresholds", type=_float_list, default=list(DEFAULT_THRESHOLDS),
                            help="comma-separated thresholds in (0, 1) (default: %(default)s)")
     args = parser.parse_args(argv)
-    if args.epochs < 1:
-        parser.error(f"--epochs must be >= 1, got {args.epochs}")
     if not args.seeds:
         parser.error("--seeds must name at least one seed")
-    if args.command == "compare":
-        if not 0.0 < args.threshold < 1.0:
-            parser.error(f"--threshold must lie in (0, 1), got {args.threshold}")
-        result = compare(epochs=args.epochs, seeds=args.seeds, threshold=args.threshold,
-                         first_conv=args.first_conv)
-        print(format_compare(result))
-    else:
+    if not args.lr > 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
+    if args.command == "ablation" and args.rows is not None and (
+            not args.rows or not all(0 <= i < len(ABLATION) for i in args.rows)):
+        parser.error(f"--rows must be indices in 0..{len(ABLATION) - 1}, got {args.rows}")
+    if args.command == "compare" and not 0.0 < args.threshold < 1.0:
+        parser.error(f"--threshold must lie in (0, 1), got {args.threshold}")
+    if args.command == "threshold-sweep":
         bad = [t for t in args.thresholds if not 0.0 < t < 1.0]
         if bad or not args.thresholds:
             parser.error(f"--thresholds must lie in (0, 1), got {bad or args.thresholds}")
-        result = threshold_sweep(thresholds=args.thresholds, epochs=args.epochs,
-                                 seeds=args.seeds)
+    try:
+        data = load(args.dataset, train_size=args.train_size, test_size=args.test_size)
+    except (DatasetMissing, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    common = {"epochs": args.epochs, "seeds": args.seeds, "batch_size": args.batch_size,
+              "learning_rate": args.lr, "dataset": args.dataset, "data": data}
+    if args.command == "threshold-sweep":
+        result = threshold_sweep(thresholds=args.thresholds, **common)
         print(format_sweep(result))
+    else:
+        first = {"first_conv": args.first_conv}
+        results = []
+        for arch in args.arch:
+            options = {**common, "arch": arch, "distill": args.distill,
+                       **(first if arch == "digits_cnn" else {})}
+            if args.command == "compare":
+                r = compare(threshold=args.threshold, equal_nonzero=args.equal_nonzero,
+                            methods=args.methods, **options)
+                print(format_compare(r))
+            else:
+                rows = ABLATION if args.rows is None else [ABLATION[i] for i in args.rows]
+                r = ablation(rows=rows, **options)
+                print(format_ablation(r))
+            results.append(r)
+        result = results[0] if len(results) == 1 else {
+            "experiment": args.command, "architectures": results,
+            "elapsed_s": sum(r["elapsed_s"] for r in results)}
     write_json(result, args.out)
     print(f"{result['elapsed_s']:.0f} s; wrote {args.out}")
     return 0

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import tensorflow as tf  # after sbtf/__init__.py, which set TF_USE_LEGACY_KERAS first
 
+from sbtf.converters import validate
+
 _LIBRARY_STEM = "_delegate"  # setup.py's Extension "sbtf._delegate"
 
 # The sbtf ops are defined as bit-exact with TF 2.21's reference builtin kernels (BUILTIN_REF,
@@ -51,8 +53,13 @@ def _built_library() -> Path | None:
 def library_path() -> Path:
     """Path of the built delegate plugin; FileNotFoundError saying how to build it if absent.
 
+    The environment variable SBTF_DELEGATE_LIBRARY names another build to load instead.
+
     Warns when a C source is newer than the library: the plugin would run old kernels.
     """
+    override = os.environ.get("SBTF_DELEGATE_LIBRARY")  # e.g. a sanitizer build (tests)
+    if override:
+        return Path(override)
     package = Path(__file__).resolve().parent
     repo = package.parent
     library = _built_library()
@@ -115,8 +122,9 @@ class Interpreter(tf.lite.Interpreter):
     `experimental_delegates`. The op resolver defaults to BUILTIN_REF, TFLite's reference
     builtin kernels, with which outputs equal the plain int8 model's bit for bit;
     BUILTIN_WITHOUT_DEFAULT_DELEGATES runs builtin ops faster but not bit-exactly.
-    Errors from `allocate_tensors()` / `invoke()` (e.g. malformed sbtf op options) are
-    RuntimeErrors naming the model file.
+    The model is checked first by sbtf's validator (`sbtf.converters.validate`, docs/host.md):
+    a malformed or refused file raises ValueError naming the file, operator and tensor.
+    Errors from `allocate_tensors()` / `invoke()` are RuntimeErrors naming the model file.
     """
 
     def __init__(
@@ -136,18 +144,30 @@ class Interpreter(tf.lite.Interpreter):
                 "builtin kernels the sbtf ops are specified against (docs/op_spec.md)"
             )
         self._sbtf_source = str(model_path) if model_path is not None else "<model_content>"
+        # TFLite reads flatbuffers unverified: hand it only bytes sbtf's validator accepted.
+        if model_path is not None:
+            with open(model_path, "rb") as f:
+                model_content = f.read()
+        if model_content is not None:
+            model_content = bytes(model_content)
+            validate.read_model(model_content, self._sbtf_source)
         delegates = [load_delegate(), *(experimental_delegates or [])]
-        super().__init__(
-            model_path=model_path,
-            model_content=model_content,
-            experimental_delegates=delegates,
-            num_threads=num_threads,
-            experimental_op_resolver_type=experimental_op_resolver_type,
-            **kwargs,
-        )
+        try:
+            super().__init__(
+                model_content=model_content,
+                experimental_delegates=delegates,
+                num_threads=num_threads,
+                experimental_op_resolver_type=experimental_op_resolver_type,
+                **kwargs,
+            )
+        except ValueError as exc:  # TFLite's own refusals (e.g. an unknown weights format)
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            raise validate.InvalidModelError(
+                f"{self._sbtf_source}: TFLite refuses the model: {'; '.join(lines)}") from None
 
     def _with_source(self, exc: RuntimeError) -> RuntimeError:
-        return RuntimeError(f"{self._sbtf_source}: {str(exc).strip()}")
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        return RuntimeError(f"{self._sbtf_source}: {'; '.join(lines)}")
 
     def allocate_tensors(self):
         try:

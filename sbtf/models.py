@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from sbtf.layers import SignedBinaryConv2D
 
-__all__ = ["FIRST_CONV", "digits_cnn", "resnet8", "train", "train_digits_cnn"]
+__all__ = ["FIRST_CONV", "Distiller", "digits_cnn", "resnet8", "train", "train_digits_cnn"]
 
 
 def _quantizer_options(threshold, signs, alpha):
@@ -31,6 +31,7 @@ def resnet8(
     alpha: str | None = None,
     conv_factory=None,
     weight_decay: float = 1e-4,
+    bn_momentum: float = 0.99,
     name: str = "resnet8",
 ) -> tf.keras.Model:
     """MLPerf Tiny image-classification ResNet-8 with signed-binary block convolutions.
@@ -50,6 +51,8 @@ def resnet8(
         threshold, signs, alpha: options of the signed-binary quantizer (None: its defaults).
         conv_factory: `f(filters, kernel_size, strides) -> layer` replacing the signed-binary
             conv (the training benchmark uses it to build the same net with larq's `ste_sign`).
+        bn_momentum: of every BatchNormalization (Keras's default 0.99, as the reference).
+        For Fashion-MNIST: `resnet8((28, 28, 1))` (the final pool then covers 7x7).
     """
     reg = tf.keras.regularizers.l2(weight_decay) if weight_decay else None
 
@@ -79,16 +82,16 @@ def resnet8(
 
     inputs = tf.keras.Input(shape=input_shape)
     x = float_conv(num_filters[0], 3, 1)(inputs)
-    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.BatchNormalization(momentum=bn_momentum)(x)
     x = tf.keras.layers.Activation("relu")(x)
     channels = num_filters[0]
     for stack, filters in enumerate(num_filters):
         strides = 1 if stack == 0 else 2
         y = block_conv(filters, strides)(x)
-        y = tf.keras.layers.BatchNormalization()(y)
+        y = tf.keras.layers.BatchNormalization(momentum=bn_momentum)(y)
         y = tf.keras.layers.Activation("relu")(y)
         y = block_conv(filters, 1)(y)
-        y = tf.keras.layers.BatchNormalization()(y)
+        y = tf.keras.layers.BatchNormalization(momentum=bn_momentum)(y)
         if strides != 1 or filters != channels:
             x = float_conv(filters, 1, strides)(x)
         x = tf.keras.layers.Add()([x, y])
@@ -168,6 +171,52 @@ def digits_cnn(
 DEFAULT_LEARNING_RATE = 1e-2
 
 
+class Distiller(tf.keras.Model):
+    """Trains `student` on (1 - weight) * CE + weight * T² * KL(teacher_T || student_T).
+
+    Knowledge distillation (Hinton et al. 2015) from a float teacher, part of the signed-binary
+    paper's recipe. Both models end in softmax; log-probabilities divided by T are the softened
+    logits. The teacher runs in inference mode and is not trained.
+    """
+
+    def __init__(self, student, teacher, weight: float, temperature: float):
+        super().__init__(name="distiller")
+        if not 0.0 <= weight <= 1.0 or not temperature > 0:
+            raise ValueError(f"Distiller: weight must lie in [0, 1] and temperature be > 0, got "
+                             f"{weight} and {temperature}.")
+        self.student, self.teacher = student, teacher
+        self.teacher.trainable = False
+        self.weight, self.temperature = float(weight), float(temperature)
+        self.ce = tf.keras.losses.SparseCategoricalCrossentropy()
+        self.kl = tf.keras.losses.KLDivergence()
+
+    def call(self, x, training=False):
+        return self.student(x, training=training)
+
+    def _soften(self, probs):
+        return tf.nn.softmax(tf.math.log(tf.clip_by_value(probs, 1e-7, 1.0)) / self.temperature)
+
+    def train_step(self, data):
+        x, y = data
+        teacher_probs = self.teacher(x, training=False)
+        with tf.GradientTape() as tape:
+            probs = self.student(x, training=True)
+            ce = self.ce(y, probs)
+            kd = self.kl(self._soften(teacher_probs), self._soften(probs)) * self.temperature**2
+            loss = (1.0 - self.weight) * ce + self.weight * kd + tf.add_n(
+                [tf.constant(0.0)] + self.student.losses)
+        variables = self.student.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self.compiled_metrics.update_state(y, probs)
+        return {"loss": loss, "ce": ce, "kd": kd, **{m.name: m.result() for m in self.metrics}}
+
+    def test_step(self, data):
+        x, y = data
+        probs = self.student(x, training=False)
+        self.compiled_metrics.update_state(y, probs)
+        return {"loss": self.ce(y, probs), **{m.name: m.result() for m in self.metrics}}
+
+
 def train(
     model: tf.keras.Model,
     data,
@@ -175,14 +224,18 @@ def train(
     epochs: int,
     batch_size: int = 32,
     learning_rate: float = DEFAULT_LEARNING_RATE,
+    teacher: tf.keras.Model | None = None,
+    distill_weight: float = 0.5,
+    temperature: float = 4.0,
     verbose: int = 0,
 ) -> float:
     """Train `model` with the project's recipe; return its test accuracy.
 
     `data` is `((x_train, y_train), (x_test, y_test))` with integer labels (as
-    `sbtf.data.load_digits_split`). The recipe: Adam with a learning rate cosine-decayed to 0
-    over the run, sparse categorical cross-entropy. The model is (re)compiled here; seed it
-    (`tf.keras.utils.set_random_seed`) before building it for a reproducible run.
+    `sbtf.data.load`). The recipe: Adam with a learning rate cosine-decayed to 0 over the run,
+    sparse categorical cross-entropy; with a `teacher` (a trained float model of the same
+    inputs and classes), knowledge distillation (`Distiller`). The model is (re)compiled here;
+    seed it (`tf.keras.utils.set_random_seed`) before building it for a reproducible run.
     """
     if int(epochs) < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}.")
@@ -193,12 +246,15 @@ def train(
         )
     steps = epochs * math.ceil(len(x_train) / batch_size)
     schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
-    model.compile(
+    trainer = model if teacher is None else Distiller(model, teacher, distill_weight, temperature)
+    trainer.compile(
         optimizer=tf.keras.optimizers.Adam(schedule),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    trainer.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    if teacher is not None:  # the Distiller was compiled, not the student
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     scores = model.evaluate(x_test, y_test, batch_size=256, verbose=0, return_dict=True)
     return float(scores["accuracy"])
 
@@ -209,17 +265,20 @@ def train_digits_cnn(
     learning_rate: float = DEFAULT_LEARNING_RATE,
     seed: int = 0,
     verbose: int = 0,
+    dataset: str = "digits",
+    train_size: int | None = None,
     **model_kwargs,
 ):
-    """Build `digits_cnn(**model_kwargs)` and `train` it on `sbtf.data.load_digits_split(seed)`.
+    """Build `digits_cnn(**model_kwargs)` for `dataset`'s images and `train` it on
+    `sbtf.data.load(dataset, seed=seed, train_size=train_size)`.
 
-    ~5-10 s on 2 CPU cores. Returns `(model, test_accuracy)`.
+    ~5-10 s on 2 CPU cores for the digits. Returns `(model, test_accuracy)`.
     """
-    from sbtf.data import load_digits_split
+    from sbtf.data import load
 
-    data = load_digits_split(seed=seed)
+    data = load(dataset, seed=seed, train_size=train_size)
     tf.keras.utils.set_random_seed(seed)
-    model = digits_cnn(**model_kwargs)
+    model = digits_cnn(input_shape=data[0][0].shape[1:], **model_kwargs)
     accuracy = train(
         model,
         data,

@@ -118,40 +118,58 @@ def plot_threshold_sweep(result: dict, path: str) -> str:
     return _save(fig, path)
 
 
+def _compare_results(result: dict) -> list:
+    """The single-architecture results in `compare`'s JSON (one, or one per --arch)."""
+    return result.get("architectures", [result])
+
+
 def plot_compare(result: dict, path: str) -> str:
-    """Accuracy and non-zero conv weights per weight format (from `compare`)."""
-    methods = list(result["methods"])
-    if not methods:
+    """Accuracy and non-zero compared-conv weights per weight format (from `compare`), one row
+    of two panels per architecture."""
+    results = _compare_results(result)
+    if not results or not all(r["methods"] for r in results):
         raise ValueError("The comparison has no models to plot.")
-    r = result["methods"]
-    x = np.arange(len(methods))
-    colors = [_COLORS.get(m, _INT8) for m in methods]
-    fig, (ax_a, ax_n) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(len(results), 2, figsize=(12, 4.2 * len(results)), squeeze=False)
+    for (ax_a, ax_n), res in zip(axes, results):
+        r = res["methods"]
+        methods = list(r)
+        x = np.arange(len(methods))
+        colors = [_COLORS.get(m.removesuffix("-eq"), _INT8) for m in methods]
+        hatches = ["//" if m.endswith("-eq") else "" for m in methods]
+        acc = np.array([r[m]["accuracy_mean"] for m in methods])
+        err = np.array([r[m]["accuracy_std"] for m in methods])
+        bars = ax_a.bar(x, 100 * acc, yerr=100 * err, capsize=4, color=colors)
+        for bar, hatch in zip(bars, hatches):
+            bar.set_hatch(hatch)
+        for i, a in enumerate(acc):
+            ax_a.text(i, 100 * (a + err[i]) + 0.2, f"{100 * a:.1f}", ha="center", fontsize=9)
+        ax_a.set_ylim(max(0.0, 100 * (acc - err).min() - 5), 101)
+        ax_a.set_ylabel("test accuracy (%)")
+        ax_a.set_title("Accuracy (mean ± std over seeds)")
 
-    acc = np.array([r[m]["accuracy_mean"] for m in methods])
-    err = np.array([r[m]["accuracy_std"] for m in methods])
-    ax_a.bar(x, 100 * acc, yerr=100 * err, capsize=4, color=colors)
-    for i, a in enumerate(acc):
-        ax_a.text(i, 100 * (a + err[i]) + 0.2, f"{100 * a:.1f}", ha="center", fontsize=9)
-    ax_a.set_ylim(max(0.0, 100 * (acc - err).min() - 5), 101)
-    ax_a.set_ylabel("test accuracy (%)")
-    ax_a.set_title("Accuracy (mean ± std over seeds)")
-
-    nz = np.array([r[m]["conv_nonzero_fraction_mean"] for m in methods])
-    ax_n.bar(x, 100 * nz, color=colors)
-    for i, m in enumerate(methods):
-        ax_n.text(i, 100 * nz[i] + 1.5, f"{100 * nz[i]:.0f}%\n"
-                  f"{r[m]['conv_bits_per_weight']:.2f} bit/w", ha="center", fontsize=8)
-    ax_n.set_ylim(0, 120)
-    ax_n.set_ylabel("non-zero 3x3 conv weights (%)")
-    ax_n.set_title("Non-zero weights and storage bits per weight")
-    for ax in (ax_a, ax_n):
-        ax.set_xticks(x)
-        ax.set_xticklabels(methods)
-        ax.grid(axis="y", alpha=0.3)
-    c = result["config"]
-    fig.suptitle(f"Digits CNN, same architecture, four weight formats ({c['epochs']} epochs, "
-                 f"{len(c['seeds'])} seeds)")
+        nz = np.array([r[m].get("compared_nonzero_mean", r[m]["conv_nonzero"])
+                       for m in methods])
+        bars = ax_n.bar(x, nz, color=colors)
+        for bar, hatch in zip(bars, hatches):
+            bar.set_hatch(hatch)
+        for i, m in enumerate(methods):
+            widths = "/".join(str(w) for w in r[m].get("widths", ()))
+            ax_n.text(i, nz[i] * 1.02, f"{nz[i]:.0f}\n{widths}\n"
+                      f"{r[m]['conv_bits_per_weight']:.2f} bit/w", ha="center", fontsize=7)
+        ax_n.set_ylim(0, nz.max() * 1.35)
+        ax_n.set_ylabel("non-zero weights of the compared convs")
+        ax_n.set_title("Non-zero weights, widths, storage bits per weight")
+        for ax in (ax_a, ax_n):
+            ax.set_xticks(x)
+            ax.set_xticklabels(methods, rotation=20, fontsize=8)
+            ax.grid(axis="y", alpha=0.3)
+        c = res["config"]
+        ax_a.text(0.0, 1.12, f"{c.get('arch', 'digits_cnn')} on {c.get('dataset', 'digits')} "
+                  f"({c.get('train_images', '?')} train images, {c['epochs']} epochs, "
+                  f"{len(c['seeds'])} seeds)", transform=ax_a.transAxes, fontsize=11,
+                  fontweight="bold")
+    fig.suptitle("Weight formats at the same architecture and at equal non-zero weights (-eq)")
+    fig.tight_layout()
     return _save(fig, path)
 
 

@@ -53,6 +53,31 @@ ALPHA_MODES = ("none", "mean", "learned")
 METRICS = ("sparsity", "flip_ratio")
 
 
+class _KernelSparsity(tf.keras.metrics.Metric):
+    """Fraction of zero weights of the quantized kernel in the latest training step.
+
+    It describes the weights, not the data, so it is not averaged over an epoch and Keras's
+    reset before each epoch and each evaluation keeps it: validation (which never updates it,
+    see SignedBinaryQuantizer.call) logs the sparsity of the weights it ran with, not 0.
+    """
+
+    def __init__(self, name, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        # Every replica holds the same weights, hence the same value. NaN until the first
+        # training step: an evaluation before any training has no sparsity to report.
+        self.value = self.add_weight("value", initializer=tf.keras.initializers.Constant(np.nan),
+                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    def update_state(self, sparsity):
+        return self.value.assign(tf.cast(sparsity, self.dtype))
+
+    def result(self):
+        return tf.identity(self.value)
+
+    def reset_state(self):
+        pass
+
+
 def _clipped_gradient(x, dy, clip_value):
     """`dy` where |x| <= clip_value, else 0 (larq's clipped straight-through estimator)."""
     if clip_value is None:
@@ -264,8 +289,9 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
             the quantizer is first called by a DepthwiseConv2D (e.g. larq's
             `QuantDepthwiseConv2D(depthwise_quantizer="signed_binary")`).
         metrics: training metrics shown in `fit`'s logs, from `("sparsity", "flip_ratio")`.
-            `"sparsity"` is the fraction of zero weights of the layer's quantized kernel,
-            logged as `sparsity/<layer name>`. Metrics are updated in training calls only
+            `"sparsity"` is the fraction of zero weights of the layer's quantized kernel in
+            the latest training step, logged as `sparsity/<layer name>` (sbtf's layers) or
+            `sparsity/<quantizer name>` (larq's). Metrics are updated in training calls only
             (not in `predict`/`evaluate` or inference graphs). Default `None`: `["sparsity"]`
             plus the metrics of an enclosing `larq.context.metrics_scope`. `[]` for none.
 
@@ -351,7 +377,7 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         # Metric objects are made here, not by add_metric(aggregation=...) inside call: a metric
         # created while tracing is not tracked, and SavedModel export then fails.
         if "sparsity" in self.training_metrics:
-            self.sparsity = tf.keras.metrics.Mean(name=f"sparsity/{self._metric_name()}")
+            self.sparsity = _KernelSparsity(name=f"sparsity/{self._metric_name()}")
         if "flip_ratio" in self.training_metrics:
             self.flip_ratio = lq_metrics.FlipRatio(name=f"flip_ratio/{self._metric_name()}")
             self.flip_ratio.build(shape)

@@ -48,19 +48,28 @@ def demo() -> str:
 
 
 def kernels() -> str:
-    recs = load(BENCH / "kernels.json")
+    recs = [r for r in load(BENCH / "kernels.json") if r.get("nonzero_percent", 35) == 35]
     rows = []
     for r in recs:
         cmsis = r.get("cmsis_nn_instructions")
         rows.append((r["board"], r["layer"], r["kernel_path"], n(r["sbtf_instructions"]),
                      f"{r['sbtf_instructions_per_mac']:.2f}", n(cmsis) if cmsis else "-",
                      f"{r['ratio_vs_cmsis_nn']:.2f}×" if cmsis else "-",
+                     f"{r['ratio_vs_cmsis_nn_element_weighted']:.2f}×"
+                     if r.get("ratio_vs_cmsis_nn_element_weighted") else "-",
                      f"{r['ratio_vs_int8_reference']:.2f}×",
                      f"{r['sbtf_weight_bytes']} / {r['int8_weight_bytes']} ({r['weight_compression']:.2f}×)"))
     code = sorted({(r["board"], r["sbtf_kernel_code_bytes"]) for r in recs})
     foot = "\n\nKernel code size: " + ", ".join(f"{b} {c} B" for b, c in code) + "."
+    prep = [r for r in recs if r.get("sbtf_prepared_persistent_bytes")]
+    if prep:
+        foot += " FC with masks decoded at prepare time (the caller's choice): " + ", ".join(
+            f"{r['board']} {n(r['sbtf_prepared_instructions'])} "
+            f"({r['ratio_prepared_vs_cmsis_nn']:.2f}×, {r['sbtf_prepared_persistent_bytes']} B "
+            f"persistent, prepare {n(r['sbtf_prepare_instructions'])} once)" for r in prep) + "."
     return table(("board", "layer", "path", "sbtf instructions", "per MAC", "CMSIS-NN",
-                  "vs CMSIS-NN", "vs plain int8 C", "weight bytes sbtf / int8"), rows) + foot
+                  "vs CMSIS-NN", "vs CMSIS-NN element-weighted", "vs plain int8 C",
+                  "weight bytes sbtf / int8"), rows) + foot
 
 
 def models() -> str:

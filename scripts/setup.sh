@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up on a fresh Debian machine: ARM toolchain + QEMU (apt), a venv in .venv
+# Idempotent set-up on a fresh Debian machine: ARM toolchain + QEMU + Fashion-MNIST (apt), a venv in .venv
 # with sbtf installed editable. Used by `make demo`, `make test`, `make bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm"
+# dataset-fashion-mnist: the Fashion-MNIST IDX files for sbtf.data (/usr/share/datasets/fashion-mnist)
+APT_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm dataset-fashion-mnist"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

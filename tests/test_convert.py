@@ -279,6 +279,12 @@ def test_depthwise_signed_binary_layer_stays_int8_with_a_warning():
         result = convert_with_report(model, representative_data=calib)
     (row,) = result.report.layers
     assert row.op == "DEPTHWISE_CONV_2D" and row.reason and row.layer == "dw"
+    # The printed table stays narrow: a footnote mark in the op column, the reason below.
+    text = str(result.report).splitlines()
+    table = [line for line in text if line.startswith(("|", "+"))]
+    assert any("| DEPTHWISE_CONV_2D [1] |" in line for line in table), text
+    assert max(map(len, table)) < 100 and not any(row.reason in line for line in table)
+    assert f"[1] dw (operator {row.operator}) kept as DEPTHWISE_CONV_2D: {row.reason}" in text
     with pytest.raises(ConversionError, match="strict mode: layer dw"):
         convert(model, representative_data=calib, strict=True)
 

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,6 +142,10 @@ def _write_truncated(src, dst):
         ("calibration_missing", "calibration file does not exist"),
         ("output_folder_missing", "does not exist"),
         ("report_folder_missing", "does not exist"),
+        ("output_is_input", "out.tflite: the output is the input model; refusing to overwrite"),
+        ("output_under_proc", "cannot write the output in /proc"),
+        ("twin_is_output", "the int8 twin and the output are the same file"),
+        ("nested_config", "HDF5 model_config is nested too deeply"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_no_output(files, tmp_path, capsys, case, match):
@@ -178,11 +183,27 @@ def test_bad_input_is_one_line_exit_2_no_output(files, tmp_path, capsys, case, m
         out = tmp_path / "no" / "such" / "out.tflite"
     elif case == "report_folder_missing":
         extra = ["--report", tmp_path / "no" / "r.json"]
+    elif case == "output_is_input":  # a link to the model: the same file once resolved
+        model = tmp_path / "model.h5"
+        model.write_bytes((files / "model.h5").read_bytes())
+        out.symlink_to(model)
+    elif case == "output_under_proc":
+        out = Path("/proc/out.tflite")
+    elif case == "twin_is_output":
+        extra = ["--int8-twin", out]
+    elif case == "nested_config":
+        import h5py
+
+        model = tmp_path / "nested.h5"
+        with h5py.File(model, "w") as f:
+            f.attrs["model_config"] = "[" * 100_000 + "]" * 100_000
+    before = model.read_bytes() if model.is_file() else None
     code, err = _run([model, out, *calib, *extra], capsys)
     assert code == 2, err
     line = _error_line(err)
     assert pytest.importorskip("re").search(match, line), line
-    assert not out.exists()
+    assert case == "output_is_input" or not out.exists()
+    assert before is None or model.read_bytes() == before
     assert not _leftovers(tmp_path)
 
 
@@ -265,9 +286,15 @@ def test_strict_fails_on_a_layer_that_stays_int8(tmp_path, capsys):
     ]
 
 
-def test_keras_config_naming_another_python_module_is_refused(files, tmp_path, capsys):
+@pytest.mark.parametrize("module,name,named", [
+    ("os", "system", "'os'"),
+    ("sbtf.layers", "os.system", "'os.system' (a dotted path) under Python module 'sbtf.layers'"),
+])
+def test_keras_config_naming_another_python_module_is_refused(files, tmp_path, capsys, module,
+                                                              name, named):
     """A `.keras` config names each object's module and Keras imports it: an edited file could
-    point an activation at `os.system`. Only Keras/TensorFlow/larq/sbtf modules are accepted."""
+    point an activation at `os.system`, directly or as a dotted path under an sbtf module. Only
+    Keras/TensorFlow/larq/sbtf modules and plain names are accepted."""
     import zipfile
 
     src, dst = files / "model.keras", tmp_path / "evil.keras"
@@ -279,9 +306,9 @@ def test_keras_config_naming_another_python_module_is_refused(files, tmp_path, c
                 layers = config["config"]["layers"]
                 (head,) = [layer for layer in layers if layer["config"]["name"] == "head"]
                 head["config"]["activation"] = {
-                    "module": "os",
+                    "module": module,
                     "class_name": "function",
-                    "config": "system",
+                    "config": name,
                     "registered_name": "function",
                 }
                 data = json.dumps(config).encode()
@@ -290,5 +317,38 @@ def test_keras_config_naming_another_python_module_is_refused(files, tmp_path, c
     code, err = _run([dst, out, "--random-calibration"], capsys)
     assert code == 2, err
     line = _error_line(err)
-    assert "'os'" in line and "--unsafe" in line
+    assert named in line and "--unsafe" in line
     assert not out.exists()
+
+
+def test_paths_are_checked_before_tensorflow_is_imported(tmp_path):
+    """The console script's entry point answers a wrong path without importing TensorFlow."""
+    code = (
+        "import sys, sbtf_convert\n"
+        f"rc = sbtf_convert.main([{str(tmp_path / 'nope.h5')!r}, 'o.tflite', '--random-calibration'])\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"sbtf-convert: error: {tmp_path / 'nope.h5'}: no such file or folder"
+
+
+def test_int8_twin_is_tensorflows_plain_int8_model(files, tmp_path, capsys):
+    out, twin = tmp_path / "m.tflite", tmp_path / "twin.tflite"
+    code, err = _run([files / "model.h5", out, "--calibration", files / "calib.npy",
+                      "--int8-twin", twin], capsys)
+    assert code == 0, err
+    assert [name for _, _, name in sbtf_operators(out.read_bytes())] == ["SBTF_CONV_2D"]
+    assert sbtf_operators(twin.read_bytes()) == []
+    x = np.random.default_rng(1).integers(-128, 128, (1, *SHAPE)).astype(np.int8)
+    outputs = []
+    for interp in (sbtf.Interpreter(model_path=str(out)), tf.lite.Interpreter(
+            model_path=str(twin),
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)):
+        interp.allocate_tensors()
+        interp.set_tensor(interp.get_input_details()[0]["index"], x)
+        interp.invoke()
+        outputs.append(interp.get_tensor(interp.get_output_details()[0]["index"]))
+    np.testing.assert_array_equal(outputs[0], outputs[1])

@@ -494,16 +494,26 @@ MALFORMED_OPTIONS = {
 }
 
 
+def _delegate_only(**model):
+    """tf.lite.Interpreter with sbtf's delegate, without sbtf.Interpreter's validator: the
+    delegate's own checks, for callers that bypass sbtf.Interpreter (docs/host.md)."""
+    return tf.lite.Interpreter(**model, experimental_delegates=[sbtf.load_delegate()],
+                               experimental_op_resolver_type=REF)
+
+
 @pytest.mark.parametrize("case", sorted(MALFORMED_OPTIONS))
 def test_malformed_options_fail_cleanly_at_allocate(conv_model, tmp_path, case):
     raw, message = MALFORMED_OPTIONS[case]
     path = tmp_path / "bad.tflite"
     path.write_bytes(_with_options(conv_model, raw))
-    interp = sbtf.Interpreter(model_path=str(path))  # construction succeeds
+    with pytest.raises(ValueError) as err:  # sbtf's validator, before TFLite
+        sbtf.Interpreter(model_path=str(path))
+    text = str(err.value)
+    assert text.startswith(f"{path}: operator 0 (SBTF_CONV_2D): "), text
+    interp = _delegate_only(model_path=str(path))  # construction succeeds
     with pytest.raises(RuntimeError, match=message) as err:
         interp.allocate_tensors()
-    text = str(err.value)
-    assert str(path) in text and "SBTF_CONV_2D (node 0" in text, text
+    assert "SBTF_CONV_2D (node 0" in str(err.value)
 
 
 def test_fully_connected_options_are_checked():
@@ -517,7 +527,7 @@ def test_fully_connected_options_are_checked():
         (_replace(good, "input_channels", "int", 40),
          rf"bitmask shape \[4, {row_bytes(16)}\] does not match"),
     ]:
-        interp = sbtf.Interpreter(model_content=_with_options(tflite, _flex(entries)))
+        interp = _delegate_only(model_content=_with_options(tflite, _flex(entries)))
         with pytest.raises(RuntimeError, match=message):
             interp.allocate_tensors()
     # An input that is not whole rows of input_channels.
@@ -539,7 +549,7 @@ def test_truncated_and_corrupted_options_never_crash(conv_model):
         blobs.append(bytes(b))
     rejected = []
     for blob in blobs:
-        interp = sbtf.Interpreter(model_content=_with_options(conv_model, blob))
+        interp = _delegate_only(model_content=_with_options(conv_model, blob))
         try:
             interp.allocate_tensors()
             rejected.append(False)
@@ -581,7 +591,10 @@ def test_bad_sign_and_mask_tensors_fail_cleanly(conv_model):
         (1, wrong_mask_shape, "bitmask shape|sign must be"),
     ]
     for position, change, message in cases:
-        interp = sbtf.Interpreter(model_content=_edit_sbtf_tensor(conv_model, position, change))
+        bad = _edit_sbtf_tensor(conv_model, position, change)
+        with pytest.raises(ValueError, match=r"operator 0 \(SBTF_CONV_2D\)"):
+            sbtf.Interpreter(model_content=bad)
+        interp = _delegate_only(model_content=bad)
         with pytest.raises(RuntimeError, match=message):
             interp.allocate_tensors()
 

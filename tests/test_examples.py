@@ -94,10 +94,9 @@ def test_cifar10_rejects_bad_options(tmp_path):
 
 
 def test_distillation_loss_is_zero_for_a_perfect_copy():
-    cifar = _module("cifar10_resnet8/train.py")
     inputs = tf.keras.Input((4,))
     model = tf.keras.Model(inputs, tf.keras.layers.Dense(3, activation="softmax")(inputs))
-    distiller = cifar.Distiller(model, model, weight=1.0, temperature=4.0)
+    distiller = sbtf.models.Distiller(model, model, weight=1.0, temperature=4.0)
     probs = tf.constant([[0.7, 0.2, 0.1]])
     soft = distiller._soften(probs)
     assert float(distiller.kl(soft, soft)) == pytest.approx(0.0, abs=1e-6)
@@ -159,6 +158,10 @@ def test_digits_example_train_convert_and_run_on_host(tmp_path, capsys):
     keras_pred = model.predict(images, verbose=0).argmax(axis=1)
     # int8 rounding may flip a near-tie; the two must agree on almost every image.
     assert np.mean(outputs.argmax(axis=1) == keras_pred) >= 0.97
+    np.save(out / "nchw.npy", images.transpose(0, 3, 1, 2))
+    assert host.main([str(tflite), "--images", str(out / "nchw.npy")]) == 2
+    assert ("images have shape [360, 1, 8, 8], the model's input shape is [1, 8, 8, 1]: "
+            "expected [N, 8, 8, 1]") in capsys.readouterr().err
 
     # A board output equal to the host's passes; one changed byte fails with exit 1.
     np.save(out / "board.npy", outputs)
@@ -184,6 +187,12 @@ def test_stm32_uart_log_parsing(tmp_path, capsys):
     assert outputs[0, 9] == -123  # 0x85 as int8
     assert "median 16001" in capsys.readouterr().out
 
+    log.write_text("sbtf-info board=nucleo-f411re arena=4096 inputs=1\r\n"
+                   "sbtf-info cycles=unavailable (the DWT cycle counter does not advance)\r\n"
+                   "sbtf-out 0 80818080808080788185 -\r\nsbtf-done\r\n")
+    assert uart.main([str(log)]) == 0
+    assert "cycles per inference: unavailable" in capsys.readouterr().out
+
     log.write_text("sbtf-info board=nucleo-f411re arena=4096 inputs=3\r\n"
                    "sbtf-out 0 80818080808080788185 16000\r\n"
                    "sbtf-error op=2 status=-3\r\n")
@@ -192,3 +201,97 @@ def test_stm32_uart_log_parsing(tmp_path, capsys):
     log.write_text("just a terminal banner\r\n")
     assert uart.main([str(log)]) == 2
     assert "no `sbtf-info" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_stm32_firmware_boots_on_netduinoplus2_bit_exact_with_host(tmp_path, capsys):
+    """The NUCLEO-F411RE image of `sbtf-micro build --input` runs unchanged on QEMU's
+    netduinoplus2 (STM32F405: the same USART2, QEMU's second -serial); parse_uart reads its
+    lines, which equal the host's outputs bit for bit; QEMU has no DWT, so cycles are
+    reported unavailable, not 0."""
+    from sbtf.converters import convert_with_report
+    from sbtf.micro import cli, hostref, qemu, runtime
+
+    tf.keras.utils.set_random_seed(3)
+    L = tf.keras.layers
+    inp = tf.keras.Input((8, 8, 2))
+    y = L.Conv2D(8, 3, padding="same")(inp)
+    y = sbtf.SignedBinaryConv2D(16, 3, padding="same", use_bias=False)(y)
+    y = L.ReLU()(L.BatchNormalization()(y))
+    model = tf.keras.Model(inp, L.Dense(10)(L.Flatten()(y)))
+    rng = np.random.default_rng(3)
+    res = convert_with_report(model, representative_data=rng.normal(size=(32, 8, 8, 2)))
+    model_path = tmp_path / "m.tflite"
+    model_path.write_bytes(res.tflite)
+    x = rng.normal(size=(3, 8, 8, 2)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    elf = tmp_path / "fw.elf"
+    assert cli.main(["build", str(model_path), "--board", "nucleo-f411re", "--input",
+                     str(tmp_path / "x.npy"), "-o", str(elf)]) == 0
+    capsys.readouterr()
+
+    run = qemu.run_uart("netduinoplus2", elf, uart=2, timeout=60).check()
+    assert "sbtf-info cycles=unavailable" in run.stdout
+    (tmp_path / "uart.log").write_text(run.stdout)
+    uart = _module("stm32/parse_uart.py")
+    board, outputs, cycles = uart.parse_log(run.stdout)
+    assert board == "nucleo-f411re" and outputs.shape == (3, 10) and len(cycles) == 0
+    x_int8 = runtime.quantize_inputs(x, *hostref.input_quantization(res.tflite))
+    host = hostref.run_sbtf_interpreter(res.tflite, x_int8)
+    assert len(np.unique(host)) > 5, "outputs too uniform to show bit-exactness"
+    np.testing.assert_array_equal(outputs, host)
+    np.testing.assert_array_equal(outputs, hostref.run_reference(res.int8_tflite, x_int8))
+    assert uart.main([str(tmp_path / "uart.log")]) == 0
+    assert "cycles per inference: unavailable" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_fashion_mnist_example_to_the_board(tmp_path, capsys):
+    """examples/fashion_mnist on a few images: train, convert, `sbtf-micro run` on
+    netduinoplus2, host and board outputs identical (the 1,000-image run: its README)."""
+    fashion = _module("fashion_mnist/train.py")
+    out = tmp_path / "fashion"
+    assert fashion.main(["--distill", "--epochs", "1", "--teacher-epochs", "1",
+                         "--train-size", "128", "--test-images", "6", "--batch-size", "64",
+                         "--out", str(out)]) == 0
+    record = json.loads((out / "train.json").read_text())
+    assert 0.0 <= record["teacher_accuracy"] <= 1.0 and 0.0 <= record["test_accuracy"] <= 1.0
+    assert record["flash_bytes"]["sbtf"] < record["flash_bytes"]["int8"] / 4
+    images, labels = np.load(out / "test_images.npy"), np.load(out / "test_labels.npy")
+    assert images.shape == (6, 28, 28, 1) and labels.shape == (6,)
+    assert np.load(out / "calibration.npy").shape == (128, 28, 28, 1)
+
+    from sbtf.converters import cli as convert_cli
+    from sbtf.micro import cli as micro_cli
+
+    tflite = out / "resnet8_fashion.tflite"
+    assert convert_cli.main([str(out / "resnet8_fashion.h5"), str(tflite),
+                             "--calibration", str(out / "calibration.npy")]) == 0
+    assert micro_cli.main(["run", str(tflite), "--board", "netduinoplus2",
+                           "--input", str(out / "test_images.npy"),
+                           "--output", str(out / "board.npy")]) == 0
+    printed = capsys.readouterr().out
+    assert "instructions per inference:" in printed and "flash:" in printed
+    host = _module("digits/run_host.py")
+    assert host.main([str(tflite), "--images", str(out / "test_images.npy"), "--labels",
+                      str(out / "test_labels.npy"), "--board-output", str(out / "board.npy")]) == 0
+    assert "identical on all 6 images" in capsys.readouterr().out
+
+
+def test_fashion_mnist_example_without_the_dataset_exits_2(tmp_path):
+    out = tmp_path / "out"
+    result = _run("fashion_mnist/train.py", "--epochs", "1", "--out", str(out),
+                  env={"SBTF_FASHION_MNIST_DIR": str(tmp_path)})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "dataset-fashion-mnist" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_demo_without_the_dataset_exits_2(tmp_path, monkeypatch, capsys):
+    from sbtf import demo
+
+    monkeypatch.setenv("SBTF_FASHION_MNIST_DIR", str(tmp_path))
+    out = tmp_path / "demo"
+    assert demo.main(["--dataset", "fashion-mnist", "--out", str(out)]) == 2
+    assert "dataset-fashion-mnist" in capsys.readouterr().err
+    assert not out.exists()

@@ -192,3 +192,80 @@ def test_plots_reject_wrong_json(tmp_path, capsys):
                        "--out", str(tmp_path)]) == 2
     assert "missing.h5: no such model file" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.parametrize("arch", list(experiments.ARCHITECTURES))
+def test_compared_weights_and_equal_nonzero_widths(arch):
+    """`compared_weights` counts what `weight_stats` counts in the built model, and the
+    equal-non-zero widths land within 5 % of the target (one scale, rounded widths)."""
+    for widths, first_conv in (((32, 32, 64), "quantized"), ((11, 21, 43), "float")):
+        model = experiments.build_model(arch, "binary", input_shape=(28, 28, 1), widths=widths,
+                                        first_conv=first_conv)
+        stats = experiments.weight_stats(model)
+        assert stats["compared_weights"] == stats["compared_nonzero"] == (
+            experiments.compared_weights(arch, widths, 1, first_conv))
+    base = experiments.ARCHITECTURES[arch]
+    full = experiments.compared_weights(arch, base, 1, "float")
+    for fraction in (1.0, 0.6):
+        widths = experiments.equal_nonzero_widths(arch, 0.3 * full, fraction,
+                                                  first_conv="float")
+        assert all(w < b for w, b in zip(widths, base))
+        got = fraction * experiments.compared_weights(arch, widths, 1, "float")
+        assert abs(got - 0.3 * full) / (0.3 * full) < 0.05, (widths, got)
+
+
+@pytest.fixture(scope="module")
+def fashion_smoke():
+    """The Fashion-MNIST comparison on a tiny subset (the full runs: docs/results.md)."""
+    data = sbtf.data.load("fashion-mnist", train_size=192, test_size=128)
+    return experiments.compare(dataset="fashion-mnist", data=data, epochs=1, seeds=[0],
+                               equal_nonzero=True, distill=True, first_conv="float",
+                               batch_size=64, log=None)
+
+
+def test_fashion_comparison_smoke(fashion_smoke, tmp_path):
+    r = fashion_smoke["methods"]
+    assert list(r) == [*experiments.METHODS, "binary-eq", "ternary-eq"]
+    assert fashion_smoke["config"]["input_shape"] == [28, 28, 1]
+    assert fashion_smoke["config"]["train_images"] == 192
+    # The first conv is float in every net: the compared convs are the other two.
+    assert r["float"]["compared_weights"] == 9 * (32 * 32 + 32 * 64)
+    target = r["signed-binary"]["compared_nonzero_mean"]
+    assert target < 0.55 * r["signed-binary"]["compared_weights"]
+    for method in ("binary-eq", "ternary-eq"):
+        assert r[method]["widths"] < r[method.removesuffix("-eq")]["widths"]
+        # Ternary's zeros vary with training: its non-zeros match to within 10 %.
+        assert abs(r[method]["compared_nonzero_mean"] - target) < 0.1 * target, method
+    assert r["binary-eq"]["compared_nonzero"] == r["binary-eq"]["compared_weights"]
+    for method in r:
+        assert 0.0 <= r[method]["accuracy_mean"] <= 1.0
+    table = experiments.format_compare(fashion_smoke)
+    assert "binary-eq" in table and "fashion-mnist (192 train / 128 test images)" in table
+    out = tmp_path / "compare.json"
+    experiments.write_json({"experiment": "compare", "architectures": [fashion_smoke]}, str(out))
+    assert plots.main(["compare", "--json", str(out), "--out", str(tmp_path)]) == 0
+    _png(tmp_path / "compare.png")
+
+
+def test_ablation_smoke():
+    data = sbtf.data.load("fashion-mnist", train_size=128, test_size=128)
+    rows = [experiments.ABLATION[0], ("2x epochs", {"epochs": "2x"})]
+    result = experiments.ablation(data=data, epochs=1, seeds=[0], rows=rows, log=None,
+                                  first_conv="float", batch_size=64)
+    assert [r["name"] for r in result["rows"]] == ["base", "2x epochs"]
+    assert result["rows"][1]["change"] == {"epochs": 2}
+    assert result["config"]["first_conv"] == "float"
+    assert 0.0 <= result["float"]["accuracy_mean"] <= 1.0
+    table = experiments.format_ablation(result)
+    assert "float net (teacher)" in table and "+0.00" in table
+
+
+def test_cli_rejects_missing_dataset_with_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SBTF_FASHION_MNIST_DIR", str(tmp_path))
+    out = tmp_path / "compare.json"
+    assert experiments.main(["compare", "--dataset", "fashion-mnist", "--out", str(out)]) == 2
+    assert "dataset-fashion-mnist" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(SystemExit) as e:
+        experiments.main(["compare", "--arch", "vgg", "--out", str(out)])
+    assert e.value.code == 2

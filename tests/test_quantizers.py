@@ -310,12 +310,33 @@ def test_sparsity_metric_in_fit_logs():
     )
     model.compile(tf.keras.optimizers.SGD(0.0), "mse")  # lr 0: weights, hence sparsity, fixed
     x = np.random.default_rng(5).uniform(size=(16, 4, 4, 1)).astype(np.float32)
-    history = model.fit(x, np.zeros((16, 2)), epochs=1, batch_size=8, verbose=0)
-    assert "sparsity/sb_conv" in history.history
+    y = np.zeros((16, 2))
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, validation_data=(x, y))
     expected = float(np.mean(sbtf.quantized_kernel(model.layers[0]) == 0))
-    assert history.history["sparsity/sb_conv"][0] == pytest.approx(expected, abs=1e-6)
+    assert history.history["sparsity/sb_conv"] == pytest.approx([expected] * 2, abs=1e-6)
     assert any(k.startswith("flip_ratio/") for k in history.history)
+    # In larq's Quant* layers the metric is named after the quantizer (docs/training.md).
     assert any(k.startswith("sparsity/signed_binary_quantizer") for k in history.history)
+    # Validation does not update it but logs the sparsity of the weights it ran with, not 0.
+    assert history.history["val_sparsity/sb_conv"] == pytest.approx([expected] * 2, abs=1e-6)
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["sparsity/sb_conv"] == (
+        pytest.approx(expected, abs=1e-6))
+
+
+def test_sparsity_metric_is_the_latest_steps_and_nan_before_training():
+    model = tf.keras.Sequential([tf.keras.Input((4,)), sbtf.SignedBinaryDense(8, name="sb")])
+    model.compile(tf.keras.optimizers.SGD(0.5), "mse")
+    x = np.random.default_rng(6).normal(size=(32, 4)).astype(np.float32)
+    y = np.random.default_rng(7).normal(size=(32, 8)).astype(np.float32)
+    assert np.isnan(model.evaluate(x, y, verbose=0, return_dict=True)["sparsity/sb"])
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, validation_data=(x, y)).history
+    assert history["val_sparsity/sb"] == pytest.approx(history["sparsity/sb"], abs=1e-6)
+    # The value is the forward pass's of the latest step (not an epoch mean): with the weights
+    # frozen for one more epoch it equals the sparsity of the current kernel.
+    model.optimizer.learning_rate.assign(0.0)
+    history = model.fit(x, y, epochs=1, batch_size=8, verbose=0).history
+    latest = float(np.mean(sbtf.quantized_kernel(model.layers[0]) == 0))
+    assert history["sparsity/sb"] == pytest.approx([latest], abs=1e-6)
 
 
 def test_metrics_can_be_disabled():

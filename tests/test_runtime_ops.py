@@ -50,6 +50,7 @@ CASES = [
     ("conv_1x1_relu6", (5, 5, 33), lambda x: L.ReLU(6.0)(L.Conv2D(31, 1)(x))),
     ("conv_5x5", (11, 11, 2), _conv(3, 5, padding="same")),
     ("conv_rect_kernel", (7, 10, 3), _conv(4, (1, 3), strides=(1, 2), padding="same")),
+    ("conv_1x1_stride2", (9, 9, 6), _conv(5, 1, strides=2)),
     ("depthwise_same", (9, 9, 8), lambda x: L.DepthwiseConv2D(3, padding="same")(x)),
     ("depthwise_mult2_valid", (8, 8, 3), lambda x: L.DepthwiseConv2D(3, depth_multiplier=2)(x)),
     ("depthwise_stride2_relu", (10, 10, 5),
@@ -103,6 +104,32 @@ def test_every_builtin_op_on_a_board(tmp_path):
     ops = {op.name for op in codegen.load_graph(tflite).operators}
     assert {"PAD", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MAX_POOL_2D", "AVERAGE_POOL_2D",
             "MEAN", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"} <= ops, sorted(ops)
+
+
+def _tails(x):
+    """Every remainder of the optimized paths: K = 27 (not a multiple of 4 or 16), odd channel and
+    pixel counts, 1x1 convs read in place (stride 1 and 2), an ADD large enough for its tables,
+    depthwise with multiplier 2 and with 22 channels (not a multiple of 4), FC with K = 117."""
+    a = L.Conv2D(11, 3, padding="same", activation="relu")(x)
+    b = L.Conv2D(11, 1)(a)
+    c = L.Add()([a, b])
+    d = L.DepthwiseConv2D(3, depth_multiplier=2, strides=2, padding="same")(c)
+    e = L.DepthwiseConv2D(3, padding="same", activation="relu")(d)
+    f = L.Conv2D(13, 1, strides=2)(e)
+    return L.Dense(7)(L.Flatten()(f))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["host", "mps2-an386", "mps3-an547"])
+def test_optimized_paths_match_tflite(board, tmp_path):
+    """Portable C on the host (ASan + UBSan), the DSP path on Cortex-M4, Helium on Cortex-M55."""
+    tflite = _check((11, 11, 3), _tails, seed=11, tmp_path=tmp_path,
+                    board=None if board == "host" else board, n=6)
+    graph = codegen.load_graph(tflite)
+    assert [op.name for op in graph.operators if op.name != "RESHAPE"] == [
+        "CONV_2D", "CONV_2D", "ADD", "DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D",
+        "FULLY_CONNECTED"]
+    assert codegen.generate(tflite).graph.tensors[graph.operators[2].outputs[0]].size >= 1024
 
 
 def test_softmax_table_is_expf_of_the_float32_products():

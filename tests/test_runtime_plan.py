@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import sbtf  # noqa: F401
-from sbtf.micro import codegen, hostref, runtime
+from sbtf.micro import codegen, hostref, qemu, runtime
 
 L = tf.keras.layers
 
@@ -123,8 +123,19 @@ def test_generated_header_reports_arena_next_to_the_sum(branchy, tmp_path):
     assert "arena" in gen.summary() and str(gen.plan.naive_bytes) in gen.summary()
 
 
-def test_scratch_is_zero_without_sbtf_ops(branchy):
-    assert "#define SBTF_MODEL_SCRATCH_BYTES (0)" in codegen.generate(branchy).header
+def test_builtin_scratch_is_sized_by_the_runtime_macros(branchy, tmp_path):
+    """Without sbtf ops the scratch is the largest SBTF_RT_*_SCRATCH_BYTES term: here the ADD
+    tables (12 * 12 * 8 >= SBTF_RT_ADD_TABLE_MIN elements, 2 x 256 int32), which the image
+    reports at boot and allocates statically."""
+    x = np.zeros((1, 12 * 12 * 4), np.int8)
+    exe, gen, _ = runtime.build_host_runner(branchy, x, out_dir=tmp_path)
+    assert "SBTF_SCRATCH_BYTES(" not in gen.header
+    for term in ("SBTF_RT_CONV_SCRATCH_BYTES(36)", "SBTF_RT_DEPTHWISE_SCRATCH_BYTES(8)",
+                 "SBTF_RT_ADD_SCRATCH_BYTES(1152)"):
+        assert term in gen.header
+    out = qemu.run_host(exe, timeout=60)
+    assert out.exit_code == 0, out.stdout
+    assert "sbtf-info scratch=2048 " in out.stdout
 
 
 def test_scratch_expression_is_a_balanced_max():

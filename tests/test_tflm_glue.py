@@ -170,6 +170,6 @@ def test_sbtf_micro_runtime_tflm(tflm, resnet8_logits, tmp_path, capsys):
     capsys.readouterr()
     bad = tmp_path / "bad.elf"
     assert cli.main(["build", str(model), "--board", "nucleo-f746zg", "--runtime", "tflm",
-                     "-o", str(bad)]) == 1
+                     "-o", str(bad)]) == 2
     assert "--runtime tflm builds for the QEMU boards" in capsys.readouterr().err
     assert not bad.exists()

@@ -144,48 +144,6 @@ def float_resnet8() -> tf.keras.Model:
     )
 
 
-class Distiller(tf.keras.Model):
-    """Trains `student` on (1 - weight) * CE + weight * T² * KL(teacher_T || student_T).
-
-    Both models end in softmax; log-probabilities divided by T are the softened logits.
-    The teacher runs in inference mode and is not trained.
-    """
-
-    def __init__(self, student, teacher, weight: float, temperature: float):
-        super().__init__(name="distiller")
-        self.student, self.teacher = student, teacher
-        self.teacher.trainable = False
-        self.weight, self.temperature = float(weight), float(temperature)
-        self.ce = tf.keras.losses.SparseCategoricalCrossentropy()
-        self.kl = tf.keras.losses.KLDivergence()
-
-    def call(self, x, training=False):
-        return self.student(x, training=training)
-
-    def _soften(self, probs):
-        return tf.nn.softmax(tf.math.log(tf.clip_by_value(probs, 1e-7, 1.0)) / self.temperature)
-
-    def train_step(self, data):
-        x, y = data
-        teacher_probs = self.teacher(x, training=False)
-        with tf.GradientTape() as tape:
-            probs = self.student(x, training=True)
-            ce = self.ce(y, probs)
-            kd = self.kl(self._soften(teacher_probs), self._soften(probs)) * self.temperature**2
-            loss = (1.0 - self.weight) * ce + self.weight * kd + tf.add_n(
-                [tf.constant(0.0)] + self.student.losses)
-        variables = self.student.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        self.compiled_metrics.update_state(y, probs)
-        return {"loss": loss, "ce": ce, "kd": kd, **{m.name: m.result() for m in self.metrics}}
-
-    def test_step(self, data):
-        x, y = data
-        probs = self.student(x, training=False)
-        self.compiled_metrics.update_state(y, probs)
-        return {"loss": self.ce(y, probs), **{m.name: m.result() for m in self.metrics}}
-
-
 def fit(model, train_ds, test_ds, *, epochs, steps_per_epoch, args, verbose):
     model.compile(
         optimizer=tf.keras.optimizers.Adam(
@@ -293,7 +251,7 @@ def main(argv=None) -> int:
 
     tf.keras.utils.set_random_seed(args.seed)
     student = sbtf.models.resnet8(threshold=args.threshold, name="resnet8_sb")
-    trainer = student if teacher is None else Distiller(
+    trainer = student if teacher is None else sbtf.models.Distiller(
         student, teacher, args.distill_weight, args.temperature)
     history = fit(trainer, train_ds, test_ds, epochs=args.epochs,
                   steps_per_epoch=steps_per_epoch, args=args, verbose=verbose)

@@ -1,4 +1,4 @@
-"""Run a converted digits model on the host (TFLite + sbtf's delegate) and score it.
+"""Run a converted image classifier on the host (TFLite + sbtf's delegate) and score it.
 
     python examples/digits/run_host.py build/digits/digits.tflite \
         --images build/digits/test_images.npy --labels build/digits/test_labels.npy \
@@ -22,6 +22,7 @@ import sys
 import numpy as np
 
 import sbtf  # before TensorFlow: selects Keras 2 (tf-keras)
+from sbtf.batch import as_batch
 from sbtf.micro.runtime import quantize_inputs
 
 
@@ -35,20 +36,18 @@ def _load(path: str, what: str) -> np.ndarray:
 
 
 def run(model_path: str, images: np.ndarray) -> np.ndarray:
-    """int8 outputs [N, classes] of the converted model on float images [N, 8, 8, 1]."""
+    """int8 outputs [N, classes] of the converted model on float images [N, H, W, C]."""
     interpreter = sbtf.Interpreter(model_path=model_path)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
         raise ValueError(f"{model_path}: expected int8 input and output (sbtf-convert's default), "
                          f"got {inp['dtype'].__name__} / {out['dtype'].__name__}")
-    if tuple(images.shape[1:]) != tuple(inp["shape"][1:]):
-        raise ValueError(f"images have shape {list(images.shape[1:])}, the model takes "
-                         f"{list(inp['shape'][1:])}")
+    images = as_batch(images, inp["shape"], "images")
     scale, zero_point = inp["quantization"]
     outputs = []
     for x in quantize_inputs(images, scale, zero_point):
-        interpreter.set_tensor(inp["index"], x[None])
+        interpreter.set_tensor(inp["index"], x)
         interpreter.invoke()
         outputs.append(interpreter.get_tensor(out["index"])[0].copy())
     return np.stack(outputs)
@@ -57,7 +56,7 @@ def run(model_path: str, images: np.ndarray) -> np.ndarray:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="converted .tflite")
-    p.add_argument("--images", required=True, help="float images .npy [N, 8, 8, 1]")
+    p.add_argument("--images", required=True, help="float images .npy [N, H, W, C]")
     p.add_argument("--labels", help="labels .npy [N] (to print the accuracy)")
     p.add_argument("--output", help="write the int8 outputs [N, 10] to this .npy")
     p.add_argument("--board-output", help="sbtf-micro run --output file to compare with")

@@ -4,11 +4,13 @@
 
 The firmware (`sbtf-micro build ... --board nucleo-*`) prints
     sbtf-info board=<name> arena=<bytes> inputs=<N>
-    sbtf-out <i> <hex bytes of output i> <cycles>
+    sbtf-info cycles=unavailable          (when the DWT cycle counter does not advance: QEMU)
+    sbtf-out <i> <hex bytes of output i> <cycles, or ->
     sbtf-done
 (or `sbtf-error op=<index> status=<code>`). This reads those lines (anything else in the log,
 such as a terminal's noise from before the reset, is ignored), checks that all N outputs
-arrived, saves them as int8 [N, output size], and prints the DWT cycles per inference.
+arrived, saves them as int8 [N, output size], and prints the DWT cycles per inference (or that
+they are unavailable).
 
 Exit status: 0 done, 1 the firmware reported an error or the log is incomplete, 2 bad input.
 """
@@ -24,14 +26,15 @@ from sbtf.micro.runtime import parse_output
 
 
 def parse_log(text: str):
-    """(board, outputs int8 [N, size], cycles [N]) from the firmware's UART lines."""
+    """(board, outputs int8 [N, size], cycles [N], or [] when the board has no running cycle
+    counter) from the firmware's UART lines."""
     info = re.search(r"sbtf-info board=(\S+) arena=\d+ inputs=(\d+)", text)
     if info is None:
         raise ValueError("no `sbtf-info board=... inputs=N` line: is this the firmware's output, "
                          "captured from before the reset (press the board's black RESET button "
                          "while capturing)?")
     board, n = info.group(1), int(info.group(2))
-    first = re.search(r"^sbtf-out \d+ ([0-9a-f]+) \d+", text, re.MULTILINE)
+    first = re.search(r"^sbtf-out \d+ ([0-9a-f]+) (\d+|-)", text, re.MULTILINE)
     if first is None:
         error = re.search(r"^sbtf-error .*$", text, re.MULTILINE)
         raise RuntimeError(f"{board}: {error.group(0)}" if error else
@@ -65,8 +68,12 @@ def main(argv=None) -> int:
         print(f"error: {args.log}: {e}", file=sys.stderr)
         return 1
     print(f"{board}: {len(outputs)} outputs of {outputs.shape[1]} int8 values")
-    print(f"cycles per inference: median {int(np.median(cycles))}, min {cycles.min()}, "
-          f"max {cycles.max()} ({np.median(cycles) / args.mhz / 1000:.2f} ms at {args.mhz:g} MHz)")
+    if len(cycles):
+        print(f"cycles per inference: median {int(np.median(cycles))}, min {cycles.min()}, max "
+              f"{cycles.max()} ({np.median(cycles) / args.mhz / 1000:.2f} ms at {args.mhz:g} MHz)")
+    else:
+        print("cycles per inference: unavailable (the board's DWT cycle counter does not advance;"
+              " QEMU does not model it)")
     if args.output:
         np.save(args.output, outputs)
         print(f"wrote {args.output}")

@@ -395,9 +395,19 @@ static TfLiteStatus kernel_prepare(TfLiteContext *context, TfLiteNode *node) {
     if (bias == NULL) return fail(context, op, "bias tensor index is out of range");
   }
   if (!input || !mask || !sign || !output) return fail(context, op, "tensor index out of range");
+  /* TFLite skips its own buffer-size check for tensors with sparsity parameters, and the
+     kernels read dense data: refuse them, and check every size read below against `bytes`. */
+  if (input->sparsity || mask->sparsity || sign->sparsity || output->sparsity ||
+      (bias && bias->sparsity)) {
+    return fail(context, op, "sparse tensors are not supported");
+  }
   if (input->type != kTfLiteInt8) return fail(context, op, "input must be int8");
   if (output->type != kTfLiteInt8) return fail(context, op, "output must be int8");
   if (input->dims == NULL) return fail(context, op, "input has no shape");
+  if (input->data.data != NULL && (int64_t)input->bytes < num_elements(input->dims)) {
+    return fail(context, op, "input holds %zu bytes, its shape needs %lld", input->bytes,
+                (long long)num_elements(input->dims));
+  }
 
   /* Bitmask [C_out, row_bytes] and sign [C_out]: constant, well-formed. */
   if (mask->type != kTfLiteUInt8 || mask->dims == NULL || mask->dims->size != 2 ||
@@ -419,6 +429,10 @@ static TfLiteStatus kernel_prepare(TfLiteContext *context, TfLiteNode *node) {
                 "[%d, %d] for K = %lld", mask->dims->data[0], mask->dims->data[1],
                 (int)op->c_out, (int)row_bytes, (long long)k);
   }
+  if ((int64_t)mask->bytes < (int64_t)op->c_out * row_bytes) {
+    return fail(context, op, "bitmask buffer holds %zu bytes, [%d, %d] needs %lld", mask->bytes,
+                (int)op->c_out, (int)row_bytes, (long long)op->c_out * row_bytes);
+  }
   const uint8_t *bits = mask->data.uint8;
   for (int32_t c = 0; c < op->c_out; c++) {
     for (int64_t i = k; i < (int64_t)row_bytes * 8; i++) {
@@ -429,7 +443,8 @@ static TfLiteStatus kernel_prepare(TfLiteContext *context, TfLiteNode *node) {
     }
   }
   if (sign->type != kTfLiteInt8 || sign->dims == NULL || sign->dims->size != 1 ||
-      sign->dims->data[0] != op->c_out || !is_constant(sign)) {
+      sign->dims->data[0] != op->c_out || !is_constant(sign) ||
+      (int64_t)sign->bytes < op->c_out) {
     return fail(context, op, "sign must be a constant 1-D int8 tensor of C_out = %d values",
                 (int)op->c_out);
   }
@@ -439,7 +454,8 @@ static TfLiteStatus kernel_prepare(TfLiteContext *context, TfLiteNode *node) {
     }
   }
   if (bias != NULL && (bias->type != kTfLiteInt32 || bias->dims == NULL ||
-                       num_elements(bias->dims) != op->c_out)) {
+                       num_elements(bias->dims) != op->c_out ||
+                       (int64_t)bias->bytes < (int64_t)op->c_out * 4)) {
     return fail(context, op, "bias must be an int32 tensor of C_out = %d values", (int)op->c_out);
   }
 
@@ -565,6 +581,37 @@ static TfLiteRegistration kernel_registration(const char *name) {
 
 /* ---------------------------------------------------------------- the delegate */
 
+/* TFLite's graph partitioning crashes on a node that reads its own output: refuse the model
+   before handing any node to it. Also checks the node's tensor indices. */
+static TfLiteStatus check_wiring(TfLiteContext *context, int node_index) {
+  TfLiteNode *node;
+  TfLiteRegistration *reg;
+  if (context->GetNodeAndRegistration(context, node_index, &node, &reg) != kTfLiteOk) {
+    return kTfLiteError;
+  }
+  const TfLiteIntArray *lists[2] = {node->inputs, node->outputs};
+  for (int l = 0; l < 2; l++) {
+    for (int i = 0; lists[l] != NULL && i < lists[l]->size; i++) {
+      const int t = lists[l]->data[i];
+      if (t != kTfLiteOptionalTensor && (t < 0 || (size_t)t >= context->tensors_size)) {
+        context->ReportError(context, "%s (node %d): tensor index %d is out of range",
+                             reg->custom_name, node_index, t);
+        return kTfLiteError;
+      }
+    }
+  }
+  for (int o = 0; node->outputs != NULL && o < node->outputs->size; o++) {
+    for (int i = 0; node->inputs != NULL && i < node->inputs->size; i++) {
+      if (node->outputs->data[o] == node->inputs->data[i]) {
+        context->ReportError(context, "%s (node %d): tensor %d is both an input and an output",
+                             reg->custom_name, node_index, node->inputs->data[i]);
+        return kTfLiteError;
+      }
+    }
+  }
+  return kTfLiteOk;
+}
+
 static TfLiteStatus delegate_prepare(TfLiteContext *context, TfLiteDelegate *delegate) {
   TfLiteIntArray *plan;
   if (context->GetExecutionPlan(context, &plan) != kTfLiteOk) return kTfLiteError;
@@ -590,6 +637,9 @@ static TfLiteStatus delegate_prepare(TfLiteContext *context, TfLiteDelegate *del
     }
   }
   TfLiteStatus status = kTfLiteOk;
+  for (int i = 0; i < count && status == kTfLiteOk; i++) {
+    status = check_wiring(context, claimed[i]);
+  }
   for (int i = 0; i < count && status == kTfLiteOk; i++) {
     TfLiteNode *node;
     TfLiteRegistration *reg;

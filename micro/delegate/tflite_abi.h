@@ -116,7 +116,7 @@ typedef struct TfLiteTensor {
   bool data_is_stale;
   bool is_variable;
   TfLiteQuantization quantization;
-  void *sparsity; /* TfLiteSparsity*, unused */
+  void *sparsity; /* TfLiteSparsity*: non-NULL for a sparse tensor, which sbtf refuses */
   const TfLiteIntArray *dims_signature;
 } TfLiteTensor;
 

@@ -86,6 +86,11 @@ const char *sbtf_kernel_path(void);
 /** Largest K = KH * KW * C_in (conv) or C_in (FC): 127 * 255 * K must fit an int32. */
 #define SBTF_MAX_FILTER_SIZE 65536
 
+/** Largest C_out. With K <= SBTF_MAX_FILTER_SIZE it bounds SBTF_SCRATCH_BYTES below 2^31
+ *  (about 1.07e9 at both limits), so no scratch size computation can overflow an int32;
+ *  larger shapes are SBTF_ERROR_BAD_SHAPE. */
+#define SBTF_MAX_OUTPUT_CHANNELS 65536
+
 /** The larger of a and b (evaluates them twice: constant expressions only). */
 #define SBTF_MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -97,7 +102,9 @@ const char *sbtf_kernel_path(void);
  * rounded up to 4 and C4 = C_out rounded up to 4 (filter lanes), the parts are
  * 12 * C4 (base, two accumulators) + 64 * min(G, 64) (subset-sum tables of one chunk)
  * + 8 * G (two input rows) + C4 * G rounded up to 4 (decoded masks); see sbtf_nn_core.c.
- * Arguments are evaluated several times.
+ * Arguments are evaluated several times. Defined (no int overflow) for 1 <= k <=
+ * SBTF_MAX_FILTER_SIZE and 1 <= c_out <= SBTF_MAX_OUTPUT_CHANNELS only: check shapes from a
+ * model with the *_get_buffer_size() functions, which return SBTF_ERROR_BAD_SHAPE outside.
  */
 #define SBTF_SCRATCH_BYTES(k, c_out)                                                     \
   (12 * SBTF_SCRATCH_C4_(c_out) + 64 * SBTF_SCRATCH_CHUNK_(k) + 8 * SBTF_SCRATCH_G_(k) + \
@@ -131,7 +138,8 @@ int32_t sbtf_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims, const sbtf_d
  * @param output_dims  [N, H_out, W_out, C_out]; H_out, W_out must match stride/dilation/padding
  * @param output       int8 NHWC
  * @return SBTF_OK; SBTF_ERROR_NULL_ARGUMENT for a NULL pointer (bias may be NULL);
- *         SBTF_ERROR_BAD_SHAPE when dims are < 1, disagree, K > SBTF_MAX_FILTER_SIZE or
+ *         SBTF_ERROR_BAD_SHAPE when dims are < 1, disagree, K > SBTF_MAX_FILTER_SIZE,
+ *         C_out > SBTF_MAX_OUTPUT_CHANNELS, an activation has more than INT32_MAX elements or
  *         H_out/W_out do not follow TFLite's SAME/VALID rule for the given padding;
  *         SBTF_ERROR_BAD_PARAM for stride/dilation < 1, a padding that is neither 0 nor SAME's,
  *         offsets/clamp out of range, a sign other than +-1, non-zero mask padding bits,
@@ -161,13 +169,56 @@ int32_t sbtf_fully_connected_s8_get_buffer_size(int32_t input_channels, int32_t 
  * @param sign             int8 [C_out], each -1 or +1
  * @param bias             int32 [C_out], or NULL
  * @param output           int8 [batches, C_out]
- * @return as sbtf_conv2d_s8 (C_in > SBTF_MAX_FILTER_SIZE is SBTF_ERROR_BAD_SHAPE)
+ * @return as sbtf_conv2d_s8 (C_in > SBTF_MAX_FILTER_SIZE, C_out > SBTF_MAX_OUTPUT_CHANNELS or
+ *         batches * C_in or batches * C_out > INT32_MAX is SBTF_ERROR_BAD_SHAPE)
  */
 sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_params *params,
                                     const sbtf_quant_params *quant, int32_t batches,
                                     int32_t input_channels, const int8_t *input,
                                     int32_t output_channels, const uint8_t *mask,
                                     const int8_t *sign, const int32_t *bias, int8_t *output);
+
+/*
+ * Fully connected with the masks decoded once (optional; the caller chooses): prepare writes
+ * per-filter table offsets for groups of 5 inputs and per-filter constants into persistent
+ * memory the caller owns, so that each call does one offset load, one table load and one add
+ * per filter and 6 inputs instead of decoding mask nibbles (FC 256 -> 64 on Cortex-M4: 0.74x
+ * the instructions of sbtf_fully_connected_s8, 0.55x CMSIS-NN's; bench/bench_kernels.py). It
+ * costs sbtf_fully_connected_s8_prepared_size() bytes of persistent memory: 20 + 4 * C_out +
+ * 2 * C_out * G with G = ceil(C_in / 6) rounded up to 4 (5912 B for 256 -> 64, against 2048 B
+ * of mask), and prepare-time work once (about 376 K instructions for 256 -> 64 on Cortex-M4).
+ * Helium builds keep their one-pixel path, faster there: prepared size 0, nothing stored.
+ */
+
+/** Persistent bytes sbtf_fully_connected_s8_prepare() writes (0 on Helium), or a negative
+ *  sbtf_status for invalid sizes. */
+int32_t sbtf_fully_connected_s8_prepared_size(int32_t input_channels, int32_t output_channels);
+
+/**
+ * Decodes the masks into `prepared` (4-byte aligned, `size` bytes, kept by the caller for as
+ * long as it calls sbtf_fully_connected_s8_prepared). The constants depend on
+ * params->input_offset, mask, sign and bias: calls must pass the same ones.
+ * @return SBTF_OK; SBTF_ERROR_BAD_SHAPE, SBTF_ERROR_NULL_ARGUMENT, SBTF_ERROR_BAD_PARAM (offsets,
+ *         sign, mask padding, misaligned buffer) or SBTF_ERROR_BUFFER_SIZE (size too small).
+ */
+sbtf_status sbtf_fully_connected_s8_prepare(void *prepared, int32_t size,
+                                            const sbtf_fc_params *params, int32_t input_channels,
+                                            int32_t output_channels, const uint8_t *mask,
+                                            const int8_t *sign, const int32_t *bias);
+
+/**
+ * sbtf_fully_connected_s8 using `prepared` (from sbtf_fully_connected_s8_prepare; NULL: the
+ * plain kernel). Same arguments, scratch size, results and statuses; a `prepared` whose
+ * header does not match input_channels, output_channels and params->input_offset is
+ * SBTF_ERROR_BAD_PARAM.
+ */
+sbtf_status sbtf_fully_connected_s8_prepared(const sbtf_context *ctx, const void *prepared,
+                                             const sbtf_fc_params *params,
+                                             const sbtf_quant_params *quant, int32_t batches,
+                                             int32_t input_channels, const int8_t *input,
+                                             int32_t output_channels, const uint8_t *mask,
+                                             const int8_t *sign, const int32_t *bias,
+                                             int8_t *output);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,8 @@
  * the image and prints the same lines as sbtf_main.c over the board's UART (115200 8N1, see
  * micro/boards/stm32/stm32_board.h), with DWT cycle counts instead of instruction counts:
  *   sbtf-info board=<name> arena=<bytes> inputs=<N>
- *   sbtf-out <i> <hex bytes of output i> <cycles>
+ *   sbtf-info cycles=unavailable      (only when the DWT cycle counter does not advance)
+ *   sbtf-out <i> <hex bytes of output i> <cycles, or - when unavailable>
  *   sbtf-done  |  sbtf-error op=<index> status=<sbtf_status>
  * No printf: the C library stays out of the image.
  */
@@ -55,7 +56,11 @@ int main(void) {
     send(line, p);
     return 2;
   }
-  sbtf_cycles_start();
+  const int have_cycles = sbtf_cycles_start();
+  if (!have_cycles) {
+    p = put_str(line, "sbtf-info cycles=unavailable (the DWT cycle counter does not advance)\r\n");
+    send(line, p);
+  }
   for (int32_t i = 0; i < SBTF_NUM_INPUTS; ++i) {
     const uint32_t start = sbtf_cycles_read();
     const sbtf_status st = sbtf_model_invoke(sbtf_inputs[i], output);
@@ -78,7 +83,7 @@ int main(void) {
       *p++ = hex[b & 15];
     }
     *p++ = ' ';
-    p = put_int(p, (int32_t)(cycles & 0x7FFFFFFFu));
+    p = have_cycles ? put_int(p, (int32_t)(cycles & 0x7FFFFFFFu)) : put_str(p, "-");
     p = put_str(p, "\r\n");
     send(line, p);
   }

@@ -5,8 +5,11 @@
  * kernels of sbtf_nn.h) in graph order on one static arena. Every function reproduces the
  * integer arithmetic of TensorFlow Lite's *reference* kernels (tensorflow/lite/kernels/internal/
  * reference/...) bit for bit, checks its arguments and returns an sbtf_status. Parameters that
- * TFLite computes in Prepare (multipliers, shifts, clamps, paddings) are precomputed by the code
- * generator in Python and passed in. No dynamic allocation.
+ * TFLite computes in Prepare (multipliers, shifts, clamps, paddings, the input offset's share of
+ * the bias) are precomputed by the code generator in Python and passed in. No dynamic
+ * allocation: operators that need scratch take an sbtf_context of at least the SBTF_RT_*_SCRATCH
+ * bytes below. Portable C, DSP-extension and Helium paths are chosen at compile time like the
+ * kernels' (SBTF_FORCE_PORTABLE forces the portable one); all give the same bits.
  */
 #ifndef SBTF_RT_H
 #define SBTF_RT_H
@@ -65,31 +68,53 @@ typedef struct {
 /** TFLite's MultiplyByQuantizedMultiplier (double rounding). */
 int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift);
 
-/** CONV_2D int8 (reference_integer_ops::ConvPerChannel); filter int8 OHWI. */
-sbtf_status sbtf_rt_conv2d_s8(const sbtf_conv_params *params, const sbtf_quant_params *quant,
-                              const sbtf_dims *input_dims, const int8_t *input,
-                              const sbtf_dims *filter_dims, const int8_t *filter,
-                              const int32_t *bias, const sbtf_dims *output_dims, int8_t *output);
+/** Scratch bytes of sbtf_rt_conv2d_s8 for K = KH * KW * C_in: two gathered input rows. */
+#define SBTF_RT_CONV_SCRATCH_BYTES(k) (2 * (((k) + 15) / 16 * 16))
+/** Scratch bytes of sbtf_rt_depthwise_conv2d_s8: one int32 accumulator per output channel. */
+#define SBTF_RT_DEPTHWISE_SCRATCH_BYTES(c_out) (4 * (c_out))
+/** Scratch bytes of sbtf_rt_add_s8 for `size` elements: two 256-entry tables when it pays. */
+#define SBTF_RT_ADD_SCRATCH_BYTES(size) ((size) >= SBTF_RT_ADD_TABLE_MIN ? 2 * 256 * 4 : 0)
+#define SBTF_RT_ADD_TABLE_MIN 1024
 
-/** DEPTHWISE_CONV_2D int8 (DepthwiseConvPerChannel); filter [1, KH, KW, C_out]. */
-sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_conv_params *params, int32_t depth_multiplier,
-                                        const sbtf_quant_params *quant,
+/** SBTF_RT_CONV_SCRATCH_BYTES(KH * KW * C_in), or a negative sbtf_status for bad dims or
+ *  K > SBTF_MAX_FILTER_SIZE. */
+int32_t sbtf_rt_conv2d_s8_get_buffer_size(const sbtf_dims *filter_dims);
+
+/** CONV_2D int8 (reference_integer_ops::ConvPerChannel); filter int8 OHWI.
+ *  folded_bias[c] = bias[c] + input_offset * Σ filter[c] (the generator computes it), so the
+ *  kernel sums filter * x and pads with the input zero point. quant: C_out entries. */
+sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
+                              const sbtf_quant_params *quant, const sbtf_dims *input_dims,
+                              const int8_t *input, const sbtf_dims *filter_dims,
+                              const int8_t *filter, const int32_t *folded_bias,
+                              const sbtf_dims *output_dims, int8_t *output);
+
+/** SBTF_RT_DEPTHWISE_SCRATCH_BYTES(C_out), or a negative sbtf_status for bad dims. */
+int32_t sbtf_rt_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *output_dims);
+
+/** DEPTHWISE_CONV_2D int8 (DepthwiseConvPerChannel); filter [1, KH, KW, C_out]; bias may be
+ *  NULL. */
+sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
+                                        int32_t depth_multiplier, const sbtf_quant_params *quant,
                                         const sbtf_dims *input_dims, const int8_t *input,
                                         const sbtf_dims *filter_dims, const int8_t *filter,
                                         const int32_t *bias, const sbtf_dims *output_dims,
                                         int8_t *output);
 
-/** FULLY_CONNECTED int8; filter [C_out, C_in]; quant has C_out entries (repeated if per tensor).
- *  Requantizes with single rounding, as TF 2.21's interpreter does (docs/op_spec.md). */
+/** FULLY_CONNECTED int8; filter [C_out, C_in]; quant has C_out entries (repeated if per tensor);
+ *  folded_bias as for conv. Requantizes with single rounding, as TF 2.21's interpreter does
+ *  (docs/op_spec.md). */
 sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
                                        const sbtf_quant_params *quant, int32_t batches,
                                        int32_t input_channels, const int8_t *input,
                                        int32_t output_channels, const int8_t *filter,
-                                       const int32_t *bias, int8_t *output);
+                                       const int32_t *folded_bias, int8_t *output);
 
 /** ADD int8, same shapes (size elements), or input2 broadcast along the last axis of length
- *  b2_size when b2_size > 0 and b2_size < size (e.g. a per-channel constant). */
-sbtf_status sbtf_rt_add_s8(const sbtf_rt_add_params *params, int32_t size, const int8_t *input1,
+ *  b2_size when b2_size > 0 and b2_size < size (e.g. a per-channel constant). With
+ *  SBTF_RT_ADD_SCRATCH_BYTES(size) of scratch, each input's rescaling is a 256-entry table. */
+sbtf_status sbtf_rt_add_s8(const sbtf_context *ctx, const sbtf_rt_add_params *params,
+                           int32_t size, const int8_t *input1,
                            const int8_t *input2, int32_t b2_size, int8_t *output);
 
 /** AVERAGE_POOL_2D int8 (reference_integer_ops::AveragePool). */

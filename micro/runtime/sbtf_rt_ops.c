@@ -5,226 +5,108 @@
  * gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT), so the outputs equal
  * what TFLite's interpreter computes with OpResolverType.BUILTIN_REF, bit for bit.
  */
-#include "sbtf_rt.h"
-
 #include <stddef.h>
 #include <string.h>
 
-/* ---- fixed-point helpers (gemmlowp / tflite::MultiplyByQuantizedMultiplier) ---- */
-
-static int32_t srdhm(int32_t a, int32_t b) {
-  if (a == b && a == INT32_MIN) return INT32_MAX;
-  const int64_t ab = (int64_t)a * (int64_t)b;
-  const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-  /* C division truncates toward zero, like gemmlowp's. */
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-}
-
-static int32_t rounding_divide_by_pot(int32_t x, int32_t exponent) {
-  const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
-  const int32_t remainder = x & mask;
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
-}
+#include "sbtf_rt_internal.h"
 
 int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift) {
-  const int32_t left = shift > 0 ? shift : 0;
-  const int32_t right = shift > 0 ? 0 : -shift;
-  /* TFLite computes x * (1 << left) in int32; do it in unsigned to wrap the same way. */
-  const int32_t shifted = (int32_t)((uint32_t)x << left);
-  return rounding_divide_by_pot(srdhm(shifted, multiplier), right);
+  return sbtf_rt_mbqm(x, multiplier, shift);
 }
 
-static int32_t clamp_i32(int32_t x, int32_t lo, int32_t hi) {
-  return x < lo ? lo : (x > hi ? hi : x);
+/* ---- ADD: reference_integer_ops::AddElementwise ----
+ * Each input's rescaling depends on its int8 value alone, so for large tensors it is tabulated
+ * once per call (256 entries per input) instead of computed per element; Helium computes every
+ * stage as vectors instead (the tables' scratch stays reserved, unused). */
+
+#if !defined(SBTF_RT_MVE)
+static int32_t add_rescale(int32_t x, int32_t offset, int32_t left_shift, int32_t m, int32_t s) {
+  /* MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0, so no left shift. */
+  return sbtf_rt_rounding_divide_by_pot(sbtf_rt_srdhm((offset + x) * (1 << left_shift), m), -s);
 }
 
-static int dims_ok(const sbtf_dims *d) {
-  return d != NULL && d->n >= 1 && d->h >= 1 && d->w >= 1 && d->c >= 1;
+/* The output stage: rescale the sum of the two rescaled inputs. */
+static inline int8_t add_output(const sbtf_rt_add_params *p, int32_t sum) {
+  /* p->output_multiplier >= 0: the high multiply never saturates. */
+  const int32_t raw = sbtf_rt_rounding_divide_by_pot(
+                          sbtf_rt_srdhm_unsaturated(sum, p->output_multiplier), -p->output_shift) +
+                      p->output_offset;
+  return (int8_t)sbtf_rt_clamp(raw, p->activation_min, p->activation_max);
 }
 
-static int clamp_ok(int32_t lo, int32_t hi) { return -128 <= lo && lo <= hi && hi <= 127; }
-
-static int quant_ok(const sbtf_quant_params *q) {
-  return q != NULL && q->multiplier != NULL && q->shift != NULL;
-}
-
-static int conv_params_ok(const sbtf_conv_params *p) {
-  return p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1 &&
-         p->pad_h >= 0 && p->pad_w >= 0 && p->input_offset >= -127 && p->input_offset <= 128 &&
-         p->output_offset >= -128 && p->output_offset <= 127 &&
-         clamp_ok(p->activation_min, p->activation_max);
-}
-
-static int8_t requantize_out(int32_t acc, int32_t m, int32_t s, int32_t offset, int32_t lo,
-                             int32_t hi) {
-  acc = sbtf_rt_multiply_by_quantized_multiplier(acc, m, s) + offset;
-  return (int8_t)clamp_i32(acc, lo, hi);
-}
-
-/* ---- CONV_2D: reference_integer_ops::ConvPerChannel ---- */
-
-sbtf_status sbtf_rt_conv2d_s8(const sbtf_conv_params *params, const sbtf_quant_params *quant,
-                              const sbtf_dims *input_dims, const int8_t *input,
-                              const sbtf_dims *filter_dims, const int8_t *filter,
-                              const int32_t *bias, const sbtf_dims *output_dims, int8_t *output) {
-  if (params == NULL || !quant_ok(quant) || input == NULL || filter == NULL || output == NULL ||
-      input_dims == NULL || filter_dims == NULL || output_dims == NULL)
-    return SBTF_ERROR_NULL_ARGUMENT;
-  if (!dims_ok(input_dims) || !dims_ok(filter_dims) || !dims_ok(output_dims) ||
-      filter_dims->c != input_dims->c || output_dims->c != filter_dims->n ||
-      output_dims->n != input_dims->n)
-    return SBTF_ERROR_BAD_SHAPE;
-  if (!conv_params_ok(params)) return SBTF_ERROR_BAD_PARAM;
-  const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
-  const int32_t kh = filter_dims->h, kw = filter_dims->w;
-  for (int32_t b = 0; b < output_dims->n; ++b) {
-    for (int32_t oy = 0; oy < output_dims->h; ++oy) {
-      const int32_t y0 = oy * params->stride_h - params->pad_h;
-      for (int32_t ox = 0; ox < output_dims->w; ++ox) {
-        const int32_t x0 = ox * params->stride_w - params->pad_w;
-        for (int32_t oc = 0; oc < output_dims->c; ++oc) {
-          int32_t acc = 0;
-          for (int32_t ky = 0; ky < kh; ++ky) {
-            const int32_t iy = y0 + ky * params->dilation_h;
-            if (iy < 0 || iy >= in_h) continue;
-            for (int32_t kx = 0; kx < kw; ++kx) {
-              const int32_t ix = x0 + kx * params->dilation_w;
-              if (ix < 0 || ix >= in_w) continue;
-              const int8_t *in = input + ((b * in_h + iy) * in_w + ix) * in_c;
-              const int8_t *f = filter + ((oc * kh + ky) * kw + kx) * in_c;
-              for (int32_t ic = 0; ic < in_c; ++ic) {
-                acc += (int32_t)f[ic] * ((int32_t)in[ic] + params->input_offset);
-              }
-            }
-          }
-          if (bias != NULL) acc += bias[oc];
-          output[((b * output_dims->h + oy) * output_dims->w + ox) * output_dims->c + oc] =
-              requantize_out(acc, quant->multiplier[oc], quant->shift[oc], params->output_offset,
-                             params->activation_min, params->activation_max);
-        }
-      }
-    }
+static void add_run(const sbtf_rt_add_params *params, const int8_t *a, const int8_t *b,
+                    int8_t *out, int32_t n) {
+  const sbtf_rt_add_params p = *params; /* locals: int8 stores may alias the struct */
+  for (int32_t i = 0; i < n; ++i) {
+    out[i] = add_output(&p, add_rescale(a[i], p.input1_offset, p.left_shift, p.input1_multiplier,
+                                        p.input1_shift) +
+                                add_rescale(b[i], p.input2_offset, p.left_shift,
+                                            p.input2_multiplier, p.input2_shift));
   }
-  return SBTF_OK;
 }
 
-/* ---- DEPTHWISE_CONV_2D: reference_integer_ops::DepthwiseConvPerChannel ---- */
-
-sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_conv_params *params, int32_t depth_multiplier,
-                                        const sbtf_quant_params *quant,
-                                        const sbtf_dims *input_dims, const int8_t *input,
-                                        const sbtf_dims *filter_dims, const int8_t *filter,
-                                        const int32_t *bias, const sbtf_dims *output_dims,
-                                        int8_t *output) {
-  if (params == NULL || !quant_ok(quant) || input == NULL || filter == NULL || output == NULL ||
-      input_dims == NULL || filter_dims == NULL || output_dims == NULL)
-    return SBTF_ERROR_NULL_ARGUMENT;
-  if (!dims_ok(input_dims) || !dims_ok(filter_dims) || !dims_ok(output_dims) ||
-      depth_multiplier < 1 || filter_dims->n != 1 ||
-      output_dims->c != input_dims->c * depth_multiplier || filter_dims->c != output_dims->c ||
-      output_dims->n != input_dims->n)
-    return SBTF_ERROR_BAD_SHAPE;
-  if (!conv_params_ok(params)) return SBTF_ERROR_BAD_PARAM;
-  const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
-  const int32_t kh = filter_dims->h, kw = filter_dims->w, out_c = output_dims->c;
-  for (int32_t b = 0; b < output_dims->n; ++b) {
-    for (int32_t oy = 0; oy < output_dims->h; ++oy) {
-      const int32_t y0 = oy * params->stride_h - params->pad_h;
-      for (int32_t ox = 0; ox < output_dims->w; ++ox) {
-        const int32_t x0 = ox * params->stride_w - params->pad_w;
-        for (int32_t ic = 0; ic < in_c; ++ic) {
-          for (int32_t m = 0; m < depth_multiplier; ++m) {
-            const int32_t oc = m + ic * depth_multiplier;
-            int32_t acc = 0;
-            for (int32_t ky = 0; ky < kh; ++ky) {
-              const int32_t iy = y0 + ky * params->dilation_h;
-              if (iy < 0 || iy >= in_h) continue;
-              for (int32_t kx = 0; kx < kw; ++kx) {
-                const int32_t ix = x0 + kx * params->dilation_w;
-                if (ix < 0 || ix >= in_w) continue;
-                const int32_t x = input[((b * in_h + iy) * in_w + ix) * in_c + ic];
-                acc += (int32_t)filter[(ky * kw + kx) * out_c + oc] * (x + params->input_offset);
-              }
-            }
-            if (bias != NULL) acc += bias[oc];
-            output[((b * output_dims->h + oy) * output_dims->w + ox) * out_c + oc] =
-                requantize_out(acc, quant->multiplier[oc], quant->shift[oc],
-                               params->output_offset, params->activation_min,
-                               params->activation_max);
-          }
-        }
-      }
-    }
+static void add_table_run(const sbtf_rt_add_params *params, const int32_t *t1, const int32_t *t2,
+                          const int8_t *a, const int8_t *b, int8_t *out, int32_t n) {
+  const sbtf_rt_add_params p = *params;
+  for (int32_t i = 0; i < n; ++i) out[i] = add_output(&p, t1[a[i]] + t2[b[i]]);
+}
+#else
+/* Helium: four elements per step, every stage as a vector (bit-exact, see sbtf_rt_mbqm_x4). */
+static void add_run_x4(const sbtf_rt_add_params *params, const int8_t *a, const int8_t *b,
+                       int8_t *out, int32_t n) {
+  const sbtf_rt_add_params p = *params;
+  const int32x4_t r1 = vdupq_n_s32(p.input1_shift), r2 = vdupq_n_s32(p.input2_shift);
+  const int32x4_t ro = vdupq_n_s32(p.output_shift), lo = vdupq_n_s32(p.activation_min);
+  const int32x4_t hi = vdupq_n_s32(p.activation_max);
+  for (int32_t i = 0; i < n; i += 4) {
+    const mve_pred16_t pr = vctp32q((uint32_t)(n - i));
+    int32x4_t x1 = vaddq_n_s32(vldrbq_z_s32(a + i, pr), p.input1_offset);
+    int32x4_t x2 = vaddq_n_s32(vldrbq_z_s32(b + i, pr), p.input2_offset);
+    x1 = vshlq_s32(x1, vdupq_n_s32(p.left_shift));
+    x2 = vshlq_s32(x2, vdupq_n_s32(p.left_shift));
+    x1 = sbtf_rt_rounding_divide_by_pot_x4(vqrdmulhq_n_s32(x1, p.input1_multiplier), r1);
+    x2 = sbtf_rt_rounding_divide_by_pot_x4(vqrdmulhq_n_s32(x2, p.input2_multiplier), r2);
+    int32x4_t y = vqrdmulhq_n_s32(vaddq_s32(x1, x2), p.output_multiplier);
+    y = vaddq_n_s32(sbtf_rt_rounding_divide_by_pot_x4(y, ro), p.output_offset);
+    vstrbq_p_s32(out + i, vminq_s32(vmaxq_s32(y, lo), hi), pr);
   }
-  return SBTF_OK;
 }
+#endif
 
-/* ---- FULLY_CONNECTED: what TF 2.21's interpreter computes with BUILTIN_REF (filter zp 0) ----
- * Unlike conv, its int8 FULLY_CONNECTED requantizes with single rounding (ruy's rule), measured
- * against the interpreter; see docs/op_spec.md. */
-
-static int8_t requantize_single(int32_t acc, int32_t m, int32_t s, int32_t offset, int32_t lo,
-                                int32_t hi) {
-  const int32_t total_shift = 31 - s;
-  const int64_t rounded = ((int64_t)acc * m + ((int64_t)1 << (total_shift - 1))) >> total_shift;
-  return (int8_t)clamp_i32((int32_t)rounded + offset, lo, hi);
-}
-
-sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
-                                       const sbtf_quant_params *quant, int32_t batches,
-                                       int32_t input_channels, const int8_t *input,
-                                       int32_t output_channels, const int8_t *filter,
-                                       const int32_t *bias, int8_t *output) {
-  if (params == NULL || !quant_ok(quant) || input == NULL || filter == NULL || output == NULL)
-    return SBTF_ERROR_NULL_ARGUMENT;
-  if (batches < 1 || input_channels < 1 || output_channels < 1) return SBTF_ERROR_BAD_SHAPE;
-  if (params->input_offset < -127 || params->input_offset > 128 || params->output_offset < -128 ||
-      params->output_offset > 127 || !clamp_ok(params->activation_min, params->activation_max))
-    return SBTF_ERROR_BAD_PARAM;
-  for (int32_t b = 0; b < batches; ++b) {
-    const int8_t *in = input + b * input_channels;
-    for (int32_t oc = 0; oc < output_channels; ++oc) {
-      const int8_t *f = filter + oc * input_channels;
-      int32_t acc = 0;
-      for (int32_t i = 0; i < input_channels; ++i) {
-        acc += (int32_t)f[i] * ((int32_t)in[i] + params->input_offset);
-      }
-      if (bias != NULL) acc += bias[oc];
-      if (quant->shift[oc] > 30 || quant->shift[oc] < -31) return SBTF_ERROR_BAD_PARAM;
-      output[b * output_channels + oc] =
-          requantize_single(acc, quant->multiplier[oc], quant->shift[oc], params->output_offset,
-                            params->activation_min, params->activation_max);
-    }
-  }
-  return SBTF_OK;
-}
-
-/* ---- ADD: reference_integer_ops::AddElementwise ---- */
-
-sbtf_status sbtf_rt_add_s8(const sbtf_rt_add_params *params, int32_t size, const int8_t *input1,
-                           const int8_t *input2, int32_t b2_size, int8_t *output) {
-  if (params == NULL || input1 == NULL || input2 == NULL || output == NULL)
+sbtf_status sbtf_rt_add_s8(const sbtf_context *ctx, const sbtf_rt_add_params *params,
+                           int32_t size, const int8_t *input1, const int8_t *input2,
+                           int32_t b2_size, int8_t *output) {
+  if (ctx == NULL || params == NULL || input1 == NULL || input2 == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
   if (size < 1 || b2_size < 0 || (b2_size > 0 && size % b2_size != 0)) return SBTF_ERROR_BAD_SHAPE;
-  if (params->left_shift < 0 || params->left_shift > 20 || params->input1_shift > 0 ||
-      params->input2_shift > 0 || params->output_shift > 0 ||
-      !clamp_ok(params->activation_min, params->activation_max))
+  const sbtf_rt_add_params p = *params;
+  if (p.left_shift < 0 || p.left_shift > 20 || p.input1_shift > 0 || p.input2_shift > 0 ||
+      p.output_shift > 0 || p.input1_shift < -31 || p.input2_shift < -31 ||
+      p.output_shift < -31 || p.input1_multiplier < 0 || p.input2_multiplier < 0 ||
+      p.output_multiplier < 0 || p.input1_offset < -127 || p.input1_offset > 128 ||
+      p.input2_offset < -127 || p.input2_offset > 128 ||
+      !sbtf_rt_clamp_ok(p.activation_min, p.activation_max))
     return SBTF_ERROR_BAD_PARAM;
+  const int32_t need = SBTF_RT_ADD_SCRATCH_BYTES(size);
+  if (ctx->size < need || (need > 0 && ctx->buf == NULL)) return SBTF_ERROR_BUFFER_SIZE;
   const int32_t period = b2_size > 0 ? b2_size : size;
-  for (int32_t i = 0; i < size; ++i) {
-    const int32_t in1 = (params->input1_offset + input1[i]) * (1 << params->left_shift);
-    const int32_t in2 = (params->input2_offset + input2[i % period]) * (1 << params->left_shift);
-    /* MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0, so no left shift. */
-    const int32_t s1 =
-        rounding_divide_by_pot(srdhm(in1, params->input1_multiplier), -params->input1_shift);
-    const int32_t s2 =
-        rounding_divide_by_pot(srdhm(in2, params->input2_multiplier), -params->input2_shift);
-    const int32_t raw = rounding_divide_by_pot(srdhm(s1 + s2, params->output_multiplier),
-                                               -params->output_shift) +
-                        params->output_offset;
-    output[i] = (int8_t)clamp_i32(raw, params->activation_min, params->activation_max);
+#if defined(SBTF_RT_MVE)
+  for (int32_t i = 0; i < size; i += period) add_run_x4(&p, input1 + i, input2, output + i, period);
+#else
+  if (need == 0) {
+    for (int32_t i = 0; i < size; i += period) add_run(&p, input1 + i, input2, output + i, period);
+    return SBTF_OK;
   }
+  int32_t *t1 = (int32_t *)ctx->buf + 128; /* indexed by the int8 value */
+  int32_t *t2 = t1 + 256;
+  for (int32_t v = -128; v < 128; ++v) {
+    t1[v] = add_rescale(v, p.input1_offset, p.left_shift, p.input1_multiplier, p.input1_shift);
+    t2[v] = add_rescale(v, p.input2_offset, p.left_shift, p.input2_multiplier, p.input2_shift);
+  }
+  for (int32_t i = 0; i < size; i += period) {
+    add_table_run(&p, t1, t2, input1 + i, input2, output + i, period);
+  }
+#endif
   return SBTF_OK;
 }
 
@@ -234,10 +116,10 @@ static sbtf_status pool_check(const sbtf_rt_pool_params *p, const sbtf_dims *in_
                               const int8_t *in, const sbtf_dims *out_d, const int8_t *out) {
   if (p == NULL || in_d == NULL || in == NULL || out_d == NULL || out == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
-  if (!dims_ok(in_d) || !dims_ok(out_d) || in_d->n != out_d->n || in_d->c != out_d->c)
+  if (!sbtf_rt_dims_ok(in_d) || !sbtf_rt_dims_ok(out_d) || in_d->n != out_d->n || in_d->c != out_d->c)
     return SBTF_ERROR_BAD_SHAPE;
   if (p->stride_h < 1 || p->stride_w < 1 || p->filter_h < 1 || p->filter_w < 1 || p->pad_h < 0 ||
-      p->pad_w < 0 || !clamp_ok(p->activation_min, p->activation_max))
+      p->pad_w < 0 || !sbtf_rt_clamp_ok(p->activation_min, p->activation_max))
     return SBTF_ERROR_BAD_PARAM;
   return SBTF_OK;
 }
@@ -275,7 +157,7 @@ static sbtf_status pool(const sbtf_rt_pool_params *p, const sbtf_dims *in_d, con
             acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
           }
           out[((b * out_d->h + oy) * out_d->w + ox) * out_d->c + c] =
-              (int8_t)clamp_i32(acc, p->activation_min, p->activation_max);
+              (int8_t)sbtf_rt_clamp(acc, p->activation_min, p->activation_max);
         }
       }
     }
@@ -301,7 +183,7 @@ sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *
                             const int8_t *input, int8_t *output) {
   if (params == NULL || input_dims == NULL || input == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
-  if (!dims_ok(input_dims)) return SBTF_ERROR_BAD_SHAPE;
+  if (!sbtf_rt_dims_ok(input_dims)) return SBTF_ERROR_BAD_SHAPE;
   if (params->axis_mask == 0 || params->axis_mask > 0xF || params->shift > 30 ||
       params->shift < -31)
     return SBTF_ERROR_BAD_PARAM;
@@ -327,9 +209,9 @@ sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *
                   const int32_t i0 = o0 + r0, i1 = o1 + r1, i2 = o2 + r2, i3 = o3 + r3;
                   sum += input[((i0 * in_dims[1] + i1) * in_dims[2] + i2) * in_dims[3] + i3];
                 }
-          const int32_t acc = sbtf_rt_multiply_by_quantized_multiplier(
+          const int32_t acc = sbtf_rt_mbqm(
               sum - count * params->input_zero_point, params->multiplier, params->shift);
-          output[out_index++] = (int8_t)clamp_i32(acc + params->output_zero_point, -128, 127);
+          output[out_index++] = (int8_t)sbtf_rt_clamp(acc + params->output_zero_point, -128, 127);
         }
   return SBTF_OK;
 }
@@ -366,7 +248,7 @@ sbtf_status sbtf_rt_softmax_s8(const sbtf_rt_softmax_params *params, int32_t row
     for (int32_t c = 0; c < depth; ++c) {
       const float prob_rescaled = table_offset[in[c]] * inv_sum_exp;
       const int32_t q = (int32_t)round_half_away(prob_rescaled) + params->output_zero_point;
-      out[c] = (int8_t)clamp_i32(q, -128, 127);
+      out[c] = (int8_t)sbtf_rt_clamp(q, -128, 127);
     }
   }
   return SBTF_OK;
@@ -379,7 +261,7 @@ sbtf_status sbtf_rt_pad_s8(const sbtf_dims *input_dims, const int32_t before[4],
                            int8_t *output) {
   if (input_dims == NULL || before == NULL || after == NULL || input == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
-  if (!dims_ok(input_dims)) return SBTF_ERROR_BAD_SHAPE;
+  if (!sbtf_rt_dims_ok(input_dims)) return SBTF_ERROR_BAD_SHAPE;
   const int32_t in[4] = {input_dims->n, input_dims->h, input_dims->w, input_dims->c};
   int32_t out[4];
   for (int a = 0; a < 4; ++a) {
@@ -408,11 +290,11 @@ sbtf_status sbtf_rt_requantize_s8(const sbtf_rt_requant_params *params, int32_t 
   if (params == NULL || input == NULL || output == NULL) return SBTF_ERROR_NULL_ARGUMENT;
   if (size < 1) return SBTF_ERROR_BAD_SHAPE;
   for (int32_t i = 0; i < size; ++i) {
-    const int32_t v = sbtf_rt_multiply_by_quantized_multiplier(
+    const int32_t v = sbtf_rt_mbqm(
                           (int32_t)input[i] - params->input_zero_point, params->multiplier,
                           params->shift) +
                       params->output_zero_point;
-    output[i] = (int8_t)clamp_i32(v, -128, 127);
+    output[i] = (int8_t)sbtf_rt_clamp(v, -128, 127);
   }
   return SBTF_OK;
 }

@@ -7,13 +7,18 @@
 
 #include "sbtf_nn_internal.h"
 
-static int dims_ok(const sbtf_dims *d) { return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0; }
+/* Every dimension >= 1 and the element count within int32 (pixel indices, sizes). */
+static int dims_ok(const sbtf_dims *d) {
+  return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0 &&
+         (int64_t)d->n * d->h * d->w * d->c <= INT32_MAX;
+}
 
 static sbtf_status check_shapes(const sbtf_dims *in, const sbtf_dims *filter, const sbtf_dims *out) {
   if (in == NULL || filter == NULL || out == NULL) return SBTF_ERROR_NULL_ARGUMENT;
   if (!dims_ok(in) || !dims_ok(filter) || !dims_ok(out)) return SBTF_ERROR_BAD_SHAPE;
   if (filter->c != in->c || out->c != filter->n || out->n != in->n) return SBTF_ERROR_BAD_SHAPE;
   if ((int64_t)filter->h * filter->w * filter->c > SBTF_MAX_K) return SBTF_ERROR_BAD_SHAPE;
+  if (filter->n > SBTF_MAX_OUTPUT_CHANNELS) return SBTF_ERROR_BAD_SHAPE;
   return SBTF_OK;
 }
 
@@ -50,9 +55,22 @@ typedef struct {
   int8_t zero_point; /* padding taps: x + input_offset = 0 there */
 } conv_rows;
 
+/* n < 16 bytes a word at a time (unaligned LDR/STR through memcpy of 4): for few channels a
+   library memcpy per tap of 3 bytes costs more than the copy. Out of line, so that the
+   common path keeps its registers. */
+__attribute__((noinline)) static void copy_short(int8_t *dst, const int8_t *src, int32_t n) {
+  for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4);
+  for (; n > 0; --n) *dst++ = *src++;
+}
+
 /* Taps kx of kernel row ky = iy (in range) into dst; taps in the horizontal padding get the
-   zero point. */
+   zero point. A short row wholly inside the image is one copy_short. */
 static void copy_kernel_row(const conv_rows *r, const int8_t *image_row, int32_t ix0, int8_t *dst) {
+  const int32_t n = r->k_w * r->in_c;
+  if (n < 16 && r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w) {
+    copy_short(dst, image_row + (size_t)ix0 * r->in_c, n);
+    return;
+  }
   for (int32_t kx = 0; kx < r->k_w; ++kx, dst += r->in_c) {
     const int32_t ix = ix0 + kx * r->dilation_w;
     if (ix >= 0 && ix < r->in_w)

@@ -7,9 +7,13 @@
 
 #include "sbtf_nn_internal.h"
 
+static int sizes_ok(int32_t input_channels, int32_t output_channels) {
+  return input_channels >= 1 && output_channels >= 1 && input_channels <= SBTF_MAX_K &&
+         output_channels <= SBTF_MAX_OUTPUT_CHANNELS;
+}
+
 int32_t sbtf_fully_connected_s8_get_buffer_size(int32_t input_channels, int32_t output_channels) {
-  if (input_channels < 1 || output_channels < 1 || input_channels > SBTF_MAX_K)
-    return SBTF_ERROR_BAD_SHAPE;
+  if (!sizes_ok(input_channels, output_channels)) return SBTF_ERROR_BAD_SHAPE;
   return sbtf_core_buffer_size(input_channels, output_channels);
 }
 
@@ -39,7 +43,9 @@ sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_param
   if (ctx == NULL || params == NULL || quant == NULL || quant->multiplier == NULL ||
       quant->shift == NULL || input == NULL || mask == NULL || sign == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
-  if (batches < 1 || input_channels < 1 || output_channels < 1 || input_channels > SBTF_MAX_K)
+  if (batches < 1 || !sizes_ok(input_channels, output_channels) ||
+      (int64_t)batches * input_channels > INT32_MAX ||
+      (int64_t)batches * output_channels > INT32_MAX)
     return SBTF_ERROR_BAD_SHAPE;
   if (!sbtf_offsets_ok(params->input_offset, params->output_offset, params->activation_min,
                        params->activation_max))

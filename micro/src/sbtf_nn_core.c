@@ -69,6 +69,17 @@ static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
 
 int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out) { return SBTF_SCRATCH_BYTES(k, c_out); }
 
+void sbtf_core_scratch(void *buf, int32_t k, int32_t c_out, int32_t **acc, uint8_t **area,
+                       int32_t *area_bytes) {
+  layout l;
+  const int32_t end = make_layout(k, c_out, (uint8_t *)buf, &l);
+  if (buf != NULL) {
+    *acc = l.acc_a;
+    *area = (uint8_t *)l.tables;
+  }
+  *area_bytes = end - 12 * l.c_pad; /* tables, rows and offsets: everything after acc_b */
+}
+
 int32_t sbtf_core_layout_bytes(int32_t k, int32_t c_out) {
   layout l;
   return make_layout(k, c_out, NULL, &l);
@@ -102,25 +113,6 @@ static inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift)
   return (high >> right) + (remainder > threshold);
 }
 
-/* Single rounding (SBTF_FULLY_CONNECTED): (acc * m + 2^(30 - shift)) >> (31 - shift) on the
-   64-bit product, plus the output offset and clamp, all before narrowing. For shift <= -1 the
-   rounding constant is a multiple of 2^31, so this equals floor(P / 2^31) (one SMULL, fits
-   int32 as |P| < 2^62) shifted right by n = -shift rounding half up, i.e. (h >> n) plus bit
-   n - 1 of h: no 64-bit shifts by a variable amount (library calls or long sequences on M4). */
-static inline int8_t requantize_single(int32_t acc, int32_t multiplier, int32_t shift,
-                                       int32_t offset, int32_t lo, int32_t hi) {
-  if (shift < 0) {
-    const int32_t h = (int32_t)(((int64_t)acc * multiplier) >> 31), n = -shift;
-    const int32_t v = (h >> n) + ((h >> (n - 1)) & 1) + offset;
-    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
-  }
-  const int32_t total = 31 - shift; /* 1 .. 31 */
-  int64_t v = ((int64_t)acc * multiplier + ((int64_t)1 << (total - 1))) >> total;
-  v += offset;
-  return (int8_t)(v < lo ? lo : v > hi ? hi : v);
-}
-
-
 /* Single rounding, one filter at a time on the 64-bit product. */
 static void finish_row_single(const sbtf_core_args *a, const int32_t *base, const int32_t *acc,
                               int8_t *out) {
@@ -128,7 +120,8 @@ static void finish_row_single(const sbtf_core_args *a, const int32_t *base, cons
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
   for (int32_t c = 0; c < a->c_out; ++c) {
     const int32_t v = (int32_t)((uint32_t)base[c] + (uint32_t)(127 * sign[c] * acc[c]));
-    out[c] = requantize_single(v, mult[c], shift[c], a->output_offset, a->act_min, a->act_max);
+    out[c] = sbtf_requantize_single(v, mult[c], shift[c], a->output_offset, a->act_min,
+                                    a->act_max);
   }
 }
 
@@ -384,14 +377,13 @@ static void lookup_chunk_direct(const sbtf_core_args *a, const layout *l, int32_
 /* ---- per-call set-up ---- */
 
 
-/* Padding bits past K must be zero (docs/op_spec.md); none when K is a multiple of 16. */
-static int mask_padding_ok(const sbtf_core_args *a) {
-  const int32_t row_bytes = sbtf_mask_row_bytes(a->k);
-  if (a->k % 16 == 0) return 1;
-  for (int32_t c = 0; c < a->c_out; ++c) {
-    const uint8_t *row = a->mask + (size_t)c * row_bytes;
-    for (int32_t byte = a->k / 8; byte < row_bytes; ++byte) {
-      const uint32_t allowed = byte == a->k / 8 ? (1u << (a->k % 8)) - 1u : 0u;
+int sbtf_mask_padding_ok(const uint8_t *mask, int32_t k, int32_t c_out) {
+  const int32_t row_bytes = sbtf_mask_row_bytes(k);
+  if (k % 16 == 0) return 1;
+  for (int32_t c = 0; c < c_out; ++c) {
+    const uint8_t *row = mask + (size_t)c * row_bytes;
+    for (int32_t byte = k / 8; byte < row_bytes; ++byte) {
+      const uint32_t allowed = byte == k / 8 ? (1u << (k % 8)) - 1u : 0u;
       if (row[byte] & ~allowed) return 0;
     }
   }
@@ -419,7 +411,7 @@ static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
   l->shift_max = vmaxvq_s32(INT32_MIN, shift_max);
   if (vminvq_s32(0, mult_min) < 0 || vminvq_s32(0, shift_min) < -31 || l->shift_max > 30)
     return SBTF_ERROR_BAD_PARAM;
-  return mask_padding_ok(a) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
+  return sbtf_mask_padding_ok(a->mask, a->k, a->c_out) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
 }
 #else
 static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
@@ -429,7 +421,7 @@ static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
     if (a->quant->multiplier[c] < 0 || a->quant->shift[c] < -31 || a->quant->shift[c] > 30)
       return SBTF_ERROR_BAD_PARAM;
   }
-  return mask_padding_ok(a) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
+  return sbtf_mask_padding_ok(a->mask, a->k, a->c_out) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
 }
 #endif
 

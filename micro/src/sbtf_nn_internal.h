@@ -81,6 +81,16 @@ int32_t sbtf_core_layout_bytes(int32_t k, int32_t c_out);
 /* Runs the product. Checks sign, mask padding and quant values; returns a status. */
 sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *args);
 
+/* Scratch parts another kernel may reuse when it does not run sbtf_core_run (buf of
+   SBTF_SCRATCH_BYTES(k, c_out) bytes): an int32 accumulator per filter and the 4-aligned area
+   after the accumulators (*area_bytes >= 64 * ceil(K / 4) rounded up to 4 groups, up to 4096,
+   plus C_out * ceil(K / 4)). buf NULL: only *area_bytes is set. */
+void sbtf_core_scratch(void *buf, int32_t k, int32_t c_out, int32_t **acc, uint8_t **area,
+                       int32_t *area_bytes);
+
+/* Mask padding bits past K are zero in every row (docs/op_spec.md). */
+int sbtf_mask_padding_ok(const uint8_t *mask, int32_t k, int32_t c_out);
+
 /* Bytes of one input row buffer: K rounded up to 16 (whole blocks of 4 table groups). */
 static inline int32_t sbtf_row_bytes_padded(int32_t k) { return ((k + 15) / 16) * 16; }
 
@@ -89,6 +99,24 @@ static inline int sbtf_offsets_ok(int32_t input_offset, int32_t output_offset, i
                                   int32_t act_max) {
   return input_offset >= -127 && input_offset <= 128 && output_offset >= -128 &&
          output_offset <= 127 && act_min >= -128 && act_max <= 127 && act_min <= act_max;
+}
+
+/* Single rounding (SBTF_FULLY_CONNECTED): (acc * m + 2^(30 - shift)) >> (31 - shift) on the
+   64-bit product, plus the output offset and clamp, all before narrowing. For shift <= -1 the
+   rounding constant is a multiple of 2^31, so this equals floor(P / 2^31) (one SMULL, fits
+   int32 as |P| < 2^62) shifted right by n = -shift rounding half up, i.e. (h >> n) plus bit
+   n - 1 of h: no 64-bit shifts by a variable amount (library calls or long sequences on M4). */
+static inline int8_t sbtf_requantize_single(int32_t acc, int32_t multiplier, int32_t shift,
+                                            int32_t offset, int32_t lo, int32_t hi) {
+  if (shift < 0) {
+    const int32_t h = (int32_t)(((int64_t)acc * multiplier) >> 31), n = -shift;
+    const int32_t v = (h >> n) + ((h >> (n - 1)) & 1) + offset;
+    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+  }
+  const int32_t total = 31 - shift; /* 1 .. 31 */
+  int64_t v = ((int64_t)acc * multiplier + ((int64_t)1 << (total - 1))) >> total;
+  v += offset;
+  return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
 #endif /* SBTF_NN_INTERNAL_H */

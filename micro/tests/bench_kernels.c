@@ -1,71 +1,39 @@
 /*
  * bench_kernels.c - instructions per layer for sbtf's kernels and a plain int8 reference on
- * MLPerf Tiny ResNet-8's 3x3 convolutions and an FC 256 -> 64 (run under -icount shift=0; see
- * sbtf_board.h). Random data (fixed seed), masks with 65% zeros. Counts run from just before
- * the call to just after it, minus the counter overhead measured around an empty call. Also
- * checks that both compute the same outputs. Prints one BENCH line per measurement.
+ * the layers of bench_layers.h (run under -icount shift=0; see sbtf_board.h). Counts run from
+ * just before the call to just after it, minus the counter overhead measured around an empty
+ * call. Also checks that both compute the same outputs. Prints one BENCH line per measurement.
+ * -DBENCH_NO_REFERENCE leaves the int8 reference out (for instruction-address profiles, where
+ * bench_region_begin/end bracket each sbtf call: bench/profile_kernels.py).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_layers.h"
 #include "int8_reference.h"
 #include "sbtf_board.h"
 #include "sbtf_nn.h"
 
-typedef struct {
-  const char *name;
-  int32_t h, w, c_in, c_out, stride; /* 3x3, SAME padding */
-} layer;
+#define SCRATCH_BYTES (64 * 1024)
+#if defined(BENCH_NO_REFERENCE)
+#define RUN_REFERENCE 0
+#else
+#define RUN_REFERENCE 1
+#endif
 
-static const layer layers[] = {
-    {"L1", 32, 32, 16, 16, 1}, {"L2", 32, 32, 16, 32, 2}, {"L3", 16, 16, 32, 32, 1},
-    {"L4", 16, 16, 32, 64, 2}, {"L5", 8, 8, 64, 64, 1},
-};
-
-#define MAX_IN (32 * 32 * 16)
-#define MAX_OUT (32 * 32 * 16)
-#define MAX_K (3 * 3 * 64)
-#define MAX_C 64
-#define SCRATCH_BYTES (32 * 1024)
-
-static int8_t input[MAX_IN];
-static int8_t out_sbtf[MAX_OUT], out_ref[MAX_OUT];
-static int8_t weights[MAX_C * MAX_K];
-static uint8_t mask[MAX_C * MAX_K / 8];
-static int8_t sign[MAX_C];
-static int32_t bias[MAX_C], multiplier[MAX_C], shift[MAX_C];
+static int8_t out_sbtf[BENCH_MAX_OUT], out_ref[BENCH_MAX_OUT];
 static uint32_t scratch[SCRATCH_BYTES / 4];
-
-static uint32_t rng_state = 0x12345678u;
-static uint32_t rnd(void) { /* xorshift32 */
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 17;
-  rng_state ^= rng_state << 5;
-  return rng_state;
-}
-
-/* Signed-binary weights with 65% zeros, as int8 (for the reference) and as mask + sign. */
-static void make_weights(int32_t c_out, int32_t k) {
-  const int32_t row_bytes = sbtf_mask_row_bytes(k);
-  memset(mask, 0, (size_t)(c_out * row_bytes));
-  for (int32_t c = 0; c < c_out; ++c) {
-    sign[c] = (rnd() & 1u) ? 1 : -1;
-    for (int32_t i = 0; i < k; ++i) {
-      const int on = (rnd() % 100u) >= 65u;
-      weights[c * k + i] = (int8_t)(on ? 127 * sign[c] : 0);
-      if (on) mask[c * row_bytes + i / 8] |= (uint8_t)(1u << (i % 8));
-    }
-    bias[c] = (int32_t)(rnd() % 40001u) - 20000;
-    multiplier[c] = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
-    shift[c] = -11 - (int32_t)(rnd() & 1u);
-  }
-}
+static uint32_t prepared[16 * 1024 / 4]; /* FC masks decoded at prepare time */
 
 __attribute__((noinline)) static sbtf_status empty_call(const sbtf_context *ctx,
                                                         const sbtf_conv_params *params) {
   __asm__ volatile("" ::"r"(ctx), "r"(params) : "memory");
   return SBTF_OK;
 }
+
+/* Markers for the profiler (outside the counted span). */
+__attribute__((noinline)) void bench_region_begin(void) { __asm__ volatile("" ::: "memory"); }
+__attribute__((noinline)) void bench_region_end(void) { __asm__ volatile("" ::: "memory"); }
 
 static uint64_t counter_overhead(void) {
   const sbtf_context ctx = {scratch, 0};
@@ -76,77 +44,98 @@ static uint64_t counter_overhead(void) {
   return sbtf_counter_read() - t0;
 }
 
+/* FNV-1a of the output bytes (the same function in bench_cmsis_nn.c). */
+static uint32_t checksum(const int8_t *p, int32_t n) {
+  uint32_t h = 2166136261u;
+  for (int32_t i = 0; i < n; ++i) h = (h ^ (uint8_t)p[i]) * 16777619u;
+  return h;
+}
+
 static int32_t mismatches(int32_t n) {
   int32_t bad = 0;
   for (int32_t i = 0; i < n; ++i) bad += out_sbtf[i] != out_ref[i];
   return bad;
 }
 
-static void report(const char *layer_name, const char *impl, uint64_t instructions, int32_t macs,
-                   int32_t scratch_bytes, int32_t bad) {
-  printf("BENCH layer=%s impl=%s instructions=%llu macs=%ld scratch=%ld mismatches=%ld\n",
-         layer_name, impl, (unsigned long long)instructions, (long)macs, (long)scratch_bytes,
-         (long)bad);
+/* One layer: sbtf (and the reference unless BENCH_NO_REFERENCE); prints the BENCH lines. */
+static int run_layer(const bench_layer *L, uint64_t overhead) {
+  bench_make_layer(L);
+  const int fc = bench_is_fc(L);
+  const int32_t oh = bench_out_size(L->h, L->stride), ow = bench_out_size(L->w, L->stride);
+  const int32_t pad_h = fc ? 0 : bench_pad(L, L->h), pad_w = fc ? 0 : bench_pad(L, L->w);
+  const sbtf_dims in = {1, L->h, L->w, L->c_in}, f = {L->c_out, L->kernel, L->kernel, L->c_in},
+                  out = {1, oh, ow, L->c_out};
+  const int32_t k = bench_k(L), n_out = oh * ow * L->c_out;
+  const sbtf_conv_params p = {128, -5, L->stride, L->stride, 1, 1, pad_h, pad_w, -128, 127};
+  const sbtf_fc_params fp = {128, -5, -128, 127};
+  const sbtf_quant_params q = {bench_multiplier, bench_shift};
+  const int32_t need = fc ? sbtf_fully_connected_s8_get_buffer_size(L->c_in, L->c_out)
+                          : sbtf_conv2d_s8_get_buffer_size(&in, &f, &out);
+  if (need < 0 || need > SCRATCH_BYTES) {
+    printf("%s: scratch %ld too large\n", L->name, (long)need);
+    return 1;
+  }
+  const sbtf_context ctx = {scratch, need};
+  bench_region_begin();
+  sbtf_counter_start();
+  uint64_t t0 = sbtf_counter_read();
+  const sbtf_status st =
+      fc ? sbtf_fully_connected_s8(&ctx, &fp, &q, 1, L->c_in, bench_input, L->c_out, bench_mask,
+                                   bench_sign, bench_bias, out_sbtf)
+         : sbtf_conv2d_s8(&ctx, &p, &q, &in, bench_input, &f, bench_mask, bench_sign, bench_bias,
+                          &out, out_sbtf);
+  const uint64_t sb = sbtf_counter_read() - t0 - overhead;
+  bench_region_end();
+  uint64_t rf = 0;
+  int32_t bad = 0;
+  if (RUN_REFERENCE) {
+    sbtf_counter_start();
+    t0 = sbtf_counter_read();
+    if (fc)
+      int8_reference_fc(&fp, &q, 1, L->c_in, bench_input, L->c_out, bench_weights, bench_bias,
+                        out_ref);
+    else
+      int8_reference_conv(&p, &q, &in, bench_input, &f, bench_weights, bench_bias, &out, out_ref);
+    rf = sbtf_counter_read() - t0 - overhead;
+    bad = mismatches(n_out);
+  }
+  if (st != SBTF_OK) bad = n_out;
+  /* FC: also with the masks decoded at prepare time (prepare counted on its own). */
+  uint64_t prep = 0, with_prepared = 0;
+  int32_t persistent = 0;
+  if (fc) {
+    persistent = sbtf_fully_connected_s8_prepared_size(L->c_in, L->c_out);
+    if (persistent < 0 || persistent > (int32_t)sizeof(prepared)) return 1;
+    sbtf_counter_start();
+    t0 = sbtf_counter_read();
+    const sbtf_status sp = sbtf_fully_connected_s8_prepare(prepared, persistent, &fp, L->c_in,
+                                                           L->c_out, bench_mask, bench_sign,
+                                                           bench_bias);
+    prep = sbtf_counter_read() - t0 - overhead;
+    sbtf_counter_start();
+    t0 = sbtf_counter_read();
+    const sbtf_status sr = sbtf_fully_connected_s8_prepared(
+        &ctx, prepared, &fp, &q, 1, L->c_in, bench_input, L->c_out, bench_mask, bench_sign,
+        bench_bias, out_ref + BENCH_MAX_OUT / 2);
+    with_prepared = sbtf_counter_read() - t0 - overhead;
+    if (sp != SBTF_OK || sr != SBTF_OK ||
+        memcmp(out_ref + BENCH_MAX_OUT / 2, out_sbtf, (size_t)n_out) != 0)
+      bad = n_out;
+  }
+  printf("BENCH layer=%s sbtf=%llu int8_reference=%llu macs=%ld scratch=%ld mismatches=%ld "
+         "checksum=%08lx prepared=%llu prepare=%llu persistent=%ld\n", L->name,
+         (unsigned long long)sb, (unsigned long long)rf, (long)(n_out * k), (long)need, (long)bad,
+         (unsigned long)checksum(out_sbtf, n_out), (unsigned long long)with_prepared,
+         (unsigned long long)prep, (long)persistent);
+  return 0;
 }
 
 int main(void) {
   const uint64_t overhead = counter_overhead();
   printf("BENCH board=%s path=%s counter_overhead=%llu\n", sbtf_board_name(), sbtf_kernel_path(),
          (unsigned long long)overhead);
-  for (int32_t i = 0; i < MAX_IN; ++i) input[i] = (int8_t)rnd();
-  for (size_t li = 0; li < sizeof(layers) / sizeof(layers[0]); ++li) {
-    const layer *L = &layers[li];
-    const int32_t oh = (L->h + L->stride - 1) / L->stride, ow = (L->w + L->stride - 1) / L->stride;
-    const int32_t pad_total = (oh - 1) * L->stride + 3 - L->h;
-    const int32_t pad = (pad_total > 0 ? pad_total : 0) / 2;
-    const sbtf_dims in = {1, L->h, L->w, L->c_in}, f = {L->c_out, 3, 3, L->c_in},
-                    out = {1, oh, ow, L->c_out};
-    const int32_t k = 9 * L->c_in, n_out = oh * ow * L->c_out;
-    make_weights(L->c_out, k);
-    const sbtf_conv_params p = {128, -5, L->stride, L->stride, 1, 1, pad, pad, -128, 127};
-    const sbtf_quant_params q = {multiplier, shift};
-    const int32_t need = sbtf_conv2d_s8_get_buffer_size(&in, &f, &out);
-    const sbtf_context ctx = {scratch, need};
-    if (need < 0 || need > SCRATCH_BYTES) {
-      printf("scratch %ld too large\n", (long)need);
-      return 1;
-    }
-    sbtf_counter_start();
-    uint64_t t0 = sbtf_counter_read();
-    const sbtf_status st = sbtf_conv2d_s8(&ctx, &p, &q, &in, input, &f, mask, sign, bias, &out,
-                                          out_sbtf);
-    const uint64_t sb = sbtf_counter_read() - t0 - overhead;
-    sbtf_counter_start();
-    t0 = sbtf_counter_read();
-    int8_reference_conv(&p, &q, &in, input, &f, weights, bias, &out, out_ref);
-    const uint64_t rf = sbtf_counter_read() - t0 - overhead;
-    const int32_t bad = st == SBTF_OK ? mismatches(n_out) : n_out;
-    report(L->name, "sbtf", sb, n_out * k, need, bad);
-    report(L->name, "int8_reference", rf, n_out * k, 0, 0);
-  }
-  { /* FC 256 -> 64, one batch */
-    const int32_t c_in = 256, c_out = 64;
-    make_weights(c_out, c_in);
-    for (int32_t c = 1; c < c_out; ++c) { /* per-tensor quantization, as TFLite's FC */
-      multiplier[c] = multiplier[0];
-      shift[c] = shift[0];
-    }
-    const sbtf_fc_params p = {128, -5, -128, 127};
-    const sbtf_quant_params q = {multiplier, shift};
-    const int32_t need = sbtf_fully_connected_s8_get_buffer_size(c_in, c_out);
-    const sbtf_context ctx = {scratch, need};
-    sbtf_counter_start();
-    uint64_t t0 = sbtf_counter_read();
-    const sbtf_status st = sbtf_fully_connected_s8(&ctx, &p, &q, 1, c_in, input, c_out, mask, sign,
-                                                   bias, out_sbtf);
-    const uint64_t sb = sbtf_counter_read() - t0 - overhead;
-    sbtf_counter_start();
-    t0 = sbtf_counter_read();
-    int8_reference_fc(&p, &q, 1, c_in, input, c_out, weights, bias, out_ref);
-    const uint64_t rf = sbtf_counter_read() - t0 - overhead;
-    report("FC", "sbtf", sb, c_in * c_out, need, st == SBTF_OK ? mismatches(c_out) : c_out);
-    report("FC", "int8_reference", rf, c_in * c_out, 0, 0);
-  }
+  for (int32_t i = 0; i < BENCH_LAYERS; ++i)
+    if (run_layer(&bench_layers[i], overhead) != 0) return 1;
   sbtf_counter_stop();
   return 0;
 }

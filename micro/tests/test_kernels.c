@@ -15,6 +15,7 @@
 #define SCRATCH_BYTES (24 * 1024)
 #endif
 #define GUARD 16
+#define PREPARED_BYTES (16 * 1024)
 
 static uint32_t scratch[SCRATCH_BYTES / 4];
 static int8_t output[GOLDEN_MAX_OUTPUT + GUARD];
@@ -49,6 +50,42 @@ static sbtf_status run(const golden_case *g, const sbtf_context *ctx, int8_t *ou
                         g->bias, &g->output, out);
 }
 
+/* The FC with prepare-time decoded masks: the same outputs, nothing written past them. */
+static uint32_t prepared[PREPARED_BYTES / 4];
+
+static void check_prepared(const golden_case *g, const sbtf_context *ctx, int32_t size) {
+  const sbtf_fc_params params = {g->input_offset, g->output_offset, g->act_min, g->act_max};
+  const sbtf_quant_params quant = {g->multiplier, g->shift};
+  const int32_t need = sbtf_fully_connected_s8_prepared_size(g->input.c, g->filter.n);
+  if (need < 0 || need > PREPARED_BYTES) {
+    CHECK(0, "%s: prepared size %ld (static %d)", g->name, (long)need, PREPARED_BYTES);
+    return;
+  }
+  CHECK(sbtf_fully_connected_s8_prepare(prepared, need, &params, g->input.c, g->filter.n, g->mask,
+                                        g->sign, g->bias) == SBTF_OK, "%s: prepare", g->name);
+  memset(output, 0x5A, sizeof(output));
+  const sbtf_status status = sbtf_fully_connected_s8_prepared(
+      ctx, prepared, &params, &quant, g->input.n, g->input.c, g->x, g->filter.n, g->mask, g->sign,
+      g->bias, output);
+  CHECK(status == SBTF_OK, "%s: prepared status %d", g->name, (int)status);
+  int32_t wrong = 0;
+  for (int32_t i = 0; i < size; ++i) wrong += output[i] != g->expected[i];
+  CHECK(wrong == 0, "%s: prepared: %ld of %ld outputs differ", g->name, (long)wrong, (long)size);
+  for (int32_t i = size; i < size + GUARD; ++i)
+    CHECK(output[i] == 0x5A, "%s: prepared wrote past the output (byte %ld)", g->name, (long)i);
+  if (need > 0) { /* a prepared buffer for other shapes or offsets is refused */
+    sbtf_fc_params other = params;
+    other.input_offset = params.input_offset == 0 ? 1 : 0;
+    CHECK(sbtf_fully_connected_s8_prepared(ctx, prepared, &other, &quant, g->input.n, g->input.c,
+                                           g->x, g->filter.n, g->mask, g->sign, g->bias,
+                                           output) == SBTF_ERROR_BAD_PARAM,
+          "%s: prepared with another input offset", g->name);
+    CHECK(sbtf_fully_connected_s8_prepare(prepared, need - 4, &params, g->input.c, g->filter.n,
+                                          g->mask, g->sign, g->bias) == SBTF_ERROR_BUFFER_SIZE,
+          "%s: prepare into a small buffer", g->name);
+  }
+}
+
 static void check_golden(const golden_case *g) {
   const int32_t size = g->output.n * g->output.h * g->output.w * g->output.c;
   const int32_t need = buffer_size(g);
@@ -77,6 +114,7 @@ static void check_golden(const golden_case *g) {
         first >= 0 ? g->expected[first] : 0);
   for (int32_t i = size; i < size + GUARD; ++i)
     CHECK(output[i] == 0x5A, "%s: wrote past the output (byte %ld)", g->name, (long)i);
+  if (g->is_fc) check_prepared(g, &ctx, size);
 }
 
 /* Bad arguments on a small valid conv (golden case 0 is conv) and FC: documented statuses. */
@@ -200,6 +238,50 @@ static void check_errors(void) {
         "fc shift 31");
 }
 
+/* SBTF_SCRATCH_BYTES in 64 bits, from its documented parts. */
+static int64_t scratch_bytes_64(int64_t k, int64_t c_out) {
+  const int64_t g = ((k + 3) / 4 + 3) / 4 * 4, c4 = (c_out + 3) / 4 * 4;
+  return 12 * c4 + 64 * (g < 64 ? g : 64) + 8 * g + (c4 * g + 3) / 4 * 4;
+}
+
+/* Issue 10 item 4: sizes near and past the limits neither overflow (UBSan in the sanitized
+   build) nor wrap into a small size that a kernel would accept; kernels refuse such shapes
+   before touching any buffer. */
+static void check_size_limits(void) {
+  const int32_t kmax = SBTF_MAX_FILTER_SIZE, cmax = SBTF_MAX_OUTPUT_CHANNELS;
+  CHECK(sbtf_fully_connected_s8_get_buffer_size(kmax, cmax) == scratch_bytes_64(kmax, cmax),
+        "size at both limits %ld", (long)sbtf_fully_connected_s8_get_buffer_size(kmax, cmax));
+  CHECK(SBTF_SCRATCH_BYTES(SBTF_MAX_FILTER_SIZE, SBTF_MAX_OUTPUT_CHANNELS) ==
+            scratch_bytes_64(kmax, cmax), "macro at both limits");
+  CHECK(sbtf_core_layout_bytes(kmax, cmax) == scratch_bytes_64(kmax, cmax), "layout at limits");
+  const int32_t big[][2] = {{kmax, cmax + 1}, {kmax, 1 << 20}, {kmax, INT32_MAX}, {4, INT32_MAX},
+                            {INT32_MAX, 4}, {kmax + 1, 1}};
+  for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); ++i)
+    CHECK(sbtf_fully_connected_s8_get_buffer_size(big[i][0], big[i][1]) == SBTF_ERROR_BAD_SHAPE,
+          "fc size (%ld, %ld) not refused", (long)big[i][0], (long)big[i][1]);
+  /* A 1x1 conv with C_out past the limit, and activations past INT32_MAX elements. */
+  const sbtf_dims in = {1, 1, 1, 4}, filt = {cmax + 1, 1, 1, 4}, out = {1, 1, 1, cmax + 1};
+  CHECK(sbtf_conv2d_s8_get_buffer_size(&in, &filt, &out) == SBTF_ERROR_BAD_SHAPE, "conv C_out");
+  const sbtf_dims huge_in = {2, 32768, 32768, 4}, f4 = {4, 1, 1, 4}, huge_out = {2, 32768, 32768, 4};
+  CHECK(sbtf_conv2d_s8_get_buffer_size(&huge_in, &f4, &huge_out) == SBTF_ERROR_BAD_SHAPE,
+        "conv activation elements");
+  static const int8_t x[4] = {0}, sgn[1] = {1};
+  static const uint8_t m[2] = {0};
+  static const int32_t mult[1] = {1 << 30}, sh[1] = {0};
+  const sbtf_quant_params q = {mult, sh};
+  const sbtf_conv_params cp = {0, 0, 1, 1, 1, 1, 0, 0, -128, 127};
+  const sbtf_context ctx = {scratch, INT32_MAX}; /* claims enough: the shape must be refused */
+  CHECK(sbtf_conv2d_s8(&ctx, &cp, &q, &in, x, &filt, m, sgn, NULL, &out, output) ==
+            SBTF_ERROR_BAD_SHAPE, "conv kernel C_out");
+  CHECK(sbtf_conv2d_s8(&ctx, &cp, &q, &huge_in, x, &f4, m, sgn, NULL, &huge_out, output) ==
+            SBTF_ERROR_BAD_SHAPE, "conv kernel activation elements");
+  const sbtf_fc_params fp = {0, 0, -128, 127};
+  CHECK(sbtf_fully_connected_s8(&ctx, &fp, &q, 1, kmax, x, 1 << 20, m, sgn, NULL, output) ==
+            SBTF_ERROR_BAD_SHAPE, "fc kernel C_out");
+  CHECK(sbtf_fully_connected_s8(&ctx, &fp, &q, 1 << 20, 4096, x, 4, m, sgn, NULL, output) ==
+            SBTF_ERROR_BAD_SHAPE, "fc kernel batches * C_in");
+}
+
 /* SBTF_SCRATCH_BYTES is a constant expression: it sizes a static buffer (3x3x64 -> 64 conv). */
 static uint8_t static_sized[SBTF_SCRATCH_BYTES(3 * 3 * 64, 64)];
 
@@ -215,6 +297,7 @@ int main(void) {
     max_scratch = need > max_scratch ? need : max_scratch;
   }
   check_errors();
+  check_size_limits();
   printf("sbtf_kernel_tests: path=%s cases=%d max_scratch=%ld failures=%d\n", sbtf_kernel_path(),
          GOLDEN_CASES, (long)max_scratch, failures);
   return failures == 0 ? 0 : 1;

@@ -5,8 +5,9 @@
     sbtf-micro build model.tflite --board nucleo-f746zg -o firmware.elf   (also writes .bin)
     sbtf-micro run|build ... --runtime tflm    (TFLite Micro + CMSIS-NN + sbtf's ops instead)
 
-A thin shell over sbtf.micro.codegen and sbtf.micro.runtime. Errors are one line on stderr with
-exit code 1 (2 for usage errors); no partial output file is left behind.
+A thin shell over sbtf.micro.codegen and sbtf.micro.runtime. Errors are one line on stderr:
+exit code 2 for a bad model or input file and usage errors, 1 when building or running fails;
+no partial output file is left behind.
 """
 from __future__ import annotations
 
@@ -33,8 +34,10 @@ def _read_model(path: str) -> bytes:
 
 
 def _load_inputs(path: str | None, gen, seed: int = 0) -> np.ndarray:
-    """int8 [N, input_size]: an int8 .npy as is, a float .npy quantized with the model's input
-    scale / zero point; none given: one random int8 input."""
+    """int8 [N, input_size] from a .npy of shape [N, *model_input_shape[1:]] (sbtf.batch): int8
+    as is, float quantized with the model's input scale / zero point; none given: one random
+    int8 input. BadInputError (exit code 2) for anything else."""
+    from sbtf.batch import BadInputError, as_batch
     from sbtf.micro import runtime
 
     if path is None:
@@ -43,22 +46,22 @@ def _load_inputs(path: str | None, gen, seed: int = 0) -> np.ndarray:
     try:
         x = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise ValueError(f"{path}: cannot read a .npy array: {exc}") from exc
-    if x.dtype == np.int8:
-        q = x
-    elif np.issubdtype(x.dtype, np.floating):
-        q = runtime.quantize_inputs(x, gen.input_scale, gen.input_zero_point)
-    else:
-        raise ValueError(f"{path}: inputs must be int8 (quantized) or float, got {x.dtype}")
-    if q.size == 0 or q.size % gen.input_size:
-        raise ValueError(f"{path}: shape {x.shape} is not a batch of model inputs of shape "
-                         f"{list(gen.input_shape)}")
-    return q.reshape(-1, gen.input_size)
+        raise BadInputError(f"{path}: cannot read a .npy array: {exc}") from exc
+    if not isinstance(x, np.ndarray) or not (x.dtype == np.int8
+                                             or np.issubdtype(x.dtype, np.floating)):
+        raise BadInputError(f"{path}: inputs must be int8 (quantized) or float, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)}")
+    x = as_batch(x, gen.input_shape, f"{path}: inputs")
+    if x.dtype != np.int8:
+        x = runtime.quantize_inputs(x, gen.input_scale, gen.input_zero_point)
+    return x.reshape(len(x), gen.input_size)
 
 
 def _memory_lines(memory, board: str) -> list[str]:
-    flash = (f"flash: {memory.flash} B (text + rodata {memory.text} B, data init {memory.data} B)"
-             + (f" of {memory.flash_limit} B" if memory.flash_limit else ""))
+    flash = (f"flash: {memory.flash} B" + (f" of {memory.flash_limit} B" if memory.flash_limit
+                                           else "")
+             + f" (text + rodata {memory.text} B, data init {memory.data} B) = model and runtime "
+             f"{memory.model_flash} B + {memory.n_inputs} compiled-in input(s) {memory.inputs} B")
     limit = f" of {memory.ram_limit} B" if memory.ram_limit else ""
     if memory.ccm:
         ram = (f"RAM:   {memory.ram} B{limit} (.bss {memory.bss - memory.ccm} B + stack "
@@ -184,7 +187,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("run", help="build firmware and run it under QEMU")
     p.add_argument("model")
     p.add_argument("--board", required=True, choices=QEMU_BOARDS)
-    p.add_argument("--input", help=".npy batch of inputs (int8, or float to quantize)")
+    p.add_argument("--input", help=".npy batch of inputs [N, *model input shape[1:]] (int8, or "
+                   "float to quantize)")
     p.add_argument("--output", help="write the int8 outputs to this .npy")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     p.add_argument(*RUNTIME_ARG, **RUNTIME_KW)
@@ -193,16 +197,26 @@ def main(argv=None) -> int:
     p.add_argument("model")
     p.add_argument("--board", required=True, choices=boards)
     p.add_argument("-o", "--out", required=True, help="firmware .elf path")
-    p.add_argument("--input", help=".npy batch of inputs compiled into the image")
+    p.add_argument("--input", help=".npy batch of inputs [N, *model input shape[1:]] compiled "
+                   "into the image")
     p.add_argument(*RUNTIME_ARG, **RUNTIME_KW)
     p.set_defaults(fn=cmd_build)
     args = parser.parse_args(argv)
+    from sbtf.batch import BadInputError
+
     try:
         return args.fn(args)
-    except (ValueError, OSError, RuntimeError) as exc:
-        # UnsupportedModelError is a ValueError; BuildError / RunError / RuntimeError_ RuntimeErrors.
+    except BadInputError as exc:
         print(f"sbtf-micro {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
+    except (ValueError, OSError, RuntimeError) as exc:
+        # A refused model or input (UnsupportedModelError, the validator's InvalidModelError)
+        # is a ValueError; BuildError / RunError / RuntimeError_ are RuntimeErrors.
+        print(f"sbtf-micro {args.command}: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
+    except MemoryError:  # e.g. inputs for a huge (but addressable) model input
+        print(f"sbtf-micro {args.command}: error: {args.model}: out of memory", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

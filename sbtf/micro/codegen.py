@@ -8,7 +8,7 @@ activation clamps, paddings, softmax scaling) and emits
 * `sbtf_model.h`: sizes, input/output quantization and
   `sbtf_status sbtf_model_invoke(const int8_t *input, int8_t *output)`;
 * `sbtf_model.c`: the weights as const arrays (signed-binary layers as bitmask + sign), the
-  arena, and straight-line calls to micro/runtime/sbtf_rt_ops.c and the sbtf_nn.h kernels.
+  arena, and straight-line calls to micro/runtime/ (sbtf_rt.h) and the sbtf_nn.h kernels.
 
     gen = generate(open("model.tflite", "rb").read())
     gen.write("build/model")            # sbtf_model.c, sbtf_model.h
@@ -19,6 +19,7 @@ poison value after each operator (a memory-plan check: outputs must not change).
 """
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from sbtf.converters import tflite_model as tfm
 from sbtf.converters.bitmask import row_bytes
 from sbtf.converters.errors import ConversionError
 from sbtf.converters.host import parse_options
+from sbtf.converters.validate import InvalidModelError, read_model
 
 __all__ = [
     "SUPPORTED_OPS",
@@ -120,14 +122,12 @@ class Graph:
 
 
 def load_graph(tflite: bytes, source: str = "model") -> Graph:
-    """Parse a .tflite (bytes) into a Graph. Raises UnsupportedModelError on structural problems."""
+    """Parse a .tflite (bytes) into a Graph. Raises UnsupportedModelError on structural problems:
+    the model first passes sbtf's one validator (sbtf.converters.validate), as for the host."""
     try:
-        model = tfm.read(tflite)
-    except Exception as exc:  # ConversionError or a flatbuffers decoding error
-        raise UnsupportedModelError(f"{source}: cannot parse the TFLite flatbuffer: {exc}") from exc
-    if not model.subgraphs or len(model.subgraphs) != 1:
-        n = 0 if not model.subgraphs else len(model.subgraphs)
-        raise UnsupportedModelError(f"{source}: expected exactly one subgraph, found {n}")
+        model = read_model(tflite, source, single_subgraph=True)
+    except InvalidModelError as exc:
+        raise UnsupportedModelError(str(exc)) from None
     sg = model.subgraphs[0]
     tensors = []
     for i, t in enumerate(sg.tensors or []):
@@ -148,7 +148,7 @@ def load_graph(tflite: bytes, source: str = "model") -> Graph:
         ))
     ops = []
     for i, op in enumerate(sg.operators or []):
-        name = tfm.opcode_name(model, op.opcodeIndex)
+        name = c_comment(tfm.opcode_name(model, op.opcodeIndex))  # printable, for messages
         raw = None
         if op.customOptions is not None:
             raw = bytes(np.asarray(op.customOptions, np.uint8))
@@ -351,6 +351,7 @@ class _Emitter:
         self.weight_bytes = 0
         self.scratch_ops: list[str] = []  # C expressions of *_get_buffer_size() calls
         self.scratch_shapes: list[tuple[int, int]] = []  # (k, c_out) of each sbtf op
+        self.scratch_terms: list[str] = []  # SBTF_RT_*_SCRATCH_BYTES(...) of builtin ops
 
     # ---- helpers
     def fail(self, op: Operator, msg: str):
@@ -379,7 +380,8 @@ class _Emitter:
         if t.index not in self.const_names:
             name = f"c{t.index}"
             arr = np.asarray(t.data).astype(dtype)
-            self.decls.append(f"/* {t.name} {list(t.shape)} */\n" + _c_array(ctype, name, arr))
+            self.decls.append(f"/* {c_comment(t.name)} {list(t.shape)} */\n"
+                              + _c_array(ctype, name, arr))
             self.weight_bytes += arr.size * np.dtype(dtype).itemsize
             self.const_names[t.index] = name
         return self.const_names[t.index]
@@ -409,7 +411,8 @@ class _Emitter:
         return f"&{name}"
 
     def call(self, op: Operator, expr: str):
-        self.body.append(f"  /* {op.index}: {op.name} -> {self.g.tensors[op.outputs[0]].name} */")
+        out = c_comment(self.g.tensors[op.outputs[0]].name)
+        self.body.append(f"  /* {op.index}: {op.name} -> {out} */")  # op.name: c_comment'ed
         self.body.append(f"  st = {expr};")
         self.body.append(f"  if (st != SBTF_OK) return sbtf_model_fail({op.index}, st);")
 
@@ -436,6 +439,22 @@ class _Emitter:
         if np.any(w.zero_point != 0):
             self.fail(op, f"{role} {w.describe()} has a non-zero zero point (weights must be symmetric)")
         return w.scale
+
+    def folded_bias(self, op: Operator, position: int, weights: np.ndarray, x: Tensor) -> str:
+        """bias + input_offset * Σ weights per output channel (rows of `weights`): what the
+        runtime's conv and FC add, so their inner loops multiply raw int8 inputs."""
+        c_out = weights.shape[0]
+        b = self.tensor(op, position, optional=True)
+        if b is not None and (b.type != _T.INT32 or b.size != c_out or b.data is None):
+            self.fail(op, f"bias {b.describe()} must be a constant INT32 with {c_out} values")
+        bias = np.zeros(c_out, np.int64) if b is None else np.asarray(b.data, np.int64).reshape(-1)
+        folded = bias - self.zp(x) * weights.reshape(c_out, -1).astype(np.int64).sum(axis=1)
+        if np.any(np.abs(folded) >= 1 << 31):
+            self.fail(op, "bias plus the input offset's share exceeds int32")
+        name = f"op{op.index}_bias"
+        self.decls.append(_c_array("int32_t", name, folded))
+        self.weight_bytes += 4 * c_out
+        return name
 
     def bias(self, op: Operator, position: int, channels: int) -> str:
         b = self.tensor(op, position, optional=True)
@@ -488,11 +507,14 @@ class _Emitter:
         scales = self.weight_scales(op, w, c_out, 0, "filter")
         m, s = ref.conv_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
+        f_d = self.dims(f"op{op.index}_filter", w.shape)
+        self.scratch_ops.append(f"sbtf_rt_conv2d_s8_get_buffer_size({f_d})")
+        self.scratch_terms.append(f"SBTF_RT_CONV_SCRATCH_BYTES({kh * kw * in4[3]})")
         args = ", ".join([
-            self._conv_params(op, x, y, pad, stride, dil, o.fusedActivationFunction),
+            "&sbtf_ctx", self._conv_params(op, x, y, pad, stride, dil, o.fusedActivationFunction),
             self.quant_arrays(op, m, s), self.dims(f"op{op.index}_in", in4), self.ptr(op, x, "input"),
-            self.dims(f"op{op.index}_filter", w.shape), self.const(op, w, "int8_t", np.int8, "filter"),
-            self.bias(op, 2, c_out), self.dims(f"op{op.index}_out", out4), self.act(y),
+            f_d, self.const(op, w, "int8_t", np.int8, "filter"),
+            self.folded_bias(op, 2, w.data, x), self.dims(f"op{op.index}_out", out4), self.act(y),
         ])
         self.call(op, f"sbtf_rt_conv2d_s8({args})")
 
@@ -512,12 +534,15 @@ class _Emitter:
         scales = self.weight_scales(op, w, c_out, 3, "filter")
         m, s = ref.conv_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
+        out_d = self.dims(f"op{op.index}_out", out4)
+        self.scratch_ops.append(f"sbtf_rt_depthwise_conv2d_s8_get_buffer_size({out_d})")
+        self.scratch_terms.append(f"SBTF_RT_DEPTHWISE_SCRATCH_BYTES({c_out})")
         args = ", ".join([
-            self._conv_params(op, x, y, pad, stride, dil, o.fusedActivationFunction),
+            "&sbtf_ctx", self._conv_params(op, x, y, pad, stride, dil, o.fusedActivationFunction),
             str(c_out // in4[3]), self.quant_arrays(op, m, s),
             self.dims(f"op{op.index}_in", in4), self.ptr(op, x, "input"),
             self.dims(f"op{op.index}_filter", w.shape), self.const(op, w, "int8_t", np.int8, "filter"),
-            self.bias(op, 2, c_out), self.dims(f"op{op.index}_out", out4), self.act(y),
+            self.bias(op, 2, c_out), out_d, self.act(y),
         ])
         self.call(op, f"sbtf_rt_depthwise_conv2d_s8({args})")
 
@@ -555,7 +580,7 @@ class _Emitter:
         args = ", ".join([
             self._fc_params(op, x, y, act), self.quant_arrays(op, m, s), str(batches), str(c_in),
             self.ptr(op, x, "input"), str(c_out), self.const(op, w, "int8_t", np.int8, "weights"),
-            self.bias(op, 2, c_out), self.act(y),
+            self.folded_bias(op, 2, w.data, x), self.act(y),
         ])
         self.call(op, f"sbtf_rt_fully_connected_s8({args})")
 
@@ -588,7 +613,9 @@ class _Emitter:
         self.decls.append(
             f"static const sbtf_rt_add_params {name} = {{{-self.zp(a)}, {-self.zp(b)}, "
             f"{self.zp(y)}, {left_shift}, {m1}, {sh1}, {m2}, {sh2}, {mo}, {sho}, {lo}, {hi}}};\n")
-        self.call(op, f"sbtf_rt_add_s8(&{name}, {a.size}, {self.ptr(op, a, 'input 1')}, "
+        self.scratch_ops.append(f"SBTF_RT_ADD_SCRATCH_BYTES({a.size})")
+        self.scratch_terms.append(f"SBTF_RT_ADD_SCRATCH_BYTES({a.size})")
+        self.call(op, f"sbtf_rt_add_s8(&sbtf_ctx, &{name}, {a.size}, {self.ptr(op, a, 'input 1')}, "
                       f"{self.ptr(op, b, 'input 2')}, {b2}, {self.act(y)})")
 
     def _pool(self, op: Operator, fn: str):
@@ -670,7 +697,7 @@ class _Emitter:
             self.fail(op, "reshape of a constant tensor is not supported")
         if x.type == _T.INT8 and (self.zp(x) != self.zp(y) or self.sc(x) != self.sc(y)):
             self.fail(op, "reshape changes quantization parameters")
-        self.body.append(f"  /* {op.index}: RESHAPE -> {y.name} (shares the input's bytes) */")
+        self.body.append(f"  /* {op.index}: RESHAPE -> {c_comment(y.name)} (shares the input's bytes) */")
 
     def op_pad(self, op: Operator):
         x, p, y = self.tensor(op, 0), self.tensor(op, 1), self.tensor(op, 0, kind="output")
@@ -841,7 +868,16 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
                 "inference_input_type=tf.int8 and inference_output_type=tf.int8)")
     if not graph.operators:
         raise UnsupportedModelError(f"{source}: the model has no operators")
+    unsupported = [f"{op.index} ({op.name})" for op in graph.operators if op.name not in SUPPORTED_OPS]
+    if unsupported:
+        raise UnsupportedModelError(
+            f"{source}: {len(unsupported)} operator(s) not supported by sbtf's runtime: operator "
+            f"{', '.join(unsupported)} (supported: {', '.join(SUPPORTED_OPS)})")
     plan = plan_memory(graph)
+    if plan.arena_bytes > 2**31 - 1:
+        raise UnsupportedModelError(
+            f"{source}: the activations need a {plan.arena_bytes}-byte arena, more than a "
+            "Cortex-M can address")
     em = _Emitter(graph, plan)
     n_ops = len(graph.operators)
     op_counts: dict[str, int] = {}
@@ -858,7 +894,8 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         body.append(f"  SBTF_MODEL_OP_END({op.index});")
         for off, n in _poison_ranges(plan, op.index):
             body.append(f"  SBTF_MODEL_POISON_RANGE({off}, {n});")
-    scratch = scratch_expr(em.scratch_shapes) if scratch_bytes is None else str(int(scratch_bytes))
+    scratch = (scratch_expr(em.scratch_shapes, em.scratch_terms) if scratch_bytes is None
+               else str(int(scratch_bytes)))
     in_off, out_off = plan.offset(tin.index), plan.offset(tout.index)
     poison_input = "\n".join(f"  SBTF_MODEL_POISON_RANGE({o}, {n});" for o, n in _poison_ranges(plan, -1))
     header = _HEADER.format(
@@ -872,7 +909,7 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         f"  need = {expr};\n  if (need < 0) return need;\n  if (need > max) max = need;"
         for expr in em.scratch_ops)
     source_c = _SOURCE.format(
-        source=source, decls="\n".join(em.decls), body="\n".join(body), in_off=in_off,
+        source=c_comment(source), decls="\n".join(em.decls), body="\n".join(body), in_off=in_off,
         out_off=out_off, poison_input=poison_input, arena_total=plan.arena_bytes,
         scratch_check=scratch_check or "  (void)need;",
     )
@@ -885,14 +922,38 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
     )
 
 
-def scratch_expr(shapes) -> str:
-    """C constant expression of the largest SBTF_SCRATCH_BYTES(k, c_out) over `shapes` ("0" for
-    none): the kernels' header defines the size, the target compiler evaluates it.
+_COMMENT_SAFE = frozenset(string.ascii_letters + string.digits + " _-+=.,:;/()[]<>")
+
+
+def c_comment(text: str, limit: int = 96) -> str:
+    """`text` (a name from the model file, or its path) made safe inside a C /* ... */ comment.
+
+    The one way a string from a model reaches generated C. Every character outside a small
+    printable set (so every `*`, `\\`, `?`, quote, newline, NUL, non-ASCII) becomes `\\xNN` per
+    UTF-8 byte, and the result is cut at `limit` characters: the comment can neither end early,
+    nor splice lines, nor hold a trigraph, so the compiler sees it as one comment.
+    """
+    out, size = [], 0
+    for ch in text:
+        piece = ch if ch in _COMMENT_SAFE else "".join(
+            f"\\x{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+        if size + len(piece) > limit - 3:
+            out.append("...")
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+def scratch_expr(shapes, terms=()) -> str:
+    """C constant expression of the largest SBTF_SCRATCH_BYTES(k, c_out) over `shapes` and the
+    builtin ops' scratch `terms` (C expressions; "0" for none): the kernels' and runtime's
+    headers define the sizes, the target compiler evaluates it.
 
     SBTF_MAX expands its arguments twice, so the terms form a balanced tree: each appears fewer
     than 2 * len(shapes) times in the expansion, not 2^len(shapes).
     """
-    terms = [f"SBTF_SCRATCH_BYTES({k}, {c})" for k, c in sorted(set(shapes))]
+    terms = [f"SBTF_SCRATCH_BYTES({k}, {c})" for k, c in sorted(set(shapes))] + sorted(set(terms))
     if not terms:
         return "0"
     while len(terms) > 1:
@@ -909,6 +970,7 @@ _HEADER = """\
 #include <stdint.h>
 
 #include "sbtf_nn.h"
+#include "sbtf_rt.h"
 
 #ifdef __cplusplus
 extern "C" {{

@@ -38,7 +38,8 @@ def input_quantization(tflite: bytes) -> tuple[float, int]:
 
 
 def run_reference(tflite: bytes, x_int8) -> np.ndarray:
-    """Run a batch ([N, ...] int8, N model inputs) one input at a time; int8 [N, *out_shape]."""
+    """Run a batch (int8 [N, *input_shape[1:]], sbtf.batch) one input at a time; int8
+    [N, *out_shape]."""
     return _run_batch(_interpreter(tflite), x_int8)
 
 
@@ -54,9 +55,10 @@ def run_sbtf_interpreter(tflite: bytes, x_int8) -> np.ndarray:
 
 
 def _run_batch(it, x_int8) -> np.ndarray:
+    from sbtf.batch import as_batch
+
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    shape = tuple(inp["shape"])
-    x = np.asarray(x_int8, np.int8).reshape((-1, *shape))
+    x = as_batch(np.asarray(x_int8, np.int8), inp["shape"])
     outputs = []
     for xi in x:
         it.set_tensor(inp["index"], xi)

@@ -11,6 +11,8 @@ whose `error` says what happened.
 from __future__ import annotations
 
 import os
+import re
+import selectors
 import shutil
 import signal
 import subprocess
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from sbtf.micro import boards as _boards
 
-__all__ = ["RunError", "RunResult", "qemu_command", "run", "run_host"]
+__all__ = ["RunError", "RunResult", "qemu_command", "run", "run_host", "run_uart"]
 
 QEMU = "qemu-system-arm"
 EXIT_FAULT = 70  # micro/boards/sbtf_board.h SBTF_EXIT_FAULT
@@ -107,6 +109,52 @@ def run(board, elf, timeout: float = 120.0, icount: bool = False) -> RunResult:
     if shutil.which(QEMU) is None:
         raise RunError(f"{QEMU} not found (run `make setup`)")
     return _run(qemu_command(b, elf, icount), b.name, timeout)
+
+
+# Lines after which sbtf's real-board firmware (micro/runtime/sbtf_main_uart.c) prints nothing more.
+UART_LAST_LINES = ("sbtf-done", "sbtf-error", "sbtf-board: fault")
+
+
+def run_uart(machine: str, elf, uart: int, timeout: float = 120.0) -> RunResult:
+    """Boot a real board's UART firmware unchanged on the QEMU `machine` (e.g. the NUCLEO-F411RE's
+    image on netduinoplus2, the same USART2) and capture UART number `uart` (1-based: QEMU's
+    `-serial` options in order). The firmware never exits: the run stops at its last line
+    (UART_LAST_LINES; exit code 0 then) or after `timeout` seconds."""
+    elf = Path(elf)
+    if not elf.is_file():
+        raise FileNotFoundError(f"no ELF at {elf}")
+    if shutil.which(QEMU) is None:
+        raise RunError(f"{QEMU} not found (run `make setup`)")
+    serials = [arg for i in range(1, uart + 1)
+               for arg in ("-serial", "stdio" if i == uart else "null")]
+    cmd = [QEMU, "-M", machine, "-nographic", "-monitor", "none", *serials, "-kernel", str(elf)]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    last_line = re.compile(rb"^(?:" + b"|".join(re.escape(x.encode()) for x in UART_LAST_LINES)
+                           + rb")[^\n]*\n", re.MULTILINE)
+    out, finished, exited = b"", None, False
+    fd = proc.stdout.fileno()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while not finished and time.monotonic() - start < timeout:
+            if not sel.select(timeout=0.5):
+                continue
+            chunk = os.read(fd, 1 << 16)
+            exited = not chunk
+            if exited:
+                break
+            out += chunk
+            finished = last_line.search(out)
+    os.killpg(proc.pid, signal.SIGKILL)
+    _, err = proc.communicate()
+    if finished:  # an sbtf-error line is reported by whoever parses the output
+        exit_code = EXIT_FAULT if finished.group(0).startswith(b"sbtf-board: fault") else 0
+    else:
+        exit_code = (proc.returncode or 1) if exited else None
+    return RunResult(machine, exit_code, out.decode("ascii", "replace"),
+                     err.decode("utf-8", "replace"), exit_code is None,
+                     time.monotonic() - start)
 
 
 def run_host(exe, args: Sequence[str] = (), timeout: float = 120.0) -> RunResult:

@@ -20,6 +20,7 @@ import numpy as np
 
 from sbtf.micro import boards as _boards
 from sbtf.micro import build as _build
+from sbtf.micro import cache as _cache
 from sbtf.micro import codegen as _codegen
 from sbtf.micro import qemu as _qemu
 from sbtf.micro import source_dir
@@ -61,7 +62,7 @@ def runtime_dir() -> Path:
 
 def runtime_sources() -> list[Path]:
     """The runtime's operator library (without a main)."""
-    return [runtime_dir() / "sbtf_rt_ops.c"]
+    return [runtime_dir() / "sbtf_rt_ops.c", runtime_dir() / "sbtf_rt_conv.c"]
 
 
 def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
@@ -106,10 +107,17 @@ class Memory:
     ram_limit: int | None = None
     ccm: int = 0  # bytes in the STM32F4's core-coupled memory (.ccm), not in SRAM
     ccm_limit: int | None = None
+    inputs: int = 0  # the batch of inputs compiled into the image (in .rodata)
+    n_inputs: int = 0
 
     @property
     def flash(self) -> int:
         return self.text + self.data
+
+    @property
+    def model_flash(self) -> int:
+        """Flash without the compiled-in inputs: what the model and runtime take."""
+        return self.flash - self.inputs
 
     @property
     def ram(self) -> int:
@@ -208,7 +216,7 @@ def _sources(out_dir: Path, main: str = "sbtf_main.c") -> list[Path]:
 
 def _default_dir(tflite: bytes, target: str, tag: str) -> Path:
     digest = hashlib.sha1(tflite).hexdigest()[:10]
-    return Path("build") / "runtime" / f"{digest}-{target}{tag}"
+    return _cache.build_dir(f"{digest}-{target}{tag}")
 
 
 def build_firmware(tflite: bytes, board: str, x_int8, *, out_dir=None, poison: bool = False,
@@ -232,6 +240,7 @@ def build_firmware(tflite: bytes, board: str, x_int8, *, out_dir=None, poison: b
                            extra_cflags=RUNTIME_CFLAGS)
     memory = elf_memory(elf, _build.board_dir() / b.linker_script, b.flash[1], b.ram[1],
                         gen.plan.arena_bytes, CCM_BYTES.get(b.name))
+    memory.inputs, memory.n_inputs = n * gen.input_size, n
     return Firmware(b.name, elf, gen, memory, n_inputs=n)
 
 
@@ -251,7 +260,8 @@ def build_host_runner(tflite: bytes, x_int8, *, out_dir=None, poison: bool = Fal
 
 
 def parse_output(stdout: str, n: int, output_shape, target: str):
-    """Parse sbtf_main.c's lines into (outputs int8 [n, *shape], instructions, scratch, stack)."""
+    """Parse sbtf_main.c's (or sbtf_main_uart.c's) lines into (outputs int8 [n, *shape],
+    instructions or cycles per output (none when the UART firmware printed "-"), scratch, stack)."""
     size = int(np.prod(output_shape))
     outputs = np.zeros((n, size), np.int8)
     instructions = []
@@ -272,7 +282,8 @@ def parse_output(stdout: str, n: int, output_shape, target: str):
             if len(raw) != size or not 0 <= i < n:
                 raise RuntimeError_(f"{target}: malformed output line {line[:80]!r}")
             outputs[i] = np.frombuffer(raw, np.int8)
-            instructions.append(int(instr))
+            if instr != "-":  # "-": the real-board firmware found no running cycle counter
+                instructions.append(int(instr))
             seen += 1
     if seen != n:
         raise RuntimeError_(f"{target}: expected {n} outputs, got {seen}\n{stdout[-2000:]}")
@@ -401,6 +412,7 @@ def build_real_firmware(tflite: bytes, board: str, x_int8, *, out=None, source: 
     binary = elf.with_suffix(".bin")
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
     memory = elf_memory(elf, stm32 / b.linker_script, b.flash, b.ram, gen.plan.arena_bytes)
+    memory.inputs, memory.n_inputs = n * gen.input_size, n
     return Firmware(b.name, elf, gen, memory, n_inputs=n, bin=binary)
 
 
@@ -420,7 +432,8 @@ def fit_report(tflite: bytes, board: str, *, source: str = "model",
     stack = _stack_size(_build.board_dir() / b.linker_script)
     return Memory(text=m.text, data=m.data, bss=m.bss, stack=stack, arena=m.arena,
                   flash_limit=b.flash[1], ram_limit=b.ram[1],
-                  ccm=m.arena if arena_in_ccm else 0, ccm_limit=CCM_BYTES.get(b.name))
+                  ccm=m.arena if arena_in_ccm else 0, ccm_limit=CCM_BYTES.get(b.name),
+                  inputs=m.inputs, n_inputs=m.n_inputs)
 
 
 def _zero_input(tflite: bytes) -> np.ndarray:

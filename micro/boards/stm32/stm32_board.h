@@ -25,8 +25,9 @@ void sbtf_uart_init(void);
 /** Blocking write of n bytes. */
 void sbtf_uart_write(const char *s, uint32_t n);
 
-/** DWT cycle counter (enabled by sbtf_cycles_start). */
-void sbtf_cycles_start(void);
+/** DWT cycle counter (enabled by sbtf_cycles_start, which returns 0 when the counter does not
+ *  advance, as under QEMU, which does not model the DWT). */
+int sbtf_cycles_start(void);
 uint32_t sbtf_cycles_read(void);
 
 /** Board name for the banner. */

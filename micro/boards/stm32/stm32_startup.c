@@ -65,11 +65,15 @@ void Fault_Handler(void) {
 #define DWT_CYCCNT (*(volatile uint32_t *)0xE0001004u)
 #define DWT_LAR (*(volatile uint32_t *)0xE0001FB0u)
 
-void sbtf_cycles_start(void) {
+int sbtf_cycles_start(void) {
   DEMCR |= 1u << 24;      /* TRCENA */
   DWT_LAR = 0xC5ACCE55u;  /* unlock (needed on the M7, ignored on the M4) */
   DWT_CYCCNT = 0;
   DWT_CTRL |= 1u;         /* CYCCNTENA */
+  const uint32_t before = DWT_CYCCNT;
+  for (volatile int i = 0; i < 16; ++i) {
+  }
+  return DWT_CYCCNT != before;
 }
 
 uint32_t sbtf_cycles_read(void) { return DWT_CYCCNT; }

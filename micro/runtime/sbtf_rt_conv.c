@@ -1,0 +1,531 @@
+/*
+ * sbtf_rt_conv.c - CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED of the runtime (sbtf_rt.h).
+ *
+ * CONV_2D and FULLY_CONNECTED are one matrix product: each output pixel (or batch row) is a row
+ * of K = KH * KW * C_in int8 inputs, gathered into scratch (im2col) unless it already lies
+ * contiguously in the input (1x1 convolutions without padding, FC). Σ filter * (x + input_offset)
+ * = Σ filter * x + input_offset * Σ filter, so the generator folds the second term into the bias
+ * and padding taps read the input zero point (which adds 0). The product runs two rows by two
+ * filters at a time: portable C, SMLAD on the DSP extension, VMLADAVA.S8 on Helium. Sums are the
+ * same integers as TFLite's reference loops, so the outputs are bit-exact.
+ */
+#include <string.h>
+
+#include "sbtf_rt_internal.h"
+
+#if defined(SBTF_RT_DSP)
+#include <arm_acle.h>
+#endif
+
+#if defined(SBTF_RT_DSP)
+static inline int32_t read_word(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4); /* one LDR: the DSP cores allow unaligned word loads */
+  return v;
+}
+
+/* Bytes 1 and 3 sign-extended to halfwords (one SXTB16 with ROR #8). */
+static inline int16x2_t sxtb16_odd(int32_t x) {
+#if defined(__GNUC__)
+  int16x2_t r; /* GCC 12 does not fold the rotate into SXTB16 by itself */
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+#else
+  const uint32_t u = (uint32_t)x;
+  return __sxtb16((int32_t)((u >> 8) | (u << 24)));
+#endif
+}
+#endif
+
+/* ---- matrix product with requantization ---- */
+
+typedef struct {
+  const int8_t *filter; /* [c_out][k] */
+  const int32_t *bias;  /* [c_out], input offset folded in */
+  const sbtf_quant_params *quant;
+  int32_t k, c_out;
+  int32_t output_offset, act_min, act_max;
+} matmul;
+
+#if defined(__GNUC__)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE static inline
+#endif
+
+#if defined(SBTF_RT_MVE)
+/* Four sums of 16-byte vectors: acc[j] = Σ_i row[i] * f_j[i]. Whole vectors first (plain loads:
+   GCC 12 sets up the predicate again for every predicated load), then one predicated tail whose
+   lanes past K load as zero. */
+ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *f0, const int8_t *f1,
+                           const int8_t *f2, const int8_t *f3, int32_t k, int32_t acc[4]) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int32_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    const int8x16_t x = vldrbq_s8(row + i);
+    a0 = vmladavaq_s8(a0, x, vldrbq_s8(f0 + i));
+    a1 = vmladavaq_s8(a1, x, vldrbq_s8(f1 + i));
+    a2 = vmladavaq_s8(a2, x, vldrbq_s8(f2 + i));
+    a3 = vmladavaq_s8(a3, x, vldrbq_s8(f3 + i));
+  }
+  if (i < k) {
+    const mve_pred16_t p = vctp8q((uint32_t)(k - i));
+    const int8x16_t x = vldrbq_z_s8(row + i, p);
+    a0 = vmladavaq_s8(a0, x, vldrbq_z_s8(f0 + i, p));
+    a1 = vmladavaq_s8(a1, x, vldrbq_z_s8(f1 + i, p));
+    a2 = vmladavaq_s8(a2, x, vldrbq_z_s8(f2 + i, p));
+    a3 = vmladavaq_s8(a3, x, vldrbq_z_s8(f3 + i, p));
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+/* Helium: each row against four filters at a time, requantized as one vector (conv's double
+   rounding) or lane by lane (FC's single rounding). */
+ALWAYS_INLINE void matmul_row(const matmul *m, const int8_t *row, int8_t *out,
+                              int single_rounding) {
+  const int32_t *mult = m->quant->multiplier, *shift = m->quant->shift, *bias = m->bias;
+  const int8_t *filter = m->filter;
+  const int32_t k = m->k, c_out = m->c_out, off = m->output_offset, lo = m->act_min,
+                hi = m->act_max;
+  for (int32_t c = 0; c < c_out; c += 4) {
+    const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
+    const int8_t *f0 = filter + c * k;
+    const int8_t *f1 = c + 1 < c_out ? f0 + k : f0, *f2 = c + 2 < c_out ? f0 + 2 * k : f0;
+    const int8_t *f3 = c + 3 < c_out ? f0 + 3 * k : f0;
+    int32_t acc[4];
+    dot_1x4(row, f0, f1, f2, f3, k, acc);
+    int32x4_t v = vaddq_s32(vldrwq_s32(acc), vldrwq_z_s32(bias + c, p));
+    if (single_rounding) {
+      vstrwq_s32(acc, v);
+      for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
+        acc[j] = sbtf_rt_mbqm_single(acc[j], mult[c + j], shift[c + j]);
+      }
+      v = vldrwq_s32(acc);
+    } else {
+      v = sbtf_rt_mbqm_x4(v, vldrwq_z_s32(mult + c, p), vldrwq_z_s32(shift + c, p));
+    }
+    v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, off), vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    vstrbq_p_s32(out + c, v, p);
+  }
+}
+
+ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
+                               int8_t *out0, int8_t *out1, int single_rounding) {
+  matmul_row(m, row0, out0, single_rounding);
+  if (out1 != NULL) matmul_row(m, row1, out1, single_rounding);
+}
+#else
+/* ---- portable C and the DSP extension: two rows by two filters ---- */
+
+/* acc[2 * r + f] = Σ_i row_r[i] * filter_f[i] */
+ALWAYS_INLINE void dot_2x2(const int8_t *r0, const int8_t *r1, const int8_t *f0,
+                           const int8_t *f1, int32_t k, int32_t acc[4]) {
+  int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+  int32_t i = 0;
+#if defined(SBTF_RT_DSP)
+  for (; i + 4 <= k; i += 4) {
+    /* SXTB16 splits 4 bytes into two pairs of halfwords (bytes 0,2 and, rotated, 1,3); rows
+       and filters split alike, so the two SMLADs together sum all four products. */
+    const int32_t x0 = read_word(r0 + i), x1 = read_word(r1 + i);
+    const int32_t w0 = read_word(f0 + i), w1 = read_word(f1 + i);
+    const int16x2_t x0e = __sxtb16(x0), x0o = sxtb16_odd(x0);
+    const int16x2_t x1e = __sxtb16(x1), x1o = sxtb16_odd(x1);
+    const int16x2_t w0e = __sxtb16(w0), w0o = sxtb16_odd(w0);
+    const int16x2_t w1e = __sxtb16(w1), w1o = sxtb16_odd(w1);
+    a00 = __smlad(x0e, w0e, __smlad(x0o, w0o, a00));
+    a01 = __smlad(x0e, w1e, __smlad(x0o, w1o, a01));
+    a10 = __smlad(x1e, w0e, __smlad(x1o, w0o, a10));
+    a11 = __smlad(x1e, w1e, __smlad(x1o, w1o, a11));
+  }
+#endif
+  for (; i < k; ++i) {
+    const int32_t x0 = r0[i], x1 = r1[i], w0 = f0[i], w1 = f1[i];
+    a00 += x0 * w0;
+    a01 += x0 * w1;
+    a10 += x1 * w0;
+    a11 += x1 * w1;
+  }
+  acc[0] = a00;
+  acc[1] = a01;
+  acc[2] = a10;
+  acc[3] = a11;
+}
+
+ALWAYS_INLINE int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t offset,
+                                int32_t lo, int32_t hi, int single_rounding) {
+  const int32_t v = single_rounding ? sbtf_rt_mbqm_single(acc, mult, shift)
+                                    : sbtf_rt_mbqm(acc, mult, shift);
+  return (int8_t)sbtf_rt_clamp(v + offset, lo, hi);
+}
+
+/* acc[j] = Σ_i row[i] * f_j[i] for one row and four filters (a single row: FC, odd pixel). */
+ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *f0, const int8_t *f1,
+                           const int8_t *f2, const int8_t *f3, int32_t k, int32_t acc[4]) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int32_t i = 0;
+#if defined(SBTF_RT_DSP)
+  for (; i + 4 <= k; i += 4) {
+    const int32_t x = read_word(row + i);
+    const int16x2_t xe = __sxtb16(x), xo = sxtb16_odd(x);
+    const int32_t w0 = read_word(f0 + i), w1 = read_word(f1 + i);
+    const int32_t w2 = read_word(f2 + i), w3 = read_word(f3 + i);
+    a0 = __smlad(xe, __sxtb16(w0), __smlad(xo, sxtb16_odd(w0), a0));
+    a1 = __smlad(xe, __sxtb16(w1), __smlad(xo, sxtb16_odd(w1), a1));
+    a2 = __smlad(xe, __sxtb16(w2), __smlad(xo, sxtb16_odd(w2), a2));
+    a3 = __smlad(xe, __sxtb16(w3), __smlad(xo, sxtb16_odd(w3), a3));
+  }
+#endif
+  for (; i < k; ++i) {
+    const int32_t x = row[i];
+    a0 += x * f0[i];
+    a1 += x * f1[i];
+    a2 += x * f2[i];
+    a3 += x * f3[i];
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+/* out0 = requantize(filter x row0), and out1 likewise for row1 unless out1 is NULL.
+   single_rounding is a constant at each call, so each caller gets its own loop. Parameters are
+   copied to locals: int8 stores may alias anything, so fields would be reloaded after each. */
+ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
+                               int8_t *out0, int8_t *out1, int single_rounding) {
+  const int32_t *mult = m->quant->multiplier, *shift = m->quant->shift, *bias = m->bias;
+  const int8_t *filter = m->filter;
+  const int32_t k = m->k, c_out = m->c_out, off = m->output_offset, lo = m->act_min,
+                hi = m->act_max;
+  if (out1 == NULL) {
+    for (int32_t c = 0; c < c_out; c += 4) {
+      const int8_t *f0 = filter + c * k;
+      const int8_t *f1 = c + 1 < c_out ? f0 + k : f0, *f2 = c + 2 < c_out ? f0 + 2 * k : f0;
+      const int8_t *f3 = c + 3 < c_out ? f0 + 3 * k : f0;
+      int32_t acc[4];
+      dot_1x4(row0, f0, f1, f2, f3, k, acc);
+      for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
+        out0[c + j] = requantize(acc[j] + bias[c + j], mult[c + j], shift[c + j], off, lo, hi,
+                                 single_rounding);
+      }
+    }
+    return;
+  }
+  for (int32_t c = 0; c < c_out; c += 2) {
+    const int8_t *f0 = filter + c * k;
+    const int has_c1 = c + 1 < c_out;
+    int32_t acc[4];
+    dot_2x2(row0, row1, f0, has_c1 ? f0 + k : f0, k, acc);
+    const int32_t b0 = bias[c], m0 = mult[c], s0 = shift[c];
+    out0[c] = requantize(acc[0] + b0, m0, s0, off, lo, hi, single_rounding);
+    out1[c] = requantize(acc[2] + b0, m0, s0, off, lo, hi, single_rounding);
+    if (has_c1) {
+      const int32_t b1 = bias[c + 1], m1 = mult[c + 1], s1 = shift[c + 1];
+      out0[c + 1] = requantize(acc[1] + b1, m1, s1, off, lo, hi, single_rounding);
+      out1[c + 1] = requantize(acc[3] + b1, m1, s1, off, lo, hi, single_rounding);
+    }
+  }
+}
+
+#endif
+
+static void matmul_rows_conv(const matmul *m, const int8_t *row0, const int8_t *row1,
+                             int8_t *out0, int8_t *out1) {
+  matmul_rows(m, row0, row1, out0, out1, 0);
+}
+
+static void matmul_rows_fc(const matmul *m, const int8_t *row0, const int8_t *row1, int8_t *out0,
+                           int8_t *out1) {
+  matmul_rows(m, row0, row1, out0, out1, 1);
+}
+
+/* ---- CONV_2D ---- */
+
+typedef struct {
+  const sbtf_conv_params *p;
+  const sbtf_dims *in, *filter, *out;
+  const int8_t *input;
+  int8_t pad_value; /* the input zero point: padding adds nothing */
+  int direct;       /* 1x1, no padding: a pixel's inputs are contiguous */
+} conv_geometry;
+
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+  for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4); /* word moves, any alignment */
+  for (; n > 0; --n) *dst++ = *src++;
+}
+
+static inline void fill_bytes(int8_t *dst, int8_t v, int32_t n) {
+  for (; n > 0; --n) *dst++ = v;
+}
+
+/* The K inputs of output pixel `pixel` (flat over N, H_out, W_out), in filter order. */
+static const int8_t *conv_row(const conv_geometry *g, int32_t pixel, int8_t *buf) {
+  const int32_t ox = pixel % g->out->w, t = pixel / g->out->w;
+  const int32_t oy = t % g->out->h, b = t / g->out->h;
+  const int32_t in_h = g->in->h, in_w = g->in->w, c_in = g->in->c;
+  const int32_t y0 = oy * g->p->stride_h - g->p->pad_h, x0 = ox * g->p->stride_w - g->p->pad_w;
+  if (g->direct) return g->input + ((b * in_h + y0) * in_w + x0) * c_in;
+  const int32_t kh = g->filter->h, kw = g->filter->w, dh = g->p->dilation_h,
+                dw = g->p->dilation_w;
+  int8_t *dst = buf;
+  for (int32_t ky = 0; ky < kh; ++ky) {
+    const int32_t iy = y0 + ky * dh;
+    if (iy < 0 || iy >= in_h) {
+      fill_bytes(dst, g->pad_value, kw * c_in);
+      dst += kw * c_in;
+      continue;
+    }
+    const int8_t *row = g->input + (b * in_h + iy) * in_w * c_in;
+    if (dw == 1 && x0 >= 0 && x0 + kw <= in_w) {
+      copy_bytes(dst, row + x0 * c_in, kw * c_in);
+      dst += kw * c_in;
+      continue;
+    }
+    for (int32_t kx = 0; kx < kw; ++kx, dst += c_in) {
+      const int32_t ix = x0 + kx * dw;
+      if (ix < 0 || ix >= in_w) {
+        fill_bytes(dst, g->pad_value, c_in);
+      } else {
+        copy_bytes(dst, row + ix * c_in, c_in);
+      }
+    }
+  }
+  return buf;
+}
+
+int32_t sbtf_rt_conv2d_s8_get_buffer_size(const sbtf_dims *filter_dims) {
+  if (!sbtf_rt_dims_ok(filter_dims)) return SBTF_ERROR_BAD_SHAPE;
+  const int64_t k = (int64_t)filter_dims->h * filter_dims->w * filter_dims->c;
+  if (k > SBTF_MAX_FILTER_SIZE) return SBTF_ERROR_BAD_SHAPE;
+  return SBTF_RT_CONV_SCRATCH_BYTES((int32_t)k);
+}
+
+sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
+                              const sbtf_quant_params *quant, const sbtf_dims *input_dims,
+                              const int8_t *input, const sbtf_dims *filter_dims,
+                              const int8_t *filter, const int32_t *folded_bias,
+                              const sbtf_dims *output_dims, int8_t *output) {
+  if (ctx == NULL || params == NULL || quant == NULL || quant->multiplier == NULL ||
+      quant->shift == NULL || input == NULL || filter == NULL || folded_bias == NULL ||
+      output == NULL || input_dims == NULL || filter_dims == NULL || output_dims == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  const int32_t need = sbtf_rt_conv2d_s8_get_buffer_size(filter_dims);
+  if (need < 0 || !sbtf_rt_dims_ok(input_dims) || !sbtf_rt_dims_ok(output_dims) ||
+      filter_dims->c != input_dims->c || output_dims->c != filter_dims->n ||
+      output_dims->n != input_dims->n)
+    return SBTF_ERROR_BAD_SHAPE;
+  const sbtf_conv_params *p = params;
+  if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
+      p->pad_h < 0 || p->pad_w < 0 || !sbtf_rt_offsets_ok(p->input_offset, p->output_offset) ||
+      !sbtf_rt_clamp_ok(p->activation_min, p->activation_max) ||
+      !sbtf_rt_quant_ok(quant, output_dims->c))
+    return SBTF_ERROR_BAD_PARAM;
+  /* 1x1 without padding: a pixel's inputs are read in place when the last pixel lies inside. */
+  const int64_t last_y = (int64_t)(output_dims->h - 1) * p->stride_h;
+  const int64_t last_x = (int64_t)(output_dims->w - 1) * p->stride_w;
+  if (ctx->size < need || (ctx->buf == NULL && need > 0)) return SBTF_ERROR_BUFFER_SIZE;
+  const conv_geometry g = {
+      p, input_dims, filter_dims, output_dims, input, (int8_t)(-p->input_offset),
+      filter_dims->h == 1 && filter_dims->w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
+          last_y < input_dims->h && last_x < input_dims->w,
+  };
+  const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
+  const matmul m = {filter, folded_bias, quant, k, output_dims->c, p->output_offset,
+                    p->activation_min, p->activation_max};
+  int8_t *buf0 = (int8_t *)ctx->buf, *buf1 = buf0 + need / 2;
+  const int32_t pixels = output_dims->n * output_dims->h * output_dims->w;
+  for (int32_t px = 0; px < pixels; px += 2) {
+    const int two = px + 1 < pixels;
+    const int8_t *row0 = conv_row(&g, px, buf0);
+    const int8_t *row1 = two ? conv_row(&g, px + 1, buf1) : row0;
+    int8_t *out0 = output + px * output_dims->c;
+    matmul_rows_conv(&m, row0, row1, out0, two ? out0 + output_dims->c : NULL);
+  }
+  return SBTF_OK;
+}
+
+/* ---- FULLY_CONNECTED ---- */
+
+sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
+                                       const sbtf_quant_params *quant, int32_t batches,
+                                       int32_t input_channels, const int8_t *input,
+                                       int32_t output_channels, const int8_t *filter,
+                                       const int32_t *folded_bias, int8_t *output) {
+  if (params == NULL || quant == NULL || quant->multiplier == NULL || quant->shift == NULL ||
+      input == NULL || filter == NULL || folded_bias == NULL || output == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  if (batches < 1 || input_channels < 1 || output_channels < 1 ||
+      input_channels > SBTF_MAX_FILTER_SIZE)
+    return SBTF_ERROR_BAD_SHAPE;
+  if (!sbtf_rt_offsets_ok(params->input_offset, params->output_offset) ||
+      !sbtf_rt_clamp_ok(params->activation_min, params->activation_max) ||
+      !sbtf_rt_quant_ok(quant, output_channels))
+    return SBTF_ERROR_BAD_PARAM;
+  const matmul m = {filter, folded_bias, quant, input_channels, output_channels,
+                    params->output_offset, params->activation_min, params->activation_max};
+  for (int32_t b = 0; b < batches; b += 2) {
+    const int two = b + 1 < batches;
+    const int8_t *row0 = input + b * input_channels;
+    int8_t *out0 = output + b * output_channels;
+    matmul_rows_fc(&m, row0, two ? row0 + input_channels : row0, out0,
+                   two ? out0 + output_channels : NULL);
+  }
+  return SBTF_OK;
+}
+
+/* ---- DEPTHWISE_CONV_2D: reference_integer_ops::DepthwiseConvPerChannel ----
+ * Per output pixel, the taps inside the input are found once; then a block of channels (4 on
+ * the DSP extension and Helium, 1 in portable C) accumulates in registers over those taps.
+ * The scratch holds the accumulators of one pixel (Helium) for the vector requantization. */
+
+typedef struct {
+  const int8_t *input;  /* the pixel's first in-bounds tap, channel 0 */
+  const int8_t *filter; /* that tap's filter row */
+  int32_t rows, cols;   /* in-bounds taps */
+  int32_t in_row, in_col, f_row, f_col; /* strides between taps */
+} dw_taps;
+
+/* Channels [c, c + 4) (depth multiplier 1): acc[j] = Σ_taps filter * (input + offset). */
+static inline void dw_block4(const dw_taps *t, int32_t c, int32_t offset, int32_t acc[4]) {
+#if defined(SBTF_RT_MVE)
+  int32x4_t a = vdupq_n_s32(0);
+  for (int32_t r = 0; r < t->rows; ++r) {
+    const int8_t *in = t->input + r * t->in_row + c, *f = t->filter + r * t->f_row + c;
+    for (int32_t q = 0; q < t->cols; ++q, in += t->in_col, f += t->f_col) {
+      const int32x4_t x = vaddq_n_s32(vldrbq_s32(in), offset);
+      a = vaddq_s32(a, vmulq_s32(x, vldrbq_s32(f)));
+    }
+  }
+  vstrwq_s32(acc, a);
+#elif defined(SBTF_RT_DSP)
+  /* Channels c, c+2 in the halves of the SXTB16 words, c+1, c+3 in the rotated ones; the
+     offset added as halfwords (x + offset fits 16 bits), then one SMLAxy per channel. */
+  const int32_t off2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (int32_t r = 0; r < t->rows; ++r) {
+    const int8_t *in = t->input + r * t->in_row + c, *f = t->filter + r * t->f_row + c;
+    for (int32_t q = 0; q < t->cols; ++q, in += t->in_col, f += t->f_col) {
+      const int32_t x = read_word(in), w = read_word(f);
+      const int32_t xe = __sadd16(__sxtb16(x), off2), xo = __sadd16(sxtb16_odd(x), off2);
+      const int32_t we = __sxtb16(w), wo = sxtb16_odd(w);
+      a0 = __smlabb(xe, we, a0);
+      a2 = __smlatt(xe, we, a2);
+      a1 = __smlabb(xo, wo, a1);
+      a3 = __smlatt(xo, wo, a3);
+    }
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+#else
+  for (int32_t j = 0; j < 4; ++j) {
+    int32_t a = 0;
+    for (int32_t r = 0; r < t->rows; ++r) {
+      const int8_t *in = t->input + r * t->in_row + c + j, *f = t->filter + r * t->f_row + c + j;
+      for (int32_t q = 0; q < t->cols; ++q, in += t->in_col, f += t->f_col) {
+        a += (int32_t)*f * ((int32_t)*in + offset);
+      }
+    }
+    acc[j] = a;
+  }
+#endif
+}
+
+/* First in-bounds tap and the count of them along one axis: o0 + k * d in [0, size). */
+static inline void dw_range(int32_t o0, int32_t d, int32_t kernel, int32_t size, int32_t *first,
+                            int32_t *count) {
+  int32_t k0 = o0 < 0 ? (-o0 + d - 1) / d : 0;
+  int32_t k1 = size - o0 <= 0 ? 0 : (size - o0 + d - 1) / d;
+  if (k1 > kernel) k1 = kernel;
+  if (k0 > k1) k0 = k1;
+  *first = k0;
+  *count = k1 - k0;
+}
+
+int32_t sbtf_rt_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *output_dims) {
+  if (!sbtf_rt_dims_ok(output_dims)) return SBTF_ERROR_BAD_SHAPE;
+  return SBTF_RT_DEPTHWISE_SCRATCH_BYTES(output_dims->c);
+}
+
+sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
+                                        int32_t depth_multiplier, const sbtf_quant_params *quant,
+                                        const sbtf_dims *input_dims, const int8_t *input,
+                                        const sbtf_dims *filter_dims, const int8_t *filter,
+                                        const int32_t *bias, const sbtf_dims *output_dims,
+                                        int8_t *output) {
+  if (ctx == NULL || params == NULL || quant == NULL || quant->multiplier == NULL ||
+      quant->shift == NULL || input == NULL || filter == NULL || output == NULL ||
+      input_dims == NULL || filter_dims == NULL || output_dims == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  if (!sbtf_rt_dims_ok(input_dims) || !sbtf_rt_dims_ok(filter_dims) ||
+      !sbtf_rt_dims_ok(output_dims) || depth_multiplier < 1 || filter_dims->n != 1 ||
+      output_dims->c != input_dims->c * depth_multiplier || filter_dims->c != output_dims->c ||
+      output_dims->n != input_dims->n)
+    return SBTF_ERROR_BAD_SHAPE;
+  const sbtf_conv_params *p = params;
+  if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
+      p->pad_h < 0 || p->pad_w < 0 || !sbtf_rt_offsets_ok(p->input_offset, p->output_offset) ||
+      !sbtf_rt_clamp_ok(p->activation_min, p->activation_max) ||
+      !sbtf_rt_quant_ok(quant, output_dims->c))
+    return SBTF_ERROR_BAD_PARAM;
+  const int32_t need = SBTF_RT_DEPTHWISE_SCRATCH_BYTES(output_dims->c);
+  if (ctx->size < need || ctx->buf == NULL) return SBTF_ERROR_BUFFER_SIZE;
+  int32_t *acc = (int32_t *)ctx->buf;
+  const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+  const int32_t kw = filter_dims->w, out_c = output_dims->c, dm = depth_multiplier;
+  const int32_t off = p->input_offset, out_off = p->output_offset;
+  const int32_t lo = p->activation_min, hi = p->activation_max;
+  const int32_t *mult = quant->multiplier, *shift = quant->shift;
+  int8_t *out = output;
+  for (int32_t b = 0; b < output_dims->n; ++b) {
+    for (int32_t oy = 0; oy < output_dims->h; ++oy) {
+      const int32_t y0 = oy * p->stride_h - p->pad_h;
+      int32_t ky0, rows;
+      dw_range(y0, p->dilation_h, filter_dims->h, in_h, &ky0, &rows);
+      for (int32_t ox = 0; ox < output_dims->w; ++ox, out += out_c) {
+        const int32_t x0 = ox * p->stride_w - p->pad_w;
+        int32_t kx0, cols;
+        dw_range(x0, p->dilation_w, kw, in_w, &kx0, &cols);
+        const dw_taps t = {
+            input + ((b * in_h + y0 + ky0 * p->dilation_h) * in_w + x0 + kx0 * p->dilation_w) * in_c,
+            filter + (ky0 * kw + kx0) * out_c, rows, cols, p->dilation_h * in_w * in_c,
+            p->dilation_w * in_c, kw * out_c, out_c};
+        int32_t c = 0;
+        if (dm == 1 && rows > 0 && cols > 0) {
+          for (; c + 4 <= out_c; c += 4) dw_block4(&t, c, off, acc + c);
+        }
+        for (; c < out_c; ++c) { /* the remaining channels, and depth multipliers > 1 */
+          const int32_t ic = c / dm;
+          int32_t a = 0;
+          for (int32_t r = 0; r < rows; ++r) {
+            const int8_t *in = t.input + r * t.in_row + ic, *f = t.filter + r * t.f_row + c;
+            for (int32_t q = 0; q < cols; ++q, in += t.in_col, f += t.f_col) {
+              a += (int32_t)*f * ((int32_t)*in + off);
+            }
+          }
+          acc[c] = a;
+        }
+        c = 0;
+#if defined(SBTF_RT_MVE)
+        for (; c < out_c; c += 4) {
+          const mve_pred16_t pr = vctp32q((uint32_t)(out_c - c));
+          int32x4_t v = vldrwq_z_s32(acc + c, pr);
+          if (bias != NULL) v = vaddq_s32(v, vldrwq_z_s32(bias + c, pr));
+          v = sbtf_rt_mbqm_x4(v, vldrwq_z_s32(mult + c, pr), vldrwq_z_s32(shift + c, pr));
+          v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_off), vdupq_n_s32(lo)), vdupq_n_s32(hi));
+          vstrbq_p_s32(out + c, v, pr);
+        }
+#endif
+        for (; c < out_c; ++c) {
+          const int32_t v = sbtf_rt_mbqm(acc[c] + (bias != NULL ? bias[c] : 0), mult[c], shift[c]);
+          out[c] = (int8_t)sbtf_rt_clamp(v + out_off, lo, hi);
+        }
+      }
+    }
+  }
+  return SBTF_OK;
+}
