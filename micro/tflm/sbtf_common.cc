@@ -199,9 +199,9 @@ void FullyConnectedMultipliers(const TfLiteTensor* input, const TfLiteTensor* si
     const float weight_scale = q->scale->data[per_channel ? c : 0];
     // As TFLite: per tensor the scales are multiplied in float before widening
     // (GetQuantizedConvolutionMultipler), per channel everything is double.
-    const double product = per_channel
-                               ? static_cast<double>(input->params.scale) * weight_scale
-                               : static_cast<double>(input->params.scale * weight_scale);
+    const double product =
+        per_channel ? static_cast<double>(input->params.scale) * static_cast<double>(weight_scale)
+                    : static_cast<double>(input->params.scale * weight_scale);
     int exponent = 0;
     tflite::QuantizeMultiplier(product / static_cast<double>(output->params.scale),
                                &multiplier[c], &exponent);

@@ -3,6 +3,7 @@
     sbtf-micro codegen model.tflite -o DIR
     sbtf-micro run model.tflite --board mps2-an386 [--input x.npy] [--output y.npy]
     sbtf-micro build model.tflite --board nucleo-f746zg -o firmware.elf   (also writes .bin)
+    sbtf-micro run|build ... --runtime tflm    (TFLite Micro + CMSIS-NN + sbtf's ops instead)
 
 A thin shell over sbtf.micro.codegen and sbtf.micro.runtime. Errors are one line on stderr:
 exit code 2 for a bad model or input file and usage errors, 1 when building or running fails;
@@ -19,6 +20,10 @@ import numpy as np
 from sbtf import _env  # noqa: F401
 
 QEMU_BOARDS = ("mps2-an386", "mps2-an500", "mps3-an547", "netduinoplus2")
+RUNTIME_ARG = ("--runtime",)
+RUNTIME_KW = {"choices": ("sbtf", "tflm"), "default": "sbtf",
+              "help": "sbtf's ahead-of-time runtime (default) or TFLite Micro with CMSIS-NN and "
+                      "sbtf's ops (micro/tflm/README.md)"}
 
 
 def _read_model(path: str) -> bytes:
@@ -90,6 +95,8 @@ def cmd_run(args) -> int:
     tflite = _read_model(args.model)
     gen = codegen.generate(tflite, source=args.model)
     x = _load_inputs(args.input, gen)
+    if args.runtime == "tflm":
+        return _tflm(args, tflite, x)
     if args.board == "netduinoplus2":
         need = runtime.fit_report(tflite, args.board, source=args.model)
         msg = need.overflow_message(args.board)
@@ -122,6 +129,8 @@ def cmd_build(args) -> int:
     gen = codegen.generate(tflite, source=args.model)
     x = _load_inputs(args.input, gen)
     out = Path(args.out)
+    if args.runtime == "tflm":
+        return _tflm(args, tflite, x, out)
     if args.board in runtime.REAL_BOARDS:
         fw = runtime.build_real_firmware(tflite, args.board, x, out=out, source=args.model)
         print(f"wrote {fw.elf} and {fw.bin} for {args.board}; results on "
@@ -133,6 +142,35 @@ def cmd_build(args) -> int:
         out.write_bytes(fw.elf.read_bytes())
         print(f"wrote {out} for {args.board} (QEMU, semihosting)")
     print("\n".join(_memory_lines(fw.memory, args.board)))
+    return 0
+
+
+def _tflm(args, tflite: bytes, x, elf_out: Path | None = None) -> int:
+    """run / build through TFLite Micro + CMSIS-NN + sbtf's ops (sbtf.micro.tflm); a build
+    runs once under QEMU to size the arena (TFLM's arena_used_bytes)."""
+    from sbtf.micro import compare, tflm
+
+    if args.board not in QEMU_BOARDS:
+        raise ValueError(f"--runtime tflm builds for the QEMU boards ({', '.join(QEMU_BOARDS)})")
+    res = tflm.run_model(tflite, args.board, x, timeout=getattr(args, "timeout", 600.0),
+                         source=args.model)
+    if elf_out is not None:
+        elf_out.parent.mkdir(parents=True, exist_ok=True)
+        elf_out.write_bytes(res.image.read_bytes())
+        print(f"wrote {elf_out} for {args.board} (TFLite Micro, QEMU, semihosting)")
+    else:
+        if args.output:
+            np.save(args.output, res.outputs)
+        print(f"{args.board}: {len(res.outputs)} inference(s) through TFLite Micro, outputs int8 "
+              f"{list(res.outputs.shape)}" + (f" -> {args.output}" if args.output else ""))
+        if not args.output:
+            for i, row in enumerate(res.outputs[:8]):
+                print(f"  [{i}] {row.reshape(-1).tolist()}")
+    print(f"instructions per inference: {res.instructions_per_inference} (exact, -icount shift=0)")
+    print("\n".join(_memory_lines(res.memory, args.board)))
+    print(f"arena: {res.arena_used} B (TFLM arena_used_bytes)\ninstructions per operator "
+          "(one Invoke):")
+    print("\n".join(compare.op_lines(res.per_op)))
     return 0
 
 
@@ -153,6 +191,7 @@ def main(argv=None) -> int:
                    "float to quantize)")
     p.add_argument("--output", help="write the int8 outputs to this .npy")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    p.add_argument(*RUNTIME_ARG, **RUNTIME_KW)
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("build", help="build firmware (ELF, and .bin for real boards)")
     p.add_argument("model")
@@ -160,6 +199,7 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--out", required=True, help="firmware .elf path")
     p.add_argument("--input", help=".npy batch of inputs [N, *model input shape[1:]] compiled "
                    "into the image")
+    p.add_argument(*RUNTIME_ARG, **RUNTIME_KW)
     p.set_defaults(fn=cmd_build)
     args = parser.parse_args(argv)
     from sbtf.batch import BadInputError

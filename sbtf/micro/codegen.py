@@ -891,6 +891,7 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         em.body = []
         em.emit(op)
         body += em.body
+        body.append(f"  SBTF_MODEL_OP_END({op.index});")
         for off, n in _poison_ranges(plan, op.index):
             body.append(f"  SBTF_MODEL_POISON_RANGE({off}, {n});")
     scratch = (scratch_expr(em.scratch_shapes, em.scratch_terms) if scratch_bytes is None
@@ -1035,6 +1036,15 @@ _SOURCE = """\
 #define SBTF_MODEL_POISON_RANGE(off, n) memset(sbtf_arena + (off), 0x{poison:02X}, (n))
 #else
 #define SBTF_MODEL_POISON_RANGE(off, n) ((void)0)
+#endif
+
+/* Per-operator profile (-DSBTF_MODEL_PROFILE, e.g. micro/runtime/sbtf_op_profile.c counting
+   instructions): called after each operator. */
+#ifdef SBTF_MODEL_PROFILE
+void sbtf_model_profile_op(int32_t op);
+#define SBTF_MODEL_OP_END(op) sbtf_model_profile_op(op)
+#else
+#define SBTF_MODEL_OP_END(op) ((void)0)
 #endif
 
 static int8_t sbtf_arena[SBTF_MODEL_ARENA_SIZE] SBTF_ALIGNED SBTF_MODEL_ARENA_ATTR;
