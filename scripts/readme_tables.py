@@ -2,7 +2,7 @@
 
     make demo bench && .venv/bin/python scripts/readme_tables.py
 
-Sections: demo, kernels, models, host. Missing JSON files are named, not invented.
+Sections: whole (sbtf beside TFLite Micro + CMSIS-NN), demo, kernels, models, host. Missing JSON files are named, not invented.
 """
 from __future__ import annotations
 
@@ -28,6 +28,31 @@ def table(header, rows) -> str:
 
 def n(x) -> str:
     return f"{x:,}".replace(",", " ")
+
+
+def whole() -> str:
+    """Whole models, instructions per inference: sbtf's runtime and TFLM's, ratio to TFLM +
+    CMSIS-NN on the int8 twin (bench/bench_tflm.py)."""
+    rows = load(BENCH / "tflm.json")["rows"]
+    names = {"tflm-int8": "(a) TFLM + CMSIS-NN, int8 twin", "tflm-sb": "(b) TFLM + CMSIS-NN + sbtf ops",
+             "sbtf-sb": "(c) sbtf runtime, signed-binary", "sbtf-int8": "(d) sbtf runtime, int8 twin"}
+    cells: dict = {}
+    for r in rows:
+        if "error" in r:
+            text = "does not fit"
+        else:
+            ratio = r.get("ratio_to_tflm_int8")
+            text = f"{r['instructions'] / 1e6:.2f} M" + (f" ({ratio:.2f}×)" if ratio else "")
+            if not r["bit_exact_with_host"]:
+                text += " ≠"
+        cells.setdefault(r["model"], {}).setdefault(r["board"], {})[r["config"]] = text
+    boards = sorted({r["board"] for r in rows})
+    out = []
+    for model, by_board in cells.items():
+        out.append((f"**{model}**", *[""] * len(boards)))
+        for cfg, label in names.items():
+            out.append((label, *[by_board.get(b, {}).get(cfg, "") for b in boards]))
+    return table(("runtime", *boards), out)
 
 
 def demo() -> str:
@@ -106,7 +131,7 @@ def host() -> str:
     return conv + "\n\n" + dele + "\n\n" + train
 
 
-SECTIONS = {"demo": demo, "kernels": kernels, "models": models, "host": host}
+SECTIONS = {"whole": whole, "demo": demo, "kernels": kernels, "models": models, "host": host}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or SECTIONS:
