@@ -415,11 +415,12 @@ static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
 }
 #else
 static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
-  (void)l;
+  l->shift_max = INT32_MIN;
   for (int32_t c = 0; c < a->c_out; ++c) {
+    const int32_t shift = a->quant->shift[c];
     if (a->sign[c] != 1 && a->sign[c] != -1) return SBTF_ERROR_BAD_PARAM;
-    if (a->quant->multiplier[c] < 0 || a->quant->shift[c] < -31 || a->quant->shift[c] > 30)
-      return SBTF_ERROR_BAD_PARAM;
+    if (a->quant->multiplier[c] < 0 || shift < -31 || shift > 30) return SBTF_ERROR_BAD_PARAM;
+    if (shift > l->shift_max) l->shift_max = shift;
   }
   return sbtf_mask_padding_ok(a->mask, a->k, a->c_out) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
 }
@@ -610,6 +611,17 @@ static void finish_pair(const sbtf_core_args *a, const layout *l, const int32_t 
   const int32_t lo = a->act_min, hi = a->act_max;
   const int8_t *sign = a->sign;
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  if (l->shift_max < 0) { /* the usual case: every shift right, no left shift to apply */
+    for (int32_t c = 0; c < c_out; ++c) {
+      const uint32_t b = (uint32_t)base[c];
+      const int32_t s = 127 * sign[c], m = mult[c], n1 = -shift[c] - 1;
+      const int32_t va = (int32_t)(b + (uint32_t)(s * acc_a[c]));
+      const int32_t vb = (int32_t)(b + (uint32_t)(s * acc_b[c]));
+      out_a[c] = clamp_out(sbtf_requantize_right(va, m, n1) + offset, lo, hi);
+      out_b[c] = clamp_out(sbtf_requantize_right(vb, m, n1) + offset, lo, hi);
+    }
+    return;
+  }
   for (int32_t c = 0; c < c_out; ++c) {
     const uint32_t b = (uint32_t)base[c];
     const int32_t s = 127 * sign[c], m = mult[c], sh = shift[c];
