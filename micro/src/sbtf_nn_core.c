@@ -598,6 +598,33 @@ static void finish_row(const sbtf_core_args *a, const layout *l, const int32_t *
   }
 }
 
+/* Clamp to [lo, hi]; full: lo, hi are the int8 range (one SSAT on the DSP path). */
+static inline int8_t clamp_or_saturate(int32_t v, int32_t lo, int32_t hi, int full) {
+#if defined(SBTF_PATH_DSP)
+  if (full) return (int8_t)__ssat(v, 8);
+#else
+  (void)full;
+#endif
+  return clamp_out(v, lo, hi);
+}
+
+/* finish_pair for shifts <= -1; full (a constant at each call): no activation clamp. */
+static inline __attribute__((always_inline)) void finish_pair_right(
+    const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a, const int32_t *acc_b,
+    int8_t *out_a, int8_t *out_b, int32_t lo, int32_t hi, int full) {
+  const int32_t c_out = a->c_out, offset = a->output_offset;
+  const int8_t *sign = a->sign;
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  for (int32_t c = 0; c < c_out; ++c) {
+    const uint32_t b = (uint32_t)base[c];
+    const int32_t s = 127 * sign[c], m = mult[c], n1 = -shift[c] - 1;
+    const int32_t va = (int32_t)(b + (uint32_t)(s * acc_a[c]));
+    const int32_t vb = (int32_t)(b + (uint32_t)(s * acc_b[c]));
+    out_a[c] = clamp_or_saturate(sbtf_requantize_right(va, m, n1) + offset, lo, hi, full);
+    out_b[c] = clamp_or_saturate(sbtf_requantize_right(vb, m, n1) + offset, lo, hi, full);
+  }
+}
+
 /* Both pixels of a pair: each filter's parameters are loaded once. */
 static void finish_pair(const sbtf_core_args *a, const layout *l, const int32_t *acc_a,
                         const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
@@ -612,14 +639,10 @@ static void finish_pair(const sbtf_core_args *a, const layout *l, const int32_t 
   const int8_t *sign = a->sign;
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
   if (l->shift_max < 0) { /* the usual case: every shift right, no left shift to apply */
-    for (int32_t c = 0; c < c_out; ++c) {
-      const uint32_t b = (uint32_t)base[c];
-      const int32_t s = 127 * sign[c], m = mult[c], n1 = -shift[c] - 1;
-      const int32_t va = (int32_t)(b + (uint32_t)(s * acc_a[c]));
-      const int32_t vb = (int32_t)(b + (uint32_t)(s * acc_b[c]));
-      out_a[c] = clamp_out(sbtf_requantize_right(va, m, n1) + offset, lo, hi);
-      out_b[c] = clamp_out(sbtf_requantize_right(vb, m, n1) + offset, lo, hi);
-    }
+    if (lo == -128 && hi == 127) /* no activation clamp: the narrowing saturation alone */
+      finish_pair_right(a, base, acc_a, acc_b, out_a, out_b, lo, hi, 1);
+    else
+      finish_pair_right(a, base, acc_a, acc_b, out_a, out_b, lo, hi, 0);
     return;
   }
   for (int32_t c = 0; c < c_out; ++c) {
