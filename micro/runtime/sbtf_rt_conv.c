@@ -285,6 +285,13 @@ static const int8_t *conv_row(const conv_geometry *g, int32_t pixel, int8_t *buf
   const int32_t kh = g->filter->h, kw = g->filter->w, dh = g->p->dilation_h,
                 dw = g->p->dilation_w;
   int8_t *dst = buf;
+  if (dw == 1 && x0 >= 0 && x0 + kw <= in_w && y0 >= 0 && y0 + (kh - 1) * dh < in_h) {
+    /* Interior pixel (most of them): kernel rows copied with no bounds per row. */
+    const int32_t n = kw * c_in, step = dh * in_w * c_in;
+    const int8_t *src = g->input + ((b * in_h + y0) * in_w + x0) * c_in;
+    for (int32_t ky = 0; ky < kh; ++ky, src += step, dst += n) copy_bytes(dst, src, n);
+    return buf;
+  }
   for (int32_t ky = 0; ky < kh; ++ky) {
     const int32_t iy = y0 + ky * dh;
     if (iy < 0 || iy >= in_h) {
