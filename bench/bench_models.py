@@ -24,20 +24,25 @@ BOARDS = ["mps2-an386", "mps2-an500", "mps3-an547", "netduinoplus2"]
 N_INPUTS = 2
 
 
-def _models():
+def resnet8():
+    """The random-initialised ResNet-8 (seed 0), converted: (report, N_INPUTS random inputs)."""
     import tensorflow as tf
-
-    from sbtf.data import load_digits_split
 
     tf.keras.utils.set_random_seed(0)
     resnet = sbtf.models.resnet8()
     calib = np.random.default_rng(0).uniform(0, 1, size=(32, 32, 32, 3)).astype(np.float32)
     r = convert_with_report(resnet, representative_data=calib)
+    rng = np.random.default_rng(1)
+    return r, rng.integers(-128, 128, size=(N_INPUTS, 32 * 32 * 3)).astype(np.int8)
+
+
+def _models():
+    from sbtf.data import load_digits_split
+
+    r, x_resnet = resnet8()
     digits, _ = sbtf.models.train_digits_cnn(epochs=8)
     (x_train, _), (x_test, _) = load_digits_split()
     d = convert_with_report(digits, representative_data=x_train[:256])
-    rng = np.random.default_rng(1)
-    x_resnet = rng.integers(-128, 128, size=(N_INPUTS, 32 * 32 * 3)).astype(np.int8)
     scale, zp = hostref.input_quantization(d.int8_tflite)
     x_digits = runtime.quantize_inputs(x_test[:N_INPUTS], scale, zp)
     return [

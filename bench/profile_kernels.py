@@ -53,10 +53,11 @@ def _symbols(elf) -> dict[str, int]:
     return syms
 
 
-def trace(board, elf, timeout=900):
-    """Per region (sbtf call), Counter of executed instruction addresses; and the stdout."""
+def trace(board, elf, timeout=900, begin="bench_region_begin", end="bench_region_end"):
+    """Per region (from entering function `begin` to entering `end`), Counter of executed
+    instruction addresses; and the stdout."""
     syms = _symbols(elf)
-    begin, end = syms["bench_region_begin"], syms["bench_region_end"]
+    begin, end = syms[begin], syms[end]
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "exec.log"
         cmd = qemu.qemu_command(board, elf, icount=True) + [

@@ -113,7 +113,8 @@ ALWAYS_INLINE void matmul_row(const matmul *m, const int8_t *row, int8_t *out,
 }
 
 ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
-                               int8_t *out0, int8_t *out1, int single_rounding) {
+                               int8_t *out0, int8_t *out1, int single_rounding, int full) {
+  (void)full; /* the vector clamp costs the same */
   matmul_row(m, row0, out0, single_rounding);
   if (out1 != NULL) matmul_row(m, row1, out1, single_rounding);
 }
@@ -154,10 +155,16 @@ ALWAYS_INLINE void dot_2x2(const int8_t *r0, const int8_t *r1, const int8_t *f0,
   acc[3] = a11;
 }
 
+/* full: [lo, hi] is the whole int8 range (no activation clamp), one SSAT on the DSP extension. */
 ALWAYS_INLINE int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t offset,
-                                int32_t lo, int32_t hi, int single_rounding) {
+                                int32_t lo, int32_t hi, int single_rounding, int full) {
   const int32_t v = single_rounding ? sbtf_rt_mbqm_single(acc, mult, shift)
                                     : sbtf_rt_mbqm(acc, mult, shift);
+#if defined(SBTF_RT_DSP)
+  if (full) return (int8_t)__ssat(v + offset, 8);
+#else
+  (void)full;
+#endif
   return (int8_t)sbtf_rt_clamp(v + offset, lo, hi);
 }
 
@@ -192,10 +199,11 @@ ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *f0, const int8_t *f1
 }
 
 /* out0 = requantize(filter x row0), and out1 likewise for row1 unless out1 is NULL.
-   single_rounding is a constant at each call, so each caller gets its own loop. Parameters are
-   copied to locals: int8 stores may alias anything, so fields would be reloaded after each. */
+   single_rounding and full are constants at each call, so each caller gets its own loop.
+   Parameters are copied to locals: int8 stores may alias anything, so fields would be reloaded
+   after each. */
 ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
-                               int8_t *out0, int8_t *out1, int single_rounding) {
+                               int8_t *out0, int8_t *out1, int single_rounding, int full) {
   const int32_t *mult = m->quant->multiplier, *shift = m->quant->shift, *bias = m->bias;
   const int8_t *filter = m->filter;
   const int32_t k = m->k, c_out = m->c_out, off = m->output_offset, lo = m->act_min,
@@ -209,7 +217,7 @@ ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t
       dot_1x4(row0, f0, f1, f2, f3, k, acc);
       for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
         out0[c + j] = requantize(acc[j] + bias[c + j], mult[c + j], shift[c + j], off, lo, hi,
-                                 single_rounding);
+                                 single_rounding, full);
       }
     }
     return;
@@ -220,12 +228,12 @@ ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t
     int32_t acc[4];
     dot_2x2(row0, row1, f0, has_c1 ? f0 + k : f0, k, acc);
     const int32_t b0 = bias[c], m0 = mult[c], s0 = shift[c];
-    out0[c] = requantize(acc[0] + b0, m0, s0, off, lo, hi, single_rounding);
-    out1[c] = requantize(acc[2] + b0, m0, s0, off, lo, hi, single_rounding);
+    out0[c] = requantize(acc[0] + b0, m0, s0, off, lo, hi, single_rounding, full);
+    out1[c] = requantize(acc[2] + b0, m0, s0, off, lo, hi, single_rounding, full);
     if (has_c1) {
       const int32_t b1 = bias[c + 1], m1 = mult[c + 1], s1 = shift[c + 1];
-      out0[c + 1] = requantize(acc[1] + b1, m1, s1, off, lo, hi, single_rounding);
-      out1[c + 1] = requantize(acc[3] + b1, m1, s1, off, lo, hi, single_rounding);
+      out0[c + 1] = requantize(acc[1] + b1, m1, s1, off, lo, hi, single_rounding, full);
+      out1[c + 1] = requantize(acc[3] + b1, m1, s1, off, lo, hi, single_rounding, full);
     }
   }
 }
@@ -234,12 +242,18 @@ ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t
 
 static void matmul_rows_conv(const matmul *m, const int8_t *row0, const int8_t *row1,
                              int8_t *out0, int8_t *out1) {
-  matmul_rows(m, row0, row1, out0, out1, 0);
+#if defined(SBTF_RT_DSP)
+  if (m->act_min == -128 && m->act_max == 127) {
+    matmul_rows(m, row0, row1, out0, out1, 0, 1);
+    return;
+  }
+#endif
+  matmul_rows(m, row0, row1, out0, out1, 0, 0);
 }
 
 static void matmul_rows_fc(const matmul *m, const int8_t *row0, const int8_t *row1, int8_t *out0,
                            int8_t *out1) {
-  matmul_rows(m, row0, row1, out0, out1, 1);
+  matmul_rows(m, row0, row1, out0, out1, 1, 0);
 }
 
 /* ---- CONV_2D ---- */
@@ -271,6 +285,13 @@ static const int8_t *conv_row(const conv_geometry *g, int32_t pixel, int8_t *buf
   const int32_t kh = g->filter->h, kw = g->filter->w, dh = g->p->dilation_h,
                 dw = g->p->dilation_w;
   int8_t *dst = buf;
+  if (dw == 1 && x0 >= 0 && x0 + kw <= in_w && y0 >= 0 && y0 + (kh - 1) * dh < in_h) {
+    /* Interior pixel (most of them): kernel rows copied with no bounds per row. */
+    const int32_t n = kw * c_in, step = dh * in_w * c_in;
+    const int8_t *src = g->input + ((b * in_h + y0) * in_w + x0) * c_in;
+    for (int32_t ky = 0; ky < kh; ++ky, src += step, dst += n) copy_bytes(dst, src, n);
+    return buf;
+  }
   for (int32_t ky = 0; ky < kh; ++ky) {
     const int32_t iy = y0 + ky * dh;
     if (iy < 0 || iy >= in_h) {

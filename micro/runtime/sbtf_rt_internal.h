@@ -46,7 +46,18 @@ static inline int32_t sbtf_rt_rounding_divide_by_pot(int32_t x, int32_t exponent
 }
 
 /* MultiplyByQuantizedMultiplier (double rounding), shift in [-31, 30]. */
+/* sbtf_rt_mbqm for shift = -(n_minus_1 + 1) <= -1 and multiplier >= 0, without mask, compare or
+   branch: RoundingDivideByPOT by n rounds half away from zero, i.e. half up from h - 1 when
+   h < 0, and t / 2^n rounded half up is (floor(t / 2^(n-1)) + 1) / 2 floored. -2^31 < h < 2^31 - 1
+   here, so nothing overflows. (The kernels' sbtf_requantize_right in micro/src is the same.) */
+static inline int32_t sbtf_rt_mbqm_right(int32_t x, int32_t multiplier, int32_t n_minus_1) {
+  int32_t h = sbtf_rt_srdhm_unsaturated(x, multiplier);
+  h += h >> 31;
+  return ((h >> n_minus_1) + 1) >> 1;
+}
+
 static inline int32_t sbtf_rt_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+  if (shift < 0 && multiplier >= 0) return sbtf_rt_mbqm_right(x, multiplier, -shift - 1);
   const int32_t left = shift > 0 ? shift : 0;
   const int32_t right = shift > 0 ? 0 : -shift;
   /* TFLite computes x * (1 << left) in int32; do it in unsigned to wrap the same way. */

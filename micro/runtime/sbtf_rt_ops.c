@@ -10,6 +10,10 @@
 
 #include "sbtf_rt_internal.h"
 
+#if defined(SBTF_RT_DSP)
+#include <arm_acle.h>
+#endif
+
 int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift) {
   return sbtf_rt_mbqm(x, multiplier, shift);
 }
@@ -48,6 +52,15 @@ static void add_run(const sbtf_rt_add_params *params, const int8_t *a, const int
 static void add_table_run(const sbtf_rt_add_params *params, const int32_t *t1, const int32_t *t2,
                           const int8_t *a, const int8_t *b, int8_t *out, int32_t n) {
   const sbtf_rt_add_params p = *params;
+#if defined(SBTF_RT_DSP)
+  if (p.output_shift < 0 && p.activation_min == -128 && p.activation_max == 127) {
+    /* The usual case: a right shift and no activation clamp (one SSAT). */
+    const int32_t m = p.output_multiplier, n1 = -p.output_shift - 1, off = p.output_offset;
+    for (int32_t i = 0; i < n; ++i)
+      out[i] = (int8_t)__ssat(sbtf_rt_mbqm_right(t1[a[i]] + t2[b[i]], m, n1) + off, 8);
+    return;
+  }
+#endif
   for (int32_t i = 0; i < n; ++i) out[i] = add_output(&p, t1[a[i]] + t2[b[i]]);
 }
 #else

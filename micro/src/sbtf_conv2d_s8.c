@@ -92,9 +92,17 @@ static void conv_fill_row(const void *self, int32_t pixel, int8_t *buf, const in
   const int32_t ix0 = ox * r->stride_w - r->pad_w;
   const int32_t run = r->k_w * r->in_c;
   const int in_place = r->segments > 1 && r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w;
+  const int32_t iy0 = oy * r->stride_h - r->pad_h;
+  if (in_place && iy0 >= 0 && iy0 + (r->k_h - 1) * r->dilation_h < r->in_h) {
+    /* Interior pixel (most of them): every kernel row in place, no bounds per row. */
+    const size_t row_step = (size_t)r->dilation_h * r->in_w * r->in_c;
+    const int8_t *p = image + ((size_t)iy0 * r->in_w + ix0) * r->in_c;
+    for (int32_t ky = 0; ky < r->k_h; ++ky, p += row_step) segs[ky] = p;
+    return;
+  }
   int8_t *dst = buf;
   for (int32_t ky = 0; ky < r->k_h; ++ky, dst += run) {
-    const int32_t iy = oy * r->stride_h - r->pad_h + ky * r->dilation_h;
+    const int32_t iy = iy0 + ky * r->dilation_h;
     if (r->segments > 1) segs[ky] = dst;
     if (iy < 0 || iy >= r->in_h) {
       memset(dst, r->zero_point, (size_t)run);

@@ -415,11 +415,12 @@ static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
 }
 #else
 static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
-  (void)l;
+  l->shift_max = INT32_MIN;
   for (int32_t c = 0; c < a->c_out; ++c) {
+    const int32_t shift = a->quant->shift[c];
     if (a->sign[c] != 1 && a->sign[c] != -1) return SBTF_ERROR_BAD_PARAM;
-    if (a->quant->multiplier[c] < 0 || a->quant->shift[c] < -31 || a->quant->shift[c] > 30)
-      return SBTF_ERROR_BAD_PARAM;
+    if (a->quant->multiplier[c] < 0 || shift < -31 || shift > 30) return SBTF_ERROR_BAD_PARAM;
+    if (shift > l->shift_max) l->shift_max = shift;
   }
   return sbtf_mask_padding_ok(a->mask, a->k, a->c_out) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;
 }
@@ -597,6 +598,33 @@ static void finish_row(const sbtf_core_args *a, const layout *l, const int32_t *
   }
 }
 
+/* Clamp to [lo, hi]; full: lo, hi are the int8 range (one SSAT on the DSP path). */
+static inline int8_t clamp_or_saturate(int32_t v, int32_t lo, int32_t hi, int full) {
+#if defined(SBTF_PATH_DSP)
+  if (full) return (int8_t)__ssat(v, 8);
+#else
+  (void)full;
+#endif
+  return clamp_out(v, lo, hi);
+}
+
+/* finish_pair for shifts <= -1; full (a constant at each call): no activation clamp. */
+static inline __attribute__((always_inline)) void finish_pair_right(
+    const sbtf_core_args *a, const int32_t *base, const int32_t *acc_a, const int32_t *acc_b,
+    int8_t *out_a, int8_t *out_b, int32_t lo, int32_t hi, int full) {
+  const int32_t c_out = a->c_out, offset = a->output_offset;
+  const int8_t *sign = a->sign;
+  const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  for (int32_t c = 0; c < c_out; ++c) {
+    const uint32_t b = (uint32_t)base[c];
+    const int32_t s = 127 * sign[c], m = mult[c], n1 = -shift[c] - 1;
+    const int32_t va = (int32_t)(b + (uint32_t)(s * acc_a[c]));
+    const int32_t vb = (int32_t)(b + (uint32_t)(s * acc_b[c]));
+    out_a[c] = clamp_or_saturate(sbtf_requantize_right(va, m, n1) + offset, lo, hi, full);
+    out_b[c] = clamp_or_saturate(sbtf_requantize_right(vb, m, n1) + offset, lo, hi, full);
+  }
+}
+
 /* Both pixels of a pair: each filter's parameters are loaded once. */
 static void finish_pair(const sbtf_core_args *a, const layout *l, const int32_t *acc_a,
                         const int32_t *acc_b, int8_t *out_a, int8_t *out_b) {
@@ -610,6 +638,13 @@ static void finish_pair(const sbtf_core_args *a, const layout *l, const int32_t 
   const int32_t lo = a->act_min, hi = a->act_max;
   const int8_t *sign = a->sign;
   const int32_t *mult = a->quant->multiplier, *shift = a->quant->shift;
+  if (l->shift_max < 0) { /* the usual case: every shift right, no left shift to apply */
+    if (lo == -128 && hi == 127) /* no activation clamp: the narrowing saturation alone */
+      finish_pair_right(a, base, acc_a, acc_b, out_a, out_b, lo, hi, 1);
+    else
+      finish_pair_right(a, base, acc_a, acc_b, out_a, out_b, lo, hi, 0);
+    return;
+  }
   for (int32_t c = 0; c < c_out; ++c) {
     const uint32_t b = (uint32_t)base[c];
     const int32_t s = 127 * sign[c], m = mult[c], sh = shift[c];

@@ -101,6 +101,18 @@ static inline int sbtf_offsets_ok(int32_t input_offset, int32_t output_offset, i
          output_offset <= 127 && act_min >= -128 && act_max <= 127 && act_min <= act_max;
 }
 
+/* TFLite's MultiplyByQuantizedMultiplier (double rounding) for shift <= -1 (n = -shift), m >= 0:
+   SaturatingRoundingDoublingHighMul as floor((x * m + 2^30) / 2^31) (one SMLAL; see requantize in
+   sbtf_nn_core.c), then RoundingDivideByPOT by n. That rounds half away from zero, i.e. half up
+   from h - 1 for negative h; and rounding t / 2^n half up is (floor(t / 2^(n-1)) + 1) / 2 floored.
+   So: h += h >> 31, then ((h >> (n - 1)) + 1) >> 1, with no mask, compare or branch. No overflow:
+   -2^31 + 1 <= h <= 2^31 - 2 for any int32 x and 0 <= m < 2^31. Pass n - 1 (0 .. 30). */
+static inline int32_t sbtf_requantize_right(int32_t x, int32_t multiplier, int32_t n_minus_1) {
+  int32_t h = (int32_t)(((int64_t)x * multiplier + (1 << 30)) >> 31);
+  h += h >> 31;
+  return ((h >> n_minus_1) + 1) >> 1;
+}
+
 /* Single rounding (SBTF_FULLY_CONNECTED): (acc * m + 2^(30 - shift)) >> (31 - shift) on the
    64-bit product, plus the output offset and clamp, all before narrowing. For shift <= -1 the
    rounding constant is a multiple of 2^31, so this equals floor(P / 2^31) (one SMULL, fits
