@@ -266,6 +266,13 @@ typedef struct {
   int direct;       /* 1x1, no padding: a pixel's inputs are contiguous */
 } conv_geometry;
 
+/* The parameter checks CONV_2D and DEPTHWISE_CONV_2D share (prepare time in TFLite's terms). */
+static int conv_params_ok(const sbtf_conv_params *p, const sbtf_quant_params *quant, int32_t c_out) {
+  return p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1 &&
+         p->pad_h >= 0 && p->pad_w >= 0 && sbtf_rt_offsets_ok(p->input_offset, p->output_offset) &&
+         sbtf_rt_clamp_ok(p->activation_min, p->activation_max) && sbtf_rt_quant_ok(quant, c_out);
+}
+
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
   for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4); /* word moves, any alignment */
   for (; n > 0; --n) *dst++ = *src++;
@@ -339,11 +346,7 @@ sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p
       output_dims->n != input_dims->n)
     return SBTF_ERROR_BAD_SHAPE;
   const sbtf_conv_params *p = params;
-  if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
-      p->pad_h < 0 || p->pad_w < 0 || !sbtf_rt_offsets_ok(p->input_offset, p->output_offset) ||
-      !sbtf_rt_clamp_ok(p->activation_min, p->activation_max) ||
-      !sbtf_rt_quant_ok(quant, output_dims->c))
-    return SBTF_ERROR_BAD_PARAM;
+  if (!conv_params_ok(p, quant, output_dims->c)) return SBTF_ERROR_BAD_PARAM;
   /* 1x1 without padding: a pixel's inputs are read in place when the last pixel lies inside. */
   const int64_t last_y = (int64_t)(output_dims->h - 1) * p->stride_h;
   const int64_t last_x = (int64_t)(output_dims->w - 1) * p->stride_w;
@@ -488,11 +491,7 @@ sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv
       output_dims->n != input_dims->n)
     return SBTF_ERROR_BAD_SHAPE;
   const sbtf_conv_params *p = params;
-  if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
-      p->pad_h < 0 || p->pad_w < 0 || !sbtf_rt_offsets_ok(p->input_offset, p->output_offset) ||
-      !sbtf_rt_clamp_ok(p->activation_min, p->activation_max) ||
-      !sbtf_rt_quant_ok(quant, output_dims->c))
-    return SBTF_ERROR_BAD_PARAM;
+  if (!conv_params_ok(p, quant, output_dims->c)) return SBTF_ERROR_BAD_PARAM;
   const int32_t need = SBTF_RT_DEPTHWISE_SCRATCH_BYTES(output_dims->c);
   if (ctx->size < need || ctx->buf == NULL) return SBTF_ERROR_BUFFER_SIZE;
   int32_t *acc = (int32_t *)ctx->buf;
