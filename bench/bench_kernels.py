@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import profile_kernels
 
-from sbtf.converters.bitmask import row_bytes
+from sbtf.bitmask import row_bytes
 from sbtf.micro import boards, build, qemu, source_dir
 
 ROOT = Path(__file__).resolve().parents[1]

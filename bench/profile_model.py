@@ -19,10 +19,10 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_models  # noqa: E402
-import profile_kernels  # noqa: E402
+import bench_models
+import profile_kernels
 
-from sbtf.micro import runtime  # noqa: E402
+from sbtf.micro import runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 

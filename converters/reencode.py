@@ -17,7 +17,7 @@ import numpy as np
 from flatbuffers import flexbuffers
 from tensorflow.lite.python import schema_py_generated as schema
 
-from sbtf.converters import bitmask
+from sbtf import bitmask
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.report import LayerReport

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sbtf.converters import bitmask
+from sbtf import bitmask
 
 # TFLite ActivationFunctionType / Padding enum values (schema.fbs).
 ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3

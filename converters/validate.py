@@ -30,7 +30,8 @@ from flatbuffers import encode
 from flatbuffers import number_types as N
 from tensorflow.lite.python import schema_py_generated as schema
 
-from sbtf.converters import bitmask, reference
+from sbtf import bitmask
+from sbtf.converters import reference
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
 from sbtf.converters.host import parse_options

@@ -27,7 +27,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from sbtf.converters.bitmask import row_bytes
+from sbtf.bitmask import row_bytes
 from sbtf.layers import flatten_layers
 from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 

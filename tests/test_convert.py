@@ -16,10 +16,10 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
 import sbtf
+from sbtf import bitmask
 from sbtf.converters import (
     ConversionError,
     ConversionWarning,
-    bitmask,
     convert,
     convert_with_report,
 )

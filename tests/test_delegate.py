@@ -20,9 +20,9 @@ from flatbuffers import flexbuffers
 
 import sbtf
 from sbtf import interpreter as host
+from sbtf.bitmask import row_bytes
 from sbtf.converters import convert_with_report
 from sbtf.converters import tflite_model as tfm
-from sbtf.converters.bitmask import row_bytes
 from sbtf.converters.host import run_sbtf_op, sbtf_operators
 from sbtf.converters.reencode import reencode
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sbtf.converters import bitmask, reference
+from sbtf import bitmask
+from sbtf.converters import reference
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.convert import convert_with_report
 from sbtf.converters.reencode import layer_of

@@ -93,7 +93,7 @@ def test_byte_formulas(c_out, k):
 
 @pytest.mark.parametrize("k", SIZES)
 def test_row_bytes_matches_converter_encoding(k):
-    from sbtf.converters import bitmask
+    from sbtf import bitmask
 
     assert _summary.row_bytes(k) == bitmask.row_bytes(k)
 

@@ -14,7 +14,8 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-from sbtf.converters import bitmask
+
+from sbtf import bitmask
 from sbtf.converters import reference as ref
 
 CHANNELS = [1, 7, 8, 9, 31, 32, 33, 63, 64, 65]

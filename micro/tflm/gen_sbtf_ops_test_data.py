@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from flatbuffers import flexbuffers
-from sbtf.converters import bitmask
+
+from sbtf import bitmask
 from sbtf.converters import reference as ref
 
 HEADER = Path(__file__).with_name("sbtf_ops_test_data.h")

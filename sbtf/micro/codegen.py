@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as schema
 
-from sbtf.converters import bitmask
+from sbtf import bitmask
+from sbtf.bitmask import row_bytes
 from sbtf.converters import reference as ref
 from sbtf.converters import tflite_model as tfm
-from sbtf.converters.bitmask import row_bytes
 from sbtf.converters.errors import ConversionError
 from sbtf.converters.host import parse_options
 from sbtf.converters.validate import InvalidModelError, read_model
