@@ -33,10 +33,25 @@ _FC_KEYS = {
     "keep_num_dims": "bool",
 }
 _KEYS = {tfm.SBTF_CONV_2D: _CONV_KEYS, tfm.SBTF_FULLY_CONNECTED: _FC_KEYS}
+# sbtf_nn.h: SBTF_MAX_FILTER_SIZE, the kernels' largest K = filter_h * filter_w * C_in.
+MAX_FILTER_SIZE = 65536
+# Each int option's range, as the delegate's Prepare checks it (micro/delegate/sbtf_delegate.c).
+_BOUNDS = {
+    "input_channels": (1, MAX_FILTER_SIZE),
+    "filter_height": (1, MAX_FILTER_SIZE),
+    "filter_width": (1, MAX_FILTER_SIZE),
+    "padding": (0, 1),
+    "stride_h": (1, 2**31 - 1),
+    "stride_w": (1, 2**31 - 1),
+    "dilation_h_factor": (1, 2**31 - 1),
+    "dilation_w_factor": (1, 2**31 - 1),
+    "fused_activation_function": (0, 3),
+}
 
 
 def parse_options(op_name: str, raw: bytes) -> dict:
-    """Validated custom options of an sbtf op: every key present with its type, version 1."""
+    """Validated custom options of an sbtf op: every key present with its type and in its
+    range (_BOUNDS), version 1."""
     if op_name not in _KEYS:
         raise ConversionError(f"{op_name!r} is not an sbtf op (expected one of {tfm.SBTF_OPS})")
     try:
@@ -60,18 +75,13 @@ def parse_options(op_name: str, raw: bytes) -> dict:
             f"{op_name}: format version {options['version']} is not supported "
             f"(this reader knows version {tfm.SBTF_FORMAT_VERSION})"
         )
-    if op_name == tfm.SBTF_CONV_2D:
-        for key in (
-            "stride_h",
-            "stride_w",
-            "dilation_h_factor",
-            "dilation_w_factor",
-            "filter_height",
-            "filter_width",
-            "input_channels",
-        ):
-            if options[key] < 1:
-                raise ConversionError(f"{op_name}: {key} must be >= 1, got {options[key]}")
+    for key, (lo, hi) in _BOUNDS.items():
+        value = options.get(key, lo)
+        if value < lo:
+            raise ConversionError(f"{op_name}: {key} must be >= {lo}, got {value}")
+        if value > hi:
+            raise ConversionError(
+                f"{op_name}: custom option {key!r} = {value} is out of range ({lo}..{hi})")
     return options
 
 

@@ -34,10 +34,8 @@ from sbtf import bitmask
 from sbtf.converters import reference
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
-from sbtf.converters.host import parse_options
+from sbtf.converters.host import MAX_FILTER_SIZE, parse_options
 
-# sbtf_nn.h: SBTF_MAX_FILTER_SIZE, the kernels' largest K = filter_h * filter_w * C_in.
-MAX_FILTER_SIZE = 65536
 # Largest tensor sbtf reads or plans: TFLite and the kernels index bytes with int32.
 MAX_TENSOR_BYTES = 2**31 - 1
 _ITEM_BYTES = {
@@ -364,13 +362,6 @@ class _SbtfOp:
             self.opts = opts = parse_options(self.name, raw)
         except ConversionError as exc:
             self.fail(str(exc).removeprefix(f"{self.name}: "))
-        for key, hi in (("input_channels", MAX_FILTER_SIZE), ("filter_height", MAX_FILTER_SIZE),
-                        ("filter_width", MAX_FILTER_SIZE), ("padding", 1), ("stride_h", 2**31 - 1),
-                        ("stride_w", 2**31 - 1), ("dilation_h_factor", 2**31 - 1),
-                        ("dilation_w_factor", 2**31 - 1), ("fused_activation_function", 3)):
-            lo = 0 if key in ("padding", "fused_activation_function") else 1
-            if key in opts and not lo <= opts[key] <= hi:
-                self.fail(f"custom option {key!r} = {opts[key]} is out of range ({lo}..{hi})")
         x, y = self.t(ins[0]), self.t(outs[0])
         for t, role in ((x, "input"), (y, "output")):
             self.activation(t, role)
