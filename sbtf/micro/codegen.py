@@ -26,8 +26,6 @@ from pathlib import Path
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as schema
 
-from sbtf import bitmask
-from sbtf.bitmask import row_bytes
 from sbtf.converters import reference as ref
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
@@ -444,9 +442,7 @@ class _Emitter:
         """bias + input_offset * Σ weights per output channel (rows of `weights`): what the
         runtime's conv and FC add, so their inner loops multiply raw int8 inputs."""
         c_out = weights.shape[0]
-        b = self.tensor(op, position, optional=True)
-        if b is not None and (b.type != _T.INT32 or b.size != c_out or b.data is None):
-            self.fail(op, f"bias {b.describe()} must be a constant INT32 with {c_out} values")
+        b = self.bias_tensor(op, position, c_out)
         bias = np.zeros(c_out, np.int64) if b is None else np.asarray(b.data, np.int64).reshape(-1)
         folded = bias - self.zp(x) * weights.reshape(c_out, -1).astype(np.int64).sum(axis=1)
         if np.any(np.abs(folded) >= 1 << 31):
@@ -456,13 +452,16 @@ class _Emitter:
         self.weight_bytes += 4 * c_out
         return name
 
-    def bias(self, op: Operator, position: int, channels: int) -> str:
+    def bias_tensor(self, op: Operator, position: int, channels: int) -> Tensor | None:
+        """The operator's optional bias, checked: a constant INT32 with `channels` values."""
         b = self.tensor(op, position, optional=True)
-        if b is None:
-            return "NULL"
-        if b.type != _T.INT32 or b.size != channels:
-            self.fail(op, f"bias {b.describe()} must be INT32 with {channels} values")
-        return self.const(op, b, "int32_t", np.int32, "bias")
+        if b is not None and (b.type != _T.INT32 or b.size != channels or b.data is None):
+            self.fail(op, f"bias {b.describe()} must be a constant INT32 with {channels} values")
+        return b
+
+    def bias(self, op: Operator, position: int, channels: int) -> str:
+        b = self.bias_tensor(op, position, channels)
+        return "NULL" if b is None else self.const(op, b, "int32_t", np.int32, "bias")
 
     def conv_geometry(self, op, in_shape, out_shape, kh, kw, stride, dilation, padding):
         _, h, w, _ = in_shape
@@ -738,18 +737,10 @@ class _Emitter:
         except ConversionError as exc:
             self.fail(op, str(exc))
 
-    def _sbtf_weights(self, op: Operator, c_out: int, k: int):
+    def _sbtf_weights(self, op: Operator, c_out: int):
+        """Bitmask and sign as const arrays; load_graph's validator (converters.validate) has
+        checked their types, shapes and bit format as the delegate does."""
         mask, sign = self.tensor(op, 1), self.tensor(op, 2)
-        if mask.type != _T.UINT8 or tuple(mask.shape) != (c_out, row_bytes(k)):
-            self.fail(op, f"bitmask {mask.describe()} must be UINT8 [{c_out}, {row_bytes(k)}]")
-        if sign.type != _T.INT8 or tuple(sign.shape) != (c_out,):
-            self.fail(op, f"sign {sign.describe()} must be INT8 [{c_out}]")
-        if mask.data is None or sign.data is None:
-            self.fail(op, "bitmask and sign must be constant")
-        try:  # the format's own checks: signs are ±1, padding bits are zero
-            bitmask.unpack(mask.data, sign.data, k)
-        except ValueError as exc:
-            self.fail(op, f"bitmask {mask.describe()} / sign {sign.describe()}: {exc}")
         scales = self.weight_scales(op, sign, c_out, 0, "sign")
         return (self.const(op, mask, "uint8_t", np.uint8, "bitmask"),
                 self.const(op, sign, "int8_t", np.int8, "sign"), scales)
@@ -760,15 +751,11 @@ class _Emitter:
         self.expect_int8(op, x, "input")
         self.expect_int8(op, y, "output")
         in4, out4 = _dims4(x.shape, self.g.where(op)), _dims4(y.shape, self.g.where(op))
-        if opts["input_channels"] != in4[3]:
-            self.fail(op, f"input has {in4[3]} channels, options say {opts['input_channels']}")
         kh, kw, c_out = opts["filter_height"], opts["filter_width"], out4[3]
         stride = (opts["stride_h"], opts["stride_w"])
         dil = (opts["dilation_h_factor"], opts["dilation_w_factor"])
-        if min(kh, kw, *stride, *dil) < 1:
-            self.fail(op, "filter size, stride and dilation must be >= 1")
         pad = self.conv_geometry(op, in4, out4, kh, kw, stride, dil, opts["padding"])
-        mask, sign, scales = self._sbtf_weights(op, c_out, kh * kw * in4[3])
+        mask, sign, scales = self._sbtf_weights(op, c_out)
         m, s = ref.conv_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
         n = op.index
@@ -793,7 +780,7 @@ class _Emitter:
         sign = self.tensor(op, 2)
         c_out = sign.shape[0] if sign.shape else 0
         batches = self._fc_shapes(op, x, y, c_in, c_out)
-        mask, sign_name, scales = self._sbtf_weights(op, c_out, c_in)
+        mask, sign_name, scales = self._sbtf_weights(op, c_out)
         m, s = ref.fully_connected_multipliers(self.sc(x), scales, self.sc(y))
         m, s = np.resize(m, c_out), np.resize(s, c_out)
         self.scratch_ops.append(f"sbtf_fully_connected_s8_get_buffer_size({c_in}, {c_out})")
