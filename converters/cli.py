@@ -1,7 +1,8 @@
 """`sbtf-convert model.h5 model.tflite`: a thin shell over `sbtf.converters.convert`.
 
-The console script enters through `sbtf_convert.main`, which checks the arguments and paths
-before TensorFlow is imported; `python -m sbtf.converters.cli` checks them here.
+The console script and `python -m sbtf.converters.cli` both enter through `sbtf_convert.main`,
+which checks the arguments and paths (once) before TensorFlow is imported, then calls
+`run_checked` here.
 
 Exit codes: 0 success, 2 bad input (one line on stderr naming the problem), 1 internal error.
 The output is written to a temporary file in the target folder and renamed into place, so a
@@ -18,10 +19,11 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+import sbtf_convert
 from sbtf.converters.convert import check_calibration, convert_with_report
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.loading import load_model, model_format
-from sbtf_convert import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UsageError, check_paths, parser
+from sbtf_convert import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UsageError
 
 
 def _write_atomic(path: str, data: bytes) -> None:
@@ -41,8 +43,7 @@ def _write_atomic(path: str, data: bytes) -> None:
 
 
 def _load_calibration(path: str):
-    if not os.path.isfile(path):
-        raise UsageError(f"{path}: calibration file does not exist")
+    """The calibration array (sbtf_convert.check_paths has checked that the file exists)."""
     try:
         data = np.load(path, allow_pickle=False)  # never unpickle: the file is untrusted
     except ValueError as exc:
@@ -58,8 +59,7 @@ def _load_calibration(path: str):
 
 
 def _run(args) -> int:
-    check_paths(args)  # again: `python -m sbtf.converters.cli` comes here directly
-    model_format(args.model)  # a file that is not a Keras model is the next thing to say
+    model_format(args.model)  # after the paths, a file that is not a Keras model comes first
     if args.calibration is None and not args.random_calibration:
         raise UsageError(
             "int8 conversion needs calibration data: pass --calibration FILE.npy "
@@ -89,7 +89,7 @@ def _run(args) -> int:
 
 
 def main(argv=None) -> int:
-    return run_checked(parser().parse_args(argv))
+    return sbtf_convert.main(argv)
 
 
 def run_checked(args) -> int:
