@@ -79,6 +79,20 @@ def _memory_lines(memory, board: str) -> list[str]:
     return lines
 
 
+def _print_run(args, out: np.ndarray | None, instructions: int, via: str = "") -> None:
+    """A run's outputs (saved with --output, else the first rows printed; None: a build's
+    sizing run, no outputs to show) and its instruction count."""
+    if out is not None:
+        if args.output:
+            np.save(args.output, out)
+        print(f"{args.board}: {len(out)} inference(s){via}, outputs int8 {list(out.shape)}"
+              + (f" -> {args.output}" if args.output else ""))
+        if not args.output:
+            for i, row in enumerate(out[:8]):
+                print(f"  [{i}] {row.reshape(-1).tolist()}")
+    print(f"instructions per inference: {instructions} (exact, -icount shift=0)")
+
+
 def cmd_codegen(args) -> int:
     from sbtf.micro import codegen
 
@@ -96,7 +110,7 @@ def cmd_run(args) -> int:
     gen = codegen.generate(tflite, source=args.model)
     x = _load_inputs(args.input, gen)
     if args.runtime == "tflm":
-        return _tflm(args, tflite, x)
+        return _tflm(args, tflite, gen, x)
     if args.board == "netduinoplus2":
         need = runtime.fit_report(tflite, args.board, source=args.model)
         msg = need.overflow_message(args.board)
@@ -109,15 +123,7 @@ def cmd_run(args) -> int:
             print("\n".join(_memory_lines(need, args.board)))
             raise ValueError(f"{args.model} does not fit the real STM32F405 ({msg}; {ccm})")
     res = runtime.run_model(tflite, args.board, x, timeout=args.timeout, source=args.model)
-    out = res.outputs
-    if args.output:
-        np.save(args.output, out)
-    print(f"{args.board}: {len(out)} inference(s), outputs int8 {list(out.shape)}"
-          + (f" -> {args.output}" if args.output else ""))
-    if not args.output:
-        for i, row in enumerate(out[:8]):
-            print(f"  [{i}] {row.reshape(-1).tolist()}")
-    print(f"instructions per inference: {res.instructions_per_inference} (exact, -icount shift=0)")
+    _print_run(args, res.outputs, res.instructions_per_inference)
     print("\n".join(_memory_lines(res.memory, args.board)))
     return 0
 
@@ -130,7 +136,7 @@ def cmd_build(args) -> int:
     x = _load_inputs(args.input, gen)
     out = Path(args.out)
     if args.runtime == "tflm":
-        return _tflm(args, tflite, x, out)
+        return _tflm(args, tflite, gen, x, out)
     if args.board in runtime.REAL_BOARDS:
         fw = runtime.build_real_firmware(tflite, args.board, x, out=out, source=args.model)
         print(f"wrote {fw.elf} and {fw.bin} for {args.board}; results on "
@@ -145,7 +151,7 @@ def cmd_build(args) -> int:
     return 0
 
 
-def _tflm(args, tflite: bytes, x, elf_out: Path | None = None) -> int:
+def _tflm(args, tflite: bytes, gen, x, elf_out: Path | None = None) -> int:
     """run / build through TFLite Micro + CMSIS-NN + sbtf's ops (sbtf.micro.tflm); a build
     runs once under QEMU to size the arena (TFLM's arena_used_bytes)."""
     from sbtf.micro import compare, tflm
@@ -153,20 +159,13 @@ def _tflm(args, tflite: bytes, x, elf_out: Path | None = None) -> int:
     if args.board not in QEMU_BOARDS:
         raise ValueError(f"--runtime tflm builds for the QEMU boards ({', '.join(QEMU_BOARDS)})")
     res = tflm.run_model(tflite, args.board, x, timeout=getattr(args, "timeout", 600.0),
-                         source=args.model)
+                         source=args.model, generated=gen)
     if elf_out is not None:
         elf_out.parent.mkdir(parents=True, exist_ok=True)
         elf_out.write_bytes(res.image.read_bytes())
         print(f"wrote {elf_out} for {args.board} (TFLite Micro, QEMU, semihosting)")
-    else:
-        if args.output:
-            np.save(args.output, res.outputs)
-        print(f"{args.board}: {len(res.outputs)} inference(s) through TFLite Micro, outputs int8 "
-              f"{list(res.outputs.shape)}" + (f" -> {args.output}" if args.output else ""))
-        if not args.output:
-            for i, row in enumerate(res.outputs[:8]):
-                print(f"  [{i}] {row.reshape(-1).tolist()}")
-    print(f"instructions per inference: {res.instructions_per_inference} (exact, -icount shift=0)")
+    _print_run(args, None if elf_out else res.outputs, res.instructions_per_inference,
+               " through TFLite Micro")
     print("\n".join(_memory_lines(res.memory, args.board)))
     print(f"arena: {res.arena_used} B (TFLM arena_used_bytes)\ninstructions per operator "
           "(one Invoke):")

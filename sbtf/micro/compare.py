@@ -1,11 +1,13 @@
 """sbtf's runtime beside TensorFlow Lite Micro on one model and board: the figures both print.
 
-    rows = compare(tflite_sbtf, tflite_int8, "mps2-an386", x)   # [Result] for (a), (b), (c)
+    a = run_tflm(tflite_int8, "mps2-an386", x, out_dir)   # Result; also (b) with the sbtf model
+    c = run_sbtf(tflite_sbtf, "mps2-an386", x, out_dir)   # Result, per_op from a profiled image
 
 (a) TFLM + CMSIS-NN on the int8 twin, (b) TFLM + CMSIS-NN + sbtf's ops on the signed-binary
 model, (c) sbtf's ahead-of-time runtime on the signed-binary model: instructions per inference,
 flash, RAM, arena, and instructions per operator, all from one run each under QEMU
-(-icount shift=0). Used by bench/bench_tflm.py and `sbtf-micro run --runtime tflm`.
+(-icount shift=0). Used by bench/bench_tflm.py; `sbtf-micro run --runtime tflm` prints
+op_lines.
 """
 from __future__ import annotations
 

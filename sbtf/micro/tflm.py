@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,6 @@ from sbtf.micro import source_dir
 
 __all__ = [
     "ENV",
-    "PINS",
     "TflmRun",
     "TflmUnavailable",
     "build_image",
@@ -43,11 +42,6 @@ __all__ = [
 ]
 
 ENV = "SBTF_THIRD_PARTY"
-# The commits the third-party trees must be at (micro/tflm/README.md).
-PINS = {
-    "tflite-micro": "90b983c2b3f1480642e040bbd2ddb37b998f3424",
-    "cmsis-nn": "4ab83cc3cc98fb85ed6dafb55e8ca02f1628dcae",
-}
 _NEEDED = ("tflite-micro/tensorflow/lite/micro/micro_interpreter.h",
            "cmsis-nn/Include/arm_nnfunctions.h", "cmsis/CMSIS/Core/Include/cmsis_gcc.h",
            "flatbuffers/include/flatbuffers/flexbuffers.h", "gemmlowp/fixedpoint/fixedpoint.h",
@@ -157,12 +151,6 @@ def _link(libs: Libs, objects: list[Path], out: Path) -> Path:
     return out
 
 
-def _compile_c(target: str, source: Path) -> Path:
-    if target == "host":
-        return _build.compile_object("host", source, out=source.with_suffix(".o"))
-    return _build.compile_object(target, source, out=source.with_suffix(".o"))
-
-
 @dataclass
 class Image:
     target: str
@@ -181,7 +169,7 @@ def build_image(tflite: bytes, target: str, x_int8: np.ndarray, out_dir, arena: 
     out_dir.mkdir(parents=True, exist_ok=True)
     data = out_dir / f"model_data_{arena}.c"
     data.write_text(model_data_source(tflite, x_int8, arena))
-    obj = _compile_c(target, data)
+    obj = _build.compile_object(target, data, out=data.with_suffix(".o"))
     path = _link(libs, [libs.objects["tflm_main"], obj],
                  out_dir / ("tflm_runner" if target == "host" else f"tflm_{arena}.elf"))
     memory = None
@@ -211,7 +199,6 @@ class TflmRun:
     memory: _runtime.Memory | None  # of the image relinked with arena = arena_used (boards)
     image: Path | None = None  # that image
     stdout: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @property
     def instructions_per_inference(self) -> int | None:
@@ -239,11 +226,13 @@ def _execute(image: Image, timeout: float) -> str:
 
 
 def run_model(tflite: bytes, target: str, x_int8, *, out_dir=None, timeout: float = 600.0,
-              source: str = "model") -> TflmRun:
+              source: str = "model", generated=None) -> TflmRun:
     """Run `tflite` through TFLM's MicroInterpreter on "host" or a QEMU board over the batch
     x_int8 ([N, *input_shape] int8): outputs, instructions per Invoke and per operator, the arena
-    TFLM used, and flash / RAM of the image with exactly that arena."""
-    gen = _codegen.generate(tflite, source=source)  # validates the model and gives the shapes
+    TFLM used, and flash / RAM of the image with exactly that arena. `generated`: the model's
+    codegen.generate result when the caller has it (it validates the model and gives the
+    shapes)."""
+    gen = generated or _codegen.generate(tflite, source=source)
     x = np.asarray(x_int8)
     if x.dtype != np.int8 or x.size == 0 or x.size % gen.input_size:
         raise ValueError(f"{source}: inputs must be an int8 batch of model inputs "
