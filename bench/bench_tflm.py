@@ -144,20 +144,26 @@ def _print(rows) -> None:
             print(f"  {r['model']} {r['board']} {r['config']}: {ops}")
 
 
+def cell(r: dict, memory: bool = True) -> str:
+    """One row of tflm.json as a Markdown table cell: instructions (ratio to (a)), with `memory`
+    also flash / RAM / arena in KiB; "≠" where the outputs differ from the host's."""
+    if "error" in r:
+        return "does not fit / failed"
+    ratio = r.get("ratio_to_tflm_int8")
+    text = f"{r['instructions'] / 1e6:.2f} M" + (f" ({ratio:.2f}×)" if ratio else "")
+    if memory:
+        text += (f"<br>{r['flash_bytes'] // 1024} / {r['ram_bytes'] // 1024} / "
+                 f"{r['arena_bytes'] // 1024} KiB")
+    return text + ("" if r["bit_exact_with_host"] else " ≠")
+
+
 def _markdown(rows) -> None:
     print("| model | board | (a) TFLM + CMSIS-NN, int8 | (b) TFLM + CMSIS-NN + sbtf ops | "
           "(c) sbtf runtime, signed-binary | (d) sbtf runtime, int8 |")
     print("|---|---|---|---|---|---|")
     cells: dict = {}
     for r in rows:
-        if "error" in r:
-            text = "does not fit / failed"
-        else:
-            ratio = r.get("ratio_to_tflm_int8")
-            text = (f"{r['instructions'] / 1e6:.2f} M" + (f" ({ratio:.2f}×)" if ratio else "")
-                    + f"<br>{r['flash_bytes'] // 1024} / {r['ram_bytes'] // 1024} / "
-                    f"{r['arena_bytes'] // 1024} KiB" + ("" if r["bit_exact_with_host"] else " ≠"))
-        cells.setdefault((r["model"], r["board"]), {})[r["config"]] = text
+        cells.setdefault((r["model"], r["board"]), {})[r["config"]] = cell(r)
     for (model, board), c in cells.items():
         print(f"| {model} | {board} | " + " | ".join(c.get(k, "") for k, _, _ in CONFIGS) + " |")
 

@@ -36,16 +36,12 @@ def whole() -> str:
     rows = load(BENCH / "tflm.json")["rows"]
     names = {"tflm-int8": "(a) TFLM + CMSIS-NN, int8 twin", "tflm-sb": "(b) TFLM + CMSIS-NN + sbtf ops",
              "sbtf-sb": "(c) sbtf runtime, signed-binary", "sbtf-int8": "(d) sbtf runtime, int8 twin"}
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_tflm import cell
+
     cells: dict = {}
     for r in rows:
-        if "error" in r:
-            text = "does not fit"
-        else:
-            ratio = r.get("ratio_to_tflm_int8")
-            text = f"{r['instructions'] / 1e6:.2f} M" + (f" ({ratio:.2f}×)" if ratio else "")
-            if not r["bit_exact_with_host"]:
-                text += " ≠"
-        cells.setdefault(r["model"], {}).setdefault(r["board"], {})[r["config"]] = text
+        cells.setdefault(r["model"], {}).setdefault(r["board"], {})[r["config"]] = cell(r, False)
     boards = sorted({r["board"] for r in rows})
     out = []
     for model, by_board in cells.items():
