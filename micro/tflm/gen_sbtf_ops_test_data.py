@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 from flatbuffers import flexbuffers
 
-from sbtf import bitmask
+from sbtf import bitmask, op_format
 from sbtf.converters import reference as ref
 
 HEADER = Path(__file__).with_name("sbtf_ops_test_data.h")
-FORMAT_VERSION = 1
 
 
 @dataclass
@@ -133,7 +132,7 @@ def quant(rng, c_out: int, per_channel: bool):
 
 def conv_options(c: ConvCase) -> dict:
     return {
-        "version": FORMAT_VERSION,
+        "version": op_format.FORMAT_VERSION,
         "input_channels": c.c_in,
         "filter_height": c.kh,
         "filter_width": c.kw,
@@ -148,7 +147,7 @@ def conv_options(c: ConvCase) -> dict:
 
 def fc_options(c: FcCase) -> dict:
     return {
-        "version": FORMAT_VERSION,
+        "version": op_format.FORMAT_VERSION,
         "input_channels": c.c_in,
         "fused_activation_function": c.activation,
         "keep_num_dims": c.keep_num_dims,

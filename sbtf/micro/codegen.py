@@ -56,7 +56,7 @@ _ITEM_SIZE = {_T.INT8: 1, _T.UINT8: 1, _T.INT16: 2, _T.INT32: 4, _T.FLOAT32: 4, 
 
 SUPPORTED_OPS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-    "MEAN", "RESHAPE", "SOFTMAX", "PAD", "QUANTIZE", "SBTF_CONV_2D", "SBTF_FULLY_CONNECTED",
+    "MEAN", "RESHAPE", "SOFTMAX", "PAD", "QUANTIZE", tfm.SBTF_CONV_2D, tfm.SBTF_FULLY_CONNECTED,
 )
 # Operators whose output is the input's bytes under another shape: they share its buffer.
 _ALIAS_OPS = ("RESHAPE",)
