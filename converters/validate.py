@@ -31,11 +31,11 @@ from flatbuffers import number_types as N
 from tensorflow.lite.python import schema_py_generated as schema
 
 from sbtf import bitmask, op_format
-from sbtf.op_format import MAX_FILTER_SIZE
 from sbtf.converters import reference
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
 from sbtf.converters.host import parse_options
+from sbtf.op_format import MAX_FILTER_SIZE
 
 # Largest tensor sbtf reads or plans: TFLite and the kernels index bytes with int32.
 MAX_TENSOR_BYTES = 2**31 - 1

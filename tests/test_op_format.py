@@ -1,7 +1,9 @@
 """sbtf.op_format is the one owner of the sbtf ops' format (docs/op_spec.md): the committed C
-header is what it generates, and the Python writer and reader agree with it."""
+header is what it generates, the C readers spell no name, key or bound of their own, and the
+Python writer and reader agree with it."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,18 +29,33 @@ def test_spec_module_runs_without_tensorflow():
     code = ("import runpy, sys; sys.argv = ['op_format']; "
             "runpy.run_path('sbtf/op_format.py', run_name='__main__')")
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=REPO,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout == op_format.c_header()
     assert "tensorflow" not in out.stderr and "numpy" not in out.stderr
+
+
+C_READERS = [*(REPO / "micro" / "delegate").glob("*.[ch]"),
+             *(REPO / "micro" / "tflm").glob("sbtf_*.[ch]*")]
+
+
+@pytest.mark.parametrize("path", [p for p in C_READERS if "_test" not in p.name],
+                         ids=lambda p: p.name)
+def test_c_readers_take_names_keys_and_bounds_from_the_header(path):
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", "", path.read_text(), flags=re.DOTALL)  # code, not comments
+    literals = set(re.findall(r'"([A-Za-z_0-9]+)"', text))
+    keys = {o.key for op in op_format.OPS.values() for o in op.options}
+    assert not literals & (keys | set(op_format.OPS)), f"{path.name} spells its own names"
+    assert "INT32_MAX, &" not in text and "65536" not in text
 
 
 def _typed(options: dict) -> dict:
     return {k: ("bool" if isinstance(v, bool) else "int", v) for k, v in options.items()}
 
 
-CONV = dict(input_channels=4, filter_height=3, filter_width=3, padding=0, stride_h=1,
-            stride_w=2, dilation_h_factor=1, dilation_w_factor=1, fused_activation_function=3)
+CONV = {"input_channels": 4, "filter_height": 3, "filter_width": 3, "padding": 0,
+        "stride_h": 1, "stride_w": 2, "dilation_h_factor": 1, "dilation_w_factor": 1,
+        "fused_activation_function": 3}
 
 
 def test_writer_and_reader_round_trip():
