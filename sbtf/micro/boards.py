@@ -32,6 +32,7 @@ class Board:
     machine: str | None = None  # qemu-system-arm -M; None for a physical board
     ticks: Fraction | None = None  # instructions per SysTick tick under -icount shift=0
     ccm: int = 0  # bytes of core-coupled RAM the linker script offers as section .ccm
+    roomy_twin: str = ""  # a board with the same core and ample memory (sizes what does not fit)
     firmware: tuple[str, ...] = ()  # physical boards: main, startup, UART driver (micro/boards/)
     uart: str = ""  # physical boards: where the output appears
     notes: str = ""
@@ -103,6 +104,7 @@ BOARDS: dict[str, Board] = {
             ticks=Fraction(1000, 168),  # 168 MHz SYSCLK (checked by tests/test_micro_kernels.py)
             isa="dsp",
             ccm=64 << 10,
+            roomy_twin="mps2-an386",
             notes="64 KiB CCM at 0x10000000 is declared in the linker script (section .ccm) but "
             "unused by default",
         ),

@@ -388,8 +388,7 @@ def fit_report(tflite: bytes, board: str, *, source: str = "model",
     if arena_in_ccm and not b.ccm:
         with_ccm = [n for n in _boards.names() if _boards.get(n).ccm]
         raise ValueError(f"{b.name} has no CCM; arena_in_ccm needs one of {', '.join(with_ccm)}")
-    roomy = {"netduinoplus2": "mps2-an386"}.get(b.name, b.name)
-    fw = build_firmware(tflite, roomy, _zero_input(tflite), source=source)
+    fw = build_firmware(tflite, b.roomy_twin or b.name, _zero_input(tflite), source=source)
     m = fw.memory
     stack = _stack_size(_build.board_dir() / b.linker_script)
     return Memory(text=m.text, data=m.data, bss=m.bss, stack=stack, arena=m.arena,
