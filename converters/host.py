@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sbtf import op_format
-from sbtf.converters import reference
+from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
 
@@ -79,11 +79,11 @@ def run_sbtf_op(model, operator: int, x: np.ndarray, *, subgraph: int = 0) -> np
     s_in, s_out = float(tfm.scales(t_in)[0]), float(tfm.scales(t_out)[0])
     zp_in, zp_out = int(tfm.zero_points(t_in)[0]), int(tfm.zero_points(t_out)[0])
     if name == tfm.SBTF_CONV_2D:
-        mult, shift = reference.conv_multipliers(s_in, w_scales, s_out)
+        mult, shift = tflite_math.conv_multipliers(s_in, w_scales, s_out)
     else:
-        mult, shift = reference.fully_connected_multipliers(s_in, w_scales, s_out)
+        mult, shift = tflite_math.fully_connected_multipliers(s_in, w_scales, s_out)
     mult, shift = np.broadcast_to(mult, (c_out,)), np.broadcast_to(shift, (c_out,))
-    act_min, act_max = reference.activation_range(
+    act_min, act_max = tflite_math.activation_range(
         options["fused_activation_function"], s_out, zp_out
     )
     rq = reference.Requant(-zp_in, zp_out, mult, shift, act_min, act_max)

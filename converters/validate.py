@@ -31,7 +31,7 @@ from flatbuffers import number_types as N
 from tensorflow.lite.python import schema_py_generated as schema
 
 from sbtf import bitmask, op_format
-from sbtf.converters import reference
+from sbtf.converters import tflite_math
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
 from sbtf.converters.host import parse_options
@@ -422,11 +422,11 @@ class _SbtfOp:
 
     def requantization(self, x, sign, y, c_out: int) -> None:
         s_in, s_out, s_w = float(tfm.scales(x)[0]), float(tfm.scales(y)[0]), tfm.scales(sign)
-        fn = (reference.conv_multipliers if self.name == tfm.SBTF_CONV_2D
-              else reference.fully_connected_multipliers)
+        fn = (tflite_math.conv_multipliers if self.name == tfm.SBTF_CONV_2D
+              else tflite_math.fully_connected_multipliers)
         try:
             fn(s_in, s_w, s_out)
-            reference.activation_range(self.opts["fused_activation_function"], s_out,
+            tflite_math.activation_range(self.opts["fused_activation_function"], s_out,
                                        int(tfm.zero_points(y)[0]))
         except (ValueError, OverflowError, ZeroDivisionError) as exc:
             self.fail(f"quantization of {_name(x)!r} -> {_name(y)!r}: {exc}")
@@ -441,7 +441,7 @@ class _SbtfOp:
                                       opts["dilation_h_factor"]),
                                      (shape[2], opts["filter_width"], opts["stride_w"],
                                       opts["dilation_w_factor"])):
-            if (k - 1) * dil + 1 > 2**31 - 1 or reference.conv_output_size(
+            if (k - 1) * dil + 1 > 2**31 - 1 or tflite_math.conv_output_size(
                     size, k, stride, dil, opts["padding"]) < 1:
                 self.fail(f"input {shape[1]}x{shape[2]} is too small for a "
                           f"{opts['filter_height']}x{opts['filter_width']} filter with dilation "
