@@ -21,8 +21,10 @@
  *                                          the tables before single_pixel_sums
  * and may use: layout, make_layout's pointers, load_u32/load_u16, store_sums, table_entry,
  * clamp_out, finish_row_single, clear_tables, run_chunks (sbtf_nn_core.c) and the arithmetic
- * of sbtf_arith.h. A new Helium kernel for another op goes in its own file; it shares only
- * sbtf_arith.h's helpers with this one.
+ * of sbtf_arith.h (the _x4 requantization forms). A new Helium variant of one of these
+ * functions replaces it here; a Helium body for a new stage adds a function here and a
+ * matching one to sbtf_nn_core_scalar.h, called from the common code. Adding a file-level
+ * static helper needs nothing else: this file is compiled only inside sbtf_nn_core.c.
  */
 
 /* ==== what depends only on the inputs ==== */
