@@ -225,64 +225,6 @@ static TfLiteStatus check_activation_quant(TfLiteContext *context, const sbtf_no
   return kTfLiteOk;
 }
 
-/* TFLite's QuantizeMultiplier: real = multiplier * 2^(shift - 31), round half away from 0. */
-static bool quantize_multiplier(double real, int32_t *multiplier, int32_t *shift) {
-  if (real == 0.0) {
-    *multiplier = 0;
-    *shift = 0;
-    return true;
-  }
-  int exponent;
-  const double q = frexp(real, &exponent);
-  int64_t q_fixed = (int64_t)round(q * (double)(1LL << 31));
-  if (q_fixed == (1LL << 31)) {
-    q_fixed /= 2;
-    exponent++;
-  }
-  if (exponent < -31) {
-    exponent = 0;
-    q_fixed = 0;
-  }
-  if (exponent > 30) return false; /* TFLite would overflow; refuse rather than differ */
-  *multiplier = (int32_t)q_fixed;
-  *shift = exponent;
-  return true;
-}
-
-/* TFLite's CalculateActivationRangeQuantized for int8 (note: f / scale in float). */
-static void activation_range(int32_t activation, float scale, int32_t zero_point, int32_t *lo,
-                             int32_t *hi) {
-  const int32_t q0 = zero_point + (int32_t)roundf(0.0f / scale);
-  *lo = -128;
-  *hi = 127;
-  if (activation == SBTF_ACTIVATION_RELU || activation == SBTF_ACTIVATION_RELU6) {
-    if (q0 > *lo) *lo = q0;
-  }
-  if (activation == SBTF_ACTIVATION_RELU6) {
-    const int32_t q6 = zero_point + (int32_t)roundf(6.0f / scale);
-    if (q6 < *hi) *hi = q6;
-  }
-  if (activation == SBTF_ACTIVATION_RELU_N1_TO_1) {
-    const int32_t qm1 = zero_point + (int32_t)roundf(-1.0f / scale);
-    const int32_t q1 = zero_point + (int32_t)roundf(1.0f / scale);
-    if (qm1 > *lo) *lo = qm1;
-    if (q1 < *hi) *hi = q1;
-  }
-}
-
-/* TFLite's conv output size and padding before the first row/column. */
-int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t dilation,
-                      int32_t padding) {
-  const int64_t effective = (k - 1) * dilation + 1;
-  return padding == SBTF_PADDING_SAME ? (in + stride - 1) / stride
-                                      : (in - effective + stride) / stride;
-}
-
-int64_t conv_pad(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t dilation) {
-  const int64_t total = (out - 1) * stride + (k - 1) * dilation + 1 - in;
-  return total > 0 ? total / 2 : 0;
-}
-
 TfLiteStatus sbtf_resize_output(TfLiteContext *context, const sbtf_node *op,
                                 TfLiteTensor *output, int rank, const int *shape) {
   bool same = output->dims != NULL && output->dims->size == rank;
@@ -322,11 +264,11 @@ TfLiteStatus sbtf_prepare_requantization(TfLiteContext *context, sbtf_node *op,
     } else {
       real = (double)s_in * (double)s_w / (double)s_out;
     }
-    if (!quantize_multiplier(real, &op->multiplier[c], &op->shift[c])) {
+    if (!sbtf_quantize_multiplier(real, &op->multiplier[c], &op->shift[c])) {
       return sbtf_fail(context, op, "requantization multiplier %g is too large", real);
     }
   }
-  activation_range(op->activation, s_out, t->output->params.zero_point, act_min, act_max);
+  sbtf_activation_range(op->activation, s_out, t->output->params.zero_point, act_min, act_max);
   if (*act_min > *act_max) return sbtf_fail(context, op, "empty activation range");
   return kTfLiteOk;
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sbtf_arith.h" /* TFLite's prepare math: QuantizeMultiplier, activation range, padding */
 #include "sbtf_flexbuffers.h"
 #include "sbtf_nn.h"
 #include "sbtf_op_format.h"
@@ -93,9 +94,5 @@ TfLiteStatus sbtf_resize_output(TfLiteContext *context, const sbtf_node *node,
                                 TfLiteTensor *output, int rank, const int *shape);
 
 int64_t sbtf_num_elements(const TfLiteIntArray *dims);
-
-/* TFLite's conv output size and padding before the first row/column. */
-int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t dilation, int32_t padding);
-int64_t conv_pad(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t dilation);
 
 #endif /* SBTF_DELEGATE_H */

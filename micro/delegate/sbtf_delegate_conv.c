@@ -48,9 +48,9 @@ static TfLiteStatus prepare(TfLiteContext *context, sbtf_node *node, const sbtf_
                      "(grouped convolution is not supported)", d->data[3],
                      (int)node->input_channels);
   }
-  const int64_t oh = conv_out_size(d->data[1], op->filter_h, op->stride_h, op->dilation_h,
+  const int64_t oh = sbtf_conv_out_size(d->data[1], op->filter_h, op->stride_h, op->dilation_h,
                                    op->padding);
-  const int64_t ow = conv_out_size(d->data[2], op->filter_w, op->stride_w, op->dilation_w,
+  const int64_t ow = sbtf_conv_out_size(d->data[2], op->filter_w, op->stride_w, op->dilation_w,
                                    op->padding);
   const int64_t eff_h = (int64_t)(op->filter_h - 1) * op->dilation_h + 1;
   const int64_t eff_w = (int64_t)(op->filter_w - 1) * op->dilation_w + 1;
@@ -67,8 +67,8 @@ static TfLiteStatus prepare(TfLiteContext *context, sbtf_node *node, const sbtf_
   op->params.stride_w = op->stride_w;
   op->params.dilation_h = op->dilation_h;
   op->params.dilation_w = op->dilation_w;
-  op->params.pad_h = (int32_t)conv_pad(d->data[1], oh, op->filter_h, op->stride_h, op->dilation_h);
-  op->params.pad_w = (int32_t)conv_pad(d->data[2], ow, op->filter_w, op->stride_w, op->dilation_w);
+  op->params.pad_h = (int32_t)sbtf_conv_pad(d->data[1], oh, op->filter_h, op->stride_h, op->dilation_h);
+  op->params.pad_w = (int32_t)sbtf_conv_pad(d->data[2], ow, op->filter_w, op->stride_w, op->dilation_w);
   const int shape[4] = {d->data[0], (int)oh, (int)ow, node->c_out};
   status = sbtf_resize_output(context, node, t->output, 4, shape);
   if (status != kTfLiteOk) return status;

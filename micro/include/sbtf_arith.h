@@ -14,6 +14,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "sbtf_op_format.h" /* activation and padding values */
+
 /* ---- instruction set: Helium (MVE), the DSP extension, or portable C ---- */
 
 #if !defined(SBTF_FORCE_PORTABLE) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
@@ -228,24 +230,20 @@ static inline int sbtf_quantize_multiplier(double real, int32_t *multiplier, int
   return 1;
 }
 
-/* TFLite's fused activations (TfLiteFusedActivation) and paddings (TfLitePadding - 1). */
-enum { SBTF_ACT_NONE = 0, SBTF_ACT_RELU = 1, SBTF_ACT_RELU_N1_TO_1 = 2, SBTF_ACT_RELU6 = 3 };
-enum { SBTF_PADDING_SAME = 0, SBTF_PADDING_VALID = 1 };
-
 /* CalculateActivationRangeQuantized for int8 (TFLite divides in float: f / scale). */
 static inline void sbtf_activation_range(int32_t activation, float scale, int32_t zero_point,
                                          int32_t *lo, int32_t *hi) {
   *lo = -128;
   *hi = 127;
-  if (activation == SBTF_ACT_RELU || activation == SBTF_ACT_RELU6) {
+  if (activation == SBTF_ACTIVATION_RELU || activation == SBTF_ACTIVATION_RELU6) {
     const int32_t q0 = zero_point + (int32_t)roundf(0.0f / scale);
     if (q0 > *lo) *lo = q0;
   }
-  if (activation == SBTF_ACT_RELU6) {
+  if (activation == SBTF_ACTIVATION_RELU6) {
     const int32_t q6 = zero_point + (int32_t)roundf(6.0f / scale);
     if (q6 < *hi) *hi = q6;
   }
-  if (activation == SBTF_ACT_RELU_N1_TO_1) {
+  if (activation == SBTF_ACTIVATION_RELU_N1_TO_1) {
     const int32_t qm1 = zero_point + (int32_t)roundf(-1.0f / scale);
     const int32_t q1 = zero_point + (int32_t)roundf(1.0f / scale);
     if (qm1 > *lo) *lo = qm1;
