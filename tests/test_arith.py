@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from sbtf.converters import reference as ref
+from sbtf.converters import tflite_math as tm
 from sbtf.micro import build, qemu, source_dir
 
 SOURCE = source_dir() / "tests" / "test_arith.c"
@@ -62,7 +63,7 @@ def _cases(rng):
     reals += list(2.0 ** rng.uniform(-45, 33, 500))
     for real in reals:
         try:
-            m, s = ref.quantize_multiplier(real)
+            m, s = tm.quantize_multiplier(real)
             want = f"1 {m} {s}"
         except ValueError:
             want = "0 0 0"
@@ -72,15 +73,15 @@ def _cases(rng):
         act = int(rng.integers(0, 4))
         scale = np.float32(2.0 ** rng.uniform(-10, 0))
         zp = int(rng.integers(-128, 128))
-        lo, hi = ref.activation_range(act, float(scale), zp)
+        lo, hi = tm.activation_range(act, float(scale), zp)
         yield f"act {act} {scale} {zp}", f"{lo} {hi}"
 
     for _ in range(400):
         k, stride, dil = (int(v) for v in rng.integers(1, [8, 5, 4]))
         size = int(rng.integers((k - 1) * dil + 1, 65))
         pad = int(rng.integers(0, 2))
-        out = ref.conv_output_size(size, k, stride, dil, pad)
-        before = ref.conv_padding_before(size, k, stride, dil, pad)
+        out = tm.conv_output_size(size, k, stride, dil, pad)
+        before = tm.conv_padding_before(size, k, stride, dil, pad)
         yield f"conv {size} {k} {stride} {dil} {pad}", f"{out} {before}"
 
 
