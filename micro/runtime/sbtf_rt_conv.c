@@ -405,8 +405,9 @@ sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
  * pixel (every tap inside) input_offset * Σ filter is the same for every pixel, so it is folded
  * into the bias once per call (the scratch) and the taps sum filter * x alone; border pixels add
  * the offset tap by tap. With depth multiplier 1, blocks of four channels accumulate in registers
- * (SMLABB/SMLATT on the DSP extension; VMLA on Helium, where four neighbouring interior pixels
- * share each filter load) and are requantized from there. Integer sums, so bit-exact. */
+ * (SMLABB/SMLATT on the DSP extension; VMUL + VADD on Helium, where up to four neighbouring
+ * interior pixels share each filter load) and are requantized from there. Integer sums, so
+ * bit-exact. */
 
 typedef struct {
   const int8_t *input;  /* the pixel's first in-bounds tap, channel 0 */
@@ -426,8 +427,8 @@ ALWAYS_INLINE int8_t dw_requantize(const dw_output *o, int32_t c, int32_t acc) {
 }
 
 #if defined(SBTF_RT_MVE)
-/* Channels [c, c + 4) of `pixels` (1 or 4) pixels `step` bytes apart: out_p = requantized
-   init + Σ_taps filter * (x_p + offset), init NULL meaning 0. */
+/* Channels [c, c + 4) of `pixels` (1 to 4, a constant at each call) pixels `step` bytes apart:
+   out_p = requantized init + Σ_taps filter * (x_p + offset), init NULL meaning 0. */
 ALWAYS_INLINE void dw_block4(const dw_taps *t, int32_t c, int32_t offset, const int32_t *init,
                              const dw_output *o, int8_t *out, int32_t out_step, int32_t step,
                              int pixels) {
@@ -442,8 +443,8 @@ ALWAYS_INLINE void dw_block4(const dw_taps *t, int32_t c, int32_t offset, const 
       } else {
         a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(in), w));
         a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(in + step), w));
-        a2 = vaddq_s32(a2, vmulq_s32(vldrbq_s32(in + 2 * step), w));
-        a3 = vaddq_s32(a3, vmulq_s32(vldrbq_s32(in + 3 * step), w));
+        if (pixels > 2) a2 = vaddq_s32(a2, vmulq_s32(vldrbq_s32(in + 2 * step), w));
+        if (pixels > 3) a3 = vaddq_s32(a3, vmulq_s32(vldrbq_s32(in + 3 * step), w));
       }
     }
   }
@@ -456,8 +457,8 @@ ALWAYS_INLINE void dw_block4(const dw_taps *t, int32_t c, int32_t offset, const 
   }
 }
 #else
-/* Channels [c, c + 4) of one pixel: out = requantized init (NULL: 0) + Σ_taps filter * (x + offset);
-   with_offset is a constant at each call (interior pixels: 0, folded into init). */
+/* Channels [c, c + 4) of one pixel: out = requantized init (NULL: 0) + Σ_taps filter *
+   (x + offset); with_offset is a constant at each call (interior pixels: 0, folded into init). */
 ALWAYS_INLINE void dw_block4(const dw_taps *t, int32_t c, int32_t offset, const int32_t *init,
                              const dw_output *o, int8_t *out, int with_offset) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -585,16 +586,23 @@ sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv
         int32_t c = 0;
         if (rows > 0 && cols > 0) {
 #if defined(SBTF_RT_MVE)
-          /* Four pixels at once while the fourth is interior too (the taps of x0 + 3 * sw). */
-          if (interior && ox + 3 < out_w && x0 + 3 * sw + (kw - 1) * dw < in_w) {
-            for (; c < blocks; c += 4) dw_block4(&t, c, 0, folded, &o, out, out_c, sw * in_c, 4);
-            for (int32_t q = 0; q < 4; ++q) { /* their channels past the blocks */
+          /* Up to four neighbouring interior pixels at once (the taps of x0 + q * sw inside). */
+          int32_t n = 1;
+          while (interior && n < 4 && ox + n < out_w && x0 + n * sw + (kw - 1) * dw < in_w) ++n;
+          if (n > 1) {
+            const int32_t step = sw * in_c;
+            for (; c < blocks; c += 4) {
+              if (n == 4) dw_block4(&t, c, 0, folded, &o, out, out_c, step, 4);
+              else if (n == 3) dw_block4(&t, c, 0, folded, &o, out, out_c, step, 3);
+              else dw_block4(&t, c, 0, folded, &o, out, out_c, step, 2);
+            }
+            for (int32_t q = 0; q < n; ++q) { /* their channels past the blocks */
               dw_taps tq = t;
-              tq.input += q * sw * in_c;
+              tq.input += q * step;
               dw_pixel_scalar(&tq, c, out_c, dm, off, bias, &o, out + q * out_c);
             }
-            ox += 4;
-            out += 4 * out_c;
+            ox += n;
+            out += n * out_c;
             continue;
           }
           const int32_t *init = interior ? folded : border_init;
