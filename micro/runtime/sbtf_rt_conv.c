@@ -457,10 +457,17 @@ ALWAYS_INLINE void dw_block4(const dw_taps *t, int32_t c, int32_t offset, const 
   }
 }
 #else
+/* sbtf_rt_mbqm's shift-only form when every shift is a right shift (the usual case). */
+ALWAYS_INLINE int8_t dw_requantize_right(const dw_output *o, int32_t c, int32_t acc) {
+  return (int8_t)sbtf_rt_clamp(sbtf_rt_mbqm_right(acc, o->mult[c], -o->shift[c] - 1) + o->offset,
+                               o->lo, o->hi);
+}
+
 /* Channels [c, c + 4) of one pixel: out = requantized init (NULL: 0) + Σ_taps filter *
-   (x + offset); with_offset is a constant at each call (interior pixels: 0, folded into init). */
+   (x + offset); with_offset (interior pixels: 0, folded into init) and right_only (every shift
+   < 0) are constants at each call. */
 ALWAYS_INLINE void dw_block4(const dw_taps *t, int32_t c, int32_t offset, const int32_t *init,
-                             const dw_output *o, int8_t *out, int with_offset) {
+                             const dw_output *o, int8_t *out, int with_offset, int right_only) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   if (init != NULL) a0 = init[c], a1 = init[c + 1], a2 = init[c + 2], a3 = init[c + 3];
 #if defined(SBTF_RT_DSP)
@@ -492,6 +499,13 @@ ALWAYS_INLINE void dw_block4(const dw_taps *t, int32_t c, int32_t offset, const 
     }
   }
 #endif
+  if (right_only) {
+    out[c] = dw_requantize_right(o, c, a0);
+    out[c + 1] = dw_requantize_right(o, c + 1, a1);
+    out[c + 2] = dw_requantize_right(o, c + 2, a2);
+    out[c + 3] = dw_requantize_right(o, c + 3, a3);
+    return;
+  }
   out[c] = dw_requantize(o, c, a0);
   out[c + 1] = dw_requantize(o, c + 1, a1);
   out[c + 2] = dw_requantize(o, c + 2, a2);
@@ -567,6 +581,10 @@ sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv
     folded[c] = (int32_t)s;
   }
   const int32_t *border_init = bias; /* NULL: start from 0 */
+#if !defined(SBTF_RT_MVE)
+  int right_only = 1;
+  for (int32_t c = 0; c < out_c; ++c) right_only &= quant->shift[c] < 0;
+#endif
   const int32_t blocks = dm == 1 ? out_c / 4 * 4 : 0; /* channels done four at a time */
   int8_t *out = output;
   for (int32_t b = 0; b < output_dims->n; ++b) {
@@ -609,10 +627,14 @@ sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv
           const int32_t offset = interior ? 0 : off;
           for (; c < blocks; c += 4) dw_block4(&t, c, offset, init, &o, out, 0, 0, 1);
 #else
-          if (interior) {
-            for (; c < blocks; c += 4) dw_block4(&t, c, off, folded, &o, out, 0);
+          if (interior && right_only) {
+            for (; c < blocks; c += 4) dw_block4(&t, c, off, folded, &o, out, 0, 1);
+          } else if (interior) {
+            for (; c < blocks; c += 4) dw_block4(&t, c, off, folded, &o, out, 0, 0);
+          } else if (right_only) {
+            for (; c < blocks; c += 4) dw_block4(&t, c, off, border_init, &o, out, 1, 1);
           } else {
-            for (; c < blocks; c += 4) dw_block4(&t, c, off, border_init, &o, out, 1);
+            for (; c < blocks; c += 4) dw_block4(&t, c, off, border_init, &o, out, 1, 0);
           }
 #endif
         }
