@@ -133,6 +133,21 @@ def test_optimized_paths_match_tflite(board, tmp_path):
     assert codegen.generate(tflite).graph.tensors[graph.operators[2].outputs[0]].size >= 1024
 
 
+def _depthwise_groups(x):
+    """Helium's interior pixels in groups: (11, 15) -> stride 2 SAME (6, 8): borders, a group of
+    four and one of two per interior row; VALID (4, 6) and (2, 4): every pixel interior, groups of
+    four and two; 10 channels: two blocks of four and two past them."""
+    a = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(x)
+    return L.DepthwiseConv2D(3)(L.DepthwiseConv2D(3)(a))
+
+
+@pytest.mark.slow
+def test_depthwise_pixel_groups_match_tflite_on_helium(tmp_path):
+    tflite = _check((11, 15, 10), _depthwise_groups, seed=5, tmp_path=tmp_path,
+                    board="mps3-an547", n=4)
+    assert [op.name for op in codegen.load_graph(tflite).operators] == ["DEPTHWISE_CONV_2D"] * 3
+
+
 def test_softmax_table_is_expf_of_the_float32_products():
     scale = np.float32(0.05)
     table = tflite_math.softmax_table(scale, np.float32(1.0))

@@ -137,10 +137,15 @@ static sbtf_status pool_check(const sbtf_rt_pool_params *p, const sbtf_dims *in_
   return SBTF_OK;
 }
 
+/* One output pixel's window, POOL_CHUNK channels at a time: the window's rows are read with the
+   channels innermost (contiguous), so each input byte costs a load and an add or a compare. */
+#define POOL_CHUNK 16
+
 static sbtf_status pool(const sbtf_rt_pool_params *p, const sbtf_dims *in_d, const int8_t *in,
                         const sbtf_dims *out_d, int8_t *out, int is_max) {
   const sbtf_status st = pool_check(p, in_d, in, out_d, out);
   if (st != SBTF_OK) return st;
+  const int32_t in_w = in_d->w, ch = in_d->c, lo = p->activation_min, hi = p->activation_max;
   for (int32_t b = 0; b < out_d->n; ++b) {
     for (int32_t oy = 0; oy < out_d->h; ++oy) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
@@ -150,27 +155,30 @@ static sbtf_status pool(const sbtf_rt_pool_params *p, const sbtf_dims *in_d, con
         const int32_t x0 = ox * p->stride_w - p->pad_w;
         const int32_t fx0 = x0 < 0 ? -x0 : 0;
         const int32_t fx1 = p->filter_w < in_d->w - x0 ? p->filter_w : in_d->w - x0;
-        for (int32_t c = 0; c < out_d->c; ++c) {
-          int32_t acc = is_max ? -128 : 0;
-          int32_t count = 0;
+        if (fy1 <= fy0 || fx1 <= fx0) return SBTF_ERROR_BAD_PARAM; /* TFLite fails the same way */
+        const int32_t count = (fy1 - fy0) * (fx1 - fx0);
+        const int8_t *window = in + ((b * in_d->h + y0 + fy0) * in_w + x0 + fx0) * ch;
+        int8_t *o = out + ((b * out_d->h + oy) * out_d->w + ox) * ch;
+        for (int32_t c0 = 0; c0 < ch; c0 += POOL_CHUNK) {
+          const int32_t n = ch - c0 < POOL_CHUNK ? ch - c0 : POOL_CHUNK;
+          int32_t acc[POOL_CHUNK];
+          for (int32_t j = 0; j < n; ++j) acc[j] = is_max ? -128 : 0;
           for (int32_t fy = fy0; fy < fy1; ++fy) {
-            for (int32_t fx = fx0; fx < fx1; ++fx) {
-              const int32_t v = in[((b * in_d->h + y0 + fy) * in_d->w + x0 + fx) * in_d->c + c];
+            const int8_t *row = window + ((fy - fy0) * in_w) * ch + c0;
+            for (int32_t fx = fx0; fx < fx1; ++fx, row += ch) {
               if (is_max) {
-                acc = v > acc ? v : acc;
+                for (int32_t j = 0; j < n; ++j) acc[j] = row[j] > acc[j] ? row[j] : acc[j];
               } else {
-                acc += v;
+                for (int32_t j = 0; j < n; ++j) acc[j] += row[j];
               }
-              ++count;
             }
           }
-          if (count == 0) return SBTF_ERROR_BAD_PARAM; /* TFLite fails the same way */
-          if (!is_max) {
+          for (int32_t j = 0; j < n; ++j) {
+            int32_t v = acc[j];
             /* Round half away from zero, as the reference kernel. */
-            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+            if (!is_max) v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count;
+            o[c0 + j] = (int8_t)sbtf_rt_clamp(v, lo, hi);
           }
-          out[((b * out_d->h + oy) * out_d->w + ox) * out_d->c + c] =
-              (int8_t)sbtf_rt_clamp(acc, p->activation_min, p->activation_max);
         }
       }
     }
