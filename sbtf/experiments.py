@@ -271,7 +271,7 @@ DEFAULT_RECIPE = {"epochs": DEFAULT_EPOCHS, "batch_size": 32,
 
 
 def _run(arch, method, seed, data, recipe, *, widths=None, teacher=None, verbose=0):
-    """Train one model; return (accuracy, weight_stats, seconds, model)."""
+    """Train one model; return (accuracy, weight_stats + the per-epoch curve, seconds, model)."""
     start = time.perf_counter()
     tf.keras.utils.set_random_seed(seed)
     model_options = {k: v for k, v in recipe.items() if k not in TRAIN_OPTIONS}
@@ -280,8 +280,10 @@ def _run(arch, method, seed, data, recipe, *, widths=None, teacher=None, verbose
     train_options = {k: recipe[k] for k in TRAIN_OPTIONS if k in recipe and k != "distill"}
     if not recipe.get("distill"):
         teacher = None
-    accuracy = train(model, data, teacher=teacher, seed=seed, verbose=verbose, **train_options)
-    return accuracy, weight_stats(model), time.perf_counter() - start, model
+    curve = []
+    accuracy = train(model, data, teacher=teacher, seed=seed, curve=curve, verbose=verbose,
+                     **train_options)
+    return accuracy, {**weight_stats(model), "curve": curve}, time.perf_counter() - start, model
 
 
 def _summarize(runs) -> dict:
@@ -294,7 +296,8 @@ def _summarize(runs) -> dict:
         "conv_nonzero_fraction_mean": _mean_std([r[1]["conv_nonzero_fraction"] for r in runs])[0],
         "compared_nonzero_mean": _mean_std([r[1]["compared_nonzero"] for r in runs])[0],
         "seconds": [round(r[2], 1) for r in runs],
-        **runs[-1][1],
+        "curves": [r[1]["curve"] for r in runs],
+        **{k: v for k, v in runs[-1][1].items() if k != "curve"},
     }
 
 
@@ -638,6 +641,8 @@ def main(argv=None) -> int:
         p.add_argument("--lr", type=float, default=DEFAULT_LEARNING_RATE,
                        help="Adam learning rate, cosine-decayed (default: %(default)s)")
         p.add_argument("--out", default=default_out, help="JSON output (default: %(default)s)")
+        p.add_argument("--verbose", action="store_true",
+                       help="print Keras's line per epoch (train and test accuracy)")
         if name != "threshold-sweep":
             p.add_argument("--arch", type=_arch_list, default=["digits_cnn"],
                            help="comma-separated architectures (default: digits_cnn)")
@@ -694,7 +699,8 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     common = {"epochs": args.epochs, "seeds": args.seeds, "batch_size": args.batch_size,
-              "learning_rate": args.lr, "dataset": args.dataset, "data": data}
+              "learning_rate": args.lr, "dataset": args.dataset, "data": data,
+              "verbose": 2 if args.verbose else 0}
     if args.command == "threshold-sweep":
         result = threshold_sweep(thresholds=args.thresholds, **common)
         print(format_sweep(result))

@@ -260,6 +260,7 @@ def train(
     temperature: float = 4.0,
     augment: bool = False,
     seed: int = 0,
+    curve: list | None = None,
     verbose: int = 0,
 ) -> float:
     """Train `model` with the project's recipe; return its test accuracy.
@@ -271,6 +272,10 @@ def train(
     sees each training image shifted by up to 2 pixels and mirrored left-right at random
     (`sbtf.data.augment`, drawn from `seed`). The model is (re)compiled here; seed it
     (`tf.keras.utils.set_random_seed`) before building it for a reproducible run.
+
+    `curve`: a list to which one `{"epoch", "train_accuracy", "test_accuracy"}` per epoch is
+    appended (the test accuracy is only watched, nothing is chosen by it; it costs one
+    evaluation per epoch).
     """
     if int(epochs) < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}.")
@@ -287,11 +292,18 @@ def train(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    watch = {} if curve is None else {"validation_data": (x_test, y_test),
+                                      "validation_batch_size": 256}
     if augment:
-        trainer.fit(_AugmentedBatches(x_train, y_train, batch_size, seed), epochs=epochs,
-                    verbose=verbose)
+        history = trainer.fit(_AugmentedBatches(x_train, y_train, batch_size, seed),
+                              epochs=epochs, verbose=verbose, **watch)
     else:
-        trainer.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=verbose)
+        history = trainer.fit(x_train, y_train, epochs=epochs, batch_size=batch_size,
+                              verbose=verbose, **watch)
+    if curve is not None:
+        h = history.history
+        curve.extend({"epoch": i + 1, "train_accuracy": float(h["accuracy"][i]),
+                      "test_accuracy": float(h["val_accuracy"][i])} for i in range(epochs))
     if teacher is not None:  # the Distiller was compiled, not the student
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     scores = model.evaluate(x_test, y_test, batch_size=256, verbose=0, return_dict=True)
