@@ -13,7 +13,7 @@ off by default).
 Writes to --out: `resnet8_fashion.h5` (the student), `calibration.npy` (500 training images,
 float32 [500, 28, 28, 1] in [0, 1]), `test_images.npy` / `test_labels.npy` (the first
 --test-images of the test split, for the host and the board), `train.json` (options,
-accuracies, seconds).
+accuracies, the train and test accuracy after each epoch, seconds).
 
 Fashion-MNIST comes from Debian's package `dataset-fashion-mnist` (`sbtf.data`); when it is
 missing the script says so and exits with status 2.
@@ -32,6 +32,7 @@ import sbtf  # before TensorFlow: selects Keras 2 (tf-keras), which larq needs
 from sbtf.data import DatasetMissing, load
 from sbtf.experiments import build_model
 from sbtf.models import DEFAULT_LEARNING_RATE, train
+from sbtf.quantizers import THRESHOLD_MODES
 
 CALIBRATION_SAMPLES = 500
 
@@ -50,7 +51,13 @@ def parse_args(argv):
                    help="Adam learning rate, cosine-decayed (default: %(default)s)")
     p.add_argument("--threshold", type=float, default=0.2,
                    help="signed-binary threshold, fraction of each filter's max |w| (default "
-                        "0.2: more accurate and sparser than 0.05 in docs/results.md's ablation)")
+                        "0.2: more accurate and sparser than 0.05 in docs/results.md's ablation)"
+                        " or, with --threshold-mode mean, multiple of its mean |w|")
+    p.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="max",
+                   help="statistic of each filter's |w| that the threshold scales "
+                        "(default: %(default)s)")
+    p.add_argument("--augment", action="store_true",
+                   help="random shifts (<= 2 px) and left-right flips every epoch")
     p.add_argument("--distill", action="store_true",
                    help="distil from a float ResNet-8 trained first (--teacher-epochs)")
     p.add_argument("--seed", type=int, default=0)
@@ -65,8 +72,10 @@ def parse_args(argv):
         p.error(f"--train-size must be >= 1, got {args.train_size}")
     if not args.lr > 0:
         p.error(f"--lr must be positive, got {args.lr}")
-    if not 0.0 < args.threshold < 1.0:
-        p.error(f"--threshold must lie in (0, 1), got {args.threshold}")
+    if not (0.0 < args.threshold < 1.0 or (args.threshold_mode == "mean"
+                                           and 0.0 < args.threshold < float("inf"))):
+        p.error(f"--threshold must lie in (0, 1) (> 0 with --threshold-mode mean), got "
+                f"{args.threshold}")
     return args
 
 
@@ -79,7 +88,8 @@ def main(argv=None) -> int:
         return 2
     (x_train, _), (x_test, y_test) = data
     started = time.time()
-    recipe = {"batch_size": args.batch_size, "learning_rate": args.lr}
+    recipe = {"batch_size": args.batch_size, "learning_rate": args.lr, "augment": args.augment,
+              "seed": args.seed}
     teacher, record = None, {"args": vars(args)}
     if args.distill:
         import tensorflow as tf
@@ -95,9 +105,11 @@ def main(argv=None) -> int:
 
     tf.keras.utils.set_random_seed(args.seed)
     student = sbtf.models.resnet8(x_train.shape[1:], threshold=args.threshold,
-                                  name="resnet8_fashion")
+                                  threshold_mode=args.threshold_mode, name="resnet8_fashion")
     print(f"Training the signed-binary ResNet-8: {args.epochs} epochs on {len(x_train)} images")
-    accuracy = train(student, data, epochs=args.epochs, teacher=teacher, verbose=2, **recipe)
+    record["curve"] = []
+    accuracy = train(student, data, epochs=args.epochs, teacher=teacher, verbose=2,
+                     curve=record["curve"], **recipe)
     record["test_accuracy"] = accuracy
     record["seconds"] = round(time.time() - started, 1)
     print(f"student test accuracy {accuracy:.4f} ({len(x_test)} test images)")
