@@ -5,10 +5,11 @@
 
 The MLPerf Tiny ResNet-8 structure at 28x28x1 (`sbtf.models.resnet8((28, 28, 1))`): the six
 3x3 block convs signed-binary, the first conv, the 1x1 shortcuts and the classifier float (int8
-after conversion). Recipe (`sbtf.models.train`): Adam, learning rate 1e-2 cosine-decayed to 0;
-`--distill` first trains a float ResNet-8 of the same structure with the same recipe and
-distils from it (twice the time for about half a point in docs/results.md's ablation, so it is
-off by default).
+after conversion); signed-binary threshold Δ = 0.7·mean|w| per filter. Recipe
+(`sbtf.models.train`): Adam, learning rate 1e-2 cosine-decayed to 0; `--distill` first trains a
+float ResNet-8 of the same structure with the same recipe for `--teacher-epochs` and distils
+from it (the largest gain in docs/results.md's ResNet-8 ablation, F6, for the teacher's
+training time on top, so it is an option).
 
 Writes to --out: `resnet8_fashion.h5` (the student), `calibration.npy` (500 training images,
 float32 [500, 28, 28, 1] in [0, 1]), `test_images.npy` / `test_labels.npy` (the first
@@ -49,11 +50,12 @@ def parse_args(argv):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=DEFAULT_LEARNING_RATE,
                    help="Adam learning rate, cosine-decayed (default: %(default)s)")
-    p.add_argument("--threshold", type=float, default=0.2,
-                   help="signed-binary threshold, fraction of each filter's max |w| (default "
-                        "0.2: more accurate and sparser than 0.05 in docs/results.md's ablation)"
-                        " or, with --threshold-mode mean, multiple of its mean |w|")
-    p.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="max",
+    p.add_argument("--threshold", type=float, default=0.7,
+                   help="signed-binary threshold: a multiple of each filter's mean |w| (default "
+                        "0.7: more accurate and sparser than 0.05 of max |w| in docs/results.md's "
+                        "ResNet-8 ablation) or, with --threshold-mode max, a fraction of its "
+                        "max |w|")
+    p.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="mean",
                    help="statistic of each filter's |w| that the threshold scales "
                         "(default: %(default)s)")
     p.add_argument("--augment", action="store_true",
@@ -74,8 +76,8 @@ def parse_args(argv):
         p.error(f"--lr must be positive, got {args.lr}")
     if not (0.0 < args.threshold < 1.0 or (args.threshold_mode == "mean"
                                            and 0.0 < args.threshold < float("inf"))):
-        p.error(f"--threshold must lie in (0, 1) (> 0 with --threshold-mode mean), got "
-                f"{args.threshold}")
+        p.error(f"--threshold must lie in (0, 1) with --threshold-mode max, be > 0 with mean; "
+                f"got {args.threshold}")
     return args
 
 
