@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-__all__ = ["DATASETS", "FASHION_MNIST_PACKAGE", "DatasetCorrupt", "DatasetMissing",
+__all__ = ["DATASETS", "FASHION_MNIST_PACKAGE", "DatasetCorrupt", "DatasetMissing", "augment",
            "fashion_mnist_dir", "load", "load_digits_split", "load_fashion_mnist", "read_idx"]
 
 DATASETS = ("digits", "fashion-mnist")
@@ -121,3 +121,19 @@ def load_fashion_mnist():
                 f"(max {labels.max()}).")
         splits.append(((images.astype(np.float32) / 255.0)[..., None], labels.astype(np.int32)))
     return tuple(splits)
+
+
+def augment(x: np.ndarray, rng: np.random.Generator, *, shift: int = 2,
+            flip: bool = True) -> np.ndarray:
+    """Each image of the NHWC batch `x` moved by a random whole-pixel offset in
+    [-shift, shift] along each axis (the vacated pixels 0, as the background) and, with `flip`,
+    mirrored left-right with probability 1/2. Draws from `rng`; returns a new array."""
+    if shift < 0:
+        raise ValueError(f"shift must be >= 0, got {shift}.")
+    n, h, w = x.shape[:3]
+    padded = np.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)))
+    rows = rng.integers(0, 2 * shift + 1, n)[:, None] + np.arange(h)
+    cols = rng.integers(0, 2 * shift + 1, n)[:, None] + np.arange(w)
+    if flip:
+        cols = np.where((rng.random(n) < 0.5)[:, None], cols[:, ::-1], cols)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]

@@ -8,7 +8,8 @@ since every weight of the wrong sign is 0.
 
 ```
 python -m sbtf.experiments compare [--dataset digits|fashion-mnist] [--arch digits_cnn,resnet8]
-        [--epochs N] [--seeds 0,1,2] [--train-size N] [--equal-nonzero] [--out ...json]
+        [--epochs N] [--seeds 0,1,2] [--train-size N] [--equal-nonzero] [--distill] [--augment]
+        [--threshold T] [--threshold-mode max|mean] [--bn-momentum M] [--out ...json]
 python -m sbtf.experiments threshold-sweep [--thresholds 0.01,0.05,...] [--out ...]
 python -m sbtf.experiments ablation [--dataset fashion-mnist] [--arch digits_cnn] [--out ...]
 ```
@@ -50,7 +51,12 @@ from sbtf._summary import row_bytes, summary
 from sbtf.data import DATASETS, DatasetMissing, load
 from sbtf.layers import SignedBinaryConv2D
 from sbtf.models import DEFAULT_LEARNING_RATE, FIRST_CONV, digits_cnn, resnet8, train
-from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
+from sbtf.quantizers import (
+    THRESHOLD_MODES,
+    SignedBinaryQuantizer,
+    quantized_kernel,
+    signed_binary_quantizer_of,
+)
 
 __all__ = [
     "ABLATION",
@@ -82,11 +88,13 @@ COMPARED = "compared_conv"  # name prefix of the convs whose weight format is co
 
 
 def conv_factory(method: str, *, threshold: float = 0.05, signs="split", alpha="none",
-                 weight_decay: float = 0.0, kernel_initializer="glorot_uniform"):
+                 threshold_mode: str = "max", weight_decay: float = 0.0,
+                 kernel_initializer="glorot_uniform"):
     """`f(filters, kernel_size, strides) -> layer`: a compared 3x3 conv for `method`.
 
     The layers are named `compared_conv_<i>` (`weight_stats` counts them). `weight_decay` puts an
-    L2 penalty on the (latent) kernel; signs / alpha are the signed-binary quantizer's options.
+    L2 penalty on the (latent) kernel; threshold / signs / alpha / threshold_mode are the
+    signed-binary quantizer's options.
     """
     names = (f"{COMPARED}_{i}" for i in count())
     reg = tf.keras.regularizers.l2(weight_decay) if weight_decay else None
@@ -111,8 +119,9 @@ def conv_factory(method: str, *, threshold: float = 0.05, signs="split", alpha="
         )
     if method == "signed-binary":
         return lambda filters, kernel_size, strides: SignedBinaryConv2D(
-            filters, kernel_size, strides=strides, threshold=threshold, signs=signs,
-            alpha=alpha, **common())
+            filters, kernel_size, strides=strides, kernel_quantizer=SignedBinaryQuantizer(
+                threshold=threshold, signs=signs, alpha=alpha, threshold_mode=threshold_mode),
+            **common())
     raise ValueError(f"Unknown method {method!r}; expected one of {METHODS}.")
 
 
@@ -252,25 +261,29 @@ def _check_run_options(epochs, seeds):
         raise ValueError("seeds must name at least one seed.")
 
 
-# The training recipe's options (`sbtf.models.train`) and the model's (`build_model`).
+# The training recipe's options (`sbtf.models.train`, plus `distill`: whether to pass the
+# teacher), the signed-binary quantizer's, and the model's (`build_model`: everything else).
 TRAIN_OPTIONS = ("epochs", "batch_size", "learning_rate", "distill", "distill_weight",
-                 "temperature")
+                 "temperature", "augment")
+QUANTIZER_OPTIONS = ("threshold", "signs", "alpha", "threshold_mode")
 DEFAULT_RECIPE = {"epochs": DEFAULT_EPOCHS, "batch_size": 32,
                   "learning_rate": DEFAULT_LEARNING_RATE, "distill": False}
 
 
 def _run(arch, method, seed, data, recipe, *, widths=None, teacher=None, verbose=0):
-    """Train one model; return (accuracy, weight_stats, seconds, model)."""
+    """Train one model; return (accuracy, weight_stats + the per-epoch curve, seconds, model)."""
     start = time.perf_counter()
     tf.keras.utils.set_random_seed(seed)
     model_options = {k: v for k, v in recipe.items() if k not in TRAIN_OPTIONS}
     model = build_model(arch, method, input_shape=data[0][0].shape[1:], widths=widths,
                         **model_options)
-    train_options = {k: recipe[k] for k in TRAIN_OPTIONS[:3] + TRAIN_OPTIONS[4:] if k in recipe}
+    train_options = {k: recipe[k] for k in TRAIN_OPTIONS if k in recipe and k != "distill"}
     if not recipe.get("distill"):
         teacher = None
-    accuracy = train(model, data, teacher=teacher, verbose=verbose, **train_options)
-    return accuracy, weight_stats(model), time.perf_counter() - start, model
+    curve = []
+    accuracy = train(model, data, teacher=teacher, seed=seed, curve=curve, verbose=verbose,
+                     **train_options)
+    return accuracy, {**weight_stats(model), "curve": curve}, time.perf_counter() - start, model
 
 
 def _summarize(runs) -> dict:
@@ -283,7 +296,8 @@ def _summarize(runs) -> dict:
         "conv_nonzero_fraction_mean": _mean_std([r[1]["conv_nonzero_fraction"] for r in runs])[0],
         "compared_nonzero_mean": _mean_std([r[1]["compared_nonzero"] for r in runs])[0],
         "seconds": [round(r[2], 1) for r in runs],
-        **runs[-1][1],
+        "curves": [r[1]["curve"] for r in runs],
+        **{k: v for k, v in runs[-1][1].items() if k != "curve"},
     }
 
 
@@ -339,7 +353,7 @@ def compare(*, arch: str = "digits_cnn", dataset: str = "digits", epochs: int = 
         runs = []
         for seed in seeds:
             options = recipe if quantizer == "signed-binary" else {
-                k: v for k, v in recipe.items() if k not in ("threshold", "signs", "alpha")}
+                k: v for k, v in recipe.items() if k not in QUANTIZER_OPTIONS}
             run = _run(arch, quantizer, seed, data, options, widths=widths,
                        teacher=teachers.get(seed), verbose=verbose)
             if method == "float" and distill:
@@ -439,6 +453,11 @@ ABLATION = (
     ("BatchNorm momentum 0.99", {"bn_momentum": 0.99}),
     ("weight decay 1e-4 on latent weights", {"weight_decay": 1e-4}),
     ("distillation + threshold 0.2", {"distill": True, "threshold": 0.2}),
+    ("threshold 0.7 of mean|w|", {"threshold": 0.7, "threshold_mode": "mean"}),
+    ("augmentation (shifts <= 2 px, flips)", {"augment": True}),
+    ("BatchNorm momentum 0.9", {"bn_momentum": 0.9}),
+    ("batch 128", {"batch_size": 128}),
+    ("weight decay 5e-4 on latent weights", {"weight_decay": 5e-4}),
 )
 
 
@@ -456,7 +475,7 @@ def ablation(*, arch: str = "digits_cnn", dataset: str = "fashion-mnist", epochs
     recipe = {**DEFAULT_RECIPE, "epochs": epochs, **base}
     start = time.perf_counter()
     teachers, float_runs = {}, []
-    float_recipe = {k: v for k, v in recipe.items() if k not in ("threshold", "signs", "alpha")}
+    float_recipe = {k: v for k, v in recipe.items() if k not in QUANTIZER_OPTIONS}
     for seed in seeds:
         run = _run(arch, "float", seed, data, {**float_recipe, "distill": False}, verbose=verbose)
         teachers[seed] = run[3]
@@ -499,8 +518,10 @@ def _setting(c: dict) -> str:
             f"{c.get('test_images', '?')} test images)")
     first = ", first conv float" if c.get("first_conv") == "float" else ""
     distill = ", distilled from the float net" if c.get("distill") else ""
+    augmented = ", augmented" if c.get("augment") else ""
     return (f"{c.get('arch', 'digits_cnn')}{first} on {data}, {c['epochs']} epochs, "
-            f"lr {c['learning_rate']:g}, batch {c['batch_size']}{distill}, seeds {c['seeds']}")
+            f"lr {c['learning_rate']:g}, batch {c['batch_size']}{distill}{augmented}, "
+            f"seeds {c['seeds']}")
 
 
 def format_compare(result: dict) -> str:
@@ -620,6 +641,8 @@ def main(argv=None) -> int:
         p.add_argument("--lr", type=float, default=DEFAULT_LEARNING_RATE,
                        help="Adam learning rate, cosine-decayed (default: %(default)s)")
         p.add_argument("--out", default=default_out, help="JSON output (default: %(default)s)")
+        p.add_argument("--verbose", action="store_true",
+                       help="print Keras's line per epoch (train and test accuracy)")
         if name != "threshold-sweep":
             p.add_argument("--arch", type=_arch_list, default=["digits_cnn"],
                            help="comma-separated architectures (default: digits_cnn)")
@@ -628,6 +651,12 @@ def main(argv=None) -> int:
                                 "or keep it float (int8)")
             p.add_argument("--distill", action="store_true",
                            help="distil every quantized net from the float net of its seed")
+            p.add_argument("--augment", action="store_true",
+                           help="random shifts (<= 2 px) and left-right flips of the training "
+                                "images, every epoch (sbtf.data.augment)")
+            p.add_argument("--bn-momentum", type=float, default=None,
+                           help="momentum of every BatchNormalization (default: the "
+                                "architecture's: digits_cnn 0.9, resnet8 0.99)")
         if name == "ablation":
             p.add_argument("--rows", type=_int_list, default=None,
                            help="comma-separated indices of ABLATION rows to run (default: all; "
@@ -635,6 +664,9 @@ def main(argv=None) -> int:
         if name == "compare":
             p.add_argument("--threshold", type=float, default=0.05,
                            help="signed-binary threshold (default: %(default)s)")
+            p.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="max",
+                           help="the threshold is a fraction of each filter's max |w| "
+                                "(default) or a multiple of its mean |w|")
             p.add_argument("--methods", type=_method_list, default=list(METHODS),
                            help="comma-separated weight formats (default: all four)")
             p.add_argument("--equal-nonzero", action="store_true",
@@ -651,8 +683,12 @@ def main(argv=None) -> int:
     if args.command == "ablation" and args.rows is not None and (
             not args.rows or not all(0 <= i < len(ABLATION) for i in args.rows)):
         parser.error(f"--rows must be indices in 0..{len(ABLATION) - 1}, got {args.rows}")
-    if args.command == "compare" and not 0.0 < args.threshold < 1.0:
-        parser.error(f"--threshold must lie in (0, 1), got {args.threshold}")
+    if args.command == "compare" and not (0.0 < args.threshold < 1.0 or (
+            args.threshold_mode == "mean" and 0.0 < args.threshold < float("inf"))):
+        parser.error(f"--threshold must lie in (0, 1) (> 0 with --threshold-mode mean), got "
+                     f"{args.threshold}")
+    if getattr(args, "bn_momentum", None) is not None and not 0.0 <= args.bn_momentum < 1.0:
+        parser.error(f"--bn-momentum must lie in [0, 1), got {args.bn_momentum}")
     if args.command == "threshold-sweep":
         bad = [t for t in args.thresholds if not 0.0 < t < 1.0]
         if bad or not args.thresholds:
@@ -663,7 +699,8 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     common = {"epochs": args.epochs, "seeds": args.seeds, "batch_size": args.batch_size,
-              "learning_rate": args.lr, "dataset": args.dataset, "data": data}
+              "learning_rate": args.lr, "dataset": args.dataset, "data": data,
+              "verbose": 2 if args.verbose else 0}
     if args.command == "threshold-sweep":
         result = threshold_sweep(thresholds=args.thresholds, **common)
         print(format_sweep(result))
@@ -672,10 +709,14 @@ def main(argv=None) -> int:
         results = []
         for arch in args.arch:
             options = {**common, "arch": arch, "distill": args.distill,
-                       **(first if arch == "digits_cnn" else {})}
+                       **(first if arch == "digits_cnn" else {}),
+                       **({"augment": True} if args.augment else {}),
+                       **({} if args.bn_momentum is None else {"bn_momentum": args.bn_momentum})}
             if args.command == "compare":
                 r = compare(threshold=args.threshold, equal_nonzero=args.equal_nonzero,
-                            methods=args.methods, **options)
+                            methods=args.methods, **options,
+                            **({} if args.threshold_mode == "max" else
+                               {"threshold_mode": args.threshold_mode}))
                 print(format_compare(r))
             else:
                 rows = ABLATION if args.rows is None else [ABLATION[i] for i in args.rows]

@@ -12,13 +12,21 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from sbtf.data import augment as augment_images
 from sbtf.layers import SignedBinaryConv2D
+from sbtf.quantizers import SignedBinaryQuantizer
 
 __all__ = ["FIRST_CONV", "Distiller", "digits_cnn", "resnet8", "train", "train_digits_cnn"]
 
 
-def _quantizer_options(threshold, signs, alpha):
-    return {"threshold": threshold, "signs": signs, "alpha": alpha}
+def _quantizer_options(threshold, signs, alpha, threshold_mode=None):
+    """The signed-binary layers' quantizer options (None: the quantizer's defaults)."""
+    options = {"threshold": threshold, "signs": signs, "alpha": alpha}
+    if threshold_mode is None:
+        return options
+    # the layers take no threshold_mode shortcut: give them the quantizer itself
+    given = {k: v for k, v in options.items() if v is not None}
+    return {"kernel_quantizer": SignedBinaryQuantizer(threshold_mode=threshold_mode, **given)}
 
 
 def resnet8(
@@ -29,6 +37,7 @@ def resnet8(
     threshold: float | None = None,
     signs: str | float | None = None,
     alpha: str | None = None,
+    threshold_mode: str | None = None,
     conv_factory=None,
     weight_decay: float = 1e-4,
     bn_momentum: float = 0.99,
@@ -48,7 +57,8 @@ def resnet8(
     1x1 shortcuts and the classifier stay float (int8 after conversion).
 
     # Arguments
-        threshold, signs, alpha: options of the signed-binary quantizer (None: its defaults).
+        threshold, signs, alpha, threshold_mode: options of the signed-binary quantizer
+            (None: its defaults).
         conv_factory: `f(filters, kernel_size, strides) -> layer` replacing the signed-binary
             conv (the training benchmark uses it to build the same net with larq's `ste_sign`).
         bn_momentum: of every BatchNormalization (Keras's default 0.99, as the reference).
@@ -77,7 +87,7 @@ def resnet8(
             use_bias=False,
             kernel_initializer="he_normal",
             kernel_regularizer=reg,
-            **_quantizer_options(threshold, signs, alpha),
+            **_quantizer_options(threshold, signs, alpha, threshold_mode),
         )
 
     inputs = tf.keras.Input(shape=input_shape)
@@ -117,6 +127,7 @@ def digits_cnn(
     threshold: float | None = None,
     signs: str | float | None = None,
     alpha: str | None = None,
+    threshold_mode: str | None = None,
     conv_factory=None,
     first_conv: str = "quantized",
     bn_momentum: float = 0.9,
@@ -131,7 +142,8 @@ def digits_cnn(
     statistics to forget their initial values.
 
     # Arguments
-        threshold, signs, alpha: options of the signed-binary quantizer (None: its defaults).
+        threshold, signs, alpha, threshold_mode: options of the signed-binary quantizer
+            (None: its defaults).
         conv_factory: `f(filters, kernel_size, strides) -> layer` replacing the signed-binary
             conv, as in `resnet8` (`sbtf.experiments` builds its float/binary/ternary variants
             with it). It must give `padding="same"`, `use_bias=False` layers.
@@ -140,13 +152,12 @@ def digits_cnn(
     """
     if first_conv not in FIRST_CONV:
         raise ValueError(f"first_conv must be one of {FIRST_CONV}, got {first_conv!r}.")
-    options = _quantizer_options(threshold, signs, alpha)
-
     def conv(filters, kernel_size, strides):
         if conv_factory is not None:
             return conv_factory(filters, kernel_size, strides)
         return SignedBinaryConv2D(
-            filters, kernel_size, strides=strides, padding="same", use_bias=False, **options
+            filters, kernel_size, strides=strides, padding="same", use_bias=False,
+            **_quantizer_options(threshold, signs, alpha, threshold_mode),  # one quantizer each
         )
 
     def float_conv(filters, kernel_size, strides):
@@ -217,6 +228,26 @@ class Distiller(tf.keras.Model):
         return {"loss": self.ce(y, probs), **{m.name: m.result() for m in self.metrics}}
 
 
+class _AugmentedBatches(tf.keras.utils.Sequence):
+    """Shuffled batches of (`sbtf.data.augment`ed images, labels), new draws every epoch."""
+
+    def __init__(self, x, y, batch_size, seed):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x))
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, i):
+        pick = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        return augment_images(self.x[pick], self.rng), self.y[pick]
+
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.x))
+
+
 def train(
     model: tf.keras.Model,
     data,
@@ -227,6 +258,9 @@ def train(
     teacher: tf.keras.Model | None = None,
     distill_weight: float = 0.5,
     temperature: float = 4.0,
+    augment: bool = False,
+    seed: int = 0,
+    curve: list | None = None,
     verbose: int = 0,
 ) -> float:
     """Train `model` with the project's recipe; return its test accuracy.
@@ -234,8 +268,14 @@ def train(
     `data` is `((x_train, y_train), (x_test, y_test))` with integer labels (as
     `sbtf.data.load`). The recipe: Adam with a learning rate cosine-decayed to 0 over the run,
     sparse categorical cross-entropy; with a `teacher` (a trained float model of the same
-    inputs and classes), knowledge distillation (`Distiller`). The model is (re)compiled here;
-    seed it (`tf.keras.utils.set_random_seed`) before building it for a reproducible run.
+    inputs and classes), knowledge distillation (`Distiller`); with `augment`, every epoch
+    sees each training image shifted by up to 2 pixels and mirrored left-right at random
+    (`sbtf.data.augment`, drawn from `seed`). The model is (re)compiled here; seed it
+    (`tf.keras.utils.set_random_seed`) before building it for a reproducible run.
+
+    `curve`: a list to which one `{"epoch", "train_accuracy", "test_accuracy"}` per epoch is
+    appended (the test accuracy is only watched, nothing is chosen by it; it costs one
+    evaluation per epoch).
     """
     if int(epochs) < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}.")
@@ -252,7 +292,18 @@ def train(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    trainer.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    watch = {} if curve is None else {"validation_data": (x_test, y_test),
+                                      "validation_batch_size": 256}
+    if augment:
+        history = trainer.fit(_AugmentedBatches(x_train, y_train, batch_size, seed),
+                              epochs=epochs, verbose=verbose, **watch)
+    else:
+        history = trainer.fit(x_train, y_train, epochs=epochs, batch_size=batch_size,
+                              verbose=verbose, **watch)
+    if curve is not None:
+        h = history.history
+        curve.extend({"epoch": i + 1, "train_accuracy": float(h["accuracy"][i]),
+                      "test_accuracy": float(h["val_accuracy"][i])} for i in range(epochs))
     if teacher is not None:  # the Distiller was compiled, not the student
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     scores = model.evaluate(x_test, y_test, batch_size=256, verbose=0, return_dict=True)

@@ -39,6 +39,7 @@ from larq import utils as lq_utils
 __all__ = [
     "ALPHA_MODES",
     "SIGN_MODES",
+    "THRESHOLD_MODES",
     "SignedBinaryQuantizer",
     "filter_axes",
     "is_signed_binary",
@@ -50,6 +51,8 @@ __all__ = [
 
 SIGN_MODES = ("split", "alternate", "init")  # or a float in [0, 1]
 ALPHA_MODES = ("none", "mean", "learned")
+# Δ_c = threshold · max|W_c| ("max") or threshold · mean|W_c| ("mean", TWN's statistic)
+THRESHOLD_MODES = ("max", "mean")
 METRICS = ("sparsity", "flip_ratio")
 
 
@@ -154,11 +157,13 @@ def signed_binary(
     threshold: float = 0.05,
     clip_value: float | None = 1.0,
     reduce_axes: Sequence[int] | None = None,
+    threshold_mode: str = "max",
 ) -> tf.Tensor:
     r"""Signed-binary codes of a kernel: per filter, 0 or the filter's sign.
 
     With `signs` broadcastable to `x` (±1 per filter) and, per filter c,
-    \\(\Delta_c = \texttt{threshold} \cdot \max |W_c|\\):
+    \\(\Delta_c = \texttt{threshold} \cdot \max |W_c|\\) (`threshold_mode="max"`) or
+    \\(\texttt{threshold} \cdot \operatorname{mean} |W_c|\\) (`"mean"`):
 
     \\[
     q(w) = \begin{cases}
@@ -167,8 +172,7 @@ def signed_binary(
     \end{cases}
     \\]
 
-    so weights with the filter's sign and at least `threshold` of the filter's largest
-    magnitude keep the sign, all others (including every weight of the wrong sign) are 0.
+    so weights with the filter's sign and at least Δ_c in magnitude keep the sign, all others (including every weight of the wrong sign) are 0.
     An all-zero filter quantizes to zeros.
 
     Gradient: the clipped straight-through estimator,
@@ -178,10 +182,12 @@ def signed_binary(
     # Arguments
         x: the latent (float) kernel.
         signs: ±1 per filter, broadcastable to `x` (e.g. `[1, 1, 1, C_out]` for Conv2D).
-        threshold: Δ as a fraction of each filter's max |w|, in (0, 1).
+        threshold: Δ as a fraction of each filter's max |w|, in (0, 1), or a multiple of its
+            mean |w| (> 0) with `threshold_mode="mean"`.
         clip_value: gradient clip; `None` for no clipping.
-        reduce_axes: the non-filter axes of `x` (max |w| is taken over them); default: all
-            but the last axis.
+        reduce_axes: the non-filter axes of `x` (max / mean |w| is taken over them); default:
+            all but the last axis.
+        threshold_mode: `"max"` or `"mean"`, the statistic of |W_c| that Δ_c scales.
 
     # References
         - [Signed Binary Weight Networks](https://arxiv.org/abs/2211.13838)
@@ -193,7 +199,8 @@ def signed_binary(
     @tf.custom_gradient
     def _call(x):
         signed = x * signs
-        delta = threshold * tf.reduce_max(tf.math.abs(x), axis=reduce_axes, keepdims=True)
+        statistic = tf.reduce_max if threshold_mode == "max" else tf.reduce_mean
+        delta = threshold * statistic(tf.math.abs(x), axis=reduce_axes, keepdims=True)
         keep = tf.logical_and(signed >= delta, signed > 0)
         codes = tf.where(keep, signs, tf.zeros_like(x))
 
@@ -205,15 +212,24 @@ def signed_binary(
     return _call(x)
 
 
-def _check_options(threshold, signs, alpha, clip_value, metrics):
+def _check_options(threshold, signs, alpha, clip_value, metrics, threshold_mode="max"):
+    if threshold_mode not in THRESHOLD_MODES:
+        raise ValueError(
+            f"Unknown threshold mode {threshold_mode!r}; expected one of {THRESHOLD_MODES}."
+        )
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise ValueError(  # noqa: TRY004  (larq/Keras style: bad option values -> ValueError)
             f"`threshold` must be a float in (0, 1), got {threshold!r}."
         )
-    if not 0.0 < float(threshold) < 1.0:
+    if threshold_mode == "max" and not 0.0 < float(threshold) < 1.0:
         raise ValueError(
             f"`threshold` must lie in (0, 1) (a fraction of each filter's max |w|), got "
             f"{threshold}."
+        )
+    if threshold_mode == "mean" and not 0.0 < float(threshold) < math.inf:
+        raise ValueError(
+            f"`threshold` with threshold_mode='mean' must be a positive multiple of each "
+            f"filter's mean |w|, got {threshold}."
         )
     if isinstance(signs, str):
         if signs not in SIGN_MODES:
@@ -244,7 +260,8 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
     r"""Instantiates a serializable signed-binary weight quantizer.
 
     Every filter c (output channel) has one fixed sign \\(s_c \in \{-1, +1\}\\) and, per filter,
-    \\(\Delta_c = \texttt{threshold} \cdot \max_i |w_{c,i}|\\):
+    \\(\Delta_c = \texttt{threshold} \cdot \max_i |w_{c,i}|\\) (or
+    \\(\texttt{threshold} \cdot \operatorname{mean}_i |w_{c,i}|\\) with `threshold_mode="mean"`):
 
     \\[
     q(w) = \begin{cases}
@@ -270,6 +287,7 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
 
     # Arguments
         threshold: Δ as a fraction of each filter's max |w|, in (0, 1). Default 0.05.
+            With `threshold_mode="mean"`: Δ as a multiple (> 0) of each filter's mean |w|.
         signs: how filter signs are fixed.
             `"split"` (default): the first ⌊C/2⌋ filters +1, the rest -1;
             `"alternate"`: +1, -1, +1, ...;
@@ -288,6 +306,9 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         depthwise: the kernel is a DepthwiseConv2D kernel (see above). Set automatically when
             the quantizer is first called by a DepthwiseConv2D (e.g. larq's
             `QuantDepthwiseConv2D(depthwise_quantizer="signed_binary")`).
+        threshold_mode: `"max"` (default) or `"mean"`: the per-filter statistic of |w| that Δ
+            scales. The mean is TWN's statistic (Li et al. 2016, Δ = 0.7·mean|w|); unlike the
+            max it does not follow a single outlier weight.
         metrics: training metrics shown in `fit`'s logs, from `("sparsity", "flip_ratio")`.
             `"sparsity"` is the fraction of zero weights of the layer's quantized kernel in
             the latest training step, logged as `sparsity/<layer name>` (sbtf's layers) or
@@ -309,13 +330,15 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         clip_value: float | None = 1.0,
         depthwise: bool = False,
         metrics: Sequence[str] | None = None,
+        threshold_mode: str = "max",
         **kwargs,
     ):
         if metrics is None:
             metrics = ["sparsity", *sorted(lq_context.get_training_metrics())]
         metrics = list(metrics)
-        _check_options(threshold, signs, alpha, clip_value, metrics)
+        _check_options(threshold, signs, alpha, clip_value, metrics, threshold_mode)
         self.threshold = float(threshold)
+        self.threshold_mode = threshold_mode
         self.signs_mode = signs if isinstance(signs, str) else float(signs)
         self.alpha_mode = alpha
         self.clip_value = None if clip_value is None else float(clip_value)
@@ -434,6 +457,7 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
             threshold=self.threshold,
             clip_value=self.clip_value,
             reduce_axes=self._reduce_axes,
+            threshold_mode=self.threshold_mode,
         )
         if self.alpha_mode == "none":
             return codes
@@ -460,6 +484,7 @@ class SignedBinaryQuantizer(lq_quantizers.Quantizer):
         return {
             **super().get_config(),
             "threshold": self.threshold,
+            "threshold_mode": self.threshold_mode,
             "signs": self.signs_mode,
             "alpha": self.alpha_mode,
             "clip_value": self.clip_value,

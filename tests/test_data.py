@@ -71,3 +71,32 @@ def test_idx_reader_checks_magic_shape_and_size(tmp_path, monkeypatch):
     images.write_bytes(b"not gzip")
     with pytest.raises(data.DatasetCorrupt, match="not a readable gzip file"):
         data.read_idx(str(images), 3)
+
+
+def _shifted(image, dy, dx):
+    """`image` [H, W, C] moved down by dy and right by dx, zeros where nothing moved in."""
+    out = np.zeros_like(image)
+    h, w = image.shape[:2]
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        image[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+def test_augment_shifts_and_flips_each_image_within_range():
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 6, 5, 2)).astype(np.float32)
+    got = data.augment(x, np.random.default_rng(1), shift=2, flip=True)
+    assert got.shape == x.shape and got.dtype == x.dtype
+    seen = set()
+    for image, out in zip(x, got):
+        matches = [(dy, dx, f) for dy in range(-2, 3) for dx in range(-2, 3) for f in (0, 1)
+                   if np.array_equal(out, _shifted(image[:, ::-1] if f else image, dy, dx))]
+        assert len(matches) == 1, matches  # exactly one shift/flip explains the output
+        seen.add(matches[0])
+    assert len(seen) > 20  # offsets and flips vary between images
+    assert {f for _, _, f in seen} == {0, 1}
+    # the same generator state gives the same batch; shift 0 without flips is the identity
+    np.testing.assert_array_equal(data.augment(x, np.random.default_rng(1)), got)
+    np.testing.assert_array_equal(data.augment(x, rng, shift=0, flip=False), x)
+    with pytest.raises(ValueError, match="shift"):
+        data.augment(x, rng, shift=-1)

@@ -256,6 +256,9 @@ def test_fashion_mnist_example_to_the_board(tmp_path, capsys):
                          "--out", str(out)]) == 0
     record = json.loads((out / "train.json").read_text())
     assert 0.0 <= record["teacher_accuracy"] <= 1.0 and 0.0 <= record["test_accuracy"] <= 1.0
+    assert (record["args"]["threshold_mode"], record["args"]["threshold"]) == ("mean", 0.7)
+    assert [c["epoch"] for c in record["curve"]] == [1]
+    assert record["curve"][0]["test_accuracy"] == pytest.approx(record["test_accuracy"], abs=1e-6)
     assert record["flash_bytes"]["sbtf"] < record["flash_bytes"]["int8"] / 4
     images, labels = np.load(out / "test_images.npy"), np.load(out / "test_labels.npy")
     assert images.shape == (6, 28, 28, 1) and labels.shape == (6,)

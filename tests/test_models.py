@@ -96,3 +96,52 @@ def test_digits_cnn_reaches_90_percent():
             codes, signs, _ = sbtf.quantizers.signed_binary_codes(layer)
             flat = codes.reshape(-1, signs.size)
             assert np.all((flat == 0) | (flat == signs))
+
+
+def test_threshold_mode_reaches_every_signed_binary_conv():
+    model = sbtf.models.resnet8((16, 16, 1), threshold=0.7, threshold_mode="mean")
+    qs = [l.kernel_quantizer for l in model.layers if isinstance(l, sbtf.SignedBinaryConv2D)]
+    assert len(qs) == 6 and len({id(q) for q in qs}) == 6  # one quantizer per layer
+    assert all((q.threshold, q.threshold_mode) == (0.7, "mean") for q in qs)
+    # the metrics are still named after the layers, as with the shortcut options
+    assert qs[0].metric_prefix == model.layers[4].name
+    cnn = sbtf.models.digits_cnn(threshold_mode="mean", threshold=0.5)
+    assert all(l.kernel_quantizer.threshold_mode == "mean" for l in cnn.layers
+               if isinstance(l, sbtf.SignedBinaryConv2D))
+
+
+def test_augmented_batches_cover_each_image_once_per_epoch_with_new_draws():
+    x = np.arange(10 * 4 * 4, dtype=np.float32).reshape(10, 4, 4, 1)
+    y = np.arange(10, dtype=np.int32)
+    batches = sbtf.models._AugmentedBatches(x, y, batch_size=4, seed=0)
+    assert len(batches) == 3
+
+    def epoch():
+        got = [batches[i] for i in range(len(batches))]
+        batches.on_epoch_end()
+        return np.concatenate([b[0] for b in got]), np.concatenate([b[1] for b in got])
+
+    first_x, first_y = epoch()
+    second_x, second_y = epoch()
+    for images, labels in ((first_x, first_y), (second_x, second_y)):
+        assert sorted(labels) == list(range(10))  # every image once, with its own label
+        for image, label in zip(images, labels):
+            assert set(image[image != 0]) <= set(x[label].ravel())  # moved pixels of its image
+    assert not np.array_equal(first_y, second_y)  # reshuffled
+    assert not np.array_equal(first_x[np.argsort(first_y)], second_x[np.argsort(second_y)])
+
+
+def test_train_with_augmentation_is_reproducible():
+    data = load_digits_split()
+    data = ((data[0][0][:64], data[0][1][:64]), (data[1][0][:32], data[1][1][:32]))
+
+    def run():
+        tf.keras.utils.set_random_seed(3)
+        model = sbtf.models.digits_cnn(filters=(4, 4, 8))
+        accuracy = sbtf.models.train(model, data, epochs=1, batch_size=16, augment=True, seed=3)
+        return accuracy, model.get_weights()
+
+    (a1, w1), (a2, w2) = run(), run()
+    assert a1 == a2
+    for u, v in zip(w1, w2):
+        np.testing.assert_array_equal(u, v)

@@ -32,8 +32,10 @@ def ref_signs(mode, kernel, depthwise=False):
     return np.array([1.0] * n_pos + [-1.0] * (c - n_pos))
 
 
-def ref_quantize(w, signs, threshold=0.05, alpha="none", learned=None, depthwise=False):
-    """Q(w) = s_c * alpha_c where s_c * w >= threshold * max|W_c| (and > 0), else 0."""
+def ref_quantize(w, signs, threshold=0.05, alpha="none", learned=None, depthwise=False,
+                 threshold_mode="max"):
+    """Q(w) = s_c * alpha_c where s_c * w >= threshold * max|W_c| (or mean|W_c|, and > 0),
+    else 0."""
     w = np.asarray(w, np.float64)
     if depthwise:
         flat = w.reshape(-1, w.shape[2] * w.shape[3])  # filters ci * M + m
@@ -42,7 +44,7 @@ def ref_quantize(w, signs, threshold=0.05, alpha="none", learned=None, depthwise
     out = np.zeros_like(flat)
     for c in range(flat.shape[1]):
         col, s = flat[:, c], signs[c]
-        delta = threshold * np.abs(col).max()
+        delta = threshold * (np.abs(col).max() if threshold_mode == "max" else np.abs(col).mean())
         keep = (s * col >= delta) & (s * col > 0)
         if alpha == "none":
             a = 1.0
@@ -97,6 +99,32 @@ def test_forward_matches_numpy_reference(kind, signs, alpha, threshold):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=0)
     # call() (with metrics) computes the same values as quantize()
     np.testing.assert_allclose(q(tf.constant(w)).numpy(), expected, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv2d", "conv1d", "depthwise"])
+@pytest.mark.parametrize("alpha", ALPHA_OPTIONS)
+@pytest.mark.parametrize("threshold", [0.3, 0.7, 1.5])
+def test_mean_threshold_matches_numpy_reference(kind, alpha, threshold):
+    w, depthwise = kernels()[kind]
+    q = SignedBinaryQuantizer(threshold=threshold, threshold_mode="mean", alpha=alpha,
+                              depthwise=depthwise)
+    expected_signs = ref_signs("split", w, depthwise)
+    expected = ref_quantize(w, expected_signs, threshold, alpha,
+                            np.ones(len(expected_signs), np.float32), depthwise, "mean")
+    np.testing.assert_allclose(q(tf.constant(w)).numpy(), expected, rtol=1e-6, atol=0)
+
+
+def test_hand_computed_mean_threshold():
+    # delta_c = 0.7 * mean|W_c| = 0.322, 0.406, 0.227, 0.271 for the four filters (+, +, -, -):
+    # filter 2 keeps nothing (-0.049 and -0.2 are below 0.227; max-relative 0.05 keeps -0.2),
+    # filter 3 drops -0.05 (max-relative 0.05 keeps it)
+    q = SignedBinaryQuantizer(threshold=0.7, threshold_mode="mean")
+    got = q(tf.constant(hand_dense_kernel())).numpy()
+    expected = np.array([[1, 0, 0, -1], [1, 0, 0, 0], [0, 0, 0, 0], [0, 1, 0, -1]], np.float32)
+    np.testing.assert_array_equal(got, expected)
+    # a multiple of the mean above the max keeps nothing
+    q = SignedBinaryQuantizer(threshold=5.0, threshold_mode="mean")
+    assert not q(tf.constant(hand_dense_kernel())).numpy().any()
 
 
 def test_hand_computed_dense_split():
@@ -230,6 +258,17 @@ def test_get_config_round_trip(signs, alpha):
     assert q2.get_config() == q.get_config()
 
 
+def test_mean_threshold_mode_round_trips_and_old_configs_default_to_max():
+    q = SignedBinaryQuantizer(threshold=0.7, threshold_mode="mean")
+    q2 = lq.quantizers.get(lq.quantizers.serialize(q))
+    assert q2.threshold_mode == "mean" and q2.get_config() == q.get_config()
+    w = tf.constant(hand_dense_kernel())
+    np.testing.assert_array_equal(q2(w).numpy(), q(w).numpy())
+    old = q.get_config()
+    del old["threshold_mode"], old["threshold"]  # a config saved before the option existed
+    assert SignedBinaryQuantizer.from_config(old).threshold_mode == "max"
+
+
 def test_larq_warns_without_weight_clip(caplog):
     with caplog.at_level(logging.WARNING):
         lq.layers.QuantConv2D(4, 3, kernel_quantizer="signed_binary")
@@ -359,6 +398,9 @@ def test_metrics_can_be_disabled():
         ({"threshold": -0.2}, r"\(0, 1\)"),
         ({"threshold": 2}, r"\(0, 1\)"),
         ({"threshold": "0.1"}, "threshold"),
+        ({"threshold": 0.0, "threshold_mode": "mean"}, "positive multiple"),
+        ({"threshold": float("inf"), "threshold_mode": "mean"}, "positive multiple"),
+        ({"threshold": 0.5, "threshold_mode": "median"}, "Unknown threshold mode"),
         ({"alpha": "max"}, "Unknown alpha mode"),
         ({"clip_value": 0.0}, "clip_value"),
         ({"metrics": ["accuracy"]}, "Unknown training metric"),
