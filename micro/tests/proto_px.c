@@ -7,6 +7,7 @@
  * x (no offset binary): acc = bias + 127 * sign * (sum_set x + input_offset * P).
  */
 #include <arm_mve.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "sbtf_nn.h"
@@ -20,10 +21,8 @@ typedef struct {
   int32_t pixel; /* first output pixel (raster index) */
   int32_t count; /* 0..8 pixels */
   int32_t iy0, ix0;
-  const int8_t *origin; /* input at (iy0, ix0), channel 0 (may lie outside: border vectors) */
-  int interior;
-  uint32_t rows_ok;              /* bit ky: kernel row ky inside the image */
-  mve_pred16_t cols[PX_MAX_KW];  /* per kx: lanes inside the image (and < count) */
+  const int8_t *image;
+  int8_t *strip; /* [C_in][sp]: the input columns of the current kernel row, channel-major */
 } px_vec;
 
 typedef struct {
@@ -32,15 +31,21 @@ typedef struct {
   int32_t k, groups, c_out, row_bytes;
   const uint8_t *mask;
   int16_t zp;
-  uint16x8_t in_offs;  /* lane p: p * s_w * C_in */
+  int32_t span, sp;   /* input columns one vector reads; strip bytes per channel */
+  int16_t col_pos[2 * PX_MAX_KW * 8]; /* strip position of column j (phase-major: stride s_w) */
+  int16_t tap_pos[PX_MAX_KW];         /* strip position of tap kx's pixel 0 */
+  uint16x8_t sp_offs;  /* lane c: c * sp */
+  uint8x16_t sp_offs8; /* lane c: c * sp (fast_fill) */
+  int fast_fill;
   uint16x8_t out_offs; /* lane p: p * C_out */
 } px_geom;
 
-static void make_vec(const px_geom *g, int32_t seg, px_vec *v) {
+static void make_vec(const px_geom *g, int32_t seg, int8_t *strip, px_vec *v) {
   const int32_t segs_per_row = (g->out_w + PX_LANES - 1) / PX_LANES;
   const int32_t segs_total = segs_per_row * g->out_h; /* per image */
   memset(v, 0, sizeof(*v));
-  v->origin = g->input;
+  v->strip = strip;
+  v->image = g->input;
   if (seg < 0) return; /* an empty vector (odd block): no lanes, tables of zero points */
   const int32_t n = seg / segs_total, r = seg - n * segs_total;
   const int32_t oy = r / segs_per_row, ox0 = (r - oy * segs_per_row) * PX_LANES;
@@ -48,47 +53,67 @@ static void make_vec(const px_geom *g, int32_t seg, px_vec *v) {
   v->pixel = (n * g->out_h + oy) * g->out_w + ox0;
   v->iy0 = oy * g->s_h - g->pad_h;
   v->ix0 = ox0 * g->s_w - g->pad_w;
-  v->origin = (const int8_t *)((uintptr_t)g->input +
-                               (uintptr_t)((((intptr_t)n * g->in_h + v->iy0) * g->in_w + v->ix0) *
-                                           g->in_c));
-  v->interior = v->count == PX_LANES && v->iy0 >= 0 &&
-                v->iy0 + (g->k_h - 1) * g->d_h < g->in_h && v->ix0 >= 0 &&
-                v->ix0 + (PX_LANES - 1) * g->s_w + (g->k_w - 1) * g->d_w < g->in_w;
-  if (v->interior) return;
-  for (int32_t ky = 0; ky < g->k_h; ++ky) {
-    const int32_t iy = v->iy0 + ky * g->d_h;
-    if (iy >= 0 && iy < g->in_h) v->rows_ok |= 1u << ky;
+  v->image = g->input + (size_t)n * g->in_h * g->in_w * g->in_c;
+}
+
+/* Kernel row ky of vector v into its strip: channel c of column j at c * sp + col_pos[j];
+   columns and rows outside the image hold the zero point. */
+static void fill_strip(const px_geom *g, const px_vec *v, int32_t ky) {
+  const int32_t iy = v->iy0 + ky * g->d_h, c_in = g->in_c;
+  if (v->count == 0 || iy < 0 || iy >= g->in_h) {
+    memset(v->strip, (int8_t)g->zp, (size_t)(c_in * g->sp));
+    return;
   }
-  for (int32_t kx = 0; kx < g->k_w; ++kx) {
-    const int32_t x0 = v->ix0 + kx * g->d_w; /* lane p reads column x0 + p * s_w */
-    const int32_t lo = x0 >= 0 ? 0 : (-x0 + g->s_w - 1) / g->s_w;
-    int32_t hi = x0 >= g->in_w ? 0 : (g->in_w - 1 - x0) / g->s_w + 1;
-    if (hi > v->count) hi = v->count;
-    v->cols[kx] = hi <= lo ? 0 : (mve_pred16_t)(vctp16q((uint32_t)hi) & ~vctp16q((uint32_t)lo));
+  const int8_t *row = v->image + (size_t)iy * g->in_w * c_in;
+  /* Columns j_lo .. j_hi - 1 lie inside the image. */
+  int32_t j_lo = -v->ix0, j_hi = g->in_w - v->ix0;
+  j_lo = j_lo < 0 ? 0 : j_lo > g->span ? g->span : j_lo;
+  j_hi = j_hi > g->span ? g->span : j_hi < j_lo ? j_lo : j_hi;
+  const int8_t *src = row + (ptrdiff_t)(v->ix0 + j_lo) * c_in;
+  const int16_t *pos = g->col_pos + j_lo;
+  if (g->fast_fill) { /* C_in a multiple of 16, 15 * sp < 256: 16 channels per scatter */
+    const int8x16_t zp8 = vdupq_n_s8((int8_t)g->zp);
+    for (int32_t j = 0; j < j_lo; ++j)
+      for (int32_t c = 0; c < c_in; c += 16)
+        vstrbq_scatter_offset_s8(v->strip + g->col_pos[j] + c * g->sp, g->sp_offs8, zp8);
+    for (int32_t j = j_hi; j < g->span; ++j)
+      for (int32_t c = 0; c < c_in; c += 16)
+        vstrbq_scatter_offset_s8(v->strip + g->col_pos[j] + c * g->sp, g->sp_offs8, zp8);
+    if (c_in == 16 && g->s_w == 1) { /* the common small case: one scatter per column */
+      int8_t *dst = v->strip + j_lo;
+      for (int32_t j = j_lo; j < j_hi; ++j, src += 16, ++dst)
+        vstrbq_scatter_offset_s8(dst, g->sp_offs8, vld1q_s8(src));
+      return;
+    }
+    for (int32_t j = j_lo; j < j_hi; ++j, ++pos) {
+      int8_t *dst = v->strip + *pos;
+      for (int32_t c = 0; c < c_in; c += 16, src += 16, dst += 16 * g->sp)
+        vstrbq_scatter_offset_s8(dst, g->sp_offs8, vld1q_s8(src));
+    }
+    return;
+  }
+  for (int32_t j = 0; j < g->span; ++j) {
+    if (j == j_lo) j = j_hi;
+    if (j == g->span) break;
+    int8_t *dst = v->strip + g->col_pos[j];
+    for (int32_t c = 0; c < c_in; ++c) dst[c * g->sp] = (int8_t)g->zp;
+  }
+  for (int32_t j = j_lo; j < j_hi; ++j, ++pos) {
+    int8_t *dst = v->strip + *pos;
+    for (int32_t c = 0; c < c_in; c += 8, src += 8, dst += 8 * g->sp) {
+      const mve_pred16_t pr = vctp16q((uint32_t)(c_in - c));
+      vstrbq_scatter_offset_p_s16(dst, g->sp_offs, vldrbq_z_s16(src, pr), pr);
+    }
   }
 }
 
-/* Subset sums of the 4 inputs at src, src + 1, .. (lane p at + offs[p]) into t: entries
-   1..7 through lo, 8..15 through hi, both advancing by `stride` int16s (entry 0 stays 0).
-   pr: the lanes inside the image (others get the zero point); all lanes when interior. */
-static inline __attribute__((always_inline)) void build_group(const int8_t *src, uint16x8_t offs,
-                                                              int interior, mve_pred16_t pr,
-                                                              int16x8_t zp, int16_t *t,
-                                                              const int32_t stride) {
-  int16x8_t p0, p1, p2, p3;
-  if (interior) {
-    p0 = vldrbq_gather_offset_s16(src, offs);
-    p1 = vldrbq_gather_offset_s16(src + 1, offs);
-    p2 = vldrbq_gather_offset_s16(src + 2, offs);
-    p3 = vldrbq_gather_offset_s16(src + 3, offs);
-  } else if (pr == 0) {
-    p0 = p1 = p2 = p3 = zp;
-  } else {
-    p0 = vpselq_s16(vldrbq_gather_offset_z_s16(src, offs, pr), zp, pr);
-    p1 = vpselq_s16(vldrbq_gather_offset_z_s16(src + 1, offs, pr), zp, pr);
-    p2 = vpselq_s16(vldrbq_gather_offset_z_s16(src + 2, offs, pr), zp, pr);
-    p3 = vpselq_s16(vldrbq_gather_offset_z_s16(src + 3, offs, pr), zp, pr);
-  }
+/* Subset sums of channels c..c+3 (rows src, src + sp, ..; 8 pixels contiguous) into t:
+   entries 1..7 through lo, 8..15 through hi, both advancing by `stride` int16s (entry 0
+   stays 0). */
+static inline __attribute__((always_inline)) void build_group(const int8_t *src, int32_t sp,
+                                                              int16_t *t, const int32_t stride) {
+  const int16x8_t p0 = vldrbq_s16(src), p1 = vldrbq_s16(src + sp);
+  const int16x8_t p2 = vldrbq_s16(src + 2 * sp), p3 = vldrbq_s16(src + 3 * sp);
   int16_t *lo = t + stride, *hi = t + 8 * stride;
   /* Post-increment stores (GCC spends an add per store otherwise). */
 #define PX_PUT1(ptr, x) \
@@ -122,9 +147,10 @@ typedef struct {
   int32_t *acc32; /* [c_out][v][8] (even lanes, odd lanes) when groups > PX_SUPER */
 } px_layout;
 
-static int32_t px_layout_bytes(int32_t v, int32_t ch, int32_t groups, int32_t c_out) {
+static int32_t px_layout_bytes(int32_t v, int32_t ch, int32_t groups, int32_t c_out,
+                               int32_t strip) {
   return 4 * c_out + 256 * v * ch + (groups > ch ? 16 * v * c_out : 0) +
-         (groups > PX_SUPER ? 32 * v * c_out : 0);
+         (groups > PX_SUPER ? 32 * v * c_out : 0) + v * ((strip + 3) / 4 * 4);
 }
 
 /* One filter's V accumulators to outputs: base + 127 * sign * acc, TFLite's double rounding
@@ -272,47 +298,44 @@ static const px_lookup_fn px_lookups[2][6] = {
      lookups8_first_flush},
 };
 
-/* Where the next group's inputs are: kernel tap (ky, kx), channel c, tap offset in bytes, and
-   per vector the lanes inside the image at this tap (PX_ALL: every lane, no predicate). */
-#define PX_ALL 0x10000u
+/* Where the next group's inputs are: kernel tap (ky, kx), channel c. */
 typedef struct {
-  int32_t ky, kx, c, toff;
-  uint32_t lanes[PX_V];
+  int32_t ky, kx, c;
 } px_walk;
-
-static void walk_tap(const px_geom *g, const px_vec *vec, px_walk *st) {
-  st->toff = (st->ky * g->d_h * g->in_w + st->kx * g->d_w) * g->in_c;
-  for (int32_t v = 0; v < PX_V; ++v)
-    st->lanes[v] = vec[v].interior ? PX_ALL
-                   : (vec[v].rows_ok >> st->ky) & 1u ? vec[v].cols[st->kx] : 0;
-}
 
 static inline __attribute__((always_inline)) void build_chunk(const px_geom *g, const px_vec *vec,
                                                               const px_layout *l, int32_t gn,
-                                                              int16x8_t zp, px_walk *st,
-                                                              const int CH) {
+                                                              px_walk *st, const int CH) {
   int16_t *t = l->tables;
+  const int8_t *s0 = vec[0].strip, *s1 = vec[1].strip;
+  const int32_t sp = g->sp, c_in = g->in_c;
+  int32_t c = st->c, at = c * sp + g->tap_pos[st->kx];
   for (int32_t gi = 0; gi < gn; ++gi, t += PX_V * PX_LANES) {
-    for (int32_t v = 0; v < PX_V; ++v)
-      build_group(vec[v].origin + st->toff + st->c, g->in_offs, st->lanes[v] == PX_ALL,
-                  (mve_pred16_t)st->lanes[v], zp, t + v * PX_LANES, CH * PX_V * PX_LANES);
-    st->c += 4;
-    if (st->c == g->in_c) {
-      st->c = 0;
-      if (++st->kx == g->k_w) st->kx = 0, ++st->ky;
-      walk_tap(g, vec, st);
+    build_group(s0 + at, sp, t, CH * PX_V * PX_LANES);
+    build_group(s1 + at, sp, t + PX_LANES, CH * PX_V * PX_LANES);
+    c += 4;
+    at += 4 * sp;
+    if (c == c_in) {
+      c = 0;
+      if (++st->kx == g->k_w) {
+        st->kx = 0;
+        if (++st->ky < g->k_h)
+          for (int32_t v = 0; v < PX_V; ++v) fill_strip(g, &vec[v], st->ky);
+      }
+      at = g->tap_pos[st->kx];
     }
   }
+  st->c = c;
 }
 
 static void build_chunk8(const px_geom *g, const px_vec *vec, const px_layout *l, int32_t gn,
-                         int16x8_t zp, px_walk *st) {
-  build_chunk(g, vec, l, gn, zp, st, 8);
+                         px_walk *st) {
+  build_chunk(g, vec, l, gn, st, 8);
 }
 
 static void build_chunk4(const px_geom *g, const px_vec *vec, const px_layout *l, int32_t gn,
-                         int16x8_t zp, px_walk *st) {
-  build_chunk(g, vec, l, gn, zp, st, 4);
+                         px_walk *st) {
+  build_chunk(g, vec, l, gn, st, 4);
 }
 
 sbtf_status px_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p,
@@ -320,15 +343,18 @@ sbtf_status px_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p,
                          const sbtf_dims *fd, const uint8_t *mask, const int8_t *sign,
                          const int32_t *bias, const sbtf_dims *od, int8_t *output) {
   const int32_t k = fd->h * fd->w * fd->c, groups = k / 4, c_out = fd->n;
-  if (in->c % 4 != 0 || 7 * p->stride_w * in->c > 65535 || 7 * c_out > 65535 ||
+  if (in->c % 4 != 0 || 7 * c_out > 65535 ||
       fd->w > PX_MAX_KW || fd->h > PX_MAX_KH)
     return SBTF_ERROR_BAD_SHAPE;
   for (int32_t f = 0; f < c_out; ++f)
     if (q->shift[f] > -1) return SBTF_ERROR_BAD_PARAM;
+  const int32_t s_w = p->stride_w, span = (PX_LANES - 1) * s_w + (fd->w - 1) * p->dilation_w + 1;
+  if (span > 2 * PX_MAX_KW * 8) return SBTF_ERROR_BAD_SHAPE;
+  const int32_t strip = in->c * span;
   px_layout l = {.v = PX_V, .ch = 0};
   static const int32_t chunks[] = {8, 4};
   for (int32_t i = 0; i < 2 && l.ch == 0; ++i)
-    if (px_layout_bytes(PX_V, chunks[i], groups, c_out) <= ctx->size) l.ch = chunks[i];
+    if (px_layout_bytes(PX_V, chunks[i], groups, c_out, strip) <= ctx->size) l.ch = chunks[i];
   if (l.ch == 0) return SBTF_ERROR_BUFFER_SIZE;
   uint8_t *buf = (uint8_t *)ctx->buf;
   l.base = (int32_t *)(void *)buf;
@@ -338,15 +364,24 @@ sbtf_status px_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p,
   l.tables = (int16_t *)(void *)buf;
   buf += 256 * PX_V * l.ch;
   l.acc16 = (int16_t *)(void *)buf;
-  const px_geom g = {
+  buf += groups > l.ch ? 16 * PX_V * c_out : 0;
+  int8_t *strips = (int8_t *)buf;
+  px_geom g = {
       .input = input, .in_h = in->h, .in_w = in->w, .in_c = in->c, .k_h = fd->h, .k_w = fd->w,
       .s_h = p->stride_h, .s_w = p->stride_w, .d_h = p->dilation_h, .d_w = p->dilation_w,
       .pad_h = p->pad_h, .pad_w = p->pad_w, .out_h = od->h, .out_w = od->w, .k = k,
       .groups = groups, .c_out = c_out, .row_bytes = sbtf_mask_row_bytes(k), .mask = mask,
-      .zp = (int16_t)(-p->input_offset),
-      .in_offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)(p->stride_w * in->c)),
+      .zp = (int16_t)(-p->input_offset), .span = span, .sp = span,
+      .sp_offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)span),
+      .sp_offs8 = vmulq_n_u8(vidupq_n_u8(0, 1), (uint8_t)span),
+      .fast_fill = in->c % 16 == 0 && 15 * span < 256,
       .out_offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)c_out),
   };
+  /* Phase-major columns: column j at (sum of the phases before j % s_w) + j / s_w, so that tap
+     kx's 8 pixels (columns kx * d_w + p * s_w) are contiguous. */
+  for (int32_t j = 0, base = 0, ph = 0; ph < s_w; base += (span - ph + s_w - 1) / s_w, ++ph)
+    for (j = ph; j < span; j += s_w) g.col_pos[j] = (int16_t)(base + j / s_w);
+  for (int32_t kx = 0; kx < fd->w; ++kx) g.tap_pos[kx] = g.col_pos[kx * p->dilation_w];
   const int32_t row_bytes = g.row_bytes;
   for (int32_t f = 0; f < c_out; ++f) {
     uint32_t pop = 0;
@@ -368,16 +403,17 @@ sbtf_status px_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p,
   const int32_t segs = (od->w + PX_LANES - 1) / PX_LANES * od->h * od->n;
   for (int32_t s0 = 0; s0 < segs; s0 += PX_V) {
     px_vec vec[PX_V];
-    for (int32_t v = 0; v < PX_V; ++v) make_vec(&g, s0 + v < segs ? s0 + v : -1, &vec[v]);
-    px_walk st = {0, 0, 0, 0, {0}};
-    walk_tap(&g, vec, &st);
-    const int16x8_t zp = vdupq_n_s16(g.zp);
+    for (int32_t v = 0; v < PX_V; ++v) {
+      make_vec(&g, s0 + v < segs ? s0 + v : -1, strips + v * ((strip + 3) / 4 * 4), &vec[v]);
+      fill_strip(&g, &vec[v], 0);
+    }
+    px_walk st = {0, 0, 0};
     for (int32_t g0 = 0; g0 < groups; g0 += l.ch) {
       const int32_t gn = groups - g0 < l.ch ? groups - g0 : l.ch;
       if (l.ch == 8)
-        build_chunk8(&g, vec, &l, gn, zp, &st);
+        build_chunk8(&g, vec, &l, gn, &st);
       else
-        build_chunk4(&g, vec, &l, gn, zp, &st);
+        build_chunk4(&g, vec, &l, gn, &st);
       const int first = g0 % PX_SUPER == 0, last = g0 + gn == groups;
       const int flush = !last && (g0 + gn) % PX_SUPER == 0;
       const int mode = flush ? 4 + first : first | last << 1;
