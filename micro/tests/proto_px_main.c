@@ -21,8 +21,8 @@ int main(void) {
   for (int32_t i = 0; i < BENCH_LAYERS; ++i) {
     const bench_layer *L = &bench_layers[i];
     if (bench_is_fc(L) || L->c_in % 4 != 0 || L->name[2] == 'd') continue;
-#ifdef PX_ONLY
-    if (strcmp(L->name, PX_ONLY) != 0 && strcmp(L->name, PX_ONLY2) != 0) continue;
+#ifdef PXSEL
+    if (strcmp(L->name, PXSEL) != 0 && strcmp(L->name, PXSEL2) != 0) continue;
 #endif
     bench_make_layer(L);
     const int32_t oh = bench_out_size(L->h, L->stride), ow = bench_out_size(L->w, L->stride);
