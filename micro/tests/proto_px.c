@@ -187,10 +187,11 @@ static inline __attribute__((always_inline)) void build_chunk(const px_geom *g, 
                                                               const int CH) {
   int16_t *t = l->tables;
   const int32_t span = g->span, c_in = g->in_c;
+  const int8_t *s0 = vec[0].strip, *s1 = vec[V - 1].strip;
   int32_t c = st->c, at = c * span + g->tap_pos[st->kx];
   for (int32_t gi = 0; gi < gn; ++gi, t += V * PX_LANES) {
-    for (int32_t v = 0; v < V; ++v)
-      build_group(vec[v].strip + at, span, t + v * PX_LANES, CH * V * PX_LANES);
+    build_group(s0 + at, span, t, CH * V * PX_LANES);
+    if (V == 2) build_group(s1 + at, span, t + PX_LANES, CH * V * PX_LANES);
     c += 4;
     at += 4 * span;
     if (c == c_in) {
@@ -225,10 +226,11 @@ static inline __attribute__((always_inline)) void finish(int16x8_t a, const int3
   o = vqrdmulhq_n_s32(o, mult);
   e = vaddq_s32(e, vshrq_n_s32(e, 31));
   o = vaddq_s32(o, vshrq_n_s32(o, 31));
-  e = vaddq_n_s32(vrshlq_n_s32(e, shift), offset);
-  o = vaddq_n_s32(vrshlq_n_s32(o, shift), offset);
+  e = vrshlq_n_s32(e, shift);
+  o = vrshlq_n_s32(o, shift);
+  /* Saturating to int16 before the offset and clamp to int8 changes no result. */
   int16x8_t r = vqmovntq_s32(vqmovnbq_s32(vdupq_n_s16(0), e), o);
-  r = vminq_s16(vmaxq_s16(r, lo_v), hi_v);
+  r = vminq_s16(vmaxq_s16(vqaddq_n_s16(r, (int16_t)offset), lo_v), hi_v);
   vstrbq_scatter_offset_p_s16(out, out_offs, r, pr);
 }
 
