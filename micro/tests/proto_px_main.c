@@ -6,10 +6,16 @@
 #include "sbtf_board.h"
 #include "sbtf_nn.h"
 
-sbtf_status px_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p,
+int sbtf_conv_pixels(void *scratch, int32_t budget, const sbtf_conv_params *p,
+                     const sbtf_quant_params *q, const sbtf_dims *in, const int8_t *input,
+                     const sbtf_dims *fd, const uint8_t *mask, const int8_t *sign,
+                     const int32_t *bias, const sbtf_dims *od, int8_t *output, int32_t shift_max);
+static sbtf_status px_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p,
                          const sbtf_quant_params *q, const sbtf_dims *in, const int8_t *input,
                          const sbtf_dims *fd, const uint8_t *mask, const int8_t *sign,
-                         const int32_t *bias, const sbtf_dims *od, int8_t *output);
+                         const int32_t *bias, const sbtf_dims *od, int8_t *output) {
+  return sbtf_conv_pixels(ctx->buf, ctx->size, p, q, in, input, fd, mask, sign, bias, od, output, -1) ? SBTF_OK : SBTF_ERROR_BAD_SHAPE;
+}
 
 static int8_t out_a[BENCH_MAX_OUT], out_b[BENCH_MAX_OUT];
 static uint32_t scratch[64 * 1024 / 4];
