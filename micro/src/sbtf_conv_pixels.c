@@ -87,7 +87,7 @@ static int32_t px_make_layout(int32_t v, int32_t ch, int32_t groups, int32_t c_o
   return at_strips + v * strip;
 }
 
-static void make_vec(const px_geom *g, int32_t seg, int8_t *strip, px_vec *v) {
+static void px_make_vec(const px_geom *g, int32_t seg, int8_t *strip, px_vec *v) {
   const int32_t segs_per_row = (g->out_w + PX_LANES - 1) / PX_LANES;
   const int32_t segs_total = segs_per_row * g->out_h; /* per image */
   memset(v, 0, sizeof(*v));
@@ -105,7 +105,7 @@ static void make_vec(const px_geom *g, int32_t seg, int8_t *strip, px_vec *v) {
 
 /* Kernel row ky of vector v into its strip: channel c of column j at c * span + col_pos[j];
    columns and rows outside the image hold the zero point. */
-static void fill_strip(const px_geom *g, const px_vec *v, int32_t ky) {
+static void px_fill_strip(const px_geom *g, const px_vec *v, int32_t ky) {
   const int32_t iy = v->iy0 + ky * g->d_h, c_in = g->in_c, span = g->span;
   if (v->count == 0 || iy < 0 || iy >= g->in_h) {
     memset(v->strip, (int8_t)g->zp, (size_t)(c_in * span));
@@ -158,7 +158,7 @@ static void fill_strip(const px_geom *g, const px_vec *v, int32_t ky) {
 /* Subset sums of channels c..c+3 (strip rows src, src + span, ..; 8 pixels contiguous) into
    t: entry n at t + n * STRIDE int16s; entry 0 stays 0. Stores post-increment two pointers
    (entries 1..7 and 8..15): GCC spends an add per store otherwise. */
-static inline __attribute__((always_inline)) void build_group(const int8_t *src, int32_t span,
+static inline __attribute__((always_inline)) void px_build_group(const int8_t *src, int32_t span,
                                                               int16_t *t, const int32_t STRIDE) {
   const int16x8_t p0 = vldrbq_s16(src), p1 = vldrbq_s16(src + span);
   const int16x8_t p2 = vldrbq_s16(src + 2 * span), p3 = vldrbq_s16(src + 3 * span);
@@ -192,7 +192,7 @@ typedef struct {
 } px_walk;
 
 /* Tables of the next gn groups (the kernel row's strips are refilled when ky advances). */
-static inline __attribute__((always_inline)) void build_chunk(const px_geom *g, const px_vec *vec,
+static inline __attribute__((always_inline)) void px_build_chunk(const px_geom *g, const px_vec *vec,
                                                               const px_layout *l, int32_t gn,
                                                               px_walk *st, const int V,
                                                               const int CH) {
@@ -201,8 +201,8 @@ static inline __attribute__((always_inline)) void build_chunk(const px_geom *g, 
   const int8_t *s0 = vec[0].strip, *s1 = vec[V - 1].strip;
   int32_t c = st->c, at = c * span + g->tap_pos[st->kx];
   for (int32_t gi = 0; gi < gn; ++gi, t += V * PX_LANES) {
-    build_group(s0 + at, span, t, CH * V * PX_LANES);
-    if (V == 2) build_group(s1 + at, span, t + PX_LANES, CH * V * PX_LANES);
+    px_build_group(s0 + at, span, t, CH * V * PX_LANES);
+    if (V == 2) px_build_group(s1 + at, span, t + PX_LANES, CH * V * PX_LANES);
     c += 4;
     at += 4 * span;
     if (c == c_in) {
@@ -210,7 +210,7 @@ static inline __attribute__((always_inline)) void build_chunk(const px_geom *g, 
       if (++st->kx == g->k_w) {
         st->kx = 0;
         if (++st->ky < g->k_h)
-          for (int32_t v = 0; v < V; ++v) fill_strip(g, &vec[v], st->ky);
+          for (int32_t v = 0; v < V; ++v) px_fill_strip(g, &vec[v], st->ky);
       }
       at = g->tap_pos[st->kx];
     }
@@ -220,7 +220,7 @@ static inline __attribute__((always_inline)) void build_chunk(const px_geom *g, 
 
 /* One filter's sums of one vector to outputs: base + 127 * sign * acc, TFLite's double
    rounding for a right shift (see sbtf_requantize_right), offset, clamp, one scatter. */
-static inline __attribute__((always_inline)) void finish(int16x8_t a, const int32_t *acc32,
+static inline __attribute__((always_inline)) void px_finish(int16x8_t a, const int32_t *acc32,
                                                          int32_t base, int32_t s127, int32_t mult,
                                                          int32_t shift, int32_t offset,
                                                          int16x8_t lo_v, int16x8_t hi_v,
@@ -247,7 +247,7 @@ static inline __attribute__((always_inline)) void finish(int16x8_t a, const int3
 
 /* The CH nibbles at m (nib = nibbles the mask row still has there, a multiple of 4): one
    LDRH or LDR, never past the row; missing nibbles are 0 (the empty sum). */
-static inline uint32_t mask_bits(const uint8_t *m, int32_t nib) {
+static inline uint32_t px_mask_bits(const uint8_t *m, int32_t nib) {
   if (nib >= 8) {
     uint32_t w;
     memcpy(&w, m, 4);
@@ -269,14 +269,14 @@ typedef struct {
 } px_run;
 
 #define PX_MID 0   /* int16 sums in and out */
-#define PX_LAST 1  /* finish: requantize and store */
+#define PX_LAST 1  /* px_finish: requantize and store */
 #define PX_FLUSH 2 /* end of a 64-group span: add the sums into the int32 sums */
 #define PX_ONLY 3  /* the only chunk: sums from 0, then as PX_LAST */
 
 /* Lookups of chunk g0 .. g0 + CH - 1 for every filter (tables T[entry][group][vector]: a
    filter's chunk is addressed from one base per entry, with immediate offsets). The int16
    sums start from acc16 (zeroed at the start of every 64-group span) but for PX_ONLY. */
-static inline __attribute__((always_inline)) void lookups(const px_run *r, int32_t g0,
+static inline __attribute__((always_inline)) void px_lookups(const px_run *r, int32_t g0,
                                                           const int V, const int CH,
                                                           const int MODE) {
   const px_geom *g = r->g;
@@ -300,7 +300,7 @@ static inline __attribute__((always_inline)) void lookups(const px_run *r, int32
   const int32_t n0 = r->vec[0].count, n1 = V == 2 ? r->vec[1].count : 0;
   const mve_pred16_t pr0 = vctp16q((uint32_t)n0), pr1 = vctp16q((uint32_t)n1);
   for (int32_t f = 0; f < c_out; ++f, m += row_bytes, acc16 += 8 * V, acc32 += 8 * V) {
-    const uint32_t w = mask_bits(m, nib);
+    const uint32_t w = px_mask_bits(m, nib);
     int16x8_t a0, a1 = vdupq_n_s16(0);
     if (MODE == PX_ONLY) {
       a0 = vdupq_n_s16(0);
@@ -327,10 +327,10 @@ static inline __attribute__((always_inline)) void lookups(const px_run *r, int32
     if (finishing) {
       const int32_t b = base[f], s127 = 127 * sign[f], mu = mult[f], sh = shift[f];
       if (n0)
-        finish(a0, wide ? acc32 : NULL, b, s127, mu, sh, offset, lo_v, hi_v, out0 + f,
+        px_finish(a0, wide ? acc32 : NULL, b, s127, mu, sh, offset, lo_v, hi_v, out0 + f,
                g->out_offs, pr0);
       if (V == 2 && n1)
-        finish(a1, wide ? acc32 + 8 : NULL, b, s127, mu, sh, offset, lo_v, hi_v, out1 + f,
+        px_finish(a1, wide ? acc32 + 8 : NULL, b, s127, mu, sh, offset, lo_v, hi_v, out1 + f,
                g->out_offs, pr1);
     } else if (MODE == PX_FLUSH) {
       int32x4_t e = vmovlbq_s16(a0), o = vmovltq_s16(a0);
@@ -359,18 +359,18 @@ static inline __attribute__((always_inline)) void lookups(const px_run *r, int32
 
 typedef void (*px_step_fn)(const px_run *r, px_walk *st, int32_t g0, int32_t gn, int mode);
 
-/* Builds one chunk's tables, then its lookups (V, CH constants). */
+/* Builds one chunk's tables, then its px_lookups (V, CH constants). */
 #define PX_STEP(name, V, CH)                                                            \
   static void name(const px_run *r, px_walk *st, int32_t g0, int32_t gn, int mode) {    \
-    build_chunk(r->g, r->vec, r->l, gn, st, V, CH);                                     \
+    px_build_chunk(r->g, r->vec, r->l, gn, st, V, CH);                                     \
     if (mode == PX_MID)                                                                 \
-      lookups(r, g0, V, CH, PX_MID);                                                    \
+      px_lookups(r, g0, V, CH, PX_MID);                                                    \
     else if (mode == PX_LAST)                                                           \
-      lookups(r, g0, V, CH, PX_LAST);                                                   \
+      px_lookups(r, g0, V, CH, PX_LAST);                                                   \
     else if (mode == PX_ONLY)                                                           \
-      lookups(r, g0, V, CH, PX_ONLY);                                                   \
+      px_lookups(r, g0, V, CH, PX_ONLY);                                                   \
     else                                                                                \
-      lookups(r, g0, V, CH, PX_FLUSH);                                                  \
+      px_lookups(r, g0, V, CH, PX_FLUSH);                                                  \
   }
 PX_STEP(px_step_v2_ch8, 2, 8)
 PX_STEP(px_step_v2_ch4, 2, 4)
@@ -448,8 +448,8 @@ int sbtf_conv_pixels(void *scratch, int32_t budget, const sbtf_conv_params *p,
   const px_run run = {&g, &l, p, q, sign, vec, output};
   for (int32_t s0 = 0; s0 < segs; s0 += V) {
     for (int32_t v = 0; v < V; ++v) {
-      make_vec(&g, s0 + v < segs ? s0 + v : -1, l.strips + v * strip, &vec[v]);
-      fill_strip(&g, &vec[v], 0);
+      px_make_vec(&g, s0 + v < segs ? s0 + v : -1, l.strips + v * strip, &vec[v]);
+      px_fill_strip(&g, &vec[v], 0);
     }
     px_walk st = {0, 0, 0};
     for (int32_t g0 = 0; g0 < groups; g0 += l.ch) {
