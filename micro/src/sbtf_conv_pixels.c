@@ -125,10 +125,15 @@ static void px_fill_strip(const px_geom *g, const px_vec *v, int32_t ky) {
       for (int32_t c = 0; c < c_in; c += 16)
         vstrbq_scatter_offset_s8(v->strip + g->col_pos[j] + c * span, g->span_offs8, zp);
     }
-    if (c_in == 16 && g->s_w == 1) { /* the common small case: one scatter per column */
+    if (c_in == 16 && g->s_w == 1) { /* the common small cases: one scatter per column */
       int8_t *dst = v->strip + j_lo;
       for (int32_t j = j_lo; j < j_hi; ++j, src += 16, ++dst)
         vstrbq_scatter_offset_s8(dst, g->span_offs8, vld1q_s8(src));
+      return;
+    }
+    if (c_in == 16) {
+      for (int32_t j = j_lo; j < j_hi; ++j, src += 16, ++pos)
+        vstrbq_scatter_offset_s8(v->strip + *pos, g->span_offs8, vld1q_s8(src));
       return;
     }
     for (int32_t j = j_lo; j < j_hi; ++j, ++pos) {
