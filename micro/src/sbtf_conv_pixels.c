@@ -41,6 +41,7 @@ typedef struct {
   int16_t zp;
   int32_t span, strip_bytes;       /* input columns one vector reads; bytes of one strip */
   int fast_fill;                   /* C_in multiple of 16 and 15 * span < 256 */
+  int share_rows;                  /* blocks of two rows, s_h == d_h: strips passed upwards */
   int16_t col_pos[PX_MAX_SPAN];    /* strip position of column j (phase-major for stride s_w) */
   int16_t tap_pos[PX_MAX_KW];      /* strip position of tap kx's pixel 0 */
   uint16x8_t span_offs;            /* lane c: c * span */
@@ -87,15 +88,15 @@ static int32_t px_make_layout(int32_t v, int32_t ch, int32_t groups, int32_t c_o
   return at_strips + v * strip;
 }
 
-static void px_make_vec(const px_geom *g, int32_t seg, int8_t *strip, px_vec *v) {
-  const int32_t segs_per_row = (g->out_w + PX_LANES - 1) / PX_LANES;
-  const int32_t segs_total = segs_per_row * g->out_h; /* per image */
+/* Vector v: 8 pixels from (n, oy, 8 xs) on (fewer at the row's end); empty when oy is past the
+   last row (no lanes; its strips hold zero points). */
+static void px_make_vec(const px_geom *g, int32_t n, int32_t oy, int32_t xs, int8_t *strip,
+                        px_vec *v) {
   memset(v, 0, sizeof(*v));
   v->strip = strip;
   v->image = g->input;
-  if (seg < 0) return; /* an empty vector (odd block): no lanes, strips of zero points */
-  const int32_t n = seg / segs_total, r = seg - n * segs_total;
-  const int32_t oy = r / segs_per_row, ox0 = (r - oy * segs_per_row) * PX_LANES;
+  if (oy >= g->out_h) return;
+  const int32_t ox0 = xs * PX_LANES;
   v->count = g->out_w - ox0 < PX_LANES ? g->out_w - ox0 : PX_LANES;
   v->pixel = (n * g->out_h + oy) * g->out_w + ox0;
   v->iy0 = oy * g->s_h - g->pad_h;
@@ -197,7 +198,7 @@ typedef struct {
 } px_walk;
 
 /* Tables of the next gn groups (the kernel row's strips are refilled when ky advances). */
-static inline __attribute__((always_inline)) void px_build_chunk(const px_geom *g, const px_vec *vec,
+static inline __attribute__((always_inline)) void px_build_chunk(const px_geom *g, px_vec *vec,
                                                               const px_layout *l, int32_t gn,
                                                               px_walk *st, const int V,
                                                               const int CH) {
@@ -214,8 +215,19 @@ static inline __attribute__((always_inline)) void px_build_chunk(const px_geom *
       c = 0;
       if (++st->kx == g->k_w) {
         st->kx = 0;
-        if (++st->ky < g->k_h)
-          for (int32_t v = 0; v < V; ++v) px_fill_strip(g, &vec[v], st->ky);
+        if (++st->ky < g->k_h) {
+          if (V == 2 && g->share_rows && vec[1].count) {
+            /* The lower vector's next kernel row is the upper one's current row. */
+            int8_t *const upper = vec[0].strip;
+            vec[0].strip = vec[1].strip;
+            vec[1].strip = upper;
+            px_fill_strip(g, &vec[1], st->ky);
+            s0 = vec[0].strip;
+            s1 = vec[1].strip;
+          } else {
+            for (int32_t v = 0; v < V; ++v) px_fill_strip(g, &vec[v], st->ky);
+          }
+        }
       }
       at = g->tap_pos[st->kx];
     }
@@ -269,7 +281,7 @@ typedef struct {
   const sbtf_conv_params *p;
   const sbtf_quant_params *q;
   const int8_t *sign;
-  const px_vec *vec;
+  px_vec *vec;
   int8_t *output;
 } px_run;
 
@@ -448,12 +460,28 @@ int sbtf_conv_pixels(void *scratch, int32_t budget, const sbtf_conv_params *p,
                           (uint32_t)(127 * sign[f] * p->input_offset * pops[f]));
   /* Entry 0 of every table (the empty sum) is 0 and never written. */
   for (int32_t i = 0; i < l.ch * V * PX_LANES; i += 8) vst1q_s16(l.tables + i, vdupq_n_s16(0));
-  const int32_t segs = (od->w + PX_LANES - 1) / PX_LANES * od->h * od->n;
+  /* Blocks: with two vectors, the same 8 columns of two consecutive rows when the rows pair
+     up (then, with s_h == d_h, the lower vector's kernel row ky + 1 is the upper one's row ky:
+     one strip fill per kernel row instead of two); else consecutive segments in raster order. */
+  const int32_t per_row = (od->w + PX_LANES - 1) / PX_LANES, segs = per_row * od->h * od->n;
+  const int vertical = V == 2 && od->h % 2 == 0;
+  g.share_rows = vertical && p->stride_h == p->dilation_h;
   px_vec vec[PX_MAX_V];
   const px_run run = {&g, &l, p, q, sign, vec, output};
   for (int32_t s0 = 0; s0 < segs; s0 += V) {
     for (int32_t v = 0; v < V; ++v) {
-      px_make_vec(&g, s0 + v < segs ? s0 + v : -1, l.strips + v * strip, &vec[v]);
+      int32_t seg = s0 + v, n, oy, xs;
+      if (vertical) { /* s0 = 2 * (row pair * per_row + xs) */
+        const int32_t pair = s0 / 2 / per_row;
+        n = pair / (od->h / 2);
+        oy = 2 * (pair - n * (od->h / 2)) + v;
+        xs = s0 / 2 - pair * per_row;
+      } else {
+        n = seg / (per_row * od->h);
+        oy = seg < segs ? seg / per_row - n * od->h : od->h;
+        xs = seg - (seg / per_row) * per_row;
+      }
+      px_make_vec(&g, n, oy, xs, l.strips + v * strip, &vec[v]);
       px_fill_strip(&g, &vec[v], 0);
     }
     px_walk st = {0, 0, 0};
