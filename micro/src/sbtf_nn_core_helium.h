@@ -337,7 +337,7 @@ static int32_t decode_row(const uint8_t *row, int32_t n, uint8_t *o) {
  * with more widen their sums into int32 every 64 groups (64 * 4 * 128 fits int16).
  * Requantization (TFLite's double rounding, right shifts only) is vectorized over the pixels and
  * each filter's 8 outputs are stored with one scatter. The scratch is SBTF_SCRATCH_BYTES: the
- * largest of V = 2 or 1 vectors and CH = 8 or 4 groups that fits is taken, else the tables
+ * first of (V vectors, CH groups) = (2, 8), (2, 4), (1, 4) that fits is taken, else the tables
  * above. docs/kernels.md has the profile.
  */
 
@@ -703,7 +703,6 @@ typedef void (*px_step_fn)(const px_run *r, px_walk *st, int32_t g0, int32_t gn,
   }
 PX_STEP(px_step_v2_ch8, 2, 8)
 PX_STEP(px_step_v2_ch4, 2, 4)
-PX_STEP(px_step_v1_ch8, 1, 8)
 PX_STEP(px_step_v1_ch4, 1, 4)
 
 /* The convolution a->conv describes, when it suits this path (returns 0 otherwise, having
@@ -748,13 +747,13 @@ static int conv_pixels(const sbtf_core_args *a, void *scratch, int32_t budget, i
   static const struct {
     int32_t v, ch;
     px_step_fn step;
-  } configs[] = {{2, 8, px_step_v2_ch8}, {2, 4, px_step_v2_ch4}, {1, 8, px_step_v1_ch8},
-                 {1, 4, px_step_v1_ch4}};
+  } configs[] = {{2, 8, px_step_v2_ch8}, {2, 4, px_step_v2_ch4}, {1, 4, px_step_v1_ch4}};
+  const int32_t n_configs = (int32_t)(sizeof(configs) / sizeof(configs[0]));
   int32_t cfg = 0;
-  while (cfg < 4 && px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip, wide,
-                                   NULL, NULL) > budget)
+  while (cfg < n_configs && px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip,
+                                           wide, NULL, NULL) > budget)
     ++cfg;
-  if (cfg == 4) return 0;
+  if (cfg == n_configs) return 0;
   px_layout l = {0};
   px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip, wide, (uint8_t *)scratch,
                  &l);
