@@ -160,6 +160,7 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
       .segments = per_row ? filter_dims->h : 1,
       .zero_point = (int8_t)(-p->input_offset),
   };
+  const sbtf_conv_view view = {input, input_dims, filter_dims, output_dims, p};
   const sbtf_core_args args = {
       .pixels = output_dims->n * output_dims->h * output_dims->w,
       .k = k,
@@ -170,7 +171,7 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
       .input_offset = p->input_offset, .output_offset = p->output_offset,
       .act_min = p->activation_min, .act_max = p->activation_max,
       .fill_row = conv_fill_row, .row_self = &rows,
-      .output = output,
+      .output = output, .conv = &view,
   };
   return sbtf_core_run(ctx, &args);
 }

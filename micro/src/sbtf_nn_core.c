@@ -285,6 +285,7 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
 
   const sbtf_status status = check_filters(a, &l);
   if (status != SBTF_OK) return status;
+  if (conv_pixels(a, ctx->buf, need, l.shift_max)) return SBTF_OK; /* Helium, when it suits */
   decode_filters(a, &l);
   clear_tables(&l);
   for (int32_t p = 0; p < a->pixels; p += 2) {

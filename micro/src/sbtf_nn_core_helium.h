@@ -19,6 +19,9 @@
  *                                          gives the output; may use any scratch
  *   single_pixel_uses_tables               (enum constant) 1: sbtf_core_run clears entry 0 of
  *                                          the tables before single_pixel_sums
+ *   conv_pixels(a, scratch, budget, shift_max)  the whole convolution a->conv another way, when
+ *                                          it suits (returns 1; 0: not taken, nothing written
+ *                                          but scratch); Helium only, the scalar one returns 0
  * and may use: layout, make_layout's pointers, load_u32/load_u16, store_sums, table_entry,
  * clamp_out, finish_row_single, clear_tables, run_chunks (sbtf_nn_core.c) and the arithmetic
  * of sbtf_arith.h (the _x4 requantization forms). A new Helium variant of one of these
@@ -314,3 +317,505 @@ static int32_t decode_row(const uint8_t *row, int32_t n, uint8_t *o) {
   }
   return (int32_t)popcount;
 }
+
+/* ==== the convolution vectorized across output pixels (conv_pixels) ====
+ *
+ * For one filter and one group of 4 inputs the table index (the mask nibble) is the same for
+ * every output pixel, so each group's 16 subset sums are laid out T[entry][group][pixel]
+ * (int16, 8 pixels per vector): a lookup is one scalar nibble extraction plus a contiguous
+ * vector load and add per vector of 8 pixels, with no gather (QEMU counts a gather as one
+ * instruction, a Cortex-M55 moves one element per beat). With the raw int8 inputs x,
+ *     acc_c = bias_c + 127 * sign_c * (sum_set x + input_offset * P_c)
+ * (padded taps hold the zero point, x + input_offset = 0, so P_c is per filter).
+ * Per block of V vectors (8 output pixels of one output row each), kernel row by kernel row,
+ * the input columns the vectors read are copied channel-major into strips (one scatter per 16
+ * channels; padding = the zero point; stride-s columns phase-major so that every tap's 8 pixels
+ * are contiguous), so that a group's table is built from 4 contiguous loads, 11 adds and 15
+ * stores, shared by all filters. Tables hold CH groups at a time; the int16 sums stay in
+ * scratch between chunks. They are exact whenever every filter has at most 256 set bits:
+ * S_c lies in [-128 P_c, 127 P_c], inside int16, and int16 adds are exact modulo 2^16. Filters
+ * with more widen their sums into int32 every 64 groups (64 * 4 * 128 fits int16).
+ * Requantization (TFLite's double rounding, right shifts only) is vectorized over the pixels and
+ * each filter's 8 outputs are stored with one scatter. The scratch is SBTF_SCRATCH_BYTES: the
+ * first of (V vectors, CH groups) = (2, 8), (2, 4), (1, 4) that fits is taken, else the tables
+ * above. docs/kernels.md has the profile.
+ */
+
+#define PX_LANES 8
+#define PX_SUPER 64  /* groups per int16 accumulation when some filter has > 256 set bits */
+#define PX_MAX_POP16 256 /* set bits per filter whose sum S always fits int16 */
+#define PX_MAX_V 2   /* vectors per block */
+#define PX_MAX_KW 16 /* kernel width and strip columns this path takes */
+#define PX_MAX_SPAN 256
+
+typedef struct {
+  const int8_t *input;
+  int32_t in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, out_h, out_w;
+  int32_t groups, c_out, row_bytes;
+  const uint8_t *mask;
+  int16_t zp;
+  int32_t span, strip_bytes;       /* input columns one vector reads; bytes of one strip */
+  int fast_fill;                   /* C_in multiple of 16 and 15 * span < 256 */
+  int share_rows;                  /* blocks of two rows, s_h == d_h: strips passed upwards */
+  int16_t col_pos[PX_MAX_SPAN];    /* strip position of column j (phase-major for stride s_w) */
+  int16_t tap_pos[PX_MAX_KW];      /* strip position of tap kx's pixel 0 */
+  uint16x8_t span_offs;            /* lane c: c * span */
+  uint8x16_t span_offs8;           /* lane c: c * span (fast_fill) */
+  uint16x8_t out_offs;             /* lane p: p * C_out */
+} px_geom;
+
+typedef struct {
+  int32_t pixel; /* first output pixel (raster index) */
+  int32_t count; /* 0..8 pixels */
+  int32_t iy0, ix0;
+  const int8_t *image;
+  int8_t *strip; /* [C_in][span]: the input columns of the current kernel row */
+} px_vec;
+
+typedef struct {
+  int32_t v, ch; /* vectors per block, groups per table chunk */
+  int wide;      /* int32 sums: some filter has more than PX_MAX_POP16 set bits */
+  int32_t *base; /* bias + 127 * sign * input_offset * popcount, per filter */
+  int16_t *tables;
+  int16_t *acc16; /* [c_out][v][8] when groups > ch */
+  int32_t *acc32; /* [c_out][v][8] (even lanes, odd lanes) when wide */
+  int8_t *strips;
+} px_layout;
+
+static int32_t px_strip_bytes(int32_t c_in, int32_t span) { return (c_in * span + 3) / 4 * 4; }
+
+static int32_t px_make_layout(int32_t v, int32_t ch, int32_t groups, int32_t c_out, int32_t strip,
+                              int wide, uint8_t *buf, px_layout *l) {
+  const int32_t at_acc32 = 4 * c_out;
+  const int32_t at_tables = at_acc32 + (wide ? 32 * v * c_out : 0);
+  const int32_t at_acc16 = at_tables + 256 * v * ch;
+  const int32_t at_strips = at_acc16 + (groups > ch ? 16 * v * c_out : 0);
+  if (buf != NULL) {
+    l->v = v;
+    l->ch = ch;
+    l->wide = wide;
+    l->base = (int32_t *)(void *)buf;
+    l->acc32 = (int32_t *)(void *)(buf + at_acc32);
+    l->tables = (int16_t *)(void *)(buf + at_tables);
+    l->acc16 = (int16_t *)(void *)(buf + at_acc16);
+    l->strips = (int8_t *)(buf + at_strips);
+  }
+  return at_strips + v * strip;
+}
+
+/* Vector v: 8 pixels from (n, oy, 8 xs) on (fewer at the row's end); empty when oy is past the
+   last row (no lanes; its strips hold zero points). */
+static void px_make_vec(const px_geom *g, int32_t n, int32_t oy, int32_t xs, int8_t *strip,
+                        px_vec *v) {
+  memset(v, 0, sizeof(*v));
+  v->strip = strip;
+  v->image = g->input;
+  if (oy >= g->out_h) return;
+  const int32_t ox0 = xs * PX_LANES;
+  v->count = g->out_w - ox0 < PX_LANES ? g->out_w - ox0 : PX_LANES;
+  v->pixel = (n * g->out_h + oy) * g->out_w + ox0;
+  v->iy0 = oy * g->s_h - g->pad_h;
+  v->ix0 = ox0 * g->s_w - g->pad_w;
+  v->image = g->input + (size_t)n * g->in_h * g->in_w * g->in_c;
+}
+
+/* Kernel row ky of vector v into its strip: channel c of column j at c * span + col_pos[j];
+   columns and rows outside the image hold the zero point. */
+static void px_fill_strip(const px_geom *g, const px_vec *v, int32_t ky) {
+  const int32_t iy = v->iy0 + ky * g->d_h, c_in = g->in_c, span = g->span;
+  if (v->count == 0 || iy < 0 || iy >= g->in_h) {
+    memset(v->strip, (int8_t)g->zp, (size_t)(c_in * span));
+    return;
+  }
+  /* Columns j_lo .. j_hi - 1 lie inside the image. */
+  int32_t j_lo = -v->ix0, j_hi = g->in_w - v->ix0;
+  j_lo = j_lo < 0 ? 0 : j_lo > span ? span : j_lo;
+  j_hi = j_hi > span ? span : j_hi < j_lo ? j_lo : j_hi;
+  const int8_t *src = v->image + ((size_t)iy * g->in_w + (size_t)(v->ix0 + j_lo)) * c_in;
+  const int16_t *pos = g->col_pos + j_lo;
+  if (g->fast_fill) { /* 16 channels per scatter */
+    const int8x16_t zp = vdupq_n_s8((int8_t)g->zp);
+    for (int32_t j = 0; j < span; ++j) {
+      if (j == j_lo) j = j_hi;
+      if (j == span) break;
+      for (int32_t c = 0; c < c_in; c += 16)
+        vstrbq_scatter_offset_s8(v->strip + g->col_pos[j] + c * span, g->span_offs8, zp);
+    }
+    if (c_in == 16 && g->s_w == 1) { /* the common small cases: one scatter per column */
+      int8_t *dst = v->strip + j_lo;
+      for (int32_t j = j_lo; j < j_hi; ++j, src += 16, ++dst)
+        vstrbq_scatter_offset_s8(dst, g->span_offs8, vld1q_s8(src));
+      return;
+    }
+    if (c_in == 16) {
+      for (int32_t j = j_lo; j < j_hi; ++j, src += 16, ++pos)
+        vstrbq_scatter_offset_s8(v->strip + *pos, g->span_offs8, vld1q_s8(src));
+      return;
+    }
+    for (int32_t j = j_lo; j < j_hi; ++j, ++pos) {
+      int8_t *dst = v->strip + *pos;
+      for (int32_t c = 0; c < c_in; c += 16, src += 16, dst += 16 * span)
+        vstrbq_scatter_offset_s8(dst, g->span_offs8, vld1q_s8(src));
+    }
+    return;
+  }
+  const int16x8_t zp = vdupq_n_s16(g->zp);
+  for (int32_t j = 0; j < span; ++j) {
+    if (j == j_lo) j = j_hi;
+    if (j == span) break;
+    int8_t *dst = v->strip + g->col_pos[j];
+    for (int32_t c = 0; c < c_in; c += 8, dst += 8 * span)
+      vstrbq_scatter_offset_p_s16(dst, g->span_offs, zp, vctp16q((uint32_t)(c_in - c)));
+  }
+  for (int32_t j = j_lo; j < j_hi; ++j, ++pos, src += c_in) {
+    int8_t *dst = v->strip + *pos;
+    for (int32_t c = 0; c < c_in; c += 8, dst += 8 * span) {
+      const mve_pred16_t pr = vctp16q((uint32_t)(c_in - c));
+      vstrbq_scatter_offset_p_s16(dst, g->span_offs, vldrbq_z_s16(src + c, pr), pr);
+    }
+  }
+}
+
+/* Subset sums of channels c..c+3 (strip rows src, src + span, ..; 8 pixels contiguous) into
+   t: entry n at t + n * STRIDE int16s; entry 0 stays 0. Stores post-increment two pointers
+   (entries 1..7 and 8..15): GCC spends an add per store otherwise. */
+static inline __attribute__((always_inline)) void px_build_group(const int8_t *src, int32_t span,
+                                                              int16_t *t, const int32_t STRIDE) {
+  const int16x8_t p0 = vldrbq_s16(src), p1 = vldrbq_s16(src + span);
+  const int16x8_t p2 = vldrbq_s16(src + 2 * span), p3 = vldrbq_s16(src + 3 * span);
+  int16_t *lo = t + STRIDE, *hi = t + 8 * STRIDE;
+#define PX_PUT1(ptr, x) \
+  __asm__ volatile("vstrw.32 %q1, [%0], #%c2" : "+r"(ptr) : "w"(x), "i"(2 * STRIDE) : "memory")
+#define PX_PUT(x, y) \
+  do {               \
+    PX_PUT1(lo, x);  \
+    PX_PUT1(hi, y);  \
+  } while (0)
+  PX_PUT1(hi, p3);
+  PX_PUT(p0, vaddq_s16(p0, p3));
+  PX_PUT(p1, vaddq_s16(p1, p3));
+  const int16x8_t s01 = vaddq_s16(p0, p1);
+  PX_PUT(s01, vaddq_s16(s01, p3));
+  PX_PUT(p2, vaddq_s16(p2, p3));
+  const int16x8_t s02 = vaddq_s16(p0, p2);
+  PX_PUT(s02, vaddq_s16(s02, p3));
+  const int16x8_t s12 = vaddq_s16(p1, p2);
+  PX_PUT(s12, vaddq_s16(s12, p3));
+  const int16x8_t s012 = vaddq_s16(s01, p2);
+  PX_PUT(s012, vaddq_s16(s012, p3));
+#undef PX_PUT1
+#undef PX_PUT
+}
+
+/* Where the next group's inputs are: kernel tap (ky, kx), channel c. */
+typedef struct {
+  int32_t ky, kx, c;
+} px_walk;
+
+/* Tables of the next gn groups (the kernel row's strips are refilled when ky advances). */
+static inline __attribute__((always_inline)) void px_build_chunk(const px_geom *g, px_vec *vec,
+                                                              const px_layout *l, int32_t gn,
+                                                              px_walk *st, const int V,
+                                                              const int CH) {
+  int16_t *t = l->tables;
+  const int32_t span = g->span, c_in = g->in_c;
+  const int8_t *s0 = vec[0].strip, *s1 = vec[V - 1].strip;
+  int32_t c = st->c, at = c * span + g->tap_pos[st->kx];
+  for (int32_t gi = 0; gi < gn; ++gi, t += V * PX_LANES) {
+    px_build_group(s0 + at, span, t, CH * V * PX_LANES);
+    if (V == 2) px_build_group(s1 + at, span, t + PX_LANES, CH * V * PX_LANES);
+    c += 4;
+    at += 4 * span;
+    if (c == c_in) {
+      c = 0;
+      if (++st->kx == g->k_w) {
+        st->kx = 0;
+        if (++st->ky < g->k_h) {
+          if (V == 2 && g->share_rows && vec[1].count) {
+            /* The lower vector's next kernel row is the upper one's current row. */
+            int8_t *const upper = vec[0].strip;
+            vec[0].strip = vec[1].strip;
+            vec[1].strip = upper;
+            px_fill_strip(g, &vec[1], st->ky);
+            s0 = vec[0].strip;
+            s1 = vec[1].strip;
+          } else {
+            for (int32_t v = 0; v < V; ++v) px_fill_strip(g, &vec[v], st->ky);
+          }
+        }
+      }
+      at = g->tap_pos[st->kx];
+    }
+  }
+  st->c = c;
+}
+
+/* One filter's sums of one vector to outputs: base + 127 * sign * acc, TFLite's double
+   rounding for a right shift (sbtf_arith.h), offset, clamp, one scatter. */
+static inline __attribute__((always_inline)) void px_finish(int16x8_t a, const int32_t *acc32,
+                                                         int32_t base, int32_t s127, int32x4_t mult,
+                                                         int32x4_t shift, int32_t offset,
+                                                         int16x8_t lo_v, int16x8_t hi_v,
+                                                         int8_t *out, uint16x8_t out_offs,
+                                                         mve_pred16_t pr) {
+  int32x4_t e = vmovlbq_s16(a), o = vmovltq_s16(a);
+  if (acc32 != NULL) {
+    e = vaddq_s32(e, vld1q_s32(acc32));
+    o = vaddq_s32(o, vld1q_s32(acc32 + 4));
+  }
+  e = vmlaq_n_s32(vdupq_n_s32(base), e, s127);
+  o = vmlaq_n_s32(vdupq_n_s32(base), o, s127);
+  e = sbtf_mbqm_right_x4(e, mult, shift);
+  o = sbtf_mbqm_right_x4(o, mult, shift);
+  /* Saturating to int16 before the offset and clamp to int8 changes no result. */
+  int16x8_t r = vqmovntq_s32(vqmovnbq_s32(vdupq_n_s16(0), e), o);
+  r = vminq_s16(vmaxq_s16(vqaddq_n_s16(r, (int16_t)offset), lo_v), hi_v);
+  vstrbq_scatter_offset_p_s16(out, out_offs, r, pr);
+}
+
+/* The CH nibbles at m (nib = nibbles the mask row still has there, a multiple of 4): one
+   LDRH or LDR, never past the row; missing nibbles are 0 (the empty sum). */
+static inline uint32_t px_mask_bits(const uint8_t *m, int32_t nib) {
+  if (nib >= 8) {
+    uint32_t w;
+    memcpy(&w, m, 4);
+    return w;
+  }
+  uint16_t h;
+  memcpy(&h, m, 2);
+  return h;
+}
+
+typedef struct {
+  const px_geom *g;
+  const px_layout *l;
+  const sbtf_conv_params *p;
+  const sbtf_quant_params *q;
+  const int8_t *sign;
+  px_vec *vec;
+  int8_t *output;
+} px_run;
+
+#define PX_MID 0   /* int16 sums in and out */
+#define PX_LAST 1  /* px_finish: requantize and store */
+#define PX_FLUSH 2 /* end of a 64-group span: add the sums into the int32 sums */
+#define PX_ONLY 3  /* the only chunk: sums from 0, then as PX_LAST */
+
+/* Lookups of chunk g0 .. g0 + CH - 1 for every filter (tables T[entry][group][vector]: a
+   filter's chunk is addressed from one base per entry, with immediate offsets). The int16
+   sums start from acc16 (zeroed at the start of every 64-group span) but for PX_ONLY. */
+static inline __attribute__((always_inline)) void px_lookups(const px_run *r, int32_t g0,
+                                                          const int V, const int CH,
+                                                          const int MODE) {
+  const px_geom *g = r->g;
+  const px_layout *l = r->l;
+  const int32_t c_out = g->c_out, groups = g->groups, row_bytes = g->row_bytes;
+  const int finishing = MODE == PX_LAST || MODE == PX_ONLY;
+  const int32_t nib = (finishing && CH == 8) ? 4 * ((groups + 3) / 4) - g0 : CH;
+  const uint8_t *m = g->mask + g0 / 2;
+  int16_t *acc16 = l->acc16;
+  int32_t *acc32 = l->acc32;
+  const int16_t *t = l->tables;
+  /* Per-call constants of the finishing pass, hoisted out of the filter loop. */
+  const int32_t *mult = r->q->multiplier, *shift = r->q->shift, *base = l->base;
+  const int8_t *sign = r->sign;
+  const int32_t offset = r->p->output_offset;
+  const int16x8_t lo_v = vdupq_n_s16((int16_t)r->p->activation_min),
+                  hi_v = vdupq_n_s16((int16_t)r->p->activation_max);
+  const int wide = l->wide;
+  int8_t *out0 = r->output + (size_t)r->vec[0].pixel * c_out;
+  int8_t *out1 = r->output + (size_t)r->vec[V - 1].pixel * c_out;
+  const int32_t n0 = r->vec[0].count, n1 = V == 2 ? r->vec[1].count : 0;
+  const mve_pred16_t pr0 = vctp16q((uint32_t)n0), pr1 = vctp16q((uint32_t)n1);
+  for (int32_t f = 0; f < c_out; ++f, m += row_bytes, acc16 += 8 * V, acc32 += 8 * V) {
+    const uint32_t w = px_mask_bits(m, nib);
+    int16x8_t a0, a1 = vdupq_n_s16(0);
+    if (MODE == PX_ONLY) {
+      a0 = vdupq_n_s16(0);
+    } else {
+      a0 = vld1q_s16(acc16);
+      if (V == 2) a1 = vld1q_s16(acc16 + 8);
+    }
+#pragma GCC unroll 8
+    for (int32_t gi = 0; gi < CH; ++gi) {
+      const int16_t *e = t + ((w >> (4 * gi)) & 15u) * (CH * V * PX_LANES);
+      int16x8_t x;
+      /* Load and add kept together (GCC otherwise hoists the loads and spills). */
+      if (V == 2)
+        __asm__ volatile(
+            "vldrw.u32 %q2, [%3, #%c4]\n\tvadd.i16 %q0, %q0, %q2\n\t"
+            "vldrw.u32 %q2, [%3, #%c5]\n\tvadd.i16 %q1, %q1, %q2"
+            : "+w"(a0), "+w"(a1), "=&w"(x)
+            : "r"(e), "i"(gi * 32), "i"(gi * 32 + 16));
+      else
+        __asm__ volatile("vldrw.u32 %q1, [%2, #%c3]\n\tvadd.i16 %q0, %q0, %q1"
+                         : "+w"(a0), "=&w"(x)
+                         : "r"(e), "i"(gi * 16));
+    }
+    if (finishing) {
+      const int32_t b = base[f], s127 = 127 * sign[f];
+      const int32x4_t mu = vdupq_n_s32(mult[f]), sh = vdupq_n_s32(shift[f]);
+      if (n0)
+        px_finish(a0, wide ? acc32 : NULL, b, s127, mu, sh, offset, lo_v, hi_v, out0 + f,
+               g->out_offs, pr0);
+      if (V == 2 && n1)
+        px_finish(a1, wide ? acc32 + 8 : NULL, b, s127, mu, sh, offset, lo_v, hi_v, out1 + f,
+               g->out_offs, pr1);
+    } else if (MODE == PX_FLUSH) {
+      int32x4_t e = vmovlbq_s16(a0), o = vmovltq_s16(a0);
+      if (g0 >= PX_SUPER) {
+        e = vaddq_s32(e, vld1q_s32(acc32));
+        o = vaddq_s32(o, vld1q_s32(acc32 + 4));
+      }
+      vst1q_s32(acc32, e);
+      vst1q_s32(acc32 + 4, o);
+      if (V == 2) {
+        e = vmovlbq_s16(a1);
+        o = vmovltq_s16(a1);
+        if (g0 >= PX_SUPER) {
+          e = vaddq_s32(e, vld1q_s32(acc32 + 8));
+          o = vaddq_s32(o, vld1q_s32(acc32 + 12));
+        }
+        vst1q_s32(acc32 + 8, e);
+        vst1q_s32(acc32 + 12, o);
+      }
+    } else {
+      vst1q_s16(acc16, a0);
+      if (V == 2) vst1q_s16(acc16 + 8, a1);
+    }
+  }
+}
+
+typedef void (*px_step_fn)(const px_run *r, px_walk *st, int32_t g0, int32_t gn, int mode);
+
+/* Builds one chunk's tables, then its px_lookups (V, CH constants). */
+#define PX_STEP(name, V, CH)                                                            \
+  static void name(const px_run *r, px_walk *st, int32_t g0, int32_t gn, int mode) {    \
+    px_build_chunk(r->g, r->vec, r->l, gn, st, V, CH);                                     \
+    if (mode == PX_MID)                                                                 \
+      px_lookups(r, g0, V, CH, PX_MID);                                                    \
+    else if (mode == PX_LAST)                                                           \
+      px_lookups(r, g0, V, CH, PX_LAST);                                                   \
+    else if (mode == PX_ONLY)                                                           \
+      px_lookups(r, g0, V, CH, PX_ONLY);                                                   \
+    else                                                                                \
+      px_lookups(r, g0, V, CH, PX_FLUSH);                                                  \
+  }
+PX_STEP(px_step_v2_ch8, 2, 8)
+PX_STEP(px_step_v2_ch4, 2, 4)
+PX_STEP(px_step_v1_ch4, 1, 4)
+
+/* The convolution a->conv describes, when it suits this path (returns 0 otherwise, having
+   written nothing but scratch): arguments and filters already checked (check_filters set
+   shift_max); budget = the scratch bytes (SBTF_SCRATCH_BYTES, whatever the caller passed). */
+static int conv_pixels(const sbtf_core_args *a, void *scratch, int32_t budget, int32_t shift_max) {
+  if (a->conv == NULL) return 0;
+  const sbtf_conv_params *p = a->conv->params;
+  const sbtf_quant_params *q = a->quant;
+  const sbtf_dims *in = a->conv->input_dims, *fd = a->conv->filter_dims, *od = a->conv->output_dims;
+  const int8_t *input = a->conv->input, *sign = a->sign;
+  const uint8_t *mask = a->mask;
+  const int32_t *bias = a->bias;
+  int8_t *output = a->output;
+  const int32_t k = fd->h * fd->w * fd->c, groups = k / 4, c_out = fd->n;
+  const int32_t s_w = p->stride_w;
+  const int32_t span = (PX_LANES - 1) * s_w + (fd->w - 1) * p->dilation_w + 1;
+  /* Taken for: channels in whole groups, right shifts only, >= 8 output pixels, output
+     offsets within 16 bits, narrow kernels, and a layout that fits the budget. */
+  if (in->c % 4 != 0 || shift_max >= 0 || od->n * od->h * od->w < PX_LANES ||
+      7 * c_out > 65535 || fd->w > PX_MAX_KW || span > PX_MAX_SPAN)
+    return 0;
+  const int32_t strip = px_strip_bytes(in->c, span), row_bytes = sbtf_mask_row_bytes(k);
+  if (4 * c_out > budget) return 0;
+  /* Popcounts first (into base[], at the start of every layout): they decide whether the int16
+     sums need widening. */
+  int32_t *pops = (int32_t *)scratch, max_pop = 0;
+  for (int32_t f = 0; f < c_out; ++f) {
+    uint32_t pop = 0;
+    const uint8_t *mr = mask + (size_t)f * row_bytes;
+    for (int32_t i = 0; i < row_bytes; i += 16) { /* SWAR popcount, 16 bytes per step */
+      uint8x16_t x = vldrbq_z_u8(mr + i, vctp8q((uint32_t)(row_bytes - i)));
+      x = vsubq_u8(x, vandq_u8(vshrq_n_u8(x, 1), vdupq_n_u8(0x55)));
+      x = vaddq_u8(vandq_u8(x, vdupq_n_u8(0x33)), vandq_u8(vshrq_n_u8(x, 2), vdupq_n_u8(0x33)));
+      x = vandq_u8(vaddq_u8(x, vshrq_n_u8(x, 4)), vdupq_n_u8(0x0F));
+      pop = vaddvaq_u8(pop, x);
+    }
+    pops[f] = (int32_t)pop;
+    max_pop = (int32_t)pop > max_pop ? (int32_t)pop : max_pop;
+  }
+  const int wide = max_pop > PX_MAX_POP16 && groups > PX_SUPER;
+  static const struct {
+    int32_t v, ch;
+    px_step_fn step;
+  } configs[] = {{2, 8, px_step_v2_ch8}, {2, 4, px_step_v2_ch4}, {1, 4, px_step_v1_ch4}};
+  const int32_t n_configs = (int32_t)(sizeof(configs) / sizeof(configs[0]));
+  int32_t cfg = 0;
+  while (cfg < n_configs && px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip,
+                                           wide, NULL, NULL) > budget)
+    ++cfg;
+  if (cfg == n_configs) return 0;
+  px_layout l = {0};
+  px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip, wide, (uint8_t *)scratch,
+                 &l);
+  const int32_t V = l.v;
+  px_geom g = {
+      .input = input, .in_h = in->h, .in_w = in->w, .in_c = in->c, .k_h = fd->h, .k_w = fd->w,
+      .s_h = p->stride_h, .s_w = s_w, .d_h = p->dilation_h, .d_w = p->dilation_w,
+      .pad_h = p->pad_h, .pad_w = p->pad_w, .out_h = od->h, .out_w = od->w,
+      .groups = groups, .c_out = c_out, .row_bytes = row_bytes, .mask = mask,
+      .zp = (int16_t)(-p->input_offset), .span = span, .strip_bytes = strip,
+      .fast_fill = in->c % 16 == 0 && 15 * span < 256,
+      .span_offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)span),
+      .span_offs8 = vmulq_n_u8(vidupq_n_u8(0, 1), (uint8_t)span),
+      .out_offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)c_out),
+  };
+  /* Phase-major columns: column j at (columns of the phases before j % s_w) + j / s_w, so
+     that tap kx's 8 pixels (columns kx * d_w + p * s_w) are contiguous. */
+  for (int32_t ph = 0, at = 0; ph < s_w; at += (span - ph + s_w - 1) / s_w, ++ph)
+    for (int32_t j = ph; j < span; j += s_w) g.col_pos[j] = (int16_t)(at + j / s_w);
+  for (int32_t kx = 0; kx < fd->w; ++kx) g.tap_pos[kx] = g.col_pos[kx * p->dilation_w];
+  for (int32_t f = 0; f < c_out; ++f) /* base[f] replaces pops[f] */
+    l.base[f] = (int32_t)((uint32_t)(bias ? bias[f] : 0) +
+                          (uint32_t)(127 * sign[f] * p->input_offset * pops[f]));
+  /* Entry 0 of every table (the empty sum) is 0 and never written. */
+  for (int32_t i = 0; i < l.ch * V * PX_LANES; i += 8) vst1q_s16(l.tables + i, vdupq_n_s16(0));
+  /* Blocks: with two vectors, the same 8 columns of two consecutive rows when the rows pair
+     up (then, with s_h == d_h, the lower vector's kernel row ky + 1 is the upper one's row ky:
+     one strip fill per kernel row instead of two); else consecutive segments in raster order. */
+  const int32_t per_row = (od->w + PX_LANES - 1) / PX_LANES, segs = per_row * od->h * od->n;
+  const int vertical = V == 2 && od->h % 2 == 0;
+  g.share_rows = vertical && p->stride_h == p->dilation_h;
+  px_vec vec[PX_MAX_V];
+  const px_run run = {&g, &l, p, q, sign, vec, output};
+  for (int32_t s0 = 0; s0 < segs; s0 += V) {
+    for (int32_t v = 0; v < V; ++v) {
+      int32_t seg = s0 + v, n, oy, xs;
+      if (vertical) { /* s0 = 2 * (row pair * per_row + xs) */
+        const int32_t pair = s0 / 2 / per_row;
+        n = pair / (od->h / 2);
+        oy = 2 * (pair - n * (od->h / 2)) + v;
+        xs = s0 / 2 - pair * per_row;
+      } else {
+        n = seg / (per_row * od->h);
+        oy = seg < segs ? seg / per_row - n * od->h : od->h;
+        xs = seg - (seg / per_row) * per_row;
+      }
+      px_make_vec(&g, n, oy, xs, l.strips + v * strip, &vec[v]);
+      px_fill_strip(&g, &vec[v], 0);
+    }
+    px_walk st = {0, 0, 0};
+    for (int32_t g0 = 0; g0 < groups; g0 += l.ch) {
+      const int32_t gn = groups - g0 < l.ch ? groups - g0 : l.ch;
+      const int last = g0 + gn == groups, flush = wide && !last && (g0 + gn) % PX_SUPER == 0;
+      if (gn == groups) {
+        configs[cfg].step(&run, &st, g0, gn, PX_ONLY);
+        continue;
+      }
+      if (g0 == 0 || (wide && g0 % PX_SUPER == 0))
+        for (int32_t i = 0; i < c_out * V * PX_LANES; i += 8) vst1q_s16(l.acc16 + i, vdupq_n_s16(0));
+      configs[cfg].step(&run, &st, g0, gn, last ? PX_LAST : flush ? PX_FLUSH : PX_MID);
+    }
+  }
+  return 1;
+}
+

@@ -40,6 +40,14 @@
    past K arbitrary) and points there. buf holds 16 * ceil(K / 16) bytes. */
 typedef void (*sbtf_row_fn)(const void *self, int32_t pixel, int8_t *buf, const int8_t **segs);
 
+/* A convolution's own view of its input (the Helium path vectorized across output pixels
+   reads the image itself instead of im2col rows). */
+typedef struct {
+  const int8_t *input;
+  const sbtf_dims *input_dims, *filter_dims, *output_dims;
+  const sbtf_conv_params *params;
+} sbtf_conv_view;
+
 /* One signed-binary matrix product over `pixels` rows of K inputs (conv after im2col, or FC). */
 typedef struct {
   int32_t pixels;    /* output rows (N * H_out * W_out for conv, batches for FC) */
@@ -59,6 +67,7 @@ typedef struct {
   sbtf_row_fn fill_row;
   const void *row_self;
   int8_t *output;    /* [pixels, c_out] */
+  const sbtf_conv_view *conv; /* the convolution (NULL: fully connected) */
 } sbtf_core_args;
 
 /* Scratch bytes sbtf_core_run needs for (k, c_out): SBTF_SCRATCH_BYTES; both must already be

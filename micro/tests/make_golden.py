@@ -112,6 +112,15 @@ def cases(seed: int, profile: str):
         out.append(conv_case(rng, f"conv_runs_ci{c_in}_k{kh}x{kw}_s{stride}_d{dilation}", 2, 9, 8,
                              c_in, 12, kh, kw, stride, dilation, tm.PADDING_SAME,
                              int(rng.integers(0, 4)), True))
+    # Helium's pixel-vectorized path (>= 8 output pixels, C_in a multiple of 4): channels not
+    # a multiple of 16, stride 3 and 2 (phase-major strips), dilation, rows not a multiple of 8
+    # pixels, batch 2, K > 256 (int16 sums widened every 64 groups).
+    out.append(conv_case(rng, "conv_px_ci12_s13_d21", 2, 10, 13, 12, 10, 3, 2, (1, 3), (2, 1),
+                         tm.PADDING_SAME, tm.ACT_RELU, True))
+    out.append(conv_case(rng, "conv_px_ci36_k324", 1, 6, 9, 36, 9, 3, 3, (1, 1), (1, 1),
+                         tm.PADDING_VALID, tm.ACT_NONE, False))
+    out.append(conv_case(rng, "conv_px_ci16_s22_d12", 1, 5, 17, 16, 5, 1, 3, (2, 2), (1, 2),
+                         tm.PADDING_SAME, tm.ACT_RELU6, True))
     out.append(conv_case(rng, "conv_5x5_c3_edge", 1, 5, 5, 3, 8, 5, 5, (1, 1), (1, 1),
                          tm.PADDING_SAME, tm.ACT_RELU6, True))
     out.append(conv_case(rng, "conv_1x1_pixel", 1, 1, 1, 65, 33, 3, 3, (2, 2), (2, 2),
