@@ -1,10 +1,8 @@
 /*
  * sbtf_rt_elementwise.c - LOGISTIC (as a table), MUL, SUB, TRANSPOSE, QUANTIZE float32 -> int8,
- * DEQUANTIZE int8 -> float32 and CAST of the ahead-of-time runtime (see sbtf_rt_elementwise.h).
+ * DEQUANTIZE int8 -> float32 and CAST of the ahead-of-time runtime (declared in sbtf_rt.h).
  * Each follows the arithmetic of the TFLite reference kernel named in its comment.
  */
-#include "sbtf_rt_elementwise.h"
-
 #include <stddef.h>
 #include <string.h>
 
@@ -143,16 +141,6 @@ static int32_t f32_to_i32(float x) {
   return (int32_t)x;
 }
 
-/* std::round (half away from zero) without libm; |x| >= 2^23 is already an integer. */
-static float round_half_away_f32(float x) {
-  if (!(x > -8388608.0f && x < 8388608.0f)) return x;
-  const float t = (float)(int32_t)x; /* truncation toward zero, exact here */
-  const float frac = x - t;          /* exact */
-  if (frac >= 0.5f) return t + 1.0f;
-  if (frac <= -0.5f) return t - 1.0f;
-  return t;
-}
-
 sbtf_status sbtf_rt_quantize_f32_s8(float scale, int32_t zero_point, int32_t size,
                                     const float *input, int8_t *output) {
   if (input == NULL || output == NULL) return SBTF_ERROR_NULL_ARGUMENT;
@@ -161,7 +149,7 @@ sbtf_status sbtf_rt_quantize_f32_s8(float scale, int32_t zero_point, int32_t siz
   for (int32_t i = 0; i < size; ++i) {
     const float q = input[i] / scale;
     /* NaN -> the zero point: f32_to_i32(NaN) is 0. Wide values saturate before adding zp. */
-    int32_t v = f32_to_i32(round_half_away_f32(q));
+    int32_t v = f32_to_i32(sbtf_rt_round_half_away_f32(q));
     v = sbtf_rt_clamp(v, -256, 256) + zero_point;
     output[i] = (int8_t)sbtf_rt_clamp(v, -128, 127);
   }

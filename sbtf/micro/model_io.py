@@ -146,7 +146,7 @@ def c_defines(inputs: list[ModelIO], outputs: list[ModelIO]) -> str:
     """sbtf_model.h's record layout: SBTF_MODEL_INPUT_SIZE / OUTPUT_SIZE (bytes of a record),
     the count and, per input / output k, _<k>_OFFSET (bytes into the record), _<k>_SIZE (bytes)
     and, for int8, _<k>_SCALE / _<k>_ZERO_POINT (also without <k> for the first one)."""
-    from sbtf.micro.codegen import _c_float
+    from sbtf.micro.codegen.templates import c_float
 
     lines = []
     for role, ios in (("INPUT", inputs), ("OUTPUT", outputs)):
@@ -158,7 +158,7 @@ def c_defines(inputs: list[ModelIO], outputs: list[ModelIO]) -> str:
             lines.append(f"#define {p}_SIZE {io.nbytes}")
             if io.scale is not None:
                 for q in [p] + ([f"SBTF_MODEL_{role}"] if k == 0 else []):
-                    lines.append(f"#define {q}_SCALE {_c_float(io.scale)}")
+                    lines.append(f"#define {q}_SCALE {c_float(io.scale)}")
                     lines.append(f"#define {q}_ZERO_POINT {io.zero_point}")
     return "\n".join(lines) + "\n"
 
