@@ -2,10 +2,11 @@
 operator's Prepare from the tensors' scales and the operator's options.
 
 QuantizeMultiplier, the fused-activation clamp, SAME/VALID output sizes and padding, and the
-per-operator multipliers of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD, MEAN, QUANTIZE and
-SOFTMAX's lookup table. Used by the NumPy reference (`reference`), the validator, the host op,
-the code generator (`sbtf.micro.codegen`) and the C test-data scripts; the per-element
-arithmetic that runs in Eval (MultiplyByQuantizedMultiplier) is in `reference`.
+per-operator multipliers of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD / SUB, MUL, MEAN,
+QUANTIZE, the lookup tables of SOFTMAX, LOGISTIC and DEQUANTIZE, and the 4-D broadcast and
+permutation of binary operators and TRANSPOSE. Used by the NumPy reference (`reference`), the
+validator, the host op, the code generator (`sbtf.micro.codegen`) and the C test-data scripts;
+the per-element arithmetic that runs in Eval (MultiplyByQuantizedMultiplier) is in `reference`.
 """
 from __future__ import annotations
 
@@ -149,3 +150,66 @@ def _expf(x: float) -> float:
 
 
 _LIBM_EXPF = None
+
+
+def _round_half_away_f32(x: np.float32) -> np.float32:
+    """std::round on a float32."""
+    return np.float32(np.sign(x) * np.floor(np.abs(x) + np.float32(0.5)))
+
+
+def logistic_table(input_scale, input_zero_point: int, output_scale,
+                   output_zero_point: int) -> np.ndarray:
+    """int8 LOGISTIC's 256 outputs, table[v + 128]: TFLite's LUTPopulate (what the interpreter
+    evaluates for int8, also with BUILTIN_REF) of 1 / (1 + expf(-x)), each step in float32 with
+    the C library's expf."""
+    s_in, inverse = np.float32(input_scale), np.float32(1) / np.float32(output_scale)
+    table = np.empty(256, np.int8)
+    for v in range(-128, 128):
+        x = np.float32(s_in * np.float32(v - input_zero_point))
+        y = np.float32(1) / (np.float32(1) + np.float32(_expf(float(-x))))
+        q = _round_half_away_f32(np.float32(y * inverse)) + np.float32(output_zero_point)
+        table[v + 128] = max(-128, min(127, int(q)))
+    return table
+
+
+def dequantize_table(scale, zero_point: int) -> np.ndarray:
+    """DEQUANTIZE int8 -> float32's 256 outputs, table[v + 128] = (float)((double)scale * (v -
+    zp)) (reference_ops::Dequantize)."""
+    v = np.arange(-128, 128, dtype=np.float64)
+    return (float(np.float32(scale)) * (v - zero_point)).astype(np.float32)
+
+
+def mul_multiplier(input1_scale, input2_scale, output_scale) -> tuple[int, int]:
+    """mul.cc Prepare (int8): QuantizeMultiplier(s1 * s2 / s_out) in double."""
+    return quantize_multiplier(float(np.float32(input1_scale)) * float(np.float32(input2_scale))
+                               / float(np.float32(output_scale)))
+
+
+def broadcast_strides(shape1, shape2, out_shape):
+    """TFLite's 4-D broadcast of a binary operator's inputs onto its output: (dims, strides1,
+    strides2), the output shape extended to 4-D and each input's element strides along it (0
+    where the input has extent 1). ValueError when an extent is neither 1 nor the output's."""
+    def ext(s):
+        s = tuple(int(d) for d in s)
+        if len(s) > 4:
+            raise ValueError(f"rank {len(s)} > 4 is not supported")
+        return (1,) * (4 - len(s)) + s
+
+    out = ext(out_shape)
+    strides = []
+    for shape in (shape1, shape2):
+        s = ext(shape)
+        if any(s[a] not in (1, out[a]) for a in range(4)):
+            raise ValueError(f"shape {list(shape)} does not broadcast to {list(out_shape)}")
+        dense = [int(np.prod(s[a + 1:], dtype=np.int64)) for a in range(4)]
+        strides.append([0 if s[a] == 1 and out[a] > 1 else dense[a] for a in range(4)])
+    return list(out), strides[0], strides[1]
+
+
+def transpose_perm(perm, rank: int) -> list[int]:
+    """A TRANSPOSE permutation of rank <= 4 extended to 4-D (leading axes stay in place)."""
+    perm = [int(p) for p in perm]
+    if rank > 4 or sorted(perm) != list(range(rank)):
+        raise ValueError(f"permutation {perm} is not one of {rank} axes (rank <= 4)")
+    lead = 4 - rank
+    return list(range(lead)) + [p + lead for p in perm]

@@ -31,6 +31,17 @@
 #define sbtf_rt_clamp_ok sbtf_clamp_ok
 #define sbtf_rt_offsets_ok sbtf_offsets_ok
 
+/* std::round (half away from zero) on a float, without libm (SOFTMAX, QUANTIZE float32);
+   |x| >= 2^23 is already an integer. */
+static inline float sbtf_rt_round_half_away_f32(float x) {
+  if (!(x > -8388608.0f && x < 8388608.0f)) return x;
+  const float t = (float)(int32_t)x; /* truncation toward zero, exact here */
+  const float frac = x - t;          /* exact */
+  if (frac >= 0.5f) return t + 1.0f;
+  if (frac <= -0.5f) return t - 1.0f;
+  return t;
+}
+
 /* ---- argument checks ---- */
 
 static inline int sbtf_rt_dims_ok(const sbtf_dims *d) {

@@ -239,15 +239,6 @@ sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *
 
 /* ---- SOFTMAX: optimized_ops::Softmax(int8) with PopulateSoftmaxLookupTable's float table ---- */
 
-/* std::round (half away from zero) for floats of moderate magnitude, without libm. */
-static float round_half_away(float x) {
-  const float t = (float)(int32_t)x; /* truncation toward zero, exact for |x| < 2^31 */
-  const float frac = x - t;          /* exact */
-  if (frac >= 0.5f) return t + 1.0f;
-  if (frac <= -0.5f) return t - 1.0f;
-  return t;
-}
-
 sbtf_status sbtf_rt_softmax_s8(const sbtf_rt_softmax_params *params, int32_t rows, int32_t depth,
                                const int8_t *input, int8_t *output) {
   if (params == NULL || params->table == NULL || input == NULL || output == NULL)
@@ -268,7 +259,7 @@ sbtf_status sbtf_rt_softmax_s8(const sbtf_rt_softmax_params *params, int32_t row
     const float inv_sum_exp = 1.0f / (sum_exp * params->output_scale);
     for (int32_t c = 0; c < depth; ++c) {
       const float prob_rescaled = table_offset[in[c]] * inv_sum_exp;
-      const int32_t q = (int32_t)round_half_away(prob_rescaled) + params->output_zero_point;
+      const int32_t q = (int32_t)sbtf_rt_round_half_away_f32(prob_rescaled) + params->output_zero_point;
       out[c] = (int8_t)sbtf_rt_clamp(q, -128, 127);
     }
   }

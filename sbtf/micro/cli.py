@@ -34,28 +34,33 @@ def _read_model(path: str) -> bytes:
     return p.read_bytes()
 
 
-def _load_inputs(path: str | None, gen, seed: int = 0) -> np.ndarray:
-    """int8 [N, input_size] from a .npy of shape [N, *model_input_shape[1:]] (sbtf.batch): int8
-    as is, float quantized with the model's input scale / zero point; none given: one random
-    int8 input. BadInputError (exit code 2) for anything else."""
-    from sbtf.batch import BadInputError, as_batch
-    from sbtf.micro import runtime
+def _load_inputs(paths: list[str] | None, gen, seed: int = 0) -> np.ndarray:
+    """The input records (int8 [N, record bytes], sbtf.micro.model_io) from one .npy per model
+    input, in model order, each [N, *input_shape[1:]] (sbtf.batch): int8 inputs take int8 as
+    is or float (quantized with the input's scale / zero point), float32 inputs take float.
+    None given: one random input. BadInputError (exit code 2) for anything else."""
+    from sbtf.batch import BadInputError
+    from sbtf.micro import model_io
 
-    if path is None:
+    if not paths:
         rng = np.random.default_rng(seed)
-        return rng.integers(-128, 128, size=(1, gen.input_size)).astype(np.int8)
-    try:
-        x = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise BadInputError(f"{path}: cannot read a .npy array: {exc}") from exc
-    if not isinstance(x, np.ndarray) or not (x.dtype == np.int8
-                                             or np.issubdtype(x.dtype, np.floating)):
-        raise BadInputError(f"{path}: inputs must be int8 (quantized) or float, got "
-                            f"{getattr(x, 'dtype', type(x).__name__)}")
-    x = as_batch(x, gen.input_shape, f"{path}: inputs")
-    if x.dtype != np.int8:
-        x = runtime.quantize_inputs(x, gen.input_scale, gen.input_zero_point)
-    return x.reshape(len(x), gen.input_size)
+        xs = [rng.integers(-128, 128, size=(1, *io.shape[1:])).astype(io.dtype)
+              if io.dtype != np.float32 else rng.normal(size=(1, *io.shape[1:]))
+              for io in gen.inputs]
+        return model_io.pack(gen.inputs, xs)
+    xs = []
+    for path in paths:
+        try:
+            x = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise BadInputError(f"{path}: cannot read a .npy array: {exc}") from exc
+        if not isinstance(x, np.ndarray) or not (np.issubdtype(x.dtype, np.integer)
+                                                 or np.issubdtype(x.dtype, np.floating)):
+            raise BadInputError(f"{path}: inputs must be int8 (quantized) or float, got "
+                                f"{getattr(x, 'dtype', type(x).__name__)}")
+        xs.append(x)
+    return model_io.pack(gen.inputs, xs if len(xs) > 1 else xs[0],
+                         what=f"{', '.join(paths)}: inputs")
 
 
 def _memory_lines(memory, board: str) -> list[str]:
@@ -80,17 +85,25 @@ def _memory_lines(memory, board: str) -> list[str]:
     return lines
 
 
-def _print_run(args, out: np.ndarray | None, instructions: int, via: str = "") -> None:
-    """A run's outputs (saved with --output, else the first rows printed; None: a build's
-    sizing run, no outputs to show) and its instruction count."""
+def _print_run(args, out, instructions: int, via: str = "") -> None:
+    """A run's outputs (an array, or a list for several model outputs; saved with --output,
+    else the first rows printed; None: a build's sizing run, no outputs to show) and its
+    instruction count."""
     if out is not None:
+        outs = out if isinstance(out, list) else [out]
         if args.output:
-            np.save(args.output, out)
-        print(f"{args.board}: {len(out)} inference(s){via}, outputs int8 {list(out.shape)}"
+            if len(outs) == 1:
+                np.save(args.output, outs[0])
+            else:
+                np.savez(args.output, **{f"output{k}": y for k, y in enumerate(outs)})
+        shapes = ", ".join(f"{y.dtype} {list(y.shape)}" for y in outs)
+        print(f"{args.board}: {len(outs[0])} inference(s){via}, outputs {shapes}"
               + (f" -> {args.output}" if args.output else ""))
         if not args.output:
-            for i, row in enumerate(out[:8]):
-                print(f"  [{i}] {row.reshape(-1).tolist()}")
+            for k, y in enumerate(outs):
+                for i, row in enumerate(y[:8]):
+                    label = f"[{i}]" if len(outs) == 1 else f"output {k} [{i}]"
+                    print(f"  {label} {row.reshape(-1).tolist()}")
     print(f"instructions per inference: {instructions} (exact, -icount shift=0)")
 
 
@@ -184,9 +197,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("run", help="build firmware and run it under QEMU")
     p.add_argument("model")
     p.add_argument("--board", required=True, choices=QEMU_BOARDS)
-    p.add_argument("--input", help=".npy batch of inputs [N, *model input shape[1:]] (int8, or "
-                   "float to quantize)")
-    p.add_argument("--output", help="write the int8 outputs to this .npy")
+    p.add_argument("--input", action="append", help=".npy batch of inputs [N, *model input "
+                   "shape[1:]] (int8, or float to quantize); once per model input, in order")
+    p.add_argument("--output", help="write the outputs to this .npy (.npz with output0, "
+                   "output1, ... for several model outputs)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     p.add_argument(*RUNTIME_ARG, **RUNTIME_KW)
     p.set_defaults(fn=cmd_run)
@@ -194,8 +208,8 @@ def main(argv=None) -> int:
     p.add_argument("model")
     p.add_argument("--board", required=True, choices=list(boards.BOARDS))
     p.add_argument("-o", "--out", required=True, help="firmware .elf path")
-    p.add_argument("--input", help=".npy batch of inputs [N, *model input shape[1:]] compiled "
-                   "into the image")
+    p.add_argument("--input", action="append", help=".npy batch of inputs [N, *model input "
+                   "shape[1:]] compiled into the image; once per model input, in order")
     p.add_argument(*RUNTIME_ARG, **RUNTIME_KW)
     p.set_defaults(fn=cmd_build)
     args = parser.parse_args(argv)

@@ -1,6 +1,7 @@
 """Host references for sbtf's runtime: TFLite's interpreter with its reference kernels.
 
     y = run_reference(tflite_bytes, x_int8)      # int8 [N, *output_shape], OpResolverType.BUILTIN_REF
+    ys = run_reference(tflite_bytes, [x0, x1])   # several inputs / outputs: lists
     y = run_sbtf_interpreter(sbtf_tflite, x_int8)  # sbtf.Interpreter (sbtf delegate + BUILTIN_REF)
     tflite = int8_tflite(keras_model, calibration_data)
 
@@ -37,9 +38,10 @@ def input_quantization(tflite: bytes) -> tuple[float, int]:
     return float(tfm.scales(tensor)[0]), int(tfm.zero_points(tensor)[0])
 
 
-def run_reference(tflite: bytes, x_int8) -> np.ndarray:
-    """Run a batch (int8 [N, *input_shape[1:]], sbtf.batch) one input at a time; int8
-    [N, *out_shape]."""
+def run_reference(tflite: bytes, x_int8):
+    """Run a batch (int8 [N, *input_shape[1:]], sbtf.batch; float for a float32 input; a list
+    of batches for several inputs) one input at a time; [N, *out_shape] (a list for several
+    outputs)."""
     return _run_batch(_interpreter(tflite), x_int8)
 
 
@@ -54,18 +56,28 @@ def run_sbtf_interpreter(tflite: bytes, x_int8) -> np.ndarray:
     return _run_batch(it, x_int8)
 
 
-def _run_batch(it, x_int8) -> np.ndarray:
+def _run_batch(it, xs):
+    """xs: one batch [N, *input_shape[1:]] (sbtf.batch) per model input (an array for one input,
+    else a list in model order), cast to each input's dtype. Returns one [N, *output_shape[1:]]
+    array per output (the array alone for a one-output model)."""
     from sbtf.batch import as_batch
 
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    x = as_batch(np.asarray(x_int8, np.int8), inp["shape"])
-    outputs = []
-    for xi in x:
-        it.set_tensor(inp["index"], xi)
+    ins, outs = it.get_input_details(), it.get_output_details()
+    if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)):
+        xs = [xs]
+    if len(xs) != len(ins):
+        raise ValueError(f"{len(xs)} input batch(es) for a model with {len(ins)} input(s)")
+    xs = [as_batch(np.asarray(x, d["dtype"]), d["shape"]) for x, d in zip(xs, ins)]
+    ys = [[] for _ in outs]
+    for i in range(len(xs[0])):
+        for x, d in zip(xs, ins):
+            it.set_tensor(d["index"], x[i])
         it.invoke()
-        outputs.append(it.get_tensor(out["index"]).copy())
-    y = np.stack(outputs)
-    return y.reshape((len(x), *y.shape[2:])) if y.shape[1] == 1 else y
+        for y, d in zip(ys, outs):
+            y.append(it.get_tensor(d["index"]).copy())
+    ys = [np.stack(y) for y in ys]
+    ys = [y.reshape((len(y), *y.shape[2:])) if y.ndim > 1 and y.shape[1] == 1 else y for y in ys]
+    return ys[0] if len(ys) == 1 else ys
 
 
 def int8_tflite(model, calibration) -> bytes:

@@ -2,6 +2,7 @@
 
     res = run_model(tflite_bytes, "mps2-an386", x_int8)     # x_int8: [N, *input_shape]
     res.outputs          # int8 [N, *output_shape], bit-exact with TFLite's reference kernels
+    run_model(tflite_bytes, board, [x0, x1]).outputs        # several inputs / outputs: lists
     res.instructions     # per inference (exact: SysTick under -icount shift=0)
     res.memory           # flash / RAM figures of the firmware
 
@@ -22,6 +23,7 @@ from sbtf.micro import boards as _boards
 from sbtf.micro import build as _build
 from sbtf.micro import cache as _cache
 from sbtf.micro import codegen as _codegen
+from sbtf.micro import model_io as _model_io
 from sbtf.micro import qemu as _qemu
 from sbtf.micro import source_dir
 
@@ -60,18 +62,16 @@ def runtime_dir() -> Path:
 
 def runtime_sources() -> list[Path]:
     """The runtime's operator library (without a main)."""
-    return [runtime_dir() / "sbtf_rt_ops.c", runtime_dir() / "sbtf_rt_conv.c"]
+    return [runtime_dir() / name for name in (
+        "sbtf_rt_ops.c", "sbtf_rt_conv.c", "sbtf_rt_elementwise.c")]
 
 
-def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Float inputs -> int8 exactly as TFLite's QUANTIZE (round half away from zero, clamp)."""
-    q = np.asarray(x, np.float32) / np.float32(scale)
-    q = np.where(q >= 0, np.floor(q + 0.5), np.ceil(q - 0.5)) + zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
+quantize_inputs = _model_io.quantize  # float -> int8 exactly as TFLite's QUANTIZE
 
 
 def inputs_header(x: np.ndarray, input_size: int) -> str:
-    """The generated `sbtf_inputs.h`: a batch of int8 inputs as one const array."""
+    """The generated `sbtf_inputs.h`: a batch of input records (int8 [N, record bytes],
+    sbtf.micro.model_io) as one const array."""
     x = np.asarray(x)
     if x.dtype != np.int8:
         raise ValueError(f"inputs must be int8 (quantized), got {x.dtype}")
@@ -150,7 +150,7 @@ class Firmware:
 @dataclass
 class ModelRun:
     target: str
-    outputs: np.ndarray  # int8 [N, *output_shape]
+    outputs: np.ndarray | list  # [N, *output_shape] in the output's dtype; a list for several
     instructions: list[int]
     memory: Memory | None
     scratch_needed: int
@@ -189,14 +189,24 @@ def _section_size(elf, name: str) -> int:
     return 0
 
 
-def _prepare(tflite: bytes, x_int8: np.ndarray, out_dir: Path, source: str,
+def _records(gen: _codegen.GeneratedModel, x, source: str) -> np.ndarray:
+    """int8 [N, record bytes]: `x` packed (model_io.pack: an array per model input), or `x` as is
+    when it already is int8 records; a model with one int8 input takes any int8 array of whole
+    inputs (e.g. flattened rows)."""
+    one_int8 = len(gen.inputs) == 1 and gen.inputs[0].dtype == np.int8
+    if isinstance(x, np.ndarray) and x.dtype == np.int8 and (
+            one_int8 or (x.ndim == 2 and x.shape[1] == gen.input_size)):
+        if x.size == 0 or x.size % gen.input_size:
+            raise ValueError(f"{source}: inputs of shape {x.shape} are not a batch of model "
+                             f"inputs {list(gen.input_shape)} ({gen.input_size} values each)")
+        return x.reshape(-1, gen.input_size)
+    return _model_io.pack(gen.inputs, x)
+
+
+def _prepare(tflite: bytes, x_int8, out_dir: Path, source: str,
              scratch_bytes: int | None = None):
     gen = _codegen.generate(tflite, source=source, scratch_bytes=scratch_bytes)
-    x = np.asarray(x_int8)
-    if x.size == 0 or x.size % gen.input_size:
-        raise ValueError(f"{source}: inputs of shape {x.shape} are not a batch of model inputs "
-                         f"{list(gen.input_shape)} ({gen.input_size} values each)")
-    x = x.reshape(-1, gen.input_size)
+    x = _records(gen, x_int8, source)
     out_dir.mkdir(parents=True, exist_ok=True)
     gen.write(out_dir)
     (out_dir / "sbtf_inputs.h").write_text(inputs_header(x, gen.input_size))
@@ -290,12 +300,17 @@ def _batch_shape(gen: _codegen.GeneratedModel):
     return shape[1:] if shape and shape[0] == 1 else shape
 
 
+def _parse_outputs(stdout: str, n: int, gen: _codegen.GeneratedModel, target: str):
+    """parse_output over the output records, unpacked (sbtf.micro.model_io) per model output."""
+    raw, instr, scratch, stack = parse_output(stdout, n, (gen.output_size,), target)
+    return _model_io.unpack(gen.outputs, raw), instr, scratch, stack
+
+
 def run_firmware(fw: Firmware, *, timeout: float = 300.0, icount: bool = True) -> ModelRun:
     res = _qemu.run(fw.board, fw.elf, timeout=timeout, icount=icount)
     if not res.ok:
         raise RuntimeError_(f"{res.error}\n{(res.stdout + res.stderr)[-2000:]}")
-    out, instr, scratch, stack = parse_output(res.stdout, fw.n_inputs, _batch_shape(fw.generated),
-                                              fw.board)
+    out, instr, scratch, stack = _parse_outputs(res.stdout, fw.n_inputs, fw.generated, fw.board)
     fw.memory.stack_used = stack
     return ModelRun(fw.board, out, instr, fw.memory, scratch, res.stdout, res.seconds)
 
@@ -307,15 +322,11 @@ MAX_BATCH_BYTES = 96 << 10
 
 def run_model(tflite: bytes, board: str, x_int8, *, timeout: float = 300.0, poison: bool = False,
               out_dir=None, source: str = "model") -> ModelRun:
-    """Build firmware with the batch `x_int8` ([N, *input_shape] int8) and run it under QEMU
-    (one boot per MAX_BATCH_BYTES of inputs); outputs int8 [N, *output_shape]."""
-    x = np.asarray(x_int8)
-    input_size = _codegen.generate(tflite, source=source).input_size
-    if x.size == 0 or x.size % input_size:
-        raise ValueError(f"{source}: inputs of shape {x.shape} are not a batch of model inputs "
-                         f"({input_size} values each)")
-    x = x.reshape(-1, input_size)
-    per_boot = max(1, MAX_BATCH_BYTES // input_size)
+    """Build firmware with the batch `x_int8` ([N, *input_shape] int8; float for a float32
+    input; a list of batches for several inputs) and run it under QEMU (one boot per
+    MAX_BATCH_BYTES of inputs); outputs [N, *output_shape] (a list for several outputs)."""
+    x = _records(_codegen.generate(tflite, source=source), x_int8, source)
+    per_boot = max(1, MAX_BATCH_BYTES // x.shape[1])
     runs = []
     for i, start in enumerate(range(0, len(x), per_boot)):
         chunk_dir = None
@@ -327,7 +338,9 @@ def run_model(tflite: bytes, board: str, x_int8, *, timeout: float = 300.0, pois
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
-    return ModelRun(first.target, np.concatenate([r.outputs for r in runs]),
+    outputs = ([np.concatenate(ys) for ys in zip(*(r.outputs for r in runs))]
+               if isinstance(first.outputs, list) else np.concatenate([r.outputs for r in runs]))
+    return ModelRun(first.target, outputs,
                     [n for r in runs for n in r.instructions], first.memory, first.scratch_needed,
                     "".join(r.stdout for r in runs), sum(r.seconds for r in runs))
 
@@ -340,7 +353,7 @@ def run_model_host(tflite: bytes, x_int8, *, poison: bool = False, sanitize: boo
     res = _qemu.run_host(exe, timeout=timeout)
     if not res.ok:
         raise RuntimeError_(f"{res.error}\n{(res.stdout + res.stderr)[-2000:]}")
-    out, instr, scratch, _ = parse_output(res.stdout, n, _batch_shape(gen), "host")
+    out, instr, scratch, _ = _parse_outputs(res.stdout, n, gen, "host")
     return ModelRun("host", out, instr, None, scratch, res.stdout, res.seconds)
 
 

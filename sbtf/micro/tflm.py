@@ -233,6 +233,11 @@ def run_model(tflite: bytes, target: str, x_int8, *, out_dir=None, timeout: floa
     codegen.generate result when the caller has it (it validates the model and gives the
     shapes)."""
     gen = generated or _codegen.generate(tflite, source=source)
+    if [io.dtype for io in gen.inputs + gen.outputs] != [np.int8, np.int8]:
+        raise ValueError(f"{source}: the TFLite Micro runner takes one int8 input and one int8 "
+                         "output; the model has inputs "
+                         f"{'; '.join(io.describe() for io in gen.inputs)} and outputs "
+                         f"{'; '.join(io.describe() for io in gen.outputs)} (sbtf's runtime runs it)")
     x = np.asarray(x_int8)
     if x.dtype != np.int8 or x.size == 0 or x.size % gen.input_size:
         raise ValueError(f"{source}: inputs must be an int8 batch of model inputs "

@@ -33,10 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from sbtf.micro import model_io
 from sbtf.micro.codegen.emitter import Emitter
-from sbtf.micro.codegen.graph import Graph, Operator, T, Tensor, UnsupportedModelError, load_graph
+from sbtf.micro.codegen.graph import Graph, Operator, Tensor, UnsupportedModelError, load_graph
 from sbtf.micro.codegen.operators import EMITTERS, SUPPORTED_OPS
 from sbtf.micro.codegen.planner import (
     ARENA_ALIGNMENT,
@@ -46,7 +45,7 @@ from sbtf.micro.codegen.planner import (
     plan_memory,
     poison_ranges,
 )
-from sbtf.micro.codegen.templates import HEADER, SOURCE, c_comment, c_float, scratch_expr
+from sbtf.micro.codegen.templates import HEADER, SOURCE, c_comment, scratch_expr
 
 __all__ = [
     "ARENA_ALIGNMENT",
@@ -73,19 +72,26 @@ class GeneratedModel:
     header: str  # sbtf_model.h
     plan: MemoryPlan
     graph: Graph
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    input_scale: float
-    input_zero_point: int
-    output_scale: float
-    output_zero_point: int
+    inputs: list[model_io.ModelIO]  # per model input, in order: one packed record (model_io)
+    outputs: list[model_io.ModelIO]
     weight_bytes: int  # constant data emitted (weights, masks, signs, biases, multipliers)
     scratch_expr: str  # C constant expression of SBTF_MODEL_SCRATCH_BYTES (the compiler evaluates it)
     op_counts: dict[str, int]
 
     @property
     def input_size(self) -> int:
-        return int(np.prod(self.input_shape))
+        """Bytes of an input record (every model input, sbtf.micro.model_io)."""
+        return model_io.record_bytes(self.inputs)
+
+    @property
+    def output_size(self) -> int:
+        return model_io.record_bytes(self.outputs)
+
+    # The first input and output (most models' only ones).
+    input_shape = property(lambda self: self.inputs[0].shape)
+    input_scale = property(lambda self: self.inputs[0].scale)
+    input_zero_point = property(lambda self: self.inputs[0].zero_point)
+    output_shape = property(lambda self: self.outputs[0].shape)
 
     def write(self, out_dir) -> tuple[Path, Path]:
         out = Path(out_dir)
@@ -99,9 +105,8 @@ class GeneratedModel:
         ops = ", ".join(f"{n} x{c}" for n, c in sorted(self.op_counts.items()))
         return (
             f"{len(self.graph.operators)} operators ({ops})\n"
-            f"input {list(self.input_shape)} int8 (scale {self.input_scale:.6g}, zero point "
-            f"{self.input_zero_point}); output {list(self.output_shape)} int8 (scale "
-            f"{self.output_scale:.6g}, zero point {self.output_zero_point})\n"
+            f"inputs {'; '.join(io.describe() for io in self.inputs)}\n"
+            f"outputs {'; '.join(io.describe() for io in self.outputs)}\n"
             f"constants {self.weight_bytes} bytes; arena {self.plan.arena_bytes} bytes (sum of all "
             f"activation tensors {self.plan.naive_bytes} bytes)\n"
             f"scratch SBTF_MODEL_SCRATCH_BYTES = {self.scratch_expr} (bytes, evaluated by the compiler)"
@@ -118,16 +123,8 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
     Raises UnsupportedModelError naming the operator and tensor for anything unsupported.
     """
     graph = load_graph(tflite, source)
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedModelError(
-            f"{source}: the runtime supports one input and one output, the model has "
-            f"{len(graph.inputs)} inputs and {len(graph.outputs)} outputs")
-    tin, tout = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
-    for t, role in ((tin, "input"), (tout, "output")):
-        if t.type != T.INT8 or t.scale.size != 1:
-            raise UnsupportedModelError(
-                f"{source}: model {role} {t.describe()} must be int8 with one scale (convert with "
-                "inference_input_type=tf.int8 and inference_output_type=tf.int8)")
+    ins = model_io.model_inputs(graph, UnsupportedModelError)
+    outs = model_io.model_outputs(graph, UnsupportedModelError)
     if not graph.operators:
         raise UnsupportedModelError(f"{source}: the model has no operators")
     unsupported = [f"{op.index} ({op.name})" for op in graph.operators if op.name not in SUPPORTED_OPS]
@@ -158,27 +155,21 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
             body.append(f"  SBTF_MODEL_POISON_RANGE({off}, {n});")
     scratch = (scratch_expr(em.scratch_shapes, em.scratch_terms) if scratch_bytes is None
                else str(int(scratch_bytes)))
-    in_off, out_off = plan.offset(tin.index), plan.offset(tout.index)
     poison_input = "\n".join(f"  SBTF_MODEL_POISON_RANGE({o}, {n});" for o, n in poison_ranges(plan, -1))
-    header = HEADER.format(
-        n_ops=n_ops, in_size=tin.size, out_size=tout.size, arena=plan.arena_bytes,
-        naive=plan.naive_bytes, scratch=scratch,
-        in_scale=c_float(tin.scale[0]), in_zp=int(tin.zero_point[0]),
-        out_scale=c_float(tout.scale[0]), out_zp=int(tout.zero_point[0]),
-        in_shape=list(tin.shape), out_shape=list(tout.shape),
-    )
+    header = HEADER.format(n_ops=n_ops, arena=plan.arena_bytes, naive=plan.naive_bytes,
+                           scratch=scratch, io=model_io.c_defines(ins, outs))
     scratch_check = "\n".join(
         f"  need = {expr};\n  if (need < 0) return need;\n  if (need > max) max = need;"
         for expr in em.scratch_ops)
     source_c = SOURCE.format(
-        source=c_comment(source), decls="\n".join(em.decls), body="\n".join(body), in_off=in_off,
-        out_off=out_off, poison_input=poison_input, arena_total=plan.arena_bytes,
+        source=c_comment(source), decls="\n".join(em.decls), body="\n".join(body),
+        copy_in=model_io.c_copies(ins, plan.offset, "in"),
+        copy_out=model_io.c_copies(outs, plan.offset, "out"),
+        poison_input=poison_input, arena_total=plan.arena_bytes,
         scratch_check=scratch_check or "  (void)need;",
     )
     return GeneratedModel(
-        source=source_c, header=header, plan=plan, graph=graph, input_shape=tin.shape,
-        output_shape=tout.shape, input_scale=float(tin.scale[0]),
-        input_zero_point=int(tin.zero_point[0]), output_scale=float(tout.scale[0]),
-        output_zero_point=int(tout.zero_point[0]), weight_bytes=em.weight_bytes,
+        source=source_c, header=header, plan=plan, graph=graph, inputs=ins, outputs=outs,
+        weight_bytes=em.weight_bytes,
         scratch_expr=scratch, op_counts=op_counts,
     )

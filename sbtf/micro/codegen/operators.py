@@ -18,7 +18,7 @@ import numpy as np
 from sbtf.converters import tflite_math
 from sbtf.micro.codegen.emitter import Emitter, dims4
 from sbtf.micro.codegen.graph import Operator, T
-from sbtf.micro.codegen.templates import c_comment, c_float
+from sbtf.micro.codegen.templates import c_array, c_comment, c_float
 
 EMITTERS: dict[str, Callable[[Emitter, Operator], None]] = {}
 
@@ -247,10 +247,12 @@ def emit_pad(em: Emitter, op: Operator):
 
 @emits("QUANTIZE")
 def emit_quantize(em: Emitter, op: Operator):
+    """int8 -> int8 (Requantize), or float32 -> int8 (a model's float input)."""
     x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    if x.type == T.FLOAT32:
+        return _quantize_float(em, op)
     if x.type != T.INT8:
-        em.fail(op, f"input {x.describe()} is {x.type_name}: only int8 -> int8 requantization "
-                    "runs on the board (give the model int8 input and output)")
+        em.fail(op, f"input {x.describe()} is {x.type_name}: QUANTIZE takes int8 or float32")
     em.expect_int8(op, x, "input")
     em.expect_int8(op, y, "output")
     m, s = tflite_math.requantize_multiplier(em.sc(x), em.sc(y))
@@ -258,6 +260,144 @@ def emit_quantize(em: Emitter, op: Operator):
     em.decls.append(f"static const sbtf_rt_requant_params {name} = {{{em.zp(x)}, "
                     f"{em.zp(y)}, {m}, {s}}};\n")
     em.call(op, f"sbtf_rt_requantize_s8(&{name}, {x.size}, {em.act(x)}, {em.act(y)})")
+
+
+def _unary(em: Emitter, op: Operator):
+    """Input and output of an elementwise operator, of equal sizes."""
+    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    if x.size != y.size:
+        em.fail(op, f"output {y.describe()} size differs from input {x.describe()}")
+    return x, y
+
+
+def _quantize_float(em: Emitter, op: Operator):
+    x, y = _unary(em, op)
+    em.expect_int8(op, y, "output")
+    if x.data is not None:
+        em.fail(op, f"input {x.describe()} must not be constant")
+    em.call(op, f"sbtf_rt_quantize_f32_s8({c_float(em.sc(y))}, {em.zp(y)}, {x.size}, "
+                f"(const float *){em.act(x)}, {em.act(y)})")
+
+
+@emits("DEQUANTIZE")
+def emit_dequantize(em: Emitter, op: Operator):
+    """int8 -> float32 (a model's float output), by the 256 values as a table."""
+    x, y = _unary(em, op)
+    em.expect_int8(op, x, "input")
+    if y.type != T.FLOAT32:
+        em.fail(op, f"output {y.describe()} is {y.type_name}: only int8 -> float32 is supported")
+    table = tflite_math.dequantize_table(em.sc(x), em.zp(x))
+    name = f"op{op.index}_table"
+    em.decls.append(f"static const float {name}[256] = {{\n" + "\n".join(
+        "  " + ", ".join(c_float(v) for v in table[i:i + 8]) + "," for i in range(0, 256, 8))
+        + "\n};\n")
+    em.weight_bytes += 256 * 4
+    em.call(op, f"sbtf_rt_dequantize_s8_f32({name}, {x.size}, {em.ptr(op, x, 'input')}, "
+                f"(float *){em.act(y)})")
+
+
+@emits("LOGISTIC")
+def emit_logistic(em: Emitter, op: Operator):
+    x, y = _unary(em, op)
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    if em.zp(y) != -128 or np.float32(em.sc(y)) != np.float32(1.0 / 256):
+        em.fail(op, f"output {y.describe()} must have scale 1/256 and zero point -128")
+    name = f"op{op.index}_table"
+    em.decls.append(c_array("int8_t", name, tflite_math.logistic_table(
+        em.sc(x), em.zp(x), em.sc(y), em.zp(y))))
+    em.weight_bytes += 256
+    em.call(op, f"sbtf_rt_lut_s8({name}, {x.size}, {em.ptr(op, x, 'input')}, {em.act(y)})")
+
+
+def _binary(em: Emitter, op: Operator):
+    """MUL / SUB: int8 inputs and output, the broadcast as a declared sbtf_rt_broadcast, the
+    activation clamp and the call's arguments after the params."""
+    a, b, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
+    for t, role in ((a, "input 1"), (b, "input 2"), (y, "output")):
+        em.expect_int8(op, t, role)
+    try:
+        dims, st1, st2 = tflite_math.broadcast_strides(a.shape, b.shape, y.shape)
+    except ValueError as exc:
+        em.fail(op, str(exc))
+    if int(np.prod(dims)) != y.size:
+        em.fail(op, f"output {y.describe()} is not the broadcast of {list(a.shape)} and "
+                    f"{list(b.shape)}")
+    name = f"op{op.index}_bc"
+    em.decls.append(f"static const sbtf_rt_broadcast {name} = {{{{{', '.join(map(str, dims))}}}, "
+                    f"{{{', '.join(map(str, st1))}}}, {{{', '.join(map(str, st2))}}}}};\n")
+    act = getattr(op.options, "fusedActivationFunction", 0) if op.options is not None else 0
+    lo, hi = em.activation(op, act, y)
+    args = (f"&{name}, {a.size}, {em.ptr(op, a, 'input 1')}, {b.size}, "
+            f"{em.ptr(op, b, 'input 2')}, {em.act(y)}")
+    return a, b, y, lo, hi, args
+
+
+@emits("MUL")
+def emit_mul(em: Emitter, op: Operator):
+    a, b, y, lo, hi, args = _binary(em, op)
+    try:
+        m, s = tflite_math.mul_multiplier(em.sc(a), em.sc(b), em.sc(y))
+    except ValueError as exc:
+        em.fail(op, f"MUL {exc}")
+    name = f"op{op.index}_params"
+    em.decls.append(f"static const sbtf_rt_mul_params {name} = {{{-em.zp(a)}, {-em.zp(b)}, "
+                    f"{em.zp(y)}, {m}, {s}, {lo}, {hi}}};\n")
+    em.call(op, f"sbtf_rt_mul_s8(&{name}, {args})")
+
+
+@emits("SUB")
+def emit_sub(em: Emitter, op: Operator):
+    a, b, y, lo, hi, args = _binary(em, op)
+    (m1, sh1), (m2, sh2), (mo, sho) = tflite_math.add_multipliers(em.sc(a), em.sc(b), em.sc(y))
+    if max(sh1, sh2, sho) > 0:
+        em.fail(op, "SUB requantization multiplier >= 1 (output scale too small)")
+    name = f"op{op.index}_params"
+    em.decls.append(
+        f"static const sbtf_rt_add_params {name} = {{{-em.zp(a)}, {-em.zp(b)}, {em.zp(y)}, "
+        f"{tflite_math.ADD_LEFT_SHIFT}, {m1}, {sh1}, {m2}, {sh2}, {mo}, {sho}, {lo}, {hi}}};\n")
+    em.call(op, f"sbtf_rt_sub_s8(&{name}, {args})")
+
+
+@emits("TRANSPOSE")
+def emit_transpose(em: Emitter, op: Operator):
+    x, p, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    if em.zp(x) != em.zp(y) or em.sc(x) != em.sc(y):
+        em.fail(op, "input and output quantization differ (TFLite requires them equal)")
+    if p.data is None or p.type != T.INT32:
+        em.fail(op, "the permutation must be a constant INT32 tensor")
+    raw = np.asarray(p.data).reshape(-1).tolist()
+    try:
+        perm = tflite_math.transpose_perm(raw, len(x.shape))
+    except ValueError as exc:
+        em.fail(op, str(exc))
+    in4 = dims4(x.shape, em.g.where(op))
+    if tuple(in4[a] for a in perm)[4 - len(y.shape):] != tuple(y.shape) or len(y.shape) > 4:
+        em.fail(op, f"output {y.describe()} is not input {list(x.shape)} permuted by {raw}")
+    name = f"op{op.index}"
+    em.decls.append(f"static const int32_t {name}_in[4] = {{{', '.join(map(str, in4))}}};\n"
+                    f"static const int32_t {name}_perm[4] = {{{', '.join(map(str, perm))}}};\n")
+    em.call(op, f"sbtf_rt_transpose_s8({name}_in, {name}_perm, {em.ptr(op, x, 'input')}, "
+                f"{em.act(y)})")
+
+
+# CAST's element types: sbtf_rt_type in C uses TFLite's TensorType numbers.
+CAST_TYPES = (T.FLOAT32, T.INT32, T.INT16, T.INT8, T.UINT8)
+
+
+@emits("CAST")
+def emit_cast(em: Emitter, op: Operator):
+    x, y = _unary(em, op)
+    for t, role in ((x, "input"), (y, "output")):
+        if t.type not in CAST_TYPES:
+            em.fail(op, f"{role} {t.describe()} is {t.type_name}: CAST takes FLOAT32, INT32, "
+                        "INT16, INT8 and UINT8")
+    if x.data is not None:
+        em.fail(op, f"input {x.describe()} must not be constant")
+    em.call(op, f"sbtf_rt_cast((sbtf_rt_type){x.type}, (sbtf_rt_type){y.type}, {x.size}, "
+                f"{em.act(x)}, {em.act(y)})")
 
 
 # ---- sbtf custom ops (docs/op_spec.md)

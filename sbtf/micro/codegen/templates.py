@@ -80,20 +80,16 @@ extern "C" {{
 #endif
 
 #define SBTF_MODEL_NUM_OPS {n_ops}
-#define SBTF_MODEL_INPUT_SIZE {in_size}   /* int8 {in_shape} */
-#define SBTF_MODEL_OUTPUT_SIZE {out_size} /* int8 {out_shape} */
-#define SBTF_MODEL_INPUT_SCALE {in_scale}
-#define SBTF_MODEL_INPUT_ZERO_POINT {in_zp}
-#define SBTF_MODEL_OUTPUT_SCALE {out_scale}
-#define SBTF_MODEL_OUTPUT_ZERO_POINT {out_zp}
-/* One arena holds every activation, placed by lifetime ({naive} bytes if each had its own). */
+{io}/* One arena holds every activation, placed by lifetime ({naive} bytes if each had its own). */
 #define SBTF_MODEL_ARENA_SIZE {arena}
 #ifndef SBTF_MODEL_SCRATCH_BYTES
 #define SBTF_MODEL_SCRATCH_BYTES ({scratch})
 #endif
 
 /**
- * Run the model once: input int8 [SBTF_MODEL_INPUT_SIZE], output int8 [SBTF_MODEL_OUTPUT_SIZE].
+ * Run the model once on one input record of SBTF_MODEL_INPUT_SIZE bytes (every model input's
+ * bytes in order, input k at SBTF_MODEL_INPUT<k>_OFFSET) into one output record of
+ * SBTF_MODEL_OUTPUT_SIZE bytes (likewise).
  * Returns SBTF_OK, or the status of the first operator that failed (see sbtf_model_failed_op).
  */
 sbtf_status sbtf_model_invoke(const int8_t *input, int8_t *output);
@@ -175,10 +171,10 @@ sbtf_status sbtf_model_invoke(const int8_t *input, int8_t *output) {{
   sbtf_failed_op = -1;
   if (input == NULL || output == NULL) return SBTF_ERROR_NULL_ARGUMENT;
   SBTF_MODEL_POISON_RANGE(0, {arena_total});
-  memcpy(sbtf_arena + {in_off}, input, SBTF_MODEL_INPUT_SIZE);
+{copy_in}
 {poison_input}
 {body}
-  memcpy(output, sbtf_arena + {out_off}, SBTF_MODEL_OUTPUT_SIZE);
+{copy_out}
   return st;
 }}
 """
