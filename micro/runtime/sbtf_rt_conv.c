@@ -101,11 +101,11 @@ ALWAYS_INLINE void matmul_row(const matmul *m, const int8_t *row, int8_t *out,
     if (single_rounding) {
       vstrwq_s32(acc, v);
       for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
-        acc[j] = sbtf_rt_mbqm_single(acc[j], mult[c + j], shift[c + j]);
+        acc[j] = sbtf_mbqm_single(acc[j], mult[c + j], shift[c + j]);
       }
       v = vldrwq_s32(acc);
     } else {
-      v = sbtf_rt_mbqm_x4(v, vldrwq_z_s32(mult + c, p), vldrwq_z_s32(shift + c, p));
+      v = sbtf_mbqm_x4(v, vldrwq_z_s32(mult + c, p), vldrwq_z_s32(shift + c, p));
     }
     v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, off), vdupq_n_s32(lo)), vdupq_n_s32(hi));
     vstrbq_p_s32(out + c, v, p);
@@ -158,14 +158,14 @@ ALWAYS_INLINE void dot_2x2(const int8_t *r0, const int8_t *r1, const int8_t *f0,
 /* full: [lo, hi] is the whole int8 range (no activation clamp), one SSAT on the DSP extension. */
 ALWAYS_INLINE int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t offset,
                                 int32_t lo, int32_t hi, int single_rounding, int full) {
-  const int32_t v = single_rounding ? sbtf_rt_mbqm_single(acc, mult, shift)
-                                    : sbtf_rt_mbqm(acc, mult, shift);
+  const int32_t v = single_rounding ? sbtf_mbqm_single(acc, mult, shift)
+                                    : sbtf_mbqm(acc, mult, shift);
 #if defined(SBTF_RT_DSP)
   if (full) return (int8_t)__ssat(v + offset, 8);
 #else
   (void)full;
 #endif
-  return (int8_t)sbtf_rt_clamp(v + offset, lo, hi);
+  return (int8_t)sbtf_clamp(v + offset, lo, hi);
 }
 
 /* acc[j] = Σ_i row[i] * f_j[i] for one row and four filters (a single row: FC, odd pixel). */
@@ -269,8 +269,8 @@ typedef struct {
 /* The parameter checks CONV_2D and DEPTHWISE_CONV_2D share (prepare time in TFLite's terms). */
 static int conv_params_ok(const sbtf_conv_params *p, const sbtf_quant_params *quant, int32_t c_out) {
   return p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1 &&
-         p->pad_h >= 0 && p->pad_w >= 0 && sbtf_rt_offsets_ok(p->input_offset, p->output_offset) &&
-         sbtf_rt_clamp_ok(p->activation_min, p->activation_max) && sbtf_rt_quant_ok(quant, c_out);
+         p->pad_h >= 0 && p->pad_w >= 0 && sbtf_offsets_ok(p->input_offset, p->output_offset) &&
+         sbtf_clamp_ok(p->activation_min, p->activation_max) && sbtf_rt_quant_ok(quant, c_out);
 }
 
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
@@ -384,8 +384,8 @@ sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
   if (batches < 1 || input_channels < 1 || output_channels < 1 ||
       input_channels > SBTF_MAX_FILTER_SIZE)
     return SBTF_ERROR_BAD_SHAPE;
-  if (!sbtf_rt_offsets_ok(params->input_offset, params->output_offset) ||
-      !sbtf_rt_clamp_ok(params->activation_min, params->activation_max) ||
+  if (!sbtf_offsets_ok(params->input_offset, params->output_offset) ||
+      !sbtf_clamp_ok(params->activation_min, params->activation_max) ||
       !sbtf_rt_quant_ok(quant, output_channels))
     return SBTF_ERROR_BAD_PARAM;
   const matmul m = {filter, folded_bias, quant, input_channels, output_channels,
@@ -422,7 +422,7 @@ typedef struct {
 } dw_output;
 
 ALWAYS_INLINE int8_t dw_requantize(const dw_output *o, int32_t c, int32_t acc) {
-  return (int8_t)sbtf_rt_clamp(sbtf_rt_mbqm(acc, o->mult[c], o->shift[c]) + o->offset, o->lo,
+  return (int8_t)sbtf_clamp(sbtf_mbqm(acc, o->mult[c], o->shift[c]) + o->offset, o->lo,
                                o->hi);
 }
 
@@ -452,14 +452,14 @@ ALWAYS_INLINE void dw_block4(const dw_taps *t, int32_t c, int32_t offset, const 
   const int32x4_t lo = vdupq_n_s32(o->lo), hi = vdupq_n_s32(o->hi);
   int32x4_t acc[4] = {a0, a1, a2, a3};
   for (int p = 0; p < pixels; ++p) {
-    const int32x4_t v = vaddq_n_s32(sbtf_rt_mbqm_x4(acc[p], m, s), o->offset);
+    const int32x4_t v = vaddq_n_s32(sbtf_mbqm_x4(acc[p], m, s), o->offset);
     vstrbq_s32(out + p * out_step + c, vminq_s32(vmaxq_s32(v, lo), hi));
   }
 }
 #else
-/* sbtf_rt_mbqm's shift-only form when every shift is a right shift (the usual case). */
+/* sbtf_mbqm's shift-only form when every shift is a right shift (the usual case). */
 ALWAYS_INLINE int8_t dw_requantize_right(const dw_output *o, int32_t c, int32_t acc) {
-  return (int8_t)sbtf_rt_clamp(sbtf_rt_mbqm_right(acc, o->mult[c], -o->shift[c] - 1) + o->offset,
+  return (int8_t)sbtf_clamp(sbtf_mbqm_right(acc, o->mult[c], -o->shift[c] - 1) + o->offset,
                                o->lo, o->hi);
 }
 

@@ -55,13 +55,13 @@ sbtf_status sbtf_rt_mul_s8(const sbtf_rt_mul_params *params, const sbtf_rt_broad
     return SBTF_ERROR_NULL_ARGUMENT;
   if (!broadcast_ok(bc, size1, size2)) return SBTF_ERROR_BAD_SHAPE;
   const sbtf_rt_mul_params p = *params; /* locals: int8 stores may alias the struct */
-  if (!sbtf_rt_offsets_ok(p.input1_offset, p.output_offset) ||
-      !sbtf_rt_offsets_ok(p.input2_offset, p.output_offset) || p.multiplier < 0 ||
-      p.shift < -31 || p.shift > 30 || !sbtf_rt_clamp_ok(p.activation_min, p.activation_max))
+  if (!sbtf_offsets_ok(p.input1_offset, p.output_offset) ||
+      !sbtf_offsets_ok(p.input2_offset, p.output_offset) || p.multiplier < 0 ||
+      p.shift < -31 || p.shift > 30 || !sbtf_clamp_ok(p.activation_min, p.activation_max))
     return SBTF_ERROR_BAD_PARAM;
   SBTF_RT_BROADCAST_LOOP(
       bc, input1, input2, output,
-      sbtf_rt_clamp(sbtf_rt_mbqm((x1 + p.input1_offset) * (x2 + p.input2_offset), p.multiplier,
+      sbtf_clamp(sbtf_mbqm((x1 + p.input1_offset) * (x2 + p.input2_offset), p.multiplier,
                                  p.shift) + p.output_offset,
                     p.activation_min, p.activation_max));
   return SBTF_OK;
@@ -70,7 +70,7 @@ sbtf_status sbtf_rt_mul_s8(const sbtf_rt_mul_params *params, const sbtf_rt_broad
 /* MultiplyByQuantizedMultiplierSmallerThanOneExp of ADD / SUB's input stage (shift <= 0). */
 static inline int32_t sub_rescale(int32_t x, int32_t offset, int32_t left_shift, int32_t m,
                                   int32_t s) {
-  return sbtf_rt_rounding_divide_by_pot(sbtf_rt_srdhm((offset + x) * (1 << left_shift), m), -s);
+  return sbtf_rounding_divide_by_pot(sbtf_srdhm((offset + x) * (1 << left_shift), m), -s);
 }
 
 static inline int32_t sub_one(const sbtf_rt_add_params *p, int32_t x1, int32_t x2) {
@@ -78,10 +78,10 @@ static inline int32_t sub_one(const sbtf_rt_add_params *p, int32_t x1, int32_t x
                                   p->input1_shift) -
                       sub_rescale(x2, p->input2_offset, p->left_shift, p->input2_multiplier,
                                   p->input2_shift);
-  const int32_t y = sbtf_rt_rounding_divide_by_pot(sbtf_rt_srdhm(raw, p->output_multiplier),
+  const int32_t y = sbtf_rounding_divide_by_pot(sbtf_srdhm(raw, p->output_multiplier),
                                                    -p->output_shift) +
                     p->output_offset;
-  return sbtf_rt_clamp(y, p->activation_min, p->activation_max);
+  return sbtf_clamp(y, p->activation_min, p->activation_max);
 }
 
 sbtf_status sbtf_rt_sub_s8(const sbtf_rt_add_params *params, const sbtf_rt_broadcast *bc,
@@ -94,9 +94,9 @@ sbtf_status sbtf_rt_sub_s8(const sbtf_rt_add_params *params, const sbtf_rt_broad
   if (p.left_shift < 0 || p.left_shift > 20 || p.input1_shift > 0 || p.input2_shift > 0 ||
       p.output_shift > 0 || p.input1_shift < -31 || p.input2_shift < -31 ||
       p.output_shift < -31 || p.input1_multiplier < 0 || p.input2_multiplier < 0 ||
-      p.output_multiplier < 0 || !sbtf_rt_offsets_ok(p.input1_offset, p.output_offset) ||
-      !sbtf_rt_offsets_ok(p.input2_offset, p.output_offset) ||
-      !sbtf_rt_clamp_ok(p.activation_min, p.activation_max))
+      p.output_multiplier < 0 || !sbtf_offsets_ok(p.input1_offset, p.output_offset) ||
+      !sbtf_offsets_ok(p.input2_offset, p.output_offset) ||
+      !sbtf_clamp_ok(p.activation_min, p.activation_max))
     return SBTF_ERROR_BAD_PARAM;
   SBTF_RT_BROADCAST_LOOP(bc, input1, input2, output, sub_one(&p, x1, x2));
   return SBTF_OK;
@@ -150,8 +150,8 @@ sbtf_status sbtf_rt_quantize_f32_s8(float scale, int32_t zero_point, int32_t siz
     const float q = input[i] / scale;
     /* NaN -> the zero point: f32_to_i32(NaN) is 0. Wide values saturate before adding zp. */
     int32_t v = f32_to_i32(sbtf_rt_round_half_away_f32(q));
-    v = sbtf_rt_clamp(v, -256, 256) + zero_point;
-    output[i] = (int8_t)sbtf_rt_clamp(v, -128, 127);
+    v = sbtf_clamp(v, -256, 256) + zero_point;
+    output[i] = (int8_t)sbtf_clamp(v, -128, 127);
   }
   return SBTF_OK;
 }

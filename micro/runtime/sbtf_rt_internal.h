@@ -18,19 +18,6 @@
 #define SBTF_RT_DSP 1
 #endif
 
-/* The operator files' names for the one copy of TFLite's arithmetic in sbtf_arith.h. */
-#define sbtf_rt_srdhm sbtf_srdhm
-#define sbtf_rt_srdhm_unsaturated sbtf_srdhm_unsaturated
-#define sbtf_rt_rounding_divide_by_pot sbtf_rounding_divide_by_pot
-#define sbtf_rt_mbqm_right sbtf_mbqm_right
-#define sbtf_rt_mbqm sbtf_mbqm
-#define sbtf_rt_mbqm_single sbtf_mbqm_single
-#define sbtf_rt_rounding_divide_by_pot_x4 sbtf_rounding_divide_by_pot_x4
-#define sbtf_rt_mbqm_x4 sbtf_mbqm_x4
-#define sbtf_rt_clamp sbtf_clamp
-#define sbtf_rt_clamp_ok sbtf_clamp_ok
-#define sbtf_rt_offsets_ok sbtf_offsets_ok
-
 /* std::round (half away from zero) on a float, without libm (SOFTMAX, QUANTIZE float32);
    |x| >= 2^23 is already an integer. */
 static inline float sbtf_rt_round_half_away_f32(float x) {

@@ -15,7 +15,7 @@
 #endif
 
 int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift) {
-  return sbtf_rt_mbqm(x, multiplier, shift);
+  return sbtf_mbqm(x, multiplier, shift);
 }
 
 /* ---- ADD: reference_integer_ops::AddElementwise ----
@@ -26,16 +26,16 @@ int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, 
 #if !defined(SBTF_RT_MVE)
 static int32_t add_rescale(int32_t x, int32_t offset, int32_t left_shift, int32_t m, int32_t s) {
   /* MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0, so no left shift. */
-  return sbtf_rt_rounding_divide_by_pot(sbtf_rt_srdhm((offset + x) * (1 << left_shift), m), -s);
+  return sbtf_rounding_divide_by_pot(sbtf_srdhm((offset + x) * (1 << left_shift), m), -s);
 }
 
 /* The output stage: rescale the sum of the two rescaled inputs. */
 static inline int8_t add_output(const sbtf_rt_add_params *p, int32_t sum) {
   /* p->output_multiplier >= 0: the high multiply never saturates. */
-  const int32_t raw = sbtf_rt_rounding_divide_by_pot(
-                          sbtf_rt_srdhm_unsaturated(sum, p->output_multiplier), -p->output_shift) +
+  const int32_t raw = sbtf_rounding_divide_by_pot(
+                          sbtf_srdhm_unsaturated(sum, p->output_multiplier), -p->output_shift) +
                       p->output_offset;
-  return (int8_t)sbtf_rt_clamp(raw, p->activation_min, p->activation_max);
+  return (int8_t)sbtf_clamp(raw, p->activation_min, p->activation_max);
 }
 
 static void add_run(const sbtf_rt_add_params *params, const int8_t *a, const int8_t *b,
@@ -57,14 +57,14 @@ static void add_table_run(const sbtf_rt_add_params *params, const int32_t *t1, c
     /* The usual case: a right shift and no activation clamp (one SSAT). */
     const int32_t m = p.output_multiplier, n1 = -p.output_shift - 1, off = p.output_offset;
     for (int32_t i = 0; i < n; ++i)
-      out[i] = (int8_t)__ssat(sbtf_rt_mbqm_right(t1[a[i]] + t2[b[i]], m, n1) + off, 8);
+      out[i] = (int8_t)__ssat(sbtf_mbqm_right(t1[a[i]] + t2[b[i]], m, n1) + off, 8);
     return;
   }
 #endif
   for (int32_t i = 0; i < n; ++i) out[i] = add_output(&p, t1[a[i]] + t2[b[i]]);
 }
 #else
-/* Helium: four elements per step, every stage as a vector (bit-exact, see sbtf_rt_mbqm_x4). */
+/* Helium: four elements per step, every stage as a vector (bit-exact, see sbtf_mbqm_x4). */
 static void add_run_x4(const sbtf_rt_add_params *params, const int8_t *a, const int8_t *b,
                        int8_t *out, int32_t n) {
   const sbtf_rt_add_params p = *params;
@@ -77,10 +77,10 @@ static void add_run_x4(const sbtf_rt_add_params *params, const int8_t *a, const 
     int32x4_t x2 = vaddq_n_s32(vldrbq_z_s32(b + i, pr), p.input2_offset);
     x1 = vshlq_s32(x1, vdupq_n_s32(p.left_shift));
     x2 = vshlq_s32(x2, vdupq_n_s32(p.left_shift));
-    x1 = sbtf_rt_rounding_divide_by_pot_x4(vqrdmulhq_n_s32(x1, p.input1_multiplier), r1);
-    x2 = sbtf_rt_rounding_divide_by_pot_x4(vqrdmulhq_n_s32(x2, p.input2_multiplier), r2);
+    x1 = sbtf_rounding_divide_by_pot_x4(vqrdmulhq_n_s32(x1, p.input1_multiplier), r1);
+    x2 = sbtf_rounding_divide_by_pot_x4(vqrdmulhq_n_s32(x2, p.input2_multiplier), r2);
     int32x4_t y = vqrdmulhq_n_s32(vaddq_s32(x1, x2), p.output_multiplier);
-    y = vaddq_n_s32(sbtf_rt_rounding_divide_by_pot_x4(y, ro), p.output_offset);
+    y = vaddq_n_s32(sbtf_rounding_divide_by_pot_x4(y, ro), p.output_offset);
     vstrbq_p_s32(out + i, vminq_s32(vmaxq_s32(y, lo), hi), pr);
   }
 }
@@ -98,7 +98,7 @@ sbtf_status sbtf_rt_add_s8(const sbtf_context *ctx, const sbtf_rt_add_params *pa
       p.output_shift < -31 || p.input1_multiplier < 0 || p.input2_multiplier < 0 ||
       p.output_multiplier < 0 || p.input1_offset < -127 || p.input1_offset > 128 ||
       p.input2_offset < -127 || p.input2_offset > 128 ||
-      !sbtf_rt_clamp_ok(p.activation_min, p.activation_max))
+      !sbtf_clamp_ok(p.activation_min, p.activation_max))
     return SBTF_ERROR_BAD_PARAM;
   const int32_t need = SBTF_RT_ADD_SCRATCH_BYTES(size);
   if (ctx->size < need || (need > 0 && ctx->buf == NULL)) return SBTF_ERROR_BUFFER_SIZE;
@@ -132,7 +132,7 @@ static sbtf_status pool_check(const sbtf_rt_pool_params *p, const sbtf_dims *in_
   if (!sbtf_rt_dims_ok(in_d) || !sbtf_rt_dims_ok(out_d) || in_d->n != out_d->n || in_d->c != out_d->c)
     return SBTF_ERROR_BAD_SHAPE;
   if (p->stride_h < 1 || p->stride_w < 1 || p->filter_h < 1 || p->filter_w < 1 || p->pad_h < 0 ||
-      p->pad_w < 0 || !sbtf_rt_clamp_ok(p->activation_min, p->activation_max))
+      p->pad_w < 0 || !sbtf_clamp_ok(p->activation_min, p->activation_max))
     return SBTF_ERROR_BAD_PARAM;
   return SBTF_OK;
 }
@@ -177,7 +177,7 @@ static sbtf_status pool(const sbtf_rt_pool_params *p, const sbtf_dims *in_d, con
             int32_t v = acc[j];
             /* Round half away from zero, as the reference kernel. */
             if (!is_max) v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count;
-            o[c0 + j] = (int8_t)sbtf_rt_clamp(v, lo, hi);
+            o[c0 + j] = (int8_t)sbtf_clamp(v, lo, hi);
           }
         }
       }
@@ -230,9 +230,9 @@ sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *
                   const int32_t i0 = o0 + r0, i1 = o1 + r1, i2 = o2 + r2, i3 = o3 + r3;
                   sum += input[((i0 * in_dims[1] + i1) * in_dims[2] + i2) * in_dims[3] + i3];
                 }
-          const int32_t acc = sbtf_rt_mbqm(
+          const int32_t acc = sbtf_mbqm(
               sum - count * params->input_zero_point, params->multiplier, params->shift);
-          output[out_index++] = (int8_t)sbtf_rt_clamp(acc + params->output_zero_point, -128, 127);
+          output[out_index++] = (int8_t)sbtf_clamp(acc + params->output_zero_point, -128, 127);
         }
   return SBTF_OK;
 }
@@ -260,7 +260,7 @@ sbtf_status sbtf_rt_softmax_s8(const sbtf_rt_softmax_params *params, int32_t row
     for (int32_t c = 0; c < depth; ++c) {
       const float prob_rescaled = table_offset[in[c]] * inv_sum_exp;
       const int32_t q = (int32_t)sbtf_rt_round_half_away_f32(prob_rescaled) + params->output_zero_point;
-      out[c] = (int8_t)sbtf_rt_clamp(q, -128, 127);
+      out[c] = (int8_t)sbtf_clamp(q, -128, 127);
     }
   }
   return SBTF_OK;
@@ -302,11 +302,11 @@ sbtf_status sbtf_rt_requantize_s8(const sbtf_rt_requant_params *params, int32_t 
   if (params == NULL || input == NULL || output == NULL) return SBTF_ERROR_NULL_ARGUMENT;
   if (size < 1) return SBTF_ERROR_BAD_SHAPE;
   for (int32_t i = 0; i < size; ++i) {
-    const int32_t v = sbtf_rt_mbqm(
+    const int32_t v = sbtf_mbqm(
                           (int32_t)input[i] - params->input_zero_point, params->multiplier,
                           params->shift) +
                       params->output_zero_point;
-    output[i] = (int8_t)sbtf_rt_clamp(v, -128, 127);
+    output[i] = (int8_t)sbtf_clamp(v, -128, 127);
   }
   return SBTF_OK;
 }
