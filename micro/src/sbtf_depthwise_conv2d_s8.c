@@ -1,0 +1,231 @@
+/*
+ * sbtf_depthwise_conv2d_s8.c - SBTF_DEPTHWISE_CONV_2D: signed-binary depthwise convolution.
+ *
+ * Output channel c reads input channel c / M (M = depth multiplier) at KH * KW taps; its mask row
+ * has one bit per tap (bit ky * KW + kx). Per call the masks are decoded into byte masks
+ * (0x00 / 0xFF) laid out [tap][channel], so 4 neighbouring channels share one word:
+ *     S_c = sum over taps of (x_tap[c / M] & m_tap[c])       (raw int8, taps outside = zero point)
+ *     acc_c = bias_c + 127 * sign_c * (S_c + input_offset * P_c),   P_c = popcount of row c
+ * Taps in the padding read a row of zero points (x + input_offset = 0 there, as TFLite skips
+ * them), so P_c is a per-channel constant folded into base_c once per call. On the DSP path
+ * (M = 1, K <= 255) one AND and two SXTAB16 add 4 channels of a tap into 16-bit halves.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "sbtf_nn_internal.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(SBTF_FORCE_PORTABLE)
+#define SBTF_DW_DSP 1
+#include <arm_acle.h>
+#endif
+
+/* Taps summed in 16-bit halves before |S| could leave int16: 255 * 128 < 2^15. */
+#define DW_MAX_HALF_TAPS 255
+
+static inline int32_t round4(int32_t v) { return (v + 3) / 4 * 4; }
+
+/* Scratch layout for K taps and C_out channels (c_pad = C_out rounded up to 4):
+ *   int32 base[c_pad]          bias + 127 * sign * input_offset * popcount
+ *   int8  zero_points[c_pad]   what taps in the padding read
+ *   uint8 masks[K][c_pad]      0xFF where tap t of channel c is set
+ *   const int8_t *taps[K]      one output pixel's tap addresses (pointer-aligned, so one
+ *                              pointer of slack) */
+static int64_t layout_bytes(int32_t k, int32_t c_out) {
+  const int64_t c_pad = round4(c_out);
+  return 5 * c_pad + (int64_t)k * c_pad + ((int64_t)k + 1) * (int64_t)sizeof(const int8_t *);
+}
+
+static int dims_ok(const sbtf_dims *d) {
+  return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0 &&
+         (int64_t)d->n * d->h * d->w * d->c <= INT32_MAX;
+}
+
+static sbtf_status check_shapes(const sbtf_dims *in, const sbtf_dims *filter, const sbtf_dims *out,
+                                int32_t depth_multiplier) {
+  if (in == NULL || filter == NULL || out == NULL) return SBTF_ERROR_NULL_ARGUMENT;
+  if (!dims_ok(in) || !dims_ok(filter) || !dims_ok(out)) return SBTF_ERROR_BAD_SHAPE;
+  if (depth_multiplier < 1 || filter->n != 1 || out->n != in->n || out->c != filter->c ||
+      (int64_t)in->c * depth_multiplier != filter->c)
+    return SBTF_ERROR_BAD_SHAPE;
+  if ((int64_t)filter->h * filter->w > SBTF_MAX_K || filter->c > SBTF_MAX_OUTPUT_CHANNELS ||
+      layout_bytes(filter->h * filter->w, filter->c) > INT32_MAX)
+    return SBTF_ERROR_BAD_SHAPE;
+  return SBTF_OK;
+}
+
+int32_t sbtf_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims,
+                                                 const sbtf_dims *filter_dims,
+                                                 const sbtf_dims *output_dims,
+                                                 int32_t depth_multiplier) {
+  const sbtf_status status = check_shapes(input_dims, filter_dims, output_dims, depth_multiplier);
+  if (status != SBTF_OK) return status;
+  return (int32_t)layout_bytes(filter_dims->h * filter_dims->w, filter_dims->c);
+}
+
+/* TFLite's output size and padding for one spatial dimension: SAME's pad_before or VALID's 0. */
+static sbtf_status check_dim(int32_t in, int32_t k, int32_t stride, int32_t dilation, int32_t pad,
+                             int32_t out) {
+  const int32_t effective = (k - 1) * dilation + 1;
+  const int32_t same_out = (in + stride - 1) / stride;
+  int32_t total = (same_out - 1) * stride + effective - in;
+  total = total > 0 ? total : 0;
+  const int32_t valid_out = in >= effective ? (in - effective + stride) / stride : 0;
+  if (pad != 0 && pad != total / 2) return SBTF_ERROR_BAD_PARAM;
+  if (pad == total / 2 && out == same_out) return SBTF_OK;
+  if (pad == 0 && out == valid_out) return SBTF_OK;
+  return SBTF_ERROR_BAD_SHAPE;
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier (double rounding), shift in [-31, 30]. */
+static inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift) {
+  if (shift < 0) return sbtf_requantize_right(acc, multiplier, -shift - 1);
+  const int32_t x = (int32_t)((uint32_t)acc << shift); /* TFLite wraps in int32 too */
+  return (int32_t)(((int64_t)x * multiplier + (1 << 30)) >> 31);
+}
+
+typedef struct {
+  const sbtf_dw_conv_params *p;
+  const sbtf_quant_params *quant;
+  const int8_t *sign;
+  int32_t k, c_out, c_pad, mult;
+  const int32_t *base;
+  const uint8_t *masks;
+  const int8_t *const *taps;
+} dw_run;
+
+static inline int8_t finish(const dw_run *r, int32_t c, int32_t sum) {
+  const int32_t acc =
+      (int32_t)((uint32_t)r->base[c] + (uint32_t)(127 * r->sign[c] * sum));
+  int32_t v = requantize(acc, r->quant->multiplier[c], r->quant->shift[c]) +
+              r->p->conv.output_offset;
+  v = v > r->p->conv.activation_min ? v : r->p->conv.activation_min;
+  v = v < r->p->conv.activation_max ? v : r->p->conv.activation_max;
+  return (int8_t)v;
+}
+
+/* Channels [c0, C_out) of one pixel, one at a time (any depth multiplier). */
+static void channels_scalar(const dw_run *r, int32_t c0, int8_t *out) {
+  for (int32_t c = c0; c < r->c_out; ++c) {
+    const int32_t ic = c / r->mult;
+    const uint8_t *m = r->masks + c;
+    int32_t s = 0;
+    for (int32_t t = 0; t < r->k; ++t, m += r->c_pad) s += (int8_t)((uint8_t)r->taps[t][ic] & *m);
+    out[c] = finish(r, c, s);
+  }
+}
+
+#if defined(SBTF_DW_DSP)
+static inline uint32_t load_u32(const void *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* acc + sign-extended bytes 1 and 3 of v into its two halves (GCC does not fold the rotation). */
+static inline uint32_t sxtab16_ror8(uint32_t acc, uint32_t v) {
+  uint32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(v));
+  return r;
+}
+
+/* Channels 0 .. C_out / 4 * 4 - 1 of one pixel, 4 per pass (M = 1, K <= DW_MAX_HALF_TAPS). */
+static int32_t channels_dsp(const dw_run *r, int8_t *out) {
+  int32_t c = 0;
+  for (; c + 4 <= r->c_out; c += 4) {
+    const uint8_t *m = r->masks + c;
+    uint32_t even = 0, odd = 0; /* channels c, c + 2 and c + 1, c + 3 in 16-bit halves */
+    for (int32_t t = 0; t < r->k; ++t, m += r->c_pad) {
+      const uint32_t v = load_u32(r->taps[t] + c) & load_u32(m);
+      even = __sxtab16(even, v);
+      odd = sxtab16_ror8(odd, v);
+    }
+    out[c] = finish(r, c, (int16_t)even);
+    out[c + 1] = finish(r, c + 1, (int16_t)odd);
+    out[c + 2] = finish(r, c + 2, (int16_t)(even >> 16));
+    out[c + 3] = finish(r, c + 3, (int16_t)(odd >> 16));
+  }
+  return c;
+}
+#endif
+
+sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_dw_conv_params *params,
+                                     const sbtf_quant_params *quant, const sbtf_dims *input_dims,
+                                     const int8_t *input, const sbtf_dims *filter_dims,
+                                     const uint8_t *mask, const int8_t *sign, const int32_t *bias,
+                                     const sbtf_dims *output_dims, int8_t *output) {
+  if (ctx == NULL || params == NULL || quant == NULL || quant->multiplier == NULL ||
+      quant->shift == NULL || input == NULL || mask == NULL || sign == NULL || output == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  sbtf_status status = check_shapes(input_dims, filter_dims, output_dims, params->depth_multiplier);
+  if (status != SBTF_OK) return status;
+  const sbtf_conv_params *p = &params->conv;
+  if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
+      p->pad_h < 0 || p->pad_w < 0 ||
+      !sbtf_offsets_ok(p->input_offset, p->output_offset, p->activation_min, p->activation_max))
+    return SBTF_ERROR_BAD_PARAM;
+  status = check_dim(input_dims->h, filter_dims->h, p->stride_h, p->dilation_h, p->pad_h,
+                     output_dims->h);
+  if (status != SBTF_OK) return status;
+  status = check_dim(input_dims->w, filter_dims->w, p->stride_w, p->dilation_w, p->pad_w,
+                     output_dims->w);
+  if (status != SBTF_OK) return status;
+
+  const int32_t k = filter_dims->h * filter_dims->w, c_out = filter_dims->c;
+  const int32_t need = (int32_t)layout_bytes(k, c_out);
+  if (ctx->size < need) return SBTF_ERROR_BUFFER_SIZE;
+  if (ctx->buf == NULL) return SBTF_ERROR_NULL_ARGUMENT;
+  if (((uintptr_t)ctx->buf & 3u) != 0) return SBTF_ERROR_BAD_PARAM;
+  for (int32_t c = 0; c < c_out; ++c)
+    if ((sign[c] != 1 && sign[c] != -1) || quant->multiplier[c] < 0 || quant->shift[c] < -31 ||
+        quant->shift[c] > 30)
+      return SBTF_ERROR_BAD_PARAM;
+  if (!sbtf_mask_padding_ok(mask, k, c_out)) return SBTF_ERROR_BAD_PARAM;
+
+  const int32_t c_pad = round4(c_out), row_bytes = sbtf_mask_row_bytes(k);
+  uint8_t *buf = (uint8_t *)ctx->buf;
+  int32_t *base = (int32_t *)(void *)buf;
+  int8_t *zero_points = (int8_t *)(buf + 4 * c_pad);
+  uint8_t *masks = buf + 5 * c_pad;
+  const uintptr_t taps_at = (uintptr_t)(masks + (size_t)k * c_pad);
+  const size_t ptr = sizeof(const int8_t *);
+  const int8_t **taps = (const int8_t **)(void *)((taps_at + ptr - 1) / ptr * ptr);
+  memset(zero_points, -p->input_offset, (size_t)c_pad);
+  for (int32_t c = 0; c < c_pad; ++c) {
+    int32_t popcount = 0;
+    for (int32_t t = 0; t < k; ++t) {
+      const int set = c < c_out && ((mask[(size_t)c * row_bytes + t / 8] >> (t % 8)) & 1);
+      masks[(size_t)t * c_pad + c] = set ? 0xFF : 0x00;
+      popcount += set;
+    }
+    if (c < c_out)
+      base[c] = (int32_t)((uint32_t)(bias ? bias[c] : 0) +
+                          (uint32_t)(127 * sign[c] * p->input_offset * popcount));
+  }
+
+  const dw_run r = {params, quant, sign, k, c_out, c_pad, params->depth_multiplier,
+                    base, masks, taps};
+  const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+  for (int32_t n = 0; n < output_dims->n; ++n) {
+    const int8_t *image = input + (size_t)n * in_h * in_w * in_c;
+    for (int32_t oy = 0; oy < output_dims->h; ++oy)
+      for (int32_t ox = 0; ox < output_dims->w; ++ox) {
+        for (int32_t ky = 0, t = 0; ky < filter_dims->h; ++ky) {
+          const int32_t iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+          for (int32_t kx = 0; kx < filter_dims->w; ++kx, ++t) {
+            const int32_t ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+            taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
+                          ? image + ((size_t)iy * in_w + ix) * in_c
+                          : zero_points;
+          }
+        }
+        int8_t *out = output + (((size_t)n * output_dims->h + oy) * output_dims->w + ox) * c_out;
+        int32_t c0 = 0;
+#if defined(SBTF_DW_DSP)
+        if (r.mult == 1 && k <= DW_MAX_HALF_TAPS) c0 = channels_dsp(&r, out);
+#endif
+        channels_scalar(&r, c0, out);
+      }
+  }
+  return SBTF_OK;
+}
