@@ -227,10 +227,17 @@ typedef struct {
 } sbtf_dw_conv_params;
 
 /**
- * Scratch bytes sbtf_depthwise_conv2d_s8() needs: 5 * C4 + KH * KW * C4 + (KH * KW + 1) *
- * sizeof(pointer), C4 = C_out rounded up to 4: decoded byte masks and one pixel's tap addresses
- * (3x3 with 64 channels: 936 B on Cortex-M). Returns a negative sbtf_status when the shapes are invalid.
+ * Scratch bytes sbtf_depthwise_conv2d_s8() needs for k = KH * KW taps and C_out channels, as an
+ * integer constant expression: with C4 = C_out rounded up to 4, 17 * C4 (per-channel constants
+ * and a row of zero points) + k * C4 (decoded byte masks) + (k + 1) pointers (one pixel's tap
+ * addresses, aligned). 3x3 with 64 channels: 1704 B on Cortex-M. Arguments are evaluated several
+ * times; for shapes from a model use sbtf_depthwise_conv2d_s8_get_buffer_size(), which checks.
  */
+#define SBTF_DEPTHWISE_SCRATCH_BYTES(k, c_out)                                  \
+  ((17 + (k)) * SBTF_SCRATCH_C4_(c_out) + ((k) + 1) * (int32_t)sizeof(const int8_t *))
+
+/** SBTF_DEPTHWISE_SCRATCH_BYTES(KH * KW, C_out), or a negative sbtf_status when the shapes are
+ *  invalid. */
 int32_t sbtf_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims,
                                                  const sbtf_dims *filter_dims,
                                                  const sbtf_dims *output_dims,

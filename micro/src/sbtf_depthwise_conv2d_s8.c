@@ -7,7 +7,8 @@
  *     S_c = sum over taps of (x_tap[c / M] & m_tap[c])       (raw int8, taps outside = zero point)
  *     acc_c = bias_c + 127 * sign_c * (S_c + input_offset * P_c),   P_c = popcount of row c
  * Taps in the padding read a row of zero points (x + input_offset = 0 there, as TFLite skips
- * them), so P_c is a per-channel constant folded into base_c once per call. On the DSP path
+ * them), so P_c is a per-channel constant folded into base_c once per call, next to the
+ * channel's other constants (one record per channel, read with two LDRDs). On the DSP path
  * (M = 1, K <= 255) one AND and two SXTAB16 add 4 channels of a tap into 16-bit halves.
  */
 #include <stddef.h>
@@ -25,15 +26,24 @@
 
 static inline int32_t round4(int32_t v) { return (v + 3) / 4 * 4; }
 
-/* Scratch layout for K taps and C_out channels (c_pad = C_out rounded up to 4):
- *   int32 base[c_pad]          bias + 127 * sign * input_offset * popcount
+/* Per output channel: acc = base + scale * S, then requantization by multiplier and shift. */
+typedef struct {
+  int32_t base;  /* bias + 127 * sign * input_offset * popcount */
+  int32_t scale; /* 127 * sign */
+  int32_t multiplier;
+  int32_t shift;
+} dw_channel;
+
+/* Scratch layout for K taps and C_out channels (c_pad = C_out rounded up to 4), whose size is
+ * SBTF_DEPTHWISE_SCRATCH_BYTES (checked here in 64 bits first):
+ *   dw_channel ch[c_pad]       16 bytes per channel
  *   int8  zero_points[c_pad]   what taps in the padding read
  *   uint8 masks[K][c_pad]      0xFF where tap t of channel c is set
  *   const int8_t *taps[K]      one output pixel's tap addresses (pointer-aligned, so one
  *                              pointer of slack) */
 static int64_t layout_bytes(int32_t k, int32_t c_out) {
   const int64_t c_pad = round4(c_out);
-  return 5 * c_pad + (int64_t)k * c_pad + ((int64_t)k + 1) * (int64_t)sizeof(const int8_t *);
+  return (17 + (int64_t)k) * c_pad + ((int64_t)k + 1) * (int64_t)sizeof(const int8_t *);
 }
 
 static int dims_ok(const sbtf_dims *d) {
@@ -60,7 +70,7 @@ int32_t sbtf_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims,
                                                  int32_t depth_multiplier) {
   const sbtf_status status = check_shapes(input_dims, filter_dims, output_dims, depth_multiplier);
   if (status != SBTF_OK) return status;
-  return (int32_t)layout_bytes(filter_dims->h * filter_dims->w, filter_dims->c);
+  return SBTF_DEPTHWISE_SCRATCH_BYTES(filter_dims->h * filter_dims->w, filter_dims->c);
 }
 
 /* TFLite's output size and padding for one spatial dimension: SAME's pad_before or VALID's 0. */
@@ -85,23 +95,22 @@ static inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift)
 }
 
 typedef struct {
-  const sbtf_dw_conv_params *p;
-  const sbtf_quant_params *quant;
-  const int8_t *sign;
   int32_t k, c_out, c_pad, mult;
-  const int32_t *base;
+  int right_only; /* every shift <= -1 (the usual case): no left shift, no branch */
+  int32_t output_offset, act_min, act_max;
+  const dw_channel *ch;
   const uint8_t *masks;
   const int8_t *const *taps;
 } dw_run;
 
-static inline int8_t finish(const dw_run *r, int32_t c, int32_t sum) {
-  const int32_t acc =
-      (int32_t)((uint32_t)r->base[c] + (uint32_t)(127 * r->sign[c] * sum));
-  int32_t v = requantize(acc, r->quant->multiplier[c], r->quant->shift[c]) +
-              r->p->conv.output_offset;
-  v = v > r->p->conv.activation_min ? v : r->p->conv.activation_min;
-  v = v < r->p->conv.activation_max ? v : r->p->conv.activation_max;
-  return (int8_t)v;
+static inline __attribute__((always_inline)) int8_t finish(const dw_channel *ch, int32_t sum,
+                                                           int32_t offset, int32_t lo, int32_t hi,
+                                                           int right_only) {
+  const int32_t acc = (int32_t)((uint32_t)ch->base + (uint32_t)(ch->scale * sum));
+  int32_t v = (right_only ? sbtf_requantize_right(acc, ch->multiplier, -ch->shift - 1)
+                          : requantize(acc, ch->multiplier, ch->shift)) + offset;
+  v = v > lo ? v : lo;
+  return (int8_t)(v < hi ? v : hi);
 }
 
 /* Channels [c0, C_out) of one pixel, one at a time (any depth multiplier). */
@@ -111,7 +120,7 @@ static void channels_scalar(const dw_run *r, int32_t c0, int8_t *out) {
     const uint8_t *m = r->masks + c;
     int32_t s = 0;
     for (int32_t t = 0; t < r->k; ++t, m += r->c_pad) s += (int8_t)((uint8_t)r->taps[t][ic] & *m);
-    out[c] = finish(r, c, s);
+    out[c] = finish(&r->ch[c], s, r->output_offset, r->act_min, r->act_max, 0);
   }
 }
 
@@ -129,23 +138,37 @@ static inline uint32_t sxtab16_ror8(uint32_t acc, uint32_t v) {
   return r;
 }
 
-/* Channels 0 .. C_out / 4 * 4 - 1 of one pixel, 4 per pass (M = 1, K <= DW_MAX_HALF_TAPS). */
-static int32_t channels_dsp(const dw_run *r, int8_t *out) {
-  int32_t c = 0;
-  for (; c + 4 <= r->c_out; c += 4) {
-    const uint8_t *m = r->masks + c;
+/* Channels 0 .. C_out / 4 * 4 - 1 of one pixel, 4 per pass (M = 1, K <= DW_MAX_HALF_TAPS).
+   k is a constant in the 3x3 instance (the tap loop unrolls). Parameters are read into locals
+   once: stores to the int8 output may alias anything, so fields would be reloaded per store. */
+static inline __attribute__((always_inline)) int32_t channels_dsp_k(const dw_run *r, int8_t *out,
+                                                                    int32_t k, int right_only) {
+  const int8_t *const *taps = r->taps;
+  const uint8_t *masks = r->masks;
+  const dw_channel *ch = r->ch;
+  const int32_t c_pad = r->c_pad, c_end = r->c_out / 4 * 4;
+  const int32_t offset = r->output_offset, lo = r->act_min, hi = r->act_max;
+  for (int32_t c = 0; c < c_end; c += 4) {
+    const uint8_t *m = masks + c;
     uint32_t even = 0, odd = 0; /* channels c, c + 2 and c + 1, c + 3 in 16-bit halves */
-    for (int32_t t = 0; t < r->k; ++t, m += r->c_pad) {
-      const uint32_t v = load_u32(r->taps[t] + c) & load_u32(m);
+#pragma GCC unroll 9
+    for (int32_t t = 0; t < k; ++t, m += c_pad) {
+      const uint32_t v = load_u32(taps[t] + c) & load_u32(m);
       even = __sxtab16(even, v);
       odd = sxtab16_ror8(odd, v);
     }
-    out[c] = finish(r, c, (int16_t)even);
-    out[c + 1] = finish(r, c + 1, (int16_t)odd);
-    out[c + 2] = finish(r, c + 2, (int16_t)(even >> 16));
-    out[c + 3] = finish(r, c + 3, (int16_t)(odd >> 16));
+    out[c] = finish(&ch[c], (int16_t)even, offset, lo, hi, right_only);
+    out[c + 1] = finish(&ch[c + 1], (int16_t)odd, offset, lo, hi, right_only);
+    out[c + 2] = finish(&ch[c + 2], (int16_t)(even >> 16), offset, lo, hi, right_only);
+    out[c + 3] = finish(&ch[c + 3], (int16_t)(odd >> 16), offset, lo, hi, right_only);
   }
-  return c;
+  return c_end;
+}
+
+static int32_t channels_dsp(const dw_run *r, int8_t *out) {
+  if (r->right_only)
+    return r->k == 9 ? channels_dsp_k(r, out, 9, 1) : channels_dsp_k(r, out, r->k, 1);
+  return channels_dsp_k(r, out, r->k, 0);
 }
 #endif
 
@@ -172,21 +195,24 @@ sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_dw_conv
   if (status != SBTF_OK) return status;
 
   const int32_t k = filter_dims->h * filter_dims->w, c_out = filter_dims->c;
-  const int32_t need = (int32_t)layout_bytes(k, c_out);
+  const int32_t need = SBTF_DEPTHWISE_SCRATCH_BYTES(k, c_out);
   if (ctx->size < need) return SBTF_ERROR_BUFFER_SIZE;
   if (ctx->buf == NULL) return SBTF_ERROR_NULL_ARGUMENT;
   if (((uintptr_t)ctx->buf & 3u) != 0) return SBTF_ERROR_BAD_PARAM;
-  for (int32_t c = 0; c < c_out; ++c)
+  int right_only = 1;
+  for (int32_t c = 0; c < c_out; ++c) {
     if ((sign[c] != 1 && sign[c] != -1) || quant->multiplier[c] < 0 || quant->shift[c] < -31 ||
         quant->shift[c] > 30)
       return SBTF_ERROR_BAD_PARAM;
+    right_only &= quant->shift[c] < 0;
+  }
   if (!sbtf_mask_padding_ok(mask, k, c_out)) return SBTF_ERROR_BAD_PARAM;
 
   const int32_t c_pad = round4(c_out), row_bytes = sbtf_mask_row_bytes(k);
   uint8_t *buf = (uint8_t *)ctx->buf;
-  int32_t *base = (int32_t *)(void *)buf;
-  int8_t *zero_points = (int8_t *)(buf + 4 * c_pad);
-  uint8_t *masks = buf + 5 * c_pad;
+  dw_channel *ch = (dw_channel *)(void *)buf;
+  int8_t *zero_points = (int8_t *)(buf + 16 * c_pad);
+  uint8_t *masks = buf + 17 * c_pad;
   const uintptr_t taps_at = (uintptr_t)(masks + (size_t)k * c_pad);
   const size_t ptr = sizeof(const int8_t *);
   const int8_t **taps = (const int8_t **)(void *)((taps_at + ptr - 1) / ptr * ptr);
@@ -198,25 +224,42 @@ sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_dw_conv
       masks[(size_t)t * c_pad + c] = set ? 0xFF : 0x00;
       popcount += set;
     }
-    if (c < c_out)
-      base[c] = (int32_t)((uint32_t)(bias ? bias[c] : 0) +
-                          (uint32_t)(127 * sign[c] * p->input_offset * popcount));
+    if (c < c_out) {
+      ch[c].scale = 127 * sign[c];
+      ch[c].base = (int32_t)((uint32_t)(bias ? bias[c] : 0) +
+                             (uint32_t)(ch[c].scale * p->input_offset * popcount));
+      ch[c].multiplier = quant->multiplier[c];
+      ch[c].shift = quant->shift[c];
+    }
   }
 
-  const dw_run r = {params, quant, sign, k, c_out, c_pad, params->depth_multiplier,
-                    base, masks, taps};
+  const dw_run r = {k, c_out, c_pad, params->depth_multiplier, right_only, p->output_offset,
+                    p->activation_min, p->activation_max, ch, masks, taps};
   const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+  const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+  const size_t row_step = (size_t)p->dilation_h * in_w * in_c;
+  const size_t col_step = (size_t)p->dilation_w * in_c;
   for (int32_t n = 0; n < output_dims->n; ++n) {
     const int8_t *image = input + (size_t)n * in_h * in_w * in_c;
     for (int32_t oy = 0; oy < output_dims->h; ++oy)
       for (int32_t ox = 0; ox < output_dims->w; ++ox) {
-        for (int32_t ky = 0, t = 0; ky < filter_dims->h; ++ky) {
-          const int32_t iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
-          for (int32_t kx = 0; kx < filter_dims->w; ++kx, ++t) {
-            const int32_t ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
-            taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
-                          ? image + ((size_t)iy * in_w + ix) * in_c
-                          : zero_points;
+        const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+        if (iy0 >= 0 && iy0 + (k_h - 1) * p->dilation_h < in_h && ix0 >= 0 &&
+            ix0 + (k_w - 1) * p->dilation_w < in_w) { /* every tap inside (most pixels) */
+          const int8_t *row = image + ((size_t)iy0 * in_w + ix0) * in_c;
+          for (int32_t ky = 0, t = 0; ky < k_h; ++ky, row += row_step) {
+            const int8_t *tap = row;
+            for (int32_t kx = 0; kx < k_w; ++kx, ++t, tap += col_step) taps[t] = tap;
+          }
+        } else {
+          for (int32_t ky = 0, t = 0; ky < k_h; ++ky) {
+            const int32_t iy = iy0 + ky * p->dilation_h;
+            for (int32_t kx = 0; kx < k_w; ++kx, ++t) {
+              const int32_t ix = ix0 + kx * p->dilation_w;
+              taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
+                            ? image + ((size_t)iy * in_w + ix) * in_c
+                            : zero_points;
+            }
           }
         }
         int8_t *out = output + (((size_t)n * output_dims->h + oy) * output_dims->w + ox) * c_out;

@@ -47,8 +47,9 @@ static void check_golden(const dw_case *g) {
     return;
   }
   const int32_t k = g->filter.h * g->filter.w, c4 = (g->filter.c + 3) / 4 * 4;
-  CHECK(need == 5 * c4 + k * c4 + (k + 1) * (int32_t)sizeof(void *), "%s: documented size",
+  CHECK(need == 17 * c4 + k * c4 + (k + 1) * (int32_t)sizeof(void *), "%s: documented size",
         g->name);
+  CHECK(need == SBTF_DEPTHWISE_SCRATCH_BYTES(k, g->filter.c), "%s: macro", g->name);
   memset(output, 0x5A, sizeof(output));
   memset(scratch, 0xA5, sizeof(scratch)); /* nothing may depend on the scratch's contents */
   const sbtf_context ctx = {scratch, need};
