@@ -228,13 +228,13 @@ typedef struct {
 
 /**
  * Scratch bytes sbtf_depthwise_conv2d_s8() needs for k = KH * KW taps and C_out channels, as an
- * integer constant expression: with C4 = C_out rounded up to 4, 17 * C4 (per-channel constants
- * and a row of zero points) + k * C4 (decoded byte masks) + (k + 1) pointers (one pixel's tap
+ * integer constant expression: with C8 = C_out rounded up to 8, 17 * C8 (per-channel constants
+ * and a row of zero points) + k * C8 (decoded byte masks) + (k + 1) pointers (one pixel's tap
  * addresses, aligned). 3x3 with 64 channels: 1704 B on Cortex-M. Arguments are evaluated several
  * times; for shapes from a model use sbtf_depthwise_conv2d_s8_get_buffer_size(), which checks.
  */
 #define SBTF_DEPTHWISE_SCRATCH_BYTES(k, c_out)                                  \
-  ((17 + (k)) * SBTF_SCRATCH_C4_(c_out) + ((k) + 1) * (int32_t)sizeof(const int8_t *))
+  ((17 + (k)) * (((c_out) + 7) / 8 * 8) + ((k) + 1) * (int32_t)sizeof(const int8_t *))
 
 /** SBTF_DEPTHWISE_SCRATCH_BYTES(KH * KW, C_out), or a negative sbtf_status when the shapes are
  *  invalid. */

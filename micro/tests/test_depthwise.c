@@ -46,8 +46,8 @@ static void check_golden(const dw_case *g) {
     CHECK(0, "%s: buffer size %ld (static scratch %d)", g->name, (long)need, SCRATCH_BYTES);
     return;
   }
-  const int32_t k = g->filter.h * g->filter.w, c4 = (g->filter.c + 3) / 4 * 4;
-  CHECK(need == 17 * c4 + k * c4 + (k + 1) * (int32_t)sizeof(void *), "%s: documented size",
+  const int32_t k = g->filter.h * g->filter.w, c8 = (g->filter.c + 7) / 8 * 8;
+  CHECK(need == 17 * c8 + k * c8 + (k + 1) * (int32_t)sizeof(void *), "%s: documented size",
         g->name);
   CHECK(need == SBTF_DEPTHWISE_SCRATCH_BYTES(k, g->filter.c), "%s: macro", g->name);
   memset(output, 0x5A, sizeof(output));
