@@ -133,3 +133,4 @@ def test_depthwise_kernel_board(board, golden, tmp_path):
     elf = build.build_elf(board, _sources(), include_dirs=[inc, TESTS],
                           out=tmp_path / f"dw_{board}.elf")
     _check(qemu.run(board, elf, timeout=300), n_cases)
+

@@ -220,12 +220,6 @@ sbtf_status sbtf_fully_connected_s8_prepared(const sbtf_context *ctx, const void
                                              const int8_t *sign, const int32_t *bias,
                                              int8_t *output);
 
-/** Depthwise convolution parameters: the convolution's, plus TFLite's depth multiplier. */
-typedef struct {
-  sbtf_conv_params conv;    /**< offsets, stride, dilation, padding, clamp (as sbtf_conv2d_s8) */
-  int32_t depth_multiplier; /**< M >= 1: output channel c reads input channel c / M */
-} sbtf_dw_conv_params;
-
 /**
  * Scratch bytes sbtf_depthwise_conv2d_s8() needs for k = KH * KW taps and C_out channels, as an
  * integer constant expression: with C8 = C_out rounded up to 8, 17 * C8 (per-channel constants
@@ -249,7 +243,8 @@ int32_t sbtf_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims,
  * bits of mask row c.
  *
  * @param ctx          scratch buffer of at least sbtf_depthwise_conv2d_s8_get_buffer_size() bytes
- * @param params       convolution parameters and depth multiplier M
+ * @param params       offsets, stride, dilation, padding, clamp (as sbtf_conv2d_s8)
+ * @param depth_multiplier  M >= 1: output channel c reads input channel c / M
  * @param quant        per-channel multiplier/shift, C_out entries each
  * @param input_dims   [N, H, W, C_in]
  * @param input        int8 NHWC
@@ -263,9 +258,10 @@ int32_t sbtf_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims,
  * @return as sbtf_conv2d_s8; SBTF_ERROR_BAD_SHAPE also when filter n != 1, M < 1 or
  *         C_out != C_in * M.
  */
-sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_dw_conv_params *params,
-                                     const sbtf_quant_params *quant, const sbtf_dims *input_dims,
-                                     const int8_t *input, const sbtf_dims *filter_dims,
+sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
+                                     int32_t depth_multiplier, const sbtf_quant_params *quant,
+                                     const sbtf_dims *input_dims, const int8_t *input,
+                                     const sbtf_dims *filter_dims,
                                      const uint8_t *mask, const int8_t *sign, const int32_t *bias,
                                      const sbtf_dims *output_dims, int8_t *output);
 

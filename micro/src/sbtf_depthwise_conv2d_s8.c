@@ -234,7 +234,8 @@ static inline __attribute__((always_inline)) int32_t channels_mve_k(const dw_run
 static int32_t channels_mve(const dw_run *r, int8_t *out) { return channels_mve_k(r, out, r->k); }
 #endif
 
-sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_dw_conv_params *params,
+sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
+                                     int32_t depth_multiplier,
                                      const sbtf_quant_params *quant, const sbtf_dims *input_dims,
                                      const int8_t *input, const sbtf_dims *filter_dims,
                                      const uint8_t *mask, const int8_t *sign, const int32_t *bias,
@@ -242,9 +243,9 @@ sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_dw_conv
   if (ctx == NULL || params == NULL || quant == NULL || quant->multiplier == NULL ||
       quant->shift == NULL || input == NULL || mask == NULL || sign == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
-  sbtf_status status = check_shapes(input_dims, filter_dims, output_dims, params->depth_multiplier);
+  sbtf_status status = check_shapes(input_dims, filter_dims, output_dims, depth_multiplier);
   if (status != SBTF_OK) return status;
-  const sbtf_conv_params *p = &params->conv;
+  const sbtf_conv_params *p = params;
   if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
       p->pad_h < 0 || p->pad_w < 0 ||
       !sbtf_offsets_ok(p->input_offset, p->output_offset, p->activation_min, p->activation_max))
@@ -295,7 +296,7 @@ sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_dw_conv
     }
   }
 
-  const dw_run r = {k, c_out, params->depth_multiplier, right_only, p->output_offset,
+  const dw_run r = {k, c_out, depth_multiplier, right_only, p->output_offset,
                     p->activation_min, p->activation_max, ch, masks, taps};
   const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
   const int32_t k_h = filter_dims->h, k_w = filter_dims->w;

@@ -92,8 +92,8 @@ int main(void) {
     const int32_t pad_h = ((oh - 1) * L->stride + 3 - L->h) / 2;
     const int32_t pad_w = ((ow - 1) * L->stride + 3 - L->w) / 2;
     const sbtf_dims in = {1, L->h, L->w, L->c_in}, f = {1, 3, 3, c_out}, out = {1, oh, ow, c_out};
-    const sbtf_dw_conv_params p = {{128, -5, L->stride, L->stride, 1, 1, pad_h > 0 ? pad_h : 0,
-                                    pad_w > 0 ? pad_w : 0, -128, 127}, L->mult};
+    const sbtf_conv_params p = {128, -5, L->stride, L->stride, 1, 1, pad_h > 0 ? pad_h : 0,
+                                pad_w > 0 ? pad_w : 0, -128, 127};
     const sbtf_quant_params q = {multiplier, shift};
     const int32_t need = sbtf_depthwise_conv2d_s8_get_buffer_size(&in, &f, &out, L->mult);
     const sbtf_context ctx = {scratch, need};
@@ -101,15 +101,15 @@ int main(void) {
     bench_region_begin();
     sbtf_counter_start();
     uint64_t t0 = sbtf_counter_read();
-    const sbtf_status st = sbtf_depthwise_conv2d_s8(&ctx, &p, &q, &in, input, &f, mask, sign, bias,
-                                                    &out, out_sbtf);
+    const sbtf_status st = sbtf_depthwise_conv2d_s8(&ctx, &p, L->mult, &q, &in, input, &f, mask,
+                                                    sign, bias, &out, out_sbtf);
     const uint64_t n_sbtf = sbtf_counter_read() - t0 - overhead;
     bench_region_end();
     long long n_cmsis = -1;
     int same = -1, cmsis_status = 0;
 #if defined(BENCH_CMSIS_NN)
     const cmsis_nn_dw_conv_params cp = {128, -5, L->mult, {L->stride, L->stride},
-                                        {p.conv.pad_w, p.conv.pad_h}, {1, 1}, {-128, 127}};
+                                        {p.pad_w, p.pad_h}, {1, 1}, {-128, 127}};
     const cmsis_nn_per_channel_quant_params cq = {multiplier, shift};
     const cmsis_nn_dims cin = {1, L->h, L->w, L->c_in}, cf = {1, 3, 3, c_out},
                         cout = {1, oh, ow, c_out}, cb = {1, 1, 1, c_out};

@@ -7,10 +7,16 @@
 
 #include "sbtf_nn.h"
 
+/* The kernel's parameters of one case. */
+typedef struct {
+  sbtf_conv_params conv;
+  int32_t depth_multiplier;
+} dw_params;
+
 typedef struct {
   const char *name;
   sbtf_dims input, filter, output; /* filter: [1, KH, KW, C_out] */
-  sbtf_dw_conv_params params;
+  dw_params params;
   const int8_t *x;
   const uint8_t *mask;
   const int8_t *sign;

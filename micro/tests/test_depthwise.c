@@ -32,11 +32,11 @@ static int32_t buffer_size(const dw_case *g) {
                                                   g->params.depth_multiplier);
 }
 
-static sbtf_status run(const dw_case *g, const sbtf_context *ctx, const sbtf_dw_conv_params *p,
+static sbtf_status run(const dw_case *g, const sbtf_context *ctx, const dw_params *p,
                        const sbtf_quant_params *q, const int8_t *x, const sbtf_dims *filter,
                        const uint8_t *mask, const int8_t *sign, int8_t *out) {
-  return sbtf_depthwise_conv2d_s8(ctx, p, q, &g->input, x, filter, mask, sign, g->bias, &g->output,
-                                  out);
+  return sbtf_depthwise_conv2d_s8(ctx, p ? &p->conv : NULL, p ? p->depth_multiplier : 1, q,
+                                  &g->input, x, filter, mask, sign, g->bias, &g->output, out);
 }
 
 static void check_golden(const dw_case *g) {
@@ -84,8 +84,8 @@ static void check_errors(void) {
   const sbtf_context ctx = {scratch, need}, small = {scratch, need - 1};
   const sbtf_context null_buf = {NULL, need}, misaligned = {(uint8_t *)scratch + 1, need};
   const sbtf_quant_params q = {g->multiplier, g->shift}, no_shift = {g->multiplier, NULL};
-  const sbtf_dw_conv_params good = g->params;
-  sbtf_dw_conv_params p = good;
+  const dw_params good = g->params;
+  dw_params p = good;
   sbtf_dims filter = g->filter;
   const int8_t *x = g->x;
   CHECK(run(g, &ctx, &p, &q, x, &filter, g->mask, g->sign, output) == SBTF_OK, "valid");
