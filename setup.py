@@ -32,7 +32,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11,<3.12",
-    packages=["sbtf", "sbtf.converters", "sbtf.micro"],
+    packages=["sbtf", "sbtf.converters", "sbtf.micro", "sbtf.micro.codegen"],
     py_modules=["sbtf_convert"],  # the console script's TensorFlow-free argument checks
     package_dir={"sbtf": "sbtf", "sbtf.converters": "converters"},
     include_package_data=True,

@@ -10,49 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from sbtf.converters import reference
+from sbtf import op_format
+from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
 
-_CONV_KEYS = {
-    "version": "int",
-    "input_channels": "int",
-    "filter_height": "int",
-    "filter_width": "int",
-    "padding": "int",
-    "stride_h": "int",
-    "stride_w": "int",
-    "dilation_h_factor": "int",
-    "dilation_w_factor": "int",
-    "fused_activation_function": "int",
-}
-_FC_KEYS = {
-    "version": "int",
-    "input_channels": "int",
-    "fused_activation_function": "int",
-    "keep_num_dims": "bool",
-}
-_KEYS = {tfm.SBTF_CONV_2D: _CONV_KEYS, tfm.SBTF_FULLY_CONNECTED: _FC_KEYS}
-# sbtf_nn.h: SBTF_MAX_FILTER_SIZE, the kernels' largest K = filter_h * filter_w * C_in.
-MAX_FILTER_SIZE = 65536
-# Each int option's range, as the delegate's Prepare checks it (micro/delegate/sbtf_delegate.c).
-_BOUNDS = {
-    "input_channels": (1, MAX_FILTER_SIZE),
-    "filter_height": (1, MAX_FILTER_SIZE),
-    "filter_width": (1, MAX_FILTER_SIZE),
-    "padding": (0, 1),
-    "stride_h": (1, 2**31 - 1),
-    "stride_w": (1, 2**31 - 1),
-    "dilation_h_factor": (1, 2**31 - 1),
-    "dilation_w_factor": (1, 2**31 - 1),
-    "fused_activation_function": (0, 3),
-}
-
 
 def parse_options(op_name: str, raw: bytes) -> dict:
-    """Validated custom options of an sbtf op: every key present with its type and in its
-    range (_BOUNDS), version 1."""
-    if op_name not in _KEYS:
+    """Validated custom options of an sbtf op: every key of its spec (sbtf.op_format) present
+    with its type and in its range, the format version this reader knows."""
+    if op_name not in op_format.OPS:
         raise ConversionError(f"{op_name!r} is not an sbtf op (expected one of {tfm.SBTF_OPS})")
     try:
         typed = tfm.typed_flexbuffer_map(raw)
@@ -60,29 +27,10 @@ def parse_options(op_name: str, raw: bytes) -> dict:
         raise
     except Exception as exc:  # noqa: BLE001 (any decoding failure means malformed options)
         raise ConversionError(f"{op_name}: custom options are not a FlexBuffer map: {exc}") from None
-    options = {}
-    for key, kind in _KEYS[op_name].items():
-        if key not in typed:
-            raise ConversionError(f"{op_name}: custom option {key!r} is missing")
-        got_kind, value = typed[key]
-        if got_kind != kind:
-            raise ConversionError(
-                f"{op_name}: custom option {key!r} must be {kind}, got {got_kind}"
-            )
-        options[key] = value
-    if options["version"] != tfm.SBTF_FORMAT_VERSION:
-        raise ConversionError(
-            f"{op_name}: format version {options['version']} is not supported "
-            f"(this reader knows version {tfm.SBTF_FORMAT_VERSION})"
-        )
-    for key, (lo, hi) in _BOUNDS.items():
-        value = options.get(key, lo)
-        if value < lo:
-            raise ConversionError(f"{op_name}: {key} must be >= {lo}, got {value}")
-        if value > hi:
-            raise ConversionError(
-                f"{op_name}: custom option {key!r} = {value} is out of range ({lo}..{hi})")
-    return options
+    try:
+        return op_format.read_options(op_name, typed)
+    except ValueError as exc:
+        raise ConversionError(f"{op_name}: {exc}") from None
 
 
 def sbtf_operators(model) -> list[tuple[int, int, str]]:
@@ -131,11 +79,11 @@ def run_sbtf_op(model, operator: int, x: np.ndarray, *, subgraph: int = 0) -> np
     s_in, s_out = float(tfm.scales(t_in)[0]), float(tfm.scales(t_out)[0])
     zp_in, zp_out = int(tfm.zero_points(t_in)[0]), int(tfm.zero_points(t_out)[0])
     if name == tfm.SBTF_CONV_2D:
-        mult, shift = reference.conv_multipliers(s_in, w_scales, s_out)
+        mult, shift = tflite_math.conv_multipliers(s_in, w_scales, s_out)
     else:
-        mult, shift = reference.fully_connected_multipliers(s_in, w_scales, s_out)
+        mult, shift = tflite_math.fully_connected_multipliers(s_in, w_scales, s_out)
     mult, shift = np.broadcast_to(mult, (c_out,)), np.broadcast_to(shift, (c_out,))
-    act_min, act_max = reference.activation_range(
+    act_min, act_max = tflite_math.activation_range(
         options["fused_activation_function"], s_out, zp_out
     )
     rq = reference.Requant(-zp_in, zp_out, mult, shift, act_min, act_max)

@@ -19,17 +19,17 @@ import numpy as np
 from flatbuffers import flexbuffers
 from tensorflow.lite.python import schema_py_generated as schema
 
-from sbtf import bitmask
+from sbtf import bitmask, op_format
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.converters.report import LayerReport
 from sbtf.converters.validate import read_model
 
-_ACTIVATIONS = (0, 1, 2, 3)  # NONE, RELU, RELU_N1_TO_1, RELU6 (docs/op_spec.md)
+_ACTIVATION = op_format.ACTIVATION  # the fused activations the sbtf ops take
+# Builtin code -> (builtin name, the sbtf op replacing it).
 _OPS = {
-    tfm.OP_CONV_2D: ("CONV_2D", tfm.SBTF_CONV_2D),
-    tfm.OP_FULLY_CONNECTED: ("FULLY_CONNECTED", tfm.SBTF_FULLY_CONNECTED),
-    tfm.OP_DEPTHWISE_CONV_2D: ("DEPTHWISE_CONV_2D", tfm.SBTF_DEPTHWISE_CONV_2D),
+    getattr(schema.BuiltinOperator, op.builtin): (op.builtin, op.name)
+    for op in op_format.OPS.values()
 }
 
 
@@ -118,7 +118,7 @@ def _why_not(model, sg, op, code) -> str | None:
         if bias is None or b.type != tfm.TYPE_INT32 or bias.size != c_out:
             return "bias is not a constant int32 [C_out] tensor"
     opts = op.builtinOptions
-    if opts.fusedActivationFunction not in _ACTIVATIONS:
+    if not _ACTIVATION.lo <= opts.fusedActivationFunction <= _ACTIVATION.hi:
         return f"fused activation {opts.fusedActivationFunction} is not supported"
     if code == tfm.OP_CONV_2D:
         if weights.ndim != 4:
@@ -141,34 +141,41 @@ def _why_not(model, sg, op, code) -> str | None:
     violation = bitmask.signed_binary_violation(filters_of(code, weights))
     if violation is not None:
         return f"int8 weights are not signed-binary: {violation}"
+    try:
+        _options(code, op, weights, int(x.shape[-1]) if x.shape is not None and len(x.shape) else 0)
+    except ValueError as exc:
+        return f"outside the sbtf op format: {exc}"
     return None
 
 
 def _options(code, op, weights, c_in) -> bytes:
+    """The sbtf op's custom options, checked against its spec (sbtf.op_format)."""
     o = op.builtinOptions
     if code in (tfm.OP_CONV_2D, tfm.OP_DEPTHWISE_CONV_2D):
         _, kh, kw, _ = weights.shape
-        opts = {
-            "version": tfm.SBTF_FORMAT_VERSION,
-            "input_channels": int(c_in),
-            "filter_height": int(kh),
-            "filter_width": int(kw),
-            "padding": int(o.padding),
-            "stride_h": int(o.strideH),
-            "stride_w": int(o.strideW),
-            "dilation_h_factor": int(o.dilationHFactor),
-            "dilation_w_factor": int(o.dilationWFactor),
-            "fused_activation_function": int(o.fusedActivationFunction),
-        }
-        if code == tfm.OP_DEPTHWISE_CONV_2D:  # TFLite's kernels derive it from the shapes too
-            opts["depth_multiplier"] = int(weights.shape[3]) // int(c_in)
+        window = dict(
+            input_channels=int(c_in),
+            filter_height=int(kh),
+            filter_width=int(kw),
+            padding=int(o.padding),
+            stride_h=int(o.strideH),
+            stride_w=int(o.strideW),
+            dilation_h_factor=int(o.dilationHFactor),
+            dilation_w_factor=int(o.dilationWFactor),
+            fused_activation_function=int(o.fusedActivationFunction),
+        )
+        if code == tfm.OP_CONV_2D:
+            opts = op_format.write_options(tfm.SBTF_CONV_2D, **window)
+        else:  # TFLite's kernels derive the multiplier from the shapes too
+            opts = op_format.write_options(tfm.SBTF_DEPTHWISE_CONV_2D, **window,
+                                           depth_multiplier=int(weights.shape[3]) // int(c_in))
     else:
-        opts = {
-            "version": tfm.SBTF_FORMAT_VERSION,
-            "input_channels": int(weights.shape[1]),
-            "fused_activation_function": int(o.fusedActivationFunction),
-            "keep_num_dims": bool(o.keepNumDims),
-        }
+        opts = op_format.write_options(
+            tfm.SBTF_FULLY_CONNECTED,
+            input_channels=int(weights.shape[1]),
+            fused_activation_function=int(o.fusedActivationFunction),
+            keep_num_dims=bool(o.keepNumDims),
+        )
     return bytes(flexbuffers.Dumps(opts))
 
 

@@ -1,66 +1,18 @@
 """NumPy reference of TFLite's int8 CONV_2D / FULLY_CONNECTED and of sbtf's signed-binary ops.
 
 The executable form of docs/op_spec.md. Integer arithmetic follows TFLite's reference kernels
-to the bit (QuantizeMultiplier, MultiplyByQuantizedMultiplier with double rounding, SAME
-padding, activation clamps), so this module, the C kernels and TFLite must agree exactly.
+to the bit (MultiplyByQuantizedMultiplier with double rounding; the prepare math, i.e.
+QuantizeMultiplier, SAME padding and activation clamps, is `tflite_math`), so this module, the C
+kernels and TFLite must agree exactly.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from sbtf import bitmask
-
-# TFLite ActivationFunctionType / Padding enum values (schema.fbs).
-ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3
-PADDING_SAME, PADDING_VALID = 0, 1
-
-
-def tflite_round(x: float) -> int:
-    """std::round: half away from zero."""
-    return math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1)
-
-
-def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
-    """TFLite's QuantizeMultiplier: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
-    if real_multiplier == 0.0:
-        return 0, 0
-    q, shift = math.frexp(real_multiplier)
-    q_fixed = tflite_round(q * (1 << 31))
-    if q_fixed == (1 << 31):
-        q_fixed //= 2
-        shift += 1
-    if shift < -31:
-        shift, q_fixed = 0, 0
-    if shift > 30:  # TFLite would overflow here; refuse rather than silently differ
-        raise ValueError(f"requantization multiplier {real_multiplier} is too large")
-    return int(q_fixed), int(shift)
-
-
-def conv_multipliers(input_scale: float, weight_scales, output_scale: float):
-    """Per-channel (multiplier, shift) arrays as TFLite's conv computes them (in double)."""
-    pairs = [
-        quantize_multiplier(float(input_scale) * float(s) / float(output_scale))
-        for s in np.asarray(weight_scales, dtype=np.float32).reshape(-1)
-    ]
-    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
-
-
-def fully_connected_multipliers(input_scale: float, weight_scales, output_scale: float):
-    """(multiplier, shift) arrays as TFLite's fully connected computes them.
-
-    Per tensor, TFLite multiplies the two scales in float before widening to double; per
-    channel (TFLite and TFLM's PopulateQuantizedPerChannel) it computes in double, like conv.
-    """
-    if np.asarray(weight_scales).size > 1:
-        return conv_multipliers(input_scale, weight_scales, output_scale)
-    pairs = []
-    for s in np.asarray(weight_scales, dtype=np.float32).reshape(-1):
-        product = float(np.float32(input_scale) * np.float32(s))
-        pairs.append(quantize_multiplier(product / float(output_scale)))
-    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
+from sbtf.converters.tflite_math import PADDING_SAME, conv_output_size, conv_padding_before
 
 
 def _saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -108,41 +60,6 @@ def multiply_by_quantized_multiplier_single_rounding(acc, multiplier, shift) -> 
     total = 31 - np.broadcast_to(np.asarray(shift, np.int64), acc.shape)
     product = acc * np.broadcast_to(np.asarray(multiplier, np.int64), acc.shape)
     return (product + (np.int64(1) << (total - 1))) >> total
-
-
-def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite's CalculateActivationRangeQuantized for int8 outputs (f / scale in float)."""
-    qmin, qmax = -128, 127
-
-    def q(f: float) -> int:
-        return zero_point + tflite_round(float(np.float32(f) / np.float32(scale)))
-
-    if activation == ACT_NONE:
-        return qmin, qmax
-    if activation == ACT_RELU:
-        return max(qmin, q(0.0)), qmax
-    if activation == ACT_RELU6:
-        return max(qmin, q(0.0)), min(qmax, q(6.0))
-    if activation == ACT_RELU_N1_TO_1:
-        return max(qmin, q(-1.0)), min(qmax, q(1.0))
-    raise ValueError(f"unsupported fused activation {activation}")
-
-
-def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding: int) -> int:
-    effective = (kernel - 1) * dilation + 1
-    if padding == PADDING_SAME:
-        return (size + stride - 1) // stride
-    if padding == PADDING_VALID:
-        return (size - effective + stride) // stride
-    raise ValueError(f"unknown padding {padding}")
-
-
-def conv_padding_before(size: int, kernel: int, stride: int, dilation: int, padding: int) -> int:
-    """TFLite's ComputePaddingHeightWidth: padding before the first row/column."""
-    out = conv_output_size(size, kernel, stride, dilation, padding)
-    effective = (kernel - 1) * dilation + 1
-    total = max((out - 1) * stride + effective - size, 0)
-    return total // 2
 
 
 @dataclass(frozen=True)

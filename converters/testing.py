@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from sbtf.converters import reference
+from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
 
 CONV_FC = (tfm.OP_CONV_2D, tfm.OP_FULLY_CONNECTED, tfm.OP_DEPTHWISE_CONV_2D)
@@ -82,15 +82,15 @@ def builtin_reference(tflite_or_model, operator: int, x: np.ndarray) -> np.ndarr
     s_in, s_out = float(tfm.scales(t_in)[0]), float(tfm.scales(t_out)[0])
     zp_in, zp_out = int(tfm.zero_points(t_in)[0]), int(tfm.zero_points(t_out)[0])
     multipliers = (
-        reference.conv_multipliers
+        tflite_math.conv_multipliers
         if code != tfm.OP_FULLY_CONNECTED
-        else reference.fully_connected_multipliers
+        else tflite_math.fully_connected_multipliers
     )
     mult, shift = multipliers(s_in, tfm.scales(t_w), s_out)
     c_out = w.shape[-1] if code == tfm.OP_DEPTHWISE_CONV_2D else w.shape[0]
     mult, shift = np.broadcast_to(mult, (c_out,)), np.broadcast_to(shift, (c_out,))
     o = op.builtinOptions
-    act_min, act_max = reference.activation_range(o.fusedActivationFunction, s_out, zp_out)
+    act_min, act_max = tflite_math.activation_range(o.fusedActivationFunction, s_out, zp_out)
     rq = reference.Requant(-zp_in, zp_out, mult, shift, act_min, act_max)
     if code == tfm.OP_CONV_2D:
         return reference.conv2d_int8(

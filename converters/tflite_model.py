@@ -12,6 +12,7 @@ from flatbuffers import flexbuffers
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
 
+from sbtf import op_format
 from sbtf.converters.errors import ConversionError
 
 # schema.fbs enum values used here.
@@ -24,11 +25,12 @@ TYPE_UINT8 = schema.TensorType.UINT8
 TYPE_INT32 = schema.TensorType.INT32
 FLEXBUFFERS = schema.CustomOptionsFormat.FLEXBUFFERS
 
-SBTF_CONV_2D = "SBTF_CONV_2D"
-SBTF_FULLY_CONNECTED = "SBTF_FULLY_CONNECTED"
-SBTF_DEPTHWISE_CONV_2D = "SBTF_DEPTHWISE_CONV_2D"
-SBTF_OPS = (SBTF_CONV_2D, SBTF_FULLY_CONNECTED, SBTF_DEPTHWISE_CONV_2D)
-SBTF_FORMAT_VERSION = 1  # custom option "version" (docs/op_spec.md)
+# The sbtf ops' names and version, from their one spec (sbtf/op_format.py).
+SBTF_CONV_2D = op_format.CONV_2D.name
+SBTF_FULLY_CONNECTED = op_format.FULLY_CONNECTED.name
+SBTF_DEPTHWISE_CONV_2D = op_format.DEPTHWISE_CONV_2D.name
+SBTF_OPS = tuple(op_format.OPS)
+SBTF_FORMAT_VERSION = op_format.FORMAT_VERSION
 
 _NUMPY_TYPES = {
     schema.TensorType.FLOAT32: np.float32,

@@ -30,11 +30,12 @@ from flatbuffers import encode
 from flatbuffers import number_types as N
 from tensorflow.lite.python import schema_py_generated as schema
 
-from sbtf import bitmask
-from sbtf.converters import reference
+from sbtf import bitmask, op_format
+from sbtf.converters import tflite_math
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.errors import ConversionError
-from sbtf.converters.host import MAX_FILTER_SIZE, parse_options
+from sbtf.converters.host import parse_options
+from sbtf.op_format import MAX_FILTER_SIZE
 
 # Largest tensor sbtf reads or plans: TFLite and the kernels index bytes with int32.
 MAX_TENSOR_BYTES = 2**31 - 1
@@ -58,7 +59,7 @@ _TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startsw
 # Inputs that may be absent (-1): TFLite's builtin kernels read every other input unchecked.
 _OPTIONAL_INPUTS = {
     "CONV_2D": {2}, "DEPTHWISE_CONV_2D": {2}, "FULLY_CONNECTED": {2}, "TRANSPOSE_CONV": {3},
-    "SVDF": {3}, tfm.SBTF_CONV_2D: {3}, tfm.SBTF_FULLY_CONNECTED: {3},
+    "SVDF": {3}, **{op.name: op.optional_inputs for op in op_format.OPS.values()},
 }
 _ANY_INPUT_OPTIONAL = {"LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM",
                        "BIDIRECTIONAL_SEQUENCE_RNN"}  # check their optional inputs themselves
@@ -366,7 +367,7 @@ class _SbtfOp:
         for t, role in ((x, "input"), (y, "output")):
             self.activation(t, role)
         c_in = opts["input_channels"]
-        k = c_in * (opts["filter_height"] * opts["filter_width"] if "filter_height" in opts else 1)
+        k = op_format.OPS[self.name].filter_size(opts)
         shape = [int(d) for d in x.shape] if x.shape is not None else []
         if self.name == tfm.SBTF_CONV_2D:
             self.conv_geometry(shape, opts)
@@ -421,11 +422,11 @@ class _SbtfOp:
 
     def requantization(self, x, sign, y, c_out: int) -> None:
         s_in, s_out, s_w = float(tfm.scales(x)[0]), float(tfm.scales(y)[0]), tfm.scales(sign)
-        fn = (reference.conv_multipliers if self.name == tfm.SBTF_CONV_2D
-              else reference.fully_connected_multipliers)
+        fn = (tflite_math.conv_multipliers if self.name == tfm.SBTF_CONV_2D
+              else tflite_math.fully_connected_multipliers)
         try:
             fn(s_in, s_w, s_out)
-            reference.activation_range(self.opts["fused_activation_function"], s_out,
+            tflite_math.activation_range(self.opts["fused_activation_function"], s_out,
                                        int(tfm.zero_points(y)[0]))
         except (ValueError, OverflowError, ZeroDivisionError) as exc:
             self.fail(f"quantization of {_name(x)!r} -> {_name(y)!r}: {exc}")
@@ -440,7 +441,7 @@ class _SbtfOp:
                                       opts["dilation_h_factor"]),
                                      (shape[2], opts["filter_width"], opts["stride_w"],
                                       opts["dilation_w_factor"])):
-            if (k - 1) * dil + 1 > 2**31 - 1 or reference.conv_output_size(
+            if (k - 1) * dil + 1 > 2**31 - 1 or tflite_math.conv_output_size(
                     size, k, stride, dil, opts["padding"]) < 1:
                 self.fail(f"input {shape[1]}x{shape[2]} is too small for a "
                           f"{opts['filter_height']}x{opts['filter_width']} filter with dilation "

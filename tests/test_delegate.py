@@ -651,3 +651,36 @@ def test_flexbuffer_reader_under_sanitizers(tmp_path):
     expected = {f"{k}={str(v).lower() if kind == 'bool' else v}" for k, kind, v in entries}
     assert set(out[:-1]) == expected
     assert out[-1].startswith("ok ")
+
+
+# ------------------------------------------------------------------ the op table
+
+
+def test_op_table_claims_exactly_the_specs_ops(tmp_path):
+    """micro/delegate/tests/test_op_table.c: every op of sbtf.op_format is in
+    the delegate's table with the spec's version; near-miss names are not."""
+    from sbtf import op_format
+    from sbtf.micro import build
+
+    delegate = REPO / "micro" / "delegate"
+    exe = build.build_host([delegate / "tests" / "test_op_table.c", *delegate.glob("*.c"),
+                            *build.kernel_sources()], include_dirs=[delegate], opt="-O0",
+                           out=tmp_path / "test_op_table")
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.split("\n")[:-1] == [f"claims {name}" for name in op_format.OPS]
+
+
+@pytest.mark.parametrize("name", ["SBTF_CONV_2D_V2", "sbtf_conv_2d", "SBTF_CONV"])
+def test_unknown_custom_op_is_not_claimed(conv_model, name):
+    """A custom op whose name is not in the table stays TFLite's (unresolved), even with the
+    tensors and options of an sbtf conv: the delegate never runs it as one."""
+    def rename(model, sg):
+        for oc in model.operatorCodes:
+            if oc.customCode in (tfm.SBTF_CONV_2D, tfm.SBTF_CONV_2D.encode()):
+                oc.customCode = name.encode()
+
+    interp = _delegate_only(model_content=_edit(conv_model, rename))
+    with pytest.raises(RuntimeError, match=f"unresolved custom op: {name}") as err:
+        interp.allocate_tensors()
+    assert "(node" not in str(err.value)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sbtf.converters import reference
+from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.convert import convert_with_report
 from sbtf.converters.reencode import layer_of
@@ -85,7 +85,7 @@ def test_signed_binary_reference_is_the_int8_op_on_decoded_weights():
 
     mask, sign = bitmask.pack(np.moveaxis(w[0], -1, 0))
     x = rng.integers(-128, 128, (2, 6, 5, c_in), dtype=np.int8)
-    mult_q, shift_q = reference.conv_multipliers(0.05, np.full(c_in * mult, 0.002), 0.1)
+    mult_q, shift_q = tflite_math.conv_multipliers(0.05, np.full(c_in * mult, 0.002), 0.1)
     rq = reference.Requant(7, -3, mult_q, shift_q)
     ours = reference.sbtf_depthwise_conv2d(x, mask, sign, None, rq, filter_hw=(kh, kw),
                                            depth_multiplier=mult, stride=(2, 1))

@@ -3,7 +3,7 @@ bit for bit, on random int8 weights (not only signed-binary).
 
 This validates the reference the C kernels are checked against. TFLite runs with its builtin
 kernels only (no XNNPACK, which rounds differently); multipliers are computed from the file's
-quantization parameters with `reference.conv_multipliers` / `fully_connected_multipliers`.
+quantization parameters with `tflite_math.conv_multipliers` / `fully_connected_multipliers`.
 All layers sit side by side in one model so one TFLite conversion covers the sweep.
 """
 
@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from sbtf import bitmask
-from sbtf.converters import reference
+from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.convert import convert_with_report
 from sbtf.converters.reencode import layer_of
@@ -128,24 +128,24 @@ def test_per_channel_scales_differ(converted):
 
 def test_quantize_multiplier_matches_tflite_rules():
     # Exact values of TFLite's QuantizeMultiplier (frexp, round half away from zero).
-    assert reference.quantize_multiplier(0.5) == (1 << 30, 0)
-    assert reference.quantize_multiplier(1.0) == (1 << 30, 1)
-    assert reference.quantize_multiplier(0.0) == (0, 0)
-    m, s = reference.quantize_multiplier(1 / 3)
+    assert tflite_math.quantize_multiplier(0.5) == (1 << 30, 0)
+    assert tflite_math.quantize_multiplier(1.0) == (1 << 30, 1)
+    assert tflite_math.quantize_multiplier(0.0) == (0, 0)
+    m, s = tflite_math.quantize_multiplier(1 / 3)
     assert s == -1 and m == round((2 / 3) * (1 << 31))
     # Rounds up to 2^31 -> renormalised.
-    assert reference.quantize_multiplier(np.nextafter(1.0, 0.0)) == (1 << 30, 1)
+    assert tflite_math.quantize_multiplier(np.nextafter(1.0, 0.0)) == (1 << 30, 1)
     with pytest.raises(ValueError):
-        reference.quantize_multiplier(2.0**40)
+        tflite_math.quantize_multiplier(2.0**40)
 
 
 def test_multiply_by_quantized_multiplier_rounding():
     # SaturatingRoundingDoublingHighMul rounds ties up (+inf): 1.5 -> 2, -1.5 -> -1, 0.5 -> 1,
     # -0.5 -> 0; RoundingDivideByPOT rounds ties away from zero: 6 * 2^-2 = 1.5 -> 2, -1.5 -> -2.
-    m, s = reference.quantize_multiplier(0.5)
+    m, s = tflite_math.quantize_multiplier(0.5)
     out = reference.multiply_by_quantized_multiplier(np.array([3, -3, 1, -1]), m, s)
     np.testing.assert_array_equal(out, [2, -1, 1, 0])
-    m, s = reference.quantize_multiplier(0.25)
+    m, s = tflite_math.quantize_multiplier(0.25)
     assert s == -1
     out = reference.multiply_by_quantized_multiplier(np.array([6, -6, 2, -2]), m, s)
     np.testing.assert_array_equal(out, [2, -2, 1, -1])
@@ -214,7 +214,7 @@ def test_rounding_is_pinned_on_many_outputs(kind):
         t_in, t_w, t_b = (sg.tensors[int(i)] for i in op.inputs)
         t_out = sg.tensors[int(op.outputs[0])]
         w, b = tfm.constant_data(tfl, t_w), tfm.constant_data(tfl, t_b)
-        mult, shift = reference.fully_connected_multipliers(
+        mult, shift = tflite_math.fully_connected_multipliers(
             tfm.scales(t_in)[0], tfm.scales(t_w), tfm.scales(t_out)[0]
         )
         acc = (x.astype(np.int64) - tfm.zero_points(t_in)[0]) @ w.astype(np.int64).T + b

@@ -100,7 +100,7 @@ def test_digits_test_split_bit_exact_and_same_accuracy(digits, board, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(runtime.REAL_BOARDS))
+@pytest.mark.parametrize("name", boards.names(simulated=False))
 def test_real_board_firmware_links_and_fits(resnet8, name, tmp_path):
     tflite, _ = resnet8
     x = np.zeros((2, 32 * 32 * 3), np.int8)

@@ -15,12 +15,13 @@
 
 #include <stdint.h>
 
+/* SBTF_OP_FORMAT_VERSION (the ops' format this library implements) and SBTF_MAX_FILTER_SIZE
+   (largest K = KH * KW * C_in or C_in), generated from sbtf/op_format.py. */
+#include "sbtf_op_format.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** Format version of the ops this library implements (custom option `version`). */
-#define SBTF_OP_FORMAT_VERSION 1
 
 /** Status returned by every function. */
 typedef enum {
@@ -82,9 +83,6 @@ static inline int32_t sbtf_mask_row_bytes(int32_t k) { return ((k + 15) / 16) * 
 
 /** Which implementation this build of the library runs: "portable", "dsp" or "helium". */
 const char *sbtf_kernel_path(void);
-
-/** Largest K = KH * KW * C_in (conv) or C_in (FC): 127 * 255 * K must fit an int32. */
-#define SBTF_MAX_FILTER_SIZE 65536
 
 /** Largest C_out. With K <= SBTF_MAX_FILTER_SIZE it bounds SBTF_SCRATCH_BYTES below 2^31
  *  (about 1.07e9 at both limits), so no scratch size computation can overflow an int32;

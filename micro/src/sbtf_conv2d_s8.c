@@ -133,7 +133,8 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
   const sbtf_conv_params *p = params;
   if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
       p->pad_h < 0 || p->pad_w < 0 ||
-      !sbtf_offsets_ok(p->input_offset, p->output_offset, p->activation_min, p->activation_max))
+      !sbtf_int8_args_ok(p->input_offset, p->output_offset, p->activation_min,
+                         p->activation_max))
     return SBTF_ERROR_BAD_PARAM;
   status = check_dim(input_dims->h, filter_dims->h, p->stride_h, p->dilation_h, p->pad_h,
                      output_dims->h);

@@ -73,8 +73,8 @@ sbtf_status sbtf_fully_connected_s8_prepare(void *prepared, int32_t size,
     return SBTF_ERROR_NULL_ARGUMENT;
   if (size < need) return SBTF_ERROR_BUFFER_SIZE;
   if (((uintptr_t)prepared & 3u) != 0) return SBTF_ERROR_BAD_PARAM;
-  if (!sbtf_offsets_ok(params->input_offset, params->output_offset, params->activation_min,
-                       params->activation_max) ||
+  if (!sbtf_int8_args_ok(params->input_offset, params->output_offset, params->activation_min,
+                         params->activation_max) ||
       !sbtf_mask_padding_ok(mask, input_channels, output_channels))
     return SBTF_ERROR_BAD_PARAM;
   for (int32_t c = 0; c < output_channels; ++c)
@@ -197,8 +197,8 @@ sbtf_status sbtf_fully_connected_s8_prepared(const sbtf_context *ctx, const void
       return SBTF_ERROR_BAD_SHAPE;
     if (((uintptr_t)prepared & 3u) != 0 || h->magic != MAGIC || h->k != input_channels ||
         h->c_out != output_channels || h->input_offset != params->input_offset ||
-        !sbtf_offsets_ok(params->input_offset, params->output_offset, params->activation_min,
-                         params->activation_max))
+        !sbtf_int8_args_ok(params->input_offset, params->output_offset, params->activation_min,
+                           params->activation_max))
       return SBTF_ERROR_BAD_PARAM;
     const int32_t need = sbtf_fully_connected_s8_get_buffer_size(input_channels, output_channels);
     if (ctx->size < need) return SBTF_ERROR_BUFFER_SIZE;

@@ -47,8 +47,8 @@ sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_param
       (int64_t)batches * input_channels > INT32_MAX ||
       (int64_t)batches * output_channels > INT32_MAX)
     return SBTF_ERROR_BAD_SHAPE;
-  if (!sbtf_offsets_ok(params->input_offset, params->output_offset, params->activation_min,
-                       params->activation_max))
+  if (!sbtf_int8_args_ok(params->input_offset, params->output_offset, params->activation_min,
+                         params->activation_max))
     return SBTF_ERROR_BAD_PARAM;
   const fc_rows rows = {input, input_channels, sbtf_row_bytes_padded(input_channels)};
   const sbtf_core_args args = {

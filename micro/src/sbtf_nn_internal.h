@@ -16,18 +16,8 @@
 
 #include <stdint.h>
 
+#include "sbtf_arith.h"
 #include "sbtf_nn.h"
-
-#if !defined(SBTF_FORCE_PORTABLE) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
-#define SBTF_PATH_MVE 1
-#define SBTF_PATH_NAME "helium"
-#elif !defined(SBTF_FORCE_PORTABLE) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#define SBTF_PATH_DSP 1
-#define SBTF_PATH_NAME "dsp"
-#else
-#define SBTF_PATH_PORTABLE 1
-#define SBTF_PATH_NAME "portable"
-#endif
 
 /* Largest K (inputs per filter): 127 * 255 * K must fit the int32 accumulator. */
 #define SBTF_MAX_K SBTF_MAX_FILTER_SIZE
@@ -93,42 +83,5 @@ int sbtf_mask_padding_ok(const uint8_t *mask, int32_t k, int32_t c_out);
 
 /* Bytes of one input row buffer: K rounded up to 16 (whole blocks of 4 table groups). */
 static inline int32_t sbtf_row_bytes_padded(int32_t k) { return ((k + 15) / 16) * 16; }
-
-/* Common parameter checks. */
-static inline int sbtf_offsets_ok(int32_t input_offset, int32_t output_offset, int32_t act_min,
-                                  int32_t act_max) {
-  return input_offset >= -127 && input_offset <= 128 && output_offset >= -128 &&
-         output_offset <= 127 && act_min >= -128 && act_max <= 127 && act_min <= act_max;
-}
-
-/* TFLite's MultiplyByQuantizedMultiplier (double rounding) for shift <= -1 (n = -shift), m >= 0:
-   SaturatingRoundingDoublingHighMul as floor((x * m + 2^30) / 2^31) (one SMLAL; see requantize in
-   sbtf_nn_core.c), then RoundingDivideByPOT by n. That rounds half away from zero, i.e. half up
-   from h - 1 for negative h; and rounding t / 2^n half up is (floor(t / 2^(n-1)) + 1) / 2 floored.
-   So: h += h >> 31, then ((h >> (n - 1)) + 1) >> 1, with no mask, compare or branch. No overflow:
-   -2^31 + 1 <= h <= 2^31 - 2 for any int32 x and 0 <= m < 2^31. Pass n - 1 (0 .. 30). */
-static inline int32_t sbtf_requantize_right(int32_t x, int32_t multiplier, int32_t n_minus_1) {
-  int32_t h = (int32_t)(((int64_t)x * multiplier + (1 << 30)) >> 31);
-  h += h >> 31;
-  return ((h >> n_minus_1) + 1) >> 1;
-}
-
-/* Single rounding (SBTF_FULLY_CONNECTED): (acc * m + 2^(30 - shift)) >> (31 - shift) on the
-   64-bit product, plus the output offset and clamp, all before narrowing. For shift <= -1 the
-   rounding constant is a multiple of 2^31, so this equals floor(P / 2^31) (one SMULL, fits
-   int32 as |P| < 2^62) shifted right by n = -shift rounding half up, i.e. (h >> n) plus bit
-   n - 1 of h: no 64-bit shifts by a variable amount (library calls or long sequences on M4). */
-static inline int8_t sbtf_requantize_single(int32_t acc, int32_t multiplier, int32_t shift,
-                                            int32_t offset, int32_t lo, int32_t hi) {
-  if (shift < 0) {
-    const int32_t h = (int32_t)(((int64_t)acc * multiplier) >> 31), n = -shift;
-    const int32_t v = (h >> n) + ((h >> (n - 1)) & 1) + offset;
-    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
-  }
-  const int32_t total = 31 - shift; /* 1 .. 31 */
-  int64_t v = ((int64_t)acc * multiplier + ((int64_t)1 << (total - 1))) >> total;
-  v += offset;
-  return (int8_t)(v < lo ? lo : v > hi ? hi : v);
-}
 
 #endif /* SBTF_NN_INTERNAL_H */

@@ -1,28 +1,12 @@
 /*
  * int8_reference.c - a straightforward int8 convolution / fully connected (TFLite reference
  * semantics, plain C loops), the baseline bench_kernels.c counts against and checks sbtf's
- * outputs with. Not part of the kernel library.
+ * outputs with (requantization: sbtf_arith.h, gemmlowp's literal form and single rounding on
+ * the 64-bit product). Not part of the kernel library.
  */
 #include "int8_reference.h"
 
-static int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift) {
-  const int32_t left = shift > 0 ? shift : 0;
-  const int32_t right = shift > 0 ? 0 : -shift;
-  const int32_t x = (int32_t)((uint32_t)acc << left);
-  const int64_t ab = (int64_t)x * multiplier;
-  const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-  const int32_t high = (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-  const int32_t mask = (int32_t)(((int64_t)1 << right) - 1);
-  const int32_t remainder = high & mask;
-  const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
-  return (high >> right) + (remainder > threshold ? 1 : 0);
-}
-
-/* FULLY_CONNECTED: single rounding on the 64-bit product (docs/op_spec.md). */
-static int64_t requantize_single(int32_t acc, int32_t multiplier, int32_t shift) {
-  const int32_t total = 31 - shift;
-  return ((int64_t)acc * multiplier + ((int64_t)1 << (total - 1))) >> total;
-}
+#include "sbtf_arith.h"
 
 static int8_t clamp(int64_t v, int32_t lo, int32_t hi) {
   return (int8_t)(v < lo ? lo : v > hi ? hi : v);
@@ -49,7 +33,7 @@ void int8_reference_conv(const sbtf_conv_params *p, const sbtf_quant_params *q,
             }
           }
           if (bias) acc += bias[c];
-          acc = requantize(acc, q->multiplier[c], q->shift[c]) + p->output_offset;
+          acc = sbtf_mbqm_reference(acc, q->multiplier[c], q->shift[c]) + p->output_offset;
           output[((n * out->h + oy) * out->w + ox) * out->c + c] =
               clamp(acc, p->activation_min, p->activation_max);
         }
@@ -65,7 +49,7 @@ void int8_reference_fc(const sbtf_fc_params *p, const sbtf_quant_params *q, int3
         acc += (input[b * c_in + i] + p->input_offset) * weights[c * c_in + i];
       if (bias) acc += bias[c];
       output[b * c_out + c] =
-          clamp(requantize_single(acc, q->multiplier[c], q->shift[c]) + p->output_offset,
+          clamp(sbtf_mbqm_single_wide(acc, q->multiplier[c], q->shift[c]) + p->output_offset,
                 p->activation_min, p->activation_max);
     }
 }

@@ -17,6 +17,7 @@ import numpy as np
 
 from sbtf import bitmask
 from sbtf.converters import reference as ref
+from sbtf.converters import tflite_math as tm
 
 CHANNELS = [1, 7, 8, 9, 31, 32, 33, 63, 64, 65]
 
@@ -32,11 +33,11 @@ def _requant(rng, kind, c_out, k, act):
     real = target * rng.uniform(0.3, 3.0, size=c_out if kind == "conv" else 1)
     w_scales = real * s_out / s_in
     if kind == "conv":
-        mult, shift = ref.conv_multipliers(s_in, w_scales, s_out)
+        mult, shift = tm.conv_multipliers(s_in, w_scales, s_out)
     else:
-        mult, shift = ref.fully_connected_multipliers(s_in, w_scales, s_out)
+        mult, shift = tm.fully_connected_multipliers(s_in, w_scales, s_out)
         mult, shift = np.repeat(mult, c_out), np.repeat(shift, c_out)
-    act_min, act_max = ref.activation_range(act, s_out, zp_out)
+    act_min, act_max = tm.activation_range(act, s_out, zp_out)
     return ref.Requant(-zp_in, zp_out, mult, shift, act_min, act_max)
 
 
@@ -59,8 +60,8 @@ def conv_case(rng, name, n, h, w, c_in, c_out, kh, kw, stride, dilation, padding
     b = rng.integers(-20000, 20001, size=c_out).astype(np.int32) if bias else None
     y = ref.sbtf_conv2d(x, mask, sign, b, rq, filter_hw=(kh, kw), stride=stride,
                         dilation=dilation, padding=padding)
-    pad_h = ref.conv_padding_before(h, kh, stride[0], dilation[0], padding)
-    pad_w = ref.conv_padding_before(w, kw, stride[1], dilation[1], padding)
+    pad_h = tm.conv_padding_before(h, kh, stride[0], dilation[0], padding)
+    pad_w = tm.conv_padding_before(w, kw, stride[1], dilation[1], padding)
     return {"kind": "conv", "name": name, "x": x, "mask": mask, "sign": sign, "bias": b, "rq": rq, "y": y,
                 "dims": {"n": n, "h": h, "w": w, "c_in": c_in, "c_out": c_out, "kh": kh, "kw": kw,
                           "oh": y.shape[1], "ow": y.shape[2]},
@@ -86,7 +87,7 @@ def cases(seed: int, profile: str):
         kw = kh if rng.random() < 0.8 else int(rng.choice([1, 3]))
         stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
         dilation = (int(rng.integers(1, 3)), 1) if rng.random() < 0.3 else (1, 1)
-        padding = int(rng.choice([ref.PADDING_SAME, ref.PADDING_VALID]))
+        padding = int(rng.choice([tm.PADDING_SAME, tm.PADDING_VALID]))
         eff = max((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
         h = int(rng.integers(eff, eff + 4))
         w = int(rng.integers(eff, eff + 4))
@@ -101,7 +102,7 @@ def cases(seed: int, profile: str):
                              n, h, w, c_in, c_out, kh, kw, stride, dilation, padding, act, bias))
     # Targeted corners: all stride/dilation/padding combinations on one shape, batch 2.
     for stride, dilation, padding in itertools.product([(1, 1), (2, 2), (1, 2)], [(1, 1), (2, 2)],
-                                                       [ref.PADDING_SAME, ref.PADDING_VALID]):
+                                                       [tm.PADDING_SAME, tm.PADDING_VALID]):
         out.append(conv_case(rng, f"conv_corner_s{stride}_d{dilation}_p{padding}", 2, 7, 6, 9, 9,
                              3, 3, stride, dilation, padding, int(rng.integers(0, 4)), True))
     # Kernel rows used in place (K % 16 == 0, whole groups per row) next to copied border rows,
@@ -109,26 +110,26 @@ def cases(seed: int, profile: str):
     for c_in, (kh, kw), stride, dilation in [(16, (3, 3), (1, 2), (2, 2)), (16, (5, 3), (2, 1), (1, 2)),
                                              (4, (4, 4), (1, 1), (1, 1)), (32, (1, 3), (1, 1), (1, 1))]:
         out.append(conv_case(rng, f"conv_runs_ci{c_in}_k{kh}x{kw}_s{stride}_d{dilation}", 2, 9, 8,
-                             c_in, 12, kh, kw, stride, dilation, ref.PADDING_SAME,
+                             c_in, 12, kh, kw, stride, dilation, tm.PADDING_SAME,
                              int(rng.integers(0, 4)), True))
     out.append(conv_case(rng, "conv_5x5_c3_edge", 1, 5, 5, 3, 8, 5, 5, (1, 1), (1, 1),
-                         ref.PADDING_SAME, ref.ACT_RELU6, True))
+                         tm.PADDING_SAME, tm.ACT_RELU6, True))
     out.append(conv_case(rng, "conv_1x1_pixel", 1, 1, 1, 65, 33, 3, 3, (2, 2), (2, 2),
-                         ref.PADDING_SAME, ref.ACT_NONE, False))
+                         tm.PADDING_SAME, tm.ACT_NONE, False))
     for c_in in CHANNELS:
         for c_out in (1, 9, 64, 65):
             out.append(fc_case(rng, f"fc_ci{c_in}_co{c_out}", int(rng.integers(1, 4)), c_in, c_out,
                                int(rng.integers(0, 4)), rng.random() < 0.8))
-    out.append(fc_case(rng, "fc_k1100_multichunk", 3, 1100, 7, ref.ACT_NONE, True))
-    out.append(fc_case(rng, "fc_256_64_resnet8", 2, 256, 64, ref.ACT_NONE, True))
+    out.append(fc_case(rng, "fc_k1100_multichunk", 3, 1100, 7, tm.ACT_NONE, True))
+    out.append(fc_case(rng, "fc_256_64_resnet8", 2, 256, 64, tm.ACT_NONE, True))
     if profile == "full":
         # ResNet-8-sized layers (MLPerf Tiny): L1, L4 and L5 shapes.
         out.append(conv_case(rng, "resnet8_L1", 1, 32, 32, 16, 16, 3, 3, (1, 1), (1, 1),
-                             ref.PADDING_SAME, ref.ACT_RELU, True))
+                             tm.PADDING_SAME, tm.ACT_RELU, True))
         out.append(conv_case(rng, "resnet8_L4", 1, 16, 16, 32, 64, 3, 3, (2, 2), (1, 1),
-                             ref.PADDING_SAME, ref.ACT_RELU, True))
+                             tm.PADDING_SAME, tm.ACT_RELU, True))
         out.append(conv_case(rng, "resnet8_L5", 1, 8, 8, 64, 64, 3, 3, (1, 1), (1, 1),
-                             ref.PADDING_SAME, ref.ACT_NONE, True))
+                             tm.PADDING_SAME, tm.ACT_NONE, True))
     return out
 
 

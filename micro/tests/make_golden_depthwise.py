@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from sbtf.converters import reference as ref
+from sbtf.converters import tflite_math as tm
 
 _spec = importlib.util.spec_from_file_location("make_golden", Path(__file__).with_name("make_golden.py"))
 golden = importlib.util.module_from_spec(_spec)
@@ -32,8 +33,8 @@ def dw_case(rng, name, n, h, w, c_in, mult, kh, kw, stride, dilation, padding, a
     b = rng.integers(-20000, 20001, size=c_out).astype(np.int32) if bias else None
     y = ref.sbtf_depthwise_conv2d(x, mask, sign, b, rq, filter_hw=(kh, kw), depth_multiplier=mult,
                                   stride=stride, dilation=dilation, padding=padding)
-    pad = (ref.conv_padding_before(h, kh, stride[0], dilation[0], padding),
-           ref.conv_padding_before(w, kw, stride[1], dilation[1], padding))
+    pad = (tm.conv_padding_before(h, kh, stride[0], dilation[0], padding),
+           tm.conv_padding_before(w, kw, stride[1], dilation[1], padding))
     return {"name": name, "x": x, "mask": mask, "sign": sign, "bias": b, "rq": rq, "y": y,
             "input": (n, h, w, c_in), "filter": (1, kh, kw, c_out), "output": y.shape,
             "mult": mult, "stride": stride, "dilation": dilation, "pad": pad}
@@ -47,7 +48,7 @@ def cases(seed: int):
         kw = kh if rng.random() < 0.8 else int(rng.choice([1, 3]))
         stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
         dilation = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.3 else (1, 1)
-        padding = int(rng.choice([ref.PADDING_SAME, ref.PADDING_VALID]))
+        padding = int(rng.choice([tm.PADDING_SAME, tm.PADDING_VALID]))
         eff_h, eff_w = (kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1
         h, w = int(rng.integers(eff_h, eff_h + 5)), int(rng.integers(eff_w, eff_w + 5))
         n = 2 if rng.random() < 0.2 else 1
@@ -57,13 +58,13 @@ def cases(seed: int):
                            f"_n{n}_a{act}{'' if bias else '_nobias'}",
                            n, h, w, c_in, mult, kh, kw, stride, dilation, padding, act, bias))
     for stride, dilation, padding in itertools.product([(1, 1), (2, 2)], [(1, 1), (2, 2)],
-                                                       [ref.PADDING_SAME, ref.PADDING_VALID]):
+                                                       [tm.PADDING_SAME, tm.PADDING_VALID]):
         out.append(dw_case(rng, f"dw_corner_s{stride[0]}_d{dilation[0]}_p{padding}", 2, 7, 8, 12,
                            1, 3, 3, stride, dilation, padding, int(rng.integers(0, 4)), True))
     out.append(dw_case(rng, "dw_16x16_taps", 1, 17, 16, 8, 1, 16, 16, (1, 1), (1, 1),
-                       ref.PADDING_SAME, ref.ACT_NONE, True))
+                       tm.PADDING_SAME, tm.ACT_NONE, True))
     out.append(dw_case(rng, "dw_mobilenet_16x16x64", 1, 16, 16, 64, 1, 3, 3, (1, 1), (1, 1),
-                       ref.PADDING_SAME, ref.ACT_RELU6, True))
+                       tm.PADDING_SAME, tm.ACT_RELU6, True))
     return out
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 from flatbuffers import flexbuffers
 
-from sbtf import bitmask
+from sbtf import bitmask, op_format
 from sbtf.converters import reference as ref
+from sbtf.converters import tflite_math as tm
 
 HEADER = Path(__file__).with_name("sbtf_ops_test_data.h")
-FORMAT_VERSION = 1
 
 
 @dataclass
@@ -37,8 +37,8 @@ class ConvCase:
     kw: int
     stride: tuple[int, int] = (1, 1)
     dilation: tuple[int, int] = (1, 1)
-    padding: int = ref.PADDING_SAME
-    activation: int = ref.ACT_NONE
+    padding: int = tm.PADDING_SAME
+    activation: int = tm.ACT_NONE
     bias: bool = True
     per_channel: bool = True
 
@@ -49,7 +49,7 @@ class FcCase:
     input_shape: tuple[int, ...]
     c_in: int
     c_out: int
-    activation: int = ref.ACT_NONE
+    activation: int = tm.ACT_NONE
     bias: bool = True
     keep_num_dims: bool = False
     per_channel: bool = False
@@ -58,7 +58,7 @@ class FcCase:
 # Awkward sizes on purpose: K = 27, 33, 37, 45 (rows end inside a padding unit, 33 one bit
 # past it) and 48, 64 (exact); zero points away from 0; every activation and padding mode.
 CONV_CASES = [
-    ConvCase("conv_3x3_same_relu", 1, 5, 5, 3, 4, 3, 3, activation=ref.ACT_RELU),
+    ConvCase("conv_3x3_same_relu", 1, 5, 5, 3, 4, 3, 3, activation=tm.ACT_RELU),
     ConvCase(
         "conv_3x3_valid_stride2_dilation",
         1,
@@ -70,7 +70,7 @@ CONV_CASES = [
         3,
         stride=(2, 1),
         dilation=(1, 2),
-        padding=ref.PADDING_VALID,
+        padding=tm.PADDING_VALID,
         bias=False,
     ),
     ConvCase(
@@ -82,7 +82,7 @@ CONV_CASES = [
         2,
         1,
         1,
-        activation=ref.ACT_RELU6,
+        activation=tm.ACT_RELU6,
         per_channel=False,
     ),
     ConvCase(
@@ -95,7 +95,7 @@ CONV_CASES = [
         2,
         3,
         stride=(2, 2),
-        activation=ref.ACT_RELU_N1_TO_1,
+        activation=tm.ACT_RELU_N1_TO_1,
     ),
 ]
 FC_CASES = [
@@ -105,12 +105,12 @@ FC_CASES = [
         (2, 3, 8),
         8,
         4,
-        activation=ref.ACT_RELU,
+        activation=tm.ACT_RELU,
         bias=False,
         keep_num_dims=True,
     ),
-    FcCase("fc_flatten_64", (1, 2, 2, 16), 64, 3, activation=ref.ACT_RELU6),
-    FcCase("fc_per_channel", (3, 33), 33, 6, activation=ref.ACT_RELU_N1_TO_1, per_channel=True),
+    FcCase("fc_flatten_64", (1, 2, 2, 16), 64, 3, activation=tm.ACT_RELU6),
+    FcCase("fc_per_channel", (3, 33), 33, 6, activation=tm.ACT_RELU_N1_TO_1, per_channel=True),
 ]
 
 
@@ -133,7 +133,7 @@ def quant(rng, c_out: int, per_channel: bool):
 
 def conv_options(c: ConvCase) -> dict:
     return {
-        "version": FORMAT_VERSION,
+        "version": op_format.FORMAT_VERSION,
         "input_channels": c.c_in,
         "filter_height": c.kh,
         "filter_width": c.kw,
@@ -148,7 +148,7 @@ def conv_options(c: ConvCase) -> dict:
 
 def fc_options(c: FcCase) -> dict:
     return {
-        "version": FORMAT_VERSION,
+        "version": op_format.FORMAT_VERSION,
         "input_channels": c.c_in,
         "fused_activation_function": c.activation,
         "keep_num_dims": c.keep_num_dims,
@@ -162,8 +162,8 @@ def make_conv(rng, c: ConvCase) -> dict:
     in_scale, in_zp, w_scales, out_scale, out_zp = quant(rng, c.c_out, c.per_channel)
     x = rng.integers(-128, 128, size=(c.n, c.h, c.w, c.c_in)).astype(np.int8)
     bias = rng.integers(-3000, 3000, size=c.c_out).astype(np.int32) if c.bias else None
-    mult, shift = ref.conv_multipliers(in_scale, np.broadcast_to(w_scales, c.c_out), out_scale)
-    lo, hi = ref.activation_range(c.activation, float(out_scale), out_zp)
+    mult, shift = tm.conv_multipliers(in_scale, np.broadcast_to(w_scales, c.c_out), out_scale)
+    lo, hi = tm.activation_range(c.activation, float(out_scale), out_zp)
     rq = ref.Requant(-in_zp, out_zp, mult, shift, lo, hi)
     y = ref.sbtf_conv2d(
         x,
@@ -200,10 +200,10 @@ def make_fc(rng, c: FcCase) -> dict:
     in_scale, in_zp, w_scales, out_scale, out_zp = quant(rng, c.c_out, c.per_channel)
     x = rng.integers(-128, 128, size=c.input_shape).astype(np.int8)
     bias = rng.integers(-3000, 3000, size=c.c_out).astype(np.int32) if c.bias else None
-    mult, shift = ref.fully_connected_multipliers(in_scale, w_scales, out_scale)
+    mult, shift = tm.fully_connected_multipliers(in_scale, w_scales, out_scale)
     if not c.per_channel:  # one (multiplier, shift) for every channel
         mult, shift = np.repeat(mult, c.c_out), np.repeat(shift, c.c_out)
-    lo, hi = ref.activation_range(c.activation, float(out_scale), out_zp)
+    lo, hi = tm.activation_range(c.activation, float(out_scale), out_zp)
     rq = ref.Requant(-in_zp, out_zp, mult, shift, lo, hi)
     y = ref.sbtf_fully_connected(x.reshape(-1, c.c_in), mask, sign, bias, rq)
     if c.keep_num_dims:
@@ -296,7 +296,7 @@ def emit_case(kind: str, c: dict) -> tuple[str, str]:
     builtin = "{0, 0, 0, 0, 0}"
     if conv is not None:  # options of TFLite's builtin CONV_2D, for the cross-check
         builtin = (
-            f"{{{1 if conv.padding == ref.PADDING_SAME else 2}, {conv.stride[0]}, "
+            f"{{{1 if conv.padding == tm.PADDING_SAME else 2}, {conv.stride[0]}, "
             f"{conv.stride[1]}, {conv.dilation[0]}, {conv.dilation[1]}}}"
         )
     entry = (

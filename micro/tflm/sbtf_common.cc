@@ -26,7 +26,7 @@ bool OptionsReader::Open(const char* buffer, size_t length) {
   }
   map_ = root.AsMap();
   int32_t version = 0;
-  if (!ReadInt("version", INT32_MIN, INT32_MAX, &version)) return false;
+  if (!SBTF_READ_INT_OPTION(*this, VERSION, &version)) return false;
   if (version != SBTF_OP_FORMAT_VERSION) {
     MicroPrintf("%s: unknown op format version %d (this build reads version %d)", op_,
                 static_cast<int>(version), SBTF_OP_FORMAT_VERSION);
@@ -82,7 +82,8 @@ bool OptionsReader::ReadBool(const char* key, bool* value) const {
 bool ReadActivation(const OptionsReader& options, TfLiteFusedActivation* activation) {
   // TFLite's ActivationFunctionType and TfLiteFusedActivation share values 0..3.
   int32_t value = 0;
-  if (!options.ReadInt("fused_activation_function", kTfLiteActNone, kTfLiteActRelu6, &value)) {
+  static_assert(SBTF_ACTIVATION_RELU6 == kTfLiteActRelu6, "activation enums differ");
+  if (!SBTF_READ_INT_OPTION(options, FUSED_ACTIVATION_FUNCTION, &value)) {
     return false;
   }
   *activation = static_cast<TfLiteFusedActivation>(value);

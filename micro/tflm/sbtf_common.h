@@ -11,6 +11,7 @@
 
 #include "flatbuffers/flexbuffers.h"
 #include "sbtf_nn.h"
+#include "sbtf_op_format.h"
 #include "tensorflow/lite/c/builtin_op_data.h"
 #include "tensorflow/lite/c/common.h"
 #include "tensorflow/lite/micro/kernels/kernel_util.h"
@@ -19,11 +20,11 @@
 
 namespace sbtf {
 
-// Tensor indices of both ops (docs/op_spec.md).
-constexpr int kInputTensor = 0;
-constexpr int kMaskTensor = 1;
-constexpr int kSignTensor = 2;
-constexpr int kBiasTensor = 3;  // optional: absent, or index -1
+// Tensor indices of every sbtf op (sbtf_op_format.h, generated from sbtf/op_format.py).
+constexpr int kInputTensor = SBTF_TENSOR_INPUT;
+constexpr int kMaskTensor = SBTF_TENSOR_BITMASK;
+constexpr int kSignTensor = SBTF_TENSOR_SIGN;
+constexpr int kBiasTensor = SBTF_TENSOR_BIAS;  // optional: absent, or index -1
 constexpr int kOutputTensor = 0;
 
 // Custom options of one node, validated as a FlexBuffer map of format version
@@ -42,6 +43,11 @@ class OptionsReader {
   const char* op_;
   flexbuffers::Map map_;
 };
+
+// Reads the int option NAME of sbtf_op_format.h: its key and bounds come from the one spec.
+#define SBTF_READ_INT_OPTION(options, NAME, value)                                   \
+  (options).ReadInt(SBTF_OPTION_##NAME, SBTF_OPTION_##NAME##_MIN, SBTF_OPTION_##NAME##_MAX, \
+                    (value))
 
 // Reads `fused_activation_function` (NONE, RELU, RELU_N1_TO_1 or RELU6).
 bool ReadActivation(const OptionsReader& options, TfLiteFusedActivation* activation);

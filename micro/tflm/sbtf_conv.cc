@@ -15,7 +15,7 @@
 namespace sbtf {
 namespace {
 
-constexpr char kOp[] = "SBTF_CONV_2D";
+constexpr char kOp[] = SBTF_OP_CONV_2D;
 
 struct OpDataSbtfConv {
   // Custom options (Init).
@@ -42,19 +42,19 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
   int32_t input_channels = 0, filter_height = 0, filter_width = 0, padding = 0;
   int32_t stride_h = 0, stride_w = 0, dilation_h = 0, dilation_w = 0;
   TfLiteConvParams p = {};
-  if (!options.ReadInt("input_channels", 1, INT32_MAX, &input_channels) ||
-      !options.ReadInt("filter_height", 1, INT32_MAX, &filter_height) ||
-      !options.ReadInt("filter_width", 1, INT32_MAX, &filter_width) ||
-      !options.ReadInt("padding", 0, 1, &padding) ||
-      !options.ReadInt("stride_h", 1, INT32_MAX, &stride_h) ||
-      !options.ReadInt("stride_w", 1, INT32_MAX, &stride_w) ||
-      !options.ReadInt("dilation_h_factor", 1, INT32_MAX, &dilation_h) ||
-      !options.ReadInt("dilation_w_factor", 1, INT32_MAX, &dilation_w) ||
+  if (!SBTF_READ_INT_OPTION(options, INPUT_CHANNELS, &input_channels) ||
+      !SBTF_READ_INT_OPTION(options, FILTER_HEIGHT, &filter_height) ||
+      !SBTF_READ_INT_OPTION(options, FILTER_WIDTH, &filter_width) ||
+      !SBTF_READ_INT_OPTION(options, PADDING, &padding) ||
+      !SBTF_READ_INT_OPTION(options, STRIDE_H, &stride_h) ||
+      !SBTF_READ_INT_OPTION(options, STRIDE_W, &stride_w) ||
+      !SBTF_READ_INT_OPTION(options, DILATION_H_FACTOR, &dilation_h) ||
+      !SBTF_READ_INT_OPTION(options, DILATION_W_FACTOR, &dilation_w) ||
       !ReadActivation(options, &p.activation)) {
     return nullptr;
   }
   // Schema Padding (0 SAME, 1 VALID) -> TfLitePadding (0 is "unknown" there).
-  p.padding = padding == 0 ? kTfLitePaddingSame : kTfLitePaddingValid;
+  p.padding = padding == SBTF_PADDING_SAME ? kTfLitePaddingSame : kTfLitePaddingValid;
   p.stride_height = stride_h;
   p.stride_width = stride_w;
   p.dilation_height_factor = dilation_h;

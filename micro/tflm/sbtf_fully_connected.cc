@@ -14,7 +14,7 @@
 namespace sbtf {
 namespace {
 
-constexpr char kOp[] = "SBTF_FULLY_CONNECTED";
+constexpr char kOp[] = SBTF_OP_FULLY_CONNECTED;
 
 struct OpDataSbtfFullyConnected {
   // Custom options (Init).
@@ -38,8 +38,9 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
   int32_t input_channels = 0;
   TfLiteFusedActivation activation = kTfLiteActNone;
   bool keep_num_dims = false;
-  if (!options.ReadInt("input_channels", 1, INT32_MAX, &input_channels) ||
-      !ReadActivation(options, &activation) || !options.ReadBool("keep_num_dims", &keep_num_dims)) {
+  if (!SBTF_READ_INT_OPTION(options, INPUT_CHANNELS, &input_channels) ||
+      !ReadActivation(options, &activation) ||
+      !options.ReadBool(SBTF_OPTION_KEEP_NUM_DIMS, &keep_num_dims)) {
     return nullptr;
   }
   auto* data = static_cast<OpDataSbtfFullyConnected*>(

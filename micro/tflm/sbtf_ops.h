@@ -12,6 +12,7 @@
 #ifndef SBTF_TFLM_SBTF_OPS_H_
 #define SBTF_TFLM_SBTF_OPS_H_
 
+#include "sbtf_op_format.h"
 #include "tensorflow/lite/c/common.h"
 #include "tensorflow/lite/micro/micro_common.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
@@ -19,8 +20,8 @@
 namespace sbtf {
 
 /** Custom op names, as the converter writes them into the model's operator codes. */
-constexpr char kSbtfConv2dName[] = "SBTF_CONV_2D";
-constexpr char kSbtfFullyConnectedName[] = "SBTF_FULLY_CONNECTED";
+constexpr char kSbtfConv2dName[] = SBTF_OP_CONV_2D;
+constexpr char kSbtfFullyConnectedName[] = SBTF_OP_FULLY_CONNECTED;
 
 /** Registrations for MicroMutableOpResolver::AddCustom (static storage, never freed). */
 TFLMRegistration* Register_SBTF_CONV_2D();

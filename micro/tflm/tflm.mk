@@ -26,8 +26,8 @@ CXX := $(CROSS)g++
 CC := $(CROSS)gcc
 AR := $(CROSS)ar
 
-# The TFLM kernels for the operators sbtf's converter and runtime support (sbtf/micro/codegen.py
-# SUPPORTED_OPS); with CMSIS_NN=1 TFLM's cmsis_nn/ version of a kernel replaces the reference one,
+# The TFLM kernels for the operators sbtf's converter and runtime support
+# (sbtf/micro/codegen/operators.py SUPPORTED_OPS); with CMSIS_NN=1 TFLM's cmsis_nn/ version of a kernel replaces the reference one,
 # as TFLM's OPTIMIZED_KERNEL_DIR=cmsis_nn does.
 KERNELS := add conv depthwise_conv fully_connected pooling reduce reshape softmax pad quantize
 KERNEL_SRCS := $(foreach k,$(KERNELS),$(TFLM)/tensorflow/lite/micro/kernels/$(k).cc \

@@ -73,7 +73,8 @@ class OpCounter : public tflite::MicroProfilerInterface {
 
 using Resolver = tflite::MicroMutableOpResolver<13>;
 
-/* The builtins sbtf's runtime supports (sbtf/micro/codegen.py SUPPORTED_OPS) + sbtf's ops. */
+/* The builtins sbtf's runtime supports (sbtf/micro/codegen/operators.py SUPPORTED_OPS) + sbtf's
+ * ops. */
 bool AddOps(Resolver &r) {
   return r.AddAdd() == kTfLiteOk && r.AddAveragePool2D() == kTfLiteOk &&
          r.AddMaxPool2D() == kTfLiteOk && r.AddConv2D() == kTfLiteOk &&

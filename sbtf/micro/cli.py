@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from sbtf import _env  # noqa: F401
+from sbtf.micro import boards
 
-QEMU_BOARDS = ("mps2-an386", "mps2-an500", "mps3-an547", "netduinoplus2")
+QEMU_BOARDS = tuple(boards.names())
 RUNTIME_ARG = ("--runtime",)
 RUNTIME_KW = {"choices": ("sbtf", "tflm"), "default": "sbtf",
               "help": "sbtf's ahead-of-time runtime (default) or TFLite Micro with CMSIS-NN and "
@@ -137,10 +138,10 @@ def cmd_build(args) -> int:
     out = Path(args.out)
     if args.runtime == "tflm":
         return _tflm(args, tflite, gen, x, out)
-    if args.board in runtime.REAL_BOARDS:
+    board = boards.get(args.board, simulated=None)
+    if not board.simulated:
         fw = runtime.build_real_firmware(tflite, args.board, x, out=out, source=args.model)
-        print(f"wrote {fw.elf} and {fw.bin} for {args.board}; results on "
-              f"{runtime.REAL_BOARDS[args.board].uart}")
+        print(f"wrote {fw.elf} and {fw.bin} for {args.board}; results on {board.uart}")
     else:
         fw = runtime.build_firmware(tflite, args.board, x, out_dir=out.parent / (out.stem + "_src"),
                                     source=args.model)
@@ -174,9 +175,6 @@ def _tflm(args, tflite: bytes, gen, x, elf_out: Path | None = None) -> int:
 
 
 def main(argv=None) -> int:
-    from sbtf.micro import runtime
-
-    boards = (*QEMU_BOARDS, *runtime.REAL_BOARDS)
     parser = argparse.ArgumentParser(prog="sbtf-micro", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("codegen", help="write sbtf_model.c / sbtf_model.h for a .tflite")
@@ -194,7 +192,7 @@ def main(argv=None) -> int:
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("build", help="build firmware (ELF, and .bin for real boards)")
     p.add_argument("model")
-    p.add_argument("--board", required=True, choices=boards)
+    p.add_argument("--board", required=True, choices=list(boards.BOARDS))
     p.add_argument("-o", "--out", required=True, help="firmware .elf path")
     p.add_argument("--input", help=".npy batch of inputs [N, *model input shape[1:]] compiled "
                    "into the image")

@@ -111,7 +111,8 @@ def run(board, elf, timeout: float = 120.0, icount: bool = False) -> RunResult:
     return _run(qemu_command(b, elf, icount), b.name, timeout)
 
 
-# Lines after which sbtf's real-board firmware (micro/runtime/sbtf_main_uart.c) prints nothing more.
+# Lines after which sbtf's real-board firmware (micro/boards/stm32/sbtf_main_uart.c) prints
+# nothing more.
 UART_LAST_LINES = ("sbtf-done", "sbtf-error", "sbtf-board: fault")
 
 

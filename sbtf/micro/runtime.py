@@ -26,11 +26,9 @@ from sbtf.micro import qemu as _qemu
 from sbtf.micro import source_dir
 
 __all__ = [
-    "REAL_BOARDS",
     "Firmware",
     "Memory",
     "ModelRun",
-    "RealBoard",
     "RuntimeError_",
     "build_firmware",
     "build_host_runner",
@@ -139,10 +137,6 @@ class Memory:
         return f"{board}: " + "; ".join(parts) if parts else None
 
 
-# Boards whose linker script offers a .ccm section (CPU-only RAM beside the SRAM), and its size.
-CCM_BYTES = {"netduinoplus2": 64 << 10}
-
-
 @dataclass
 class Firmware:
     board: str
@@ -209,8 +203,9 @@ def _prepare(tflite: bytes, x_int8: np.ndarray, out_dir: Path, source: str,
     return gen, len(x)
 
 
-def _sources(out_dir: Path, main: str = "sbtf_main.c") -> list[Path]:
-    return [out_dir / "sbtf_model.c", *runtime_sources(), runtime_dir() / main,
+def _sources(out_dir: Path, main: Path | None = None) -> list[Path]:
+    """The model, the runtime, a main (default: the QEMU boards' semihosting one), the kernels."""
+    return [out_dir / "sbtf_model.c", *runtime_sources(), main or runtime_dir() / "sbtf_main.c",
             *_build.kernel_sources()]
 
 
@@ -239,7 +234,7 @@ def build_firmware(tflite: bytes, board: str, x_int8, *, out_dir=None, poison: b
                            defines=defines, opt=opt, out=out_dir / "firmware.elf",
                            extra_cflags=RUNTIME_CFLAGS)
     memory = elf_memory(elf, _build.board_dir() / b.linker_script, b.flash[1], b.ram[1],
-                        gen.plan.arena_bytes, CCM_BYTES.get(b.name))
+                        gen.plan.arena_bytes, b.ccm or None)
     memory.inputs, memory.n_inputs = n * gen.input_size, n
     return Firmware(b.name, elf, gen, memory, n_inputs=n)
 
@@ -349,60 +344,26 @@ def run_model_host(tflite: bytes, x_int8, *, poison: bool = False, sanitize: boo
     return ModelRun("host", out, instr, None, scratch, res.stdout, res.seconds)
 
 
-@dataclass(frozen=True)
-class RealBoard:
-    """A physical board sbtf builds UART firmware for (micro/boards/stm32/)."""
-
-    name: str
-    cpu: str
-    cflags: tuple[str, ...]
-    linker_script: str  # in micro/boards/stm32/
-    uart_source: str  # in micro/boards/stm32/
-    flash: int
-    ram: int
-    uart: str  # where the output appears
-
-    def stm32_dir(self) -> Path:
-        return _build.board_dir() / "stm32"
-
-
-REAL_BOARDS: dict[str, RealBoard] = {
-    b.name: b
-    for b in (
-        RealBoard("nucleo-f746zg", "Cortex-M7 (STM32F746ZG)",
-                  ("-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", "-mthumb"),
-                  "nucleo-f746zg.ld", "nucleo_f746zg.c", 1 << 20, 320 << 10,
-                  "USART3 (PD8/PD9) = ST-LINK virtual COM port, 115200 8N1"),
-        RealBoard("nucleo-f411re", "Cortex-M4F (STM32F411RE)",
-                  ("-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb"),
-                  "nucleo-f411re.ld", "nucleo_f411re.c", 512 << 10, 128 << 10,
-                  "USART2 (PA2/PA3) = ST-LINK virtual COM port, 115200 8N1"),
-    )
-}
-
-
 def build_real_firmware(tflite: bytes, board: str, x_int8, *, out=None, source: str = "model",
                         opt: str = "-O2") -> Firmware:
-    """UART firmware (ELF + .bin) for a physical board in REAL_BOARDS.
+    """UART firmware (ELF + .bin) for a physical board (sbtf.micro.boards, simulated=False).
 
     Raises ValueError for unknown boards and sbtf.micro.build.BuildError when the image does not
     link (for example, when it does not fit the board's flash or RAM).
     """
-    if board not in REAL_BOARDS:
-        raise ValueError(f"unknown real board {board!r}; known: {', '.join(REAL_BOARDS)}")
-    b = REAL_BOARDS[board]
+    b = _boards.get(board, simulated=False)
     elf = Path(out) if out is not None else _default_dir(tflite, b.name, "") / "firmware.elf"
     out_dir = elf.parent / (elf.stem + "_src")
     gen, n = _prepare(tflite, x_int8, out_dir, source)
-    stm32 = b.stm32_dir()
+    script = _build.board_dir() / b.linker_script
+    main, *firmware = (_build.board_dir() / f for f in b.firmware)
     cmd = [
         _build.CROSS_CC, *b.cflags, opt, *_build.WARNING_FLAGS, *RUNTIME_CFLAGS, "-g",
-        "-ffunction-sections", "-fdata-sections", f"-I{_build.include_dir()}", f"-I{stm32}",
-        f"-I{runtime_dir()}", f"-I{out_dir}",
-        *map(str, _sources(out_dir, "sbtf_main_uart.c")),
-        str(stm32 / "stm32_startup.c"), str(stm32 / b.uart_source),
+        "-ffunction-sections", "-fdata-sections", f"-I{_build.include_dir()}",
+        f"-I{script.parent}", f"-I{runtime_dir()}", f"-I{out_dir}",
+        *map(str, _sources(out_dir, main)), *map(str, firmware),
         "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
-        f"-L{_build.board_dir()}", f"-T{stm32 / b.linker_script}", "-Wl,--gc-sections",
+        f"-L{_build.board_dir()}", f"-T{script}", "-Wl,--gc-sections",
         f"-Wl,-Map={elf}.map", "-o", str(elf),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -411,7 +372,7 @@ def build_real_firmware(tflite: bytes, board: str, x_int8, *, out=None, source: 
                                 f"{proc.returncode})\n$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
     binary = elf.with_suffix(".bin")
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)], check=True)
-    memory = elf_memory(elf, stm32 / b.linker_script, b.flash, b.ram, gen.plan.arena_bytes)
+    memory = elf_memory(elf, script, b.flash[1], b.ram[1], gen.plan.arena_bytes)
     memory.inputs, memory.n_inputs = n * gen.input_size, n
     return Firmware(b.name, elf, gen, memory, n_inputs=n, bin=binary)
 
@@ -424,15 +385,15 @@ def fit_report(tflite: bytes, board: str, *, source: str = "model",
     -DSBTF_MODEL_ARENA_ATTR='__attribute__((section(".ccm")))' does on the real chip; QEMU 7.2's
     netduinoplus2 does not map the CCM, so simulated runs keep the arena in SRAM)."""
     b = _boards.get(board)
-    if arena_in_ccm and b.name not in CCM_BYTES:
-        raise ValueError(f"{b.name} has no CCM; arena_in_ccm needs one of {', '.join(CCM_BYTES)}")
-    roomy = {"netduinoplus2": "mps2-an386"}.get(b.name, b.name)
-    fw = build_firmware(tflite, roomy, _zero_input(tflite), source=source)
+    if arena_in_ccm and not b.ccm:
+        with_ccm = [n for n in _boards.names() if _boards.get(n).ccm]
+        raise ValueError(f"{b.name} has no CCM; arena_in_ccm needs one of {', '.join(with_ccm)}")
+    fw = build_firmware(tflite, b.roomy_twin or b.name, _zero_input(tflite), source=source)
     m = fw.memory
     stack = _stack_size(_build.board_dir() / b.linker_script)
     return Memory(text=m.text, data=m.data, bss=m.bss, stack=stack, arena=m.arena,
                   flash_limit=b.flash[1], ram_limit=b.ram[1],
-                  ccm=m.arena if arena_in_ccm else 0, ccm_limit=CCM_BYTES.get(b.name),
+                  ccm=m.arena if arena_in_ccm else 0, ccm_limit=b.ccm or None,
                   inputs=m.inputs, n_inputs=m.n_inputs)
 
 

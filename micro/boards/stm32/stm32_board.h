@@ -1,5 +1,5 @@
 /*
- * stm32_board.h - what the real-board firmware (micro/runtime/sbtf_main_uart.c) needs from a
+ * stm32_board.h - what the real-board firmware (micro/boards/stm32/sbtf_main_uart.c) needs from a
  * board: a UART to the ST-LINK virtual COM port and a cycle counter. Register-level, no HAL or
  * CMSIS. Each board file (nucleo_f746zg.c, nucleo_f411re.c) implements it; stm32_startup.c
  * provides the reset and fault handlers.

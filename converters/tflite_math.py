@@ -1,0 +1,151 @@
+"""TFLite's prepare math for int8 operators, written once: what TFLite computes in each
+operator's Prepare from the tensors' scales and the operator's options.
+
+QuantizeMultiplier, the fused-activation clamp, SAME/VALID output sizes and padding, and the
+per-operator multipliers of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD, MEAN, QUANTIZE and
+SOFTMAX's lookup table. Used by the NumPy reference (`reference`), the validator, the host op,
+the code generator (`sbtf.micro.codegen`) and the C test-data scripts; the per-element
+arithmetic that runs in Eval (MultiplyByQuantizedMultiplier) is in `reference`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# TFLite ActivationFunctionType / Padding enum values (schema.fbs).
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3
+PADDING_SAME, PADDING_VALID = 0, 1
+ADD_LEFT_SHIFT = 20  # add.cc: inputs are shifted left by 20 bits before rescaling (int8)
+
+
+def tflite_round(x: float) -> int:
+    """std::round: half away from zero."""
+    return math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1)
+
+
+def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
+    if real_multiplier == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real_multiplier)
+    q_fixed = tflite_round(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        shift, q_fixed = 0, 0
+    if shift > 30:  # TFLite would overflow here; refuse rather than silently differ
+        raise ValueError(f"requantization multiplier {real_multiplier} is too large")
+    return int(q_fixed), int(shift)
+
+
+def conv_multipliers(input_scale: float, weight_scales, output_scale: float):
+    """Per-channel (multiplier, shift) arrays as TFLite's conv computes them (in double)."""
+    pairs = [
+        quantize_multiplier(float(input_scale) * float(s) / float(output_scale))
+        for s in np.asarray(weight_scales, dtype=np.float32).reshape(-1)
+    ]
+    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
+
+
+def fully_connected_multipliers(input_scale: float, weight_scales, output_scale: float):
+    """(multiplier, shift) arrays as TFLite's fully connected computes them.
+
+    Per tensor, TFLite multiplies the two scales in float before widening to double; per
+    channel (TFLite and TFLM's PopulateQuantizedPerChannel) it computes in double, like conv.
+    """
+    if np.asarray(weight_scales).size > 1:
+        return conv_multipliers(input_scale, weight_scales, output_scale)
+    pairs = []
+    for s in np.asarray(weight_scales, dtype=np.float32).reshape(-1):
+        product = float(np.float32(input_scale) * np.float32(s))
+        pairs.append(quantize_multiplier(product / float(output_scale)))
+    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
+
+
+def requantize_multiplier(input_scale: float, output_scale: float) -> tuple[int, int]:
+    """QUANTIZE (int8 -> int8) and MEAN's base: QuantizeMultiplier of the float32 scales' ratio
+    computed in double."""
+    return quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
+
+
+def add_multipliers(input1_scale: float, input2_scale: float, output_scale: float):
+    """add.cc Prepare (int8): ((m1, s1), (m2, s2), (m_out, s_out)) for inputs shifted left by
+    ADD_LEFT_SHIFT. Scales are float; 2 * max(float, float) is float."""
+    s1, s2, so = np.float32(input1_scale), np.float32(input2_scale), np.float32(output_scale)
+    twice_max = float(np.float32(2) * max(s1, s2))
+    real = (float(s1) / twice_max, float(s2) / twice_max,
+            twice_max / float(np.float32(np.float32(1 << ADD_LEFT_SHIFT) * so)))
+    return tuple(quantize_multiplier(r) for r in real)
+
+
+def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """reduce.cc (reference) QuantizedMeanOrSum for int8: QuantizeMultiplier(s_in / s_out) in
+    Prepare, then 1/count folded into the multiplier with a shift of floor(log2(count))."""
+    m, s = requantize_multiplier(input_scale, output_scale)
+    shift = min(count.bit_length() - 1, 32, 31 + s)
+    return (m << shift) // count, s - shift
+
+
+def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized for int8 outputs (f / scale in float)."""
+    qmin, qmax = -128, 127
+
+    def q(f: float) -> int:
+        return zero_point + tflite_round(float(np.float32(f) / np.float32(scale)))
+
+    if activation == ACT_NONE:
+        return qmin, qmax
+    if activation == ACT_RELU:
+        return max(qmin, q(0.0)), qmax
+    if activation == ACT_RELU6:
+        return max(qmin, q(0.0)), min(qmax, q(6.0))
+    if activation == ACT_RELU_N1_TO_1:
+        return max(qmin, q(-1.0)), min(qmax, q(1.0))
+    raise ValueError(f"unsupported fused activation {activation}")
+
+
+def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding: int) -> int:
+    effective = (kernel - 1) * dilation + 1
+    if padding == PADDING_SAME:
+        return (size + stride - 1) // stride
+    if padding == PADDING_VALID:
+        return (size - effective + stride) // stride
+    raise ValueError(f"unknown padding {padding}")
+
+
+def conv_padding_before(size: int, kernel: int, stride: int, dilation: int, padding: int) -> int:
+    """TFLite's ComputePaddingHeightWidth: padding before the first row/column."""
+    out = conv_output_size(size, kernel, stride, dilation, padding)
+    effective = (kernel - 1) * dilation + 1
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2
+
+
+def softmax_table(input_scale: np.float32, beta: np.float32) -> np.ndarray:
+    """TFLite's PopulateSoftmaxLookupTable: table[255 - v] = expf(-input_scale * beta * v).
+
+    Computed with the C library's expf (the one TFLite calls) so the table is bit-identical;
+    NumPy's float32 exp may differ in the last bit.
+    """
+    scale = np.float32(-np.float32(input_scale) * np.float32(beta))
+    values = np.array([_expf(float(np.float32(scale * np.float32(v)))) for v in range(256)],
+                      np.float32)
+    return values[::-1].copy()
+
+
+def _expf(x: float) -> float:
+    global _LIBM_EXPF
+    if _LIBM_EXPF is None:
+        import ctypes
+        import ctypes.util
+
+        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        libm.expf.restype = ctypes.c_float
+        libm.expf.argtypes = [ctypes.c_float]
+        _LIBM_EXPF = libm.expf
+    return _LIBM_EXPF(x)
+
+
+_LIBM_EXPF = None

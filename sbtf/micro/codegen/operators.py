@@ -1,0 +1,312 @@
+"""One emitter per operator the runtime implements: its checks, its prepare math (from
+sbtf.converters.tflite_math) and the C call into micro/runtime/ (sbtf_rt.h) or the sbtf_nn.h
+kernels.
+
+To add an operator: write `def emit_<name>(em: Emitter, op: Operator)` below, decorated with
+`@emits("<TFLITE_OP_NAME>")` (the builtin name, or the custom op's code). That is the whole
+Python edit: the decorator puts it in EMITTERS, from which code generation dispatches and
+SUPPORTED_OPS (what error messages list) is derived. Put what several operators share in
+Emitter (sbtf.micro.codegen.emitter), the op's TFLite Prepare arithmetic in tflite_math, and the
+C kernel it calls in micro/runtime/ (declared in sbtf_rt.h).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sbtf.converters import tflite_math
+from sbtf.micro.codegen.emitter import Emitter, dims4
+from sbtf.micro.codegen.graph import Operator, T
+from sbtf.micro.codegen.templates import c_comment, c_float
+
+EMITTERS: dict[str, Callable[[Emitter, Operator], None]] = {}
+
+
+def emits(name: str):
+    """Register the decorated function as the emitter of operator `name`."""
+    def register(fn):
+        EMITTERS[name] = fn
+        return fn
+    return register
+
+
+@emits("CONV_2D")
+def emit_conv_2d(em: Emitter, op: Operator):
+    o = op.options
+    w = em.tensor(op, 1)
+
+    def kernel(x, y, in4, out4):
+        if len(w.shape) != 4 or w.shape[3] != in4[3] or w.shape[0] != out4[3]:
+            em.fail(op, f"filter {w.describe()} does not match input {list(x.shape)} and "
+                        f"output {list(y.shape)} (grouped convolution is not supported)")
+        return w.shape[1], w.shape[2], w.shape[0]
+
+    stride, dil = (o.strideH, o.strideW), (o.dilationHFactor, o.dilationWFactor)
+    cv = em.conv_setup(op, w, "filter", kernel, stride, dil, o.padding, scale_axis=0)
+    x, y = cv.x, cv.y
+    kh, kw = w.shape[1], w.shape[2]
+    f_d = em.dims(f"op{op.index}_filter", w.shape)
+    em.scratch_ops.append(f"sbtf_rt_conv2d_s8_get_buffer_size({f_d})")
+    em.scratch_terms.append(f"SBTF_RT_CONV_SCRATCH_BYTES({kh * kw * cv.in4[3]})")
+    args = ", ".join([
+        "&sbtf_ctx", em.conv_params(op, x, y, cv.pad, stride, dil, o.fusedActivationFunction),
+        em.quant_arrays(op, cv.multiplier, cv.shift), em.dims(f"op{op.index}_in", cv.in4),
+        em.ptr(op, x, "input"), f_d, em.const(op, w, "int8_t", np.int8, "filter"),
+        em.folded_bias(op, 2, w.data, x), em.dims(f"op{op.index}_out", cv.out4), em.act(y),
+    ])
+    em.call(op, f"sbtf_rt_conv2d_s8({args})")
+
+
+@emits("DEPTHWISE_CONV_2D")
+def emit_depthwise_conv_2d(em: Emitter, op: Operator):
+    o = op.options
+    w = em.tensor(op, 1)
+
+    def kernel(x, y, in4, out4):
+        if len(w.shape) != 4 or w.shape[0] != 1 or w.shape[3] != out4[3] or out4[3] % in4[3]:
+            em.fail(op, f"filter {w.describe()} does not match input {list(x.shape)} and "
+                        f"output {list(y.shape)}")
+        return w.shape[1], w.shape[2], w.shape[3]
+
+    stride, dil = (o.strideH, o.strideW), (o.dilationHFactor, o.dilationWFactor)
+    cv = em.conv_setup(op, w, "filter", kernel, stride, dil, o.padding, scale_axis=3)
+    x, y = cv.x, cv.y
+    c_out = w.shape[3]
+    out_d = em.dims(f"op{op.index}_out", cv.out4)
+    em.scratch_ops.append(f"sbtf_rt_depthwise_conv2d_s8_get_buffer_size({out_d})")
+    em.scratch_terms.append(f"SBTF_RT_DEPTHWISE_SCRATCH_BYTES({c_out})")
+    args = ", ".join([
+        "&sbtf_ctx", em.conv_params(op, x, y, cv.pad, stride, dil, o.fusedActivationFunction),
+        str(c_out // cv.in4[3]), em.quant_arrays(op, cv.multiplier, cv.shift),
+        em.dims(f"op{op.index}_in", cv.in4), em.ptr(op, x, "input"),
+        em.dims(f"op{op.index}_filter", w.shape), em.const(op, w, "int8_t", np.int8, "filter"),
+        em.bias(op, 2, c_out), out_d, em.act(y),
+    ])
+    em.call(op, f"sbtf_rt_depthwise_conv2d_s8({args})")
+
+
+@emits("FULLY_CONNECTED")
+def emit_fully_connected(em: Emitter, op: Operator):
+    o = op.options
+    x, w, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    em.expect_int8(op, w, "weights", per_tensor=False)
+    if o is not None and getattr(o, "weightsFormat", 0) != 0:
+        em.fail(op, "shuffled weights format is not supported")
+    if len(w.shape) != 2:
+        em.fail(op, f"weights {w.describe()} must be 2-D [C_out, C_in]")
+    c_out, c_in = w.shape
+    batches = em.fc_shapes(op, x, y, c_in, c_out)
+    m, s = em.fc_multipliers(op, x, y, w, "weights", c_out)
+    act = o.fusedActivationFunction if o is not None else 0
+    args = ", ".join([
+        em.fc_params(op, x, y, act), em.quant_arrays(op, m, s), str(batches), str(c_in),
+        em.ptr(op, x, "input"), str(c_out), em.const(op, w, "int8_t", np.int8, "weights"),
+        em.folded_bias(op, 2, w.data, x), em.act(y),
+    ])
+    em.call(op, f"sbtf_rt_fully_connected_s8({args})")
+
+
+@emits("ADD")
+def emit_add(em: Emitter, op: Operator):
+    o = op.options
+    a, b, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
+    for t, role in ((a, "input 1"), (b, "input 2"), (y, "output")):
+        em.expect_int8(op, t, role)
+    b2 = 0
+    if a.shape != b.shape:
+        if a.size != y.size or b.size == 0 or tuple(b.shape[-1:]) != tuple(a.shape[-1:]) \
+                or b.size != a.shape[-1]:
+            em.fail(op, f"broadcasting {list(a.shape)} + {list(b.shape)} is not supported "
+                        "(only equal shapes or a second input along the last axis)")
+        b2 = b.size
+    if y.size != a.size:
+        em.fail(op, f"output {y.describe()} size differs from input {a.describe()}")
+    (m1, sh1), (m2, sh2), (mo, sho) = tflite_math.add_multipliers(em.sc(a), em.sc(b), em.sc(y))
+    if max(sh1, sh2, sho) > 0:
+        em.fail(op, "ADD requantization multiplier >= 1 (output scale too small)")
+    lo, hi = em.activation(op, o.fusedActivationFunction if o is not None else 0, y)
+    name = f"op{op.index}_params"
+    em.decls.append(
+        f"static const sbtf_rt_add_params {name} = {{{-em.zp(a)}, {-em.zp(b)}, {em.zp(y)}, "
+        f"{tflite_math.ADD_LEFT_SHIFT}, {m1}, {sh1}, {m2}, {sh2}, {mo}, {sho}, {lo}, {hi}}};\n")
+    em.scratch_ops.append(f"SBTF_RT_ADD_SCRATCH_BYTES({a.size})")
+    em.scratch_terms.append(f"SBTF_RT_ADD_SCRATCH_BYTES({a.size})")
+    em.call(op, f"sbtf_rt_add_s8(&sbtf_ctx, &{name}, {a.size}, {em.ptr(op, a, 'input 1')}, "
+                f"{em.ptr(op, b, 'input 2')}, {b2}, {em.act(y)})")
+
+
+def _pool(em: Emitter, op: Operator, fn: str):
+    o = op.options
+    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    if em.sc(x) != em.sc(y) or em.zp(x) != em.zp(y):
+        em.fail(op, "input and output quantization differ (TFLite requires them equal)")
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        em.fail(op, "pooling needs 4-D NHWC input and output")
+    pad = em.conv_geometry(op, x.shape, y.shape, o.filterHeight, o.filterWidth,
+                           (o.strideH, o.strideW), (1, 1), o.padding)
+    lo, hi = em.activation(op, o.fusedActivationFunction, y)
+    name = f"op{op.index}_params"
+    em.decls.append(
+        f"static const sbtf_rt_pool_params {name} = {{{o.strideH}, {o.strideW}, "
+        f"{o.filterHeight}, {o.filterWidth}, {pad[0]}, {pad[1]}, {lo}, {hi}}};\n")
+    em.call(op, f"{fn}(&{name}, {em.dims(f'op{op.index}_in', x.shape)}, {em.act(x)}, "
+                f"{em.dims(f'op{op.index}_out', y.shape)}, {em.act(y)})")
+
+
+@emits("AVERAGE_POOL_2D")
+def emit_average_pool_2d(em: Emitter, op: Operator):
+    _pool(em, op, "sbtf_rt_avg_pool_s8")
+
+
+@emits("MAX_POOL_2D")
+def emit_max_pool_2d(em: Emitter, op: Operator):
+    _pool(em, op, "sbtf_rt_max_pool_s8")
+
+
+@emits("MEAN")
+def emit_mean(em: Emitter, op: Operator):
+    x, axis_t, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    if axis_t.data is None or axis_t.type != T.INT32:
+        em.fail(op, "the axis must be a constant INT32 tensor")
+    rank = len(x.shape)
+    in4 = dims4(x.shape, em.g.where(op))
+    mask = 0
+    for a in (int(a) for a in np.asarray(axis_t.data).reshape(-1)):
+        if not -rank <= a < rank:
+            em.fail(op, f"axis {a} out of range for rank {rank}")
+        mask |= 1 << ((a % rank) + 4 - rank)
+    count = int(np.prod([in4[a] for a in range(4) if mask >> a & 1]))
+    m, s = tflite_math.mean_multiplier(em.sc(x), em.sc(y), count)
+    name = f"op{op.index}_params"
+    em.decls.append(f"static const sbtf_rt_mean_params {name} = {{{mask}u, {em.zp(x)}, "
+                    f"{em.zp(y)}, {m}, {s}}};\n")
+    em.call(op, f"sbtf_rt_mean_s8(&{name}, {em.dims(f'op{op.index}_in', in4)}, "
+                f"{em.act(x)}, {em.act(y)})")
+
+
+@emits("RESHAPE")
+def emit_reshape(em: Emitter, op: Operator):
+    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    if x.type != y.type or x.size != y.size:
+        em.fail(op, f"reshape changes type or size ({x.describe()} -> {y.describe()})")
+    if x.data is not None:
+        em.fail(op, "reshape of a constant tensor is not supported")
+    if x.type == T.INT8 and (em.zp(x) != em.zp(y) or em.sc(x) != em.sc(y)):
+        em.fail(op, "reshape changes quantization parameters")
+    em.body.append(f"  /* {op.index}: RESHAPE -> {c_comment(y.name)} (shares the input's bytes) */")
+
+
+@emits("SOFTMAX")
+def emit_softmax(em: Emitter, op: Operator):
+    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    if em.zp(y) != -128 or np.float32(em.sc(y)) != np.float32(1.0 / 256):
+        em.fail(op, f"output {y.describe()} must have scale 1/256 and zero point -128")
+    beta = np.float32(op.options.beta if op.options is not None else 1.0)
+    depth = x.shape[-1] if x.shape else 1
+    name = f"op{op.index}"
+    table = tflite_math.softmax_table(np.float32(em.sc(x)), beta)
+    em.decls.append(
+        f"static const float {name}_table[256] = {{\n"
+        + "\n".join("  " + ", ".join(c_float(v) for v in table[i:i + 8]) + ","
+                    for i in range(0, 256, 8))
+        + f"\n}};\nstatic const sbtf_rt_softmax_params {name}_params = {{{name}_table, "
+        f"{c_float(em.sc(y))}, {em.zp(y)}}};\n")
+    em.weight_bytes += 256 * 4
+    em.call(op, f"sbtf_rt_softmax_s8(&{name}_params, {x.size // depth}, {depth}, "
+                f"{em.act(x)}, {em.act(y)})")
+
+
+@emits("PAD")
+def emit_pad(em: Emitter, op: Operator):
+    x, p, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    if p.data is None:
+        em.fail(op, "paddings must be constant")
+    pads = np.asarray(p.data, np.int64).reshape(-1, 2)
+    rank = len(x.shape)
+    if pads.shape[0] != rank or rank > 4 or np.any(pads < 0):
+        em.fail(op, f"paddings {pads.tolist()} do not fit input rank {rank}")
+    pads = np.concatenate([np.zeros((4 - rank, 2), np.int64), pads])
+    name = f"op{op.index}"
+    em.decls.append(
+        f"static const int32_t {name}_before[4] = {{{', '.join(map(str, pads[:, 0]))}}};\n"
+        f"static const int32_t {name}_after[4] = {{{', '.join(map(str, pads[:, 1]))}}};\n")
+    em.call(op, f"sbtf_rt_pad_s8({em.dims(f'op{op.index}_in', dims4(x.shape, ''))}, "
+                f"{name}_before, {name}_after, (int8_t){em.zp(y)}, {em.act(x)}, {em.act(y)})")
+
+
+@emits("QUANTIZE")
+def emit_quantize(em: Emitter, op: Operator):
+    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    if x.type != T.INT8:
+        em.fail(op, f"input {x.describe()} is {x.type_name}: only int8 -> int8 requantization "
+                    "runs on the board (give the model int8 input and output)")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    m, s = tflite_math.requantize_multiplier(em.sc(x), em.sc(y))
+    name = f"op{op.index}_params"
+    em.decls.append(f"static const sbtf_rt_requant_params {name} = {{{em.zp(x)}, "
+                    f"{em.zp(y)}, {m}, {s}}};\n")
+    em.call(op, f"sbtf_rt_requantize_s8(&{name}, {x.size}, {em.act(x)}, {em.act(y)})")
+
+
+# ---- sbtf custom ops (docs/op_spec.md)
+@emits("SBTF_CONV_2D")
+def emit_sbtf_conv_2d(em: Emitter, op: Operator):
+    opts = em.sbtf_options(op)
+    kh, kw = opts["filter_height"], opts["filter_width"]
+    stride = (opts["stride_h"], opts["stride_w"])
+    dil = (opts["dilation_h_factor"], opts["dilation_w_factor"])
+    cv = em.conv_setup(op, em.tensor(op, 2), "sign", lambda x, y, in4, out4: (kh, kw, out4[3]),
+                       stride, dil, opts["padding"], scale_axis=0, int8_weights=False)
+    x, y, in4, out4 = cv.x, cv.y, cv.in4, cv.out4
+    c_out = out4[3]
+    mask, sign = em.sbtf_weights(op)
+    n = op.index
+    in_d = em.dims(f"op{n}_in", in4)
+    f_d = em.dims(f"op{n}_filter", (c_out, kh, kw, in4[3]))
+    out_d = em.dims(f"op{n}_out", out4)
+    em.scratch_ops.append(f"sbtf_conv2d_s8_get_buffer_size({in_d}, {f_d}, {out_d})")
+    em.scratch_shapes.append((kh * kw * in4[3], c_out))
+    args = ", ".join([
+        "&sbtf_ctx",
+        em.conv_params(op, x, y, cv.pad, stride, dil, opts["fused_activation_function"]),
+        em.quant_arrays(op, cv.multiplier, cv.shift), in_d, em.ptr(op, x, "input"), f_d, mask,
+        sign, em.bias(op, 3, c_out), out_d, em.act(y),
+    ])
+    em.call(op, f"sbtf_conv2d_s8({args})")
+
+
+@emits("SBTF_FULLY_CONNECTED")
+def emit_sbtf_fully_connected(em: Emitter, op: Operator):
+    opts = em.sbtf_options(op)
+    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    c_in = opts["input_channels"]
+    sign_t = em.tensor(op, 2)
+    c_out = sign_t.shape[0] if sign_t.shape else 0
+    batches = em.fc_shapes(op, x, y, c_in, c_out)
+    m, s = em.fc_multipliers(op, x, y, sign_t, "sign", c_out)
+    mask, sign = em.sbtf_weights(op)
+    em.scratch_ops.append(f"sbtf_fully_connected_s8_get_buffer_size({c_in}, {c_out})")
+    em.scratch_shapes.append((c_in, c_out))
+    args = ", ".join([
+        "&sbtf_ctx", em.fc_params(op, x, y, opts["fused_activation_function"]),
+        em.quant_arrays(op, m, s), str(batches), str(c_in), em.ptr(op, x, "input"),
+        str(c_out), mask, sign, em.bias(op, 3, c_out), em.act(y),
+    ])
+    em.call(op, f"sbtf_fully_connected_s8({args})")
+
+
+SUPPORTED_OPS = tuple(EMITTERS)
