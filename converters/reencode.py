@@ -153,17 +153,17 @@ def _options(code, op, weights, c_in) -> bytes:
     o = op.builtinOptions
     if code in (tfm.OP_CONV_2D, tfm.OP_DEPTHWISE_CONV_2D):
         _, kh, kw, _ = weights.shape
-        window = dict(
-            input_channels=int(c_in),
-            filter_height=int(kh),
-            filter_width=int(kw),
-            padding=int(o.padding),
-            stride_h=int(o.strideH),
-            stride_w=int(o.strideW),
-            dilation_h_factor=int(o.dilationHFactor),
-            dilation_w_factor=int(o.dilationWFactor),
-            fused_activation_function=int(o.fusedActivationFunction),
-        )
+        window = {
+            "input_channels": int(c_in),
+            "filter_height": int(kh),
+            "filter_width": int(kw),
+            "padding": int(o.padding),
+            "stride_h": int(o.strideH),
+            "stride_w": int(o.strideW),
+            "dilation_h_factor": int(o.dilationHFactor),
+            "dilation_w_factor": int(o.dilationWFactor),
+            "fused_activation_function": int(o.fusedActivationFunction),
+        }
         if code == tfm.OP_CONV_2D:
             opts = op_format.write_options(tfm.SBTF_CONV_2D, **window)
         else:  # TFLite's kernels derive the multiplier from the shapes too

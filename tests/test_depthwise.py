@@ -134,3 +134,90 @@ def test_depthwise_kernel_board(board, golden, tmp_path):
                           out=tmp_path / f"dw_{board}.elf")
     _check(qemu.run(board, elf, timeout=300), n_cases)
 
+
+# ---- the op through every layer: converter, host reader, sbtf.Interpreter, sbtf's runtime, TFLM
+
+
+@pytest.fixture(scope="module")
+def ds_cnn():
+    """A small DS-CNN-like model whose depthwise layers are signed-binary (multiplier 1 and 2,
+    stride 2, SAME and VALID), converted; int8 logits; 3 random int8 inputs."""
+    import sbtf
+
+    tf.keras.utils.set_random_seed(2)
+    x = inputs = tf.keras.Input((10, 8, 4))
+    x = sbtf.SignedBinaryDepthwiseConv2D(3, padding="same", use_bias=False, name="dw1")(x)
+    x = tf.keras.layers.ReLU()(tf.keras.layers.BatchNormalization()(x))
+    x = sbtf.SignedBinaryConv2D(8, 1, use_bias=False, name="pw1")(x)
+    x = tf.keras.layers.ReLU(6.0)(tf.keras.layers.BatchNormalization()(x))
+    x = sbtf.SignedBinaryDepthwiseConv2D(3, strides=2, depth_multiplier=2, name="dw2")(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.Dense(6, name="logits")(tf.keras.layers.Flatten()(x))
+    model = tf.keras.Model(inputs, x)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # BatchNorm statistics away from the identity
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            gamma, beta, _, _ = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.3, beta.shape),
+                               rng.normal(0, 0.2, gamma.shape), rng.uniform(0.5, 2, gamma.shape)])
+    calib = rng.standard_normal((32, 10, 8, 4)).astype(np.float32)
+    res = convert_with_report(model, representative_data=calib, strict=True)
+    samples = rng.integers(-128, 128, size=(3, 10, 8, 4)).astype(np.int8)
+    return res, samples
+
+
+def test_converter_writes_sbtf_depthwise_ops_equal_to_the_int8_ops(ds_cnn):
+    from sbtf.converters.host import run_sbtf_op, sbtf_operators
+
+    res, samples = ds_cnn
+    rows = {r.layer: r for r in res.report.layers}
+    assert rows["dw1"].op == rows["dw2"].op == "SBTF_DEPTHWISE_CONV_2D"
+    assert (rows["dw2"].c_out, rows["dw2"].k) == (16, 9)
+    names = [n for _, _, n in sbtf_operators(res.tflite)]
+    assert names.count("SBTF_DEPTHWISE_CONV_2D") == 2 and names.count("SBTF_CONV_2D") == 1
+    assert "DEPTHWISE_CONV_2D" not in {tfm.opcode_name(tfm.read(res.tflite), i)
+                                       for i in range(len(tfm.read(res.tflite).operatorCodes))}
+    io = operator_io(res.int8_tflite, [samples])
+    for layer in ("dw1", "dw2"):
+        for x, y in io[rows[layer].operator]:
+            np.testing.assert_array_equal(run_sbtf_op(res.tflite, rows[layer].operator, x), y)
+    # 9 taps -> 2 mask bytes + 1 sign byte per channel.
+    assert rows["dw2"].bytes_after == 16 * 3 + 16 * 4 and rows["dw2"].bytes_before == 16 * 9 + 16 * 4
+
+
+def _want(ds_cnn):
+    from sbtf.micro import hostref
+
+    res, samples = ds_cnn
+    want = hostref.run_reference(res.int8_tflite, samples)
+    assert len(np.unique(want)) > 8, "outputs too uniform to show bit-exactness"
+    return want
+
+
+def test_sbtf_interpreter_equals_the_int8_twin(ds_cnn):
+    from sbtf.micro import hostref
+
+    res, samples = ds_cnn
+    np.testing.assert_array_equal(hostref.run_sbtf_interpreter(res.tflite, samples), _want(ds_cnn))
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
+def test_sbtf_runtime_on_board_equals_the_int8_twin(ds_cnn, board, tmp_path):
+    from sbtf.micro import runtime
+
+    res, samples = ds_cnn
+    out = runtime.run_model(res.tflite, board, samples, out_dir=tmp_path, timeout=300)
+    np.testing.assert_array_equal(out.outputs, _want(ds_cnn))
+
+
+@pytest.mark.parametrize("target", ["host", "mps2-an386"])
+def test_tflm_glue_equals_the_int8_twin(ds_cnn, target, tmp_path):
+    from sbtf.micro import tflm
+
+    why = tflm.missing()
+    if why:
+        pytest.skip(why)
+    res, samples = ds_cnn
+    out = tflm.run_model(res.tflite, target, samples, out_dir=tmp_path)
+    np.testing.assert_array_equal(out.outputs, _want(ds_cnn))
+    assert [n for n, _ in out.per_op].count("SBTF_DEPTHWISE_CONV_2D") == 2

@@ -53,15 +53,10 @@ static int64_t layout_bytes(int32_t k, int32_t c_out) {
   return (17 + (int64_t)k) * c_pad + ((int64_t)k + 1) * (int64_t)sizeof(const int8_t *);
 }
 
-static int dims_ok(const sbtf_dims *d) {
-  return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0 &&
-         (int64_t)d->n * d->h * d->w * d->c <= INT32_MAX;
-}
-
 static sbtf_status check_shapes(const sbtf_dims *in, const sbtf_dims *filter, const sbtf_dims *out,
                                 int32_t depth_multiplier) {
   if (in == NULL || filter == NULL || out == NULL) return SBTF_ERROR_NULL_ARGUMENT;
-  if (!dims_ok(in) || !dims_ok(filter) || !dims_ok(out)) return SBTF_ERROR_BAD_SHAPE;
+  if (!sbtf_dims_ok(in) || !sbtf_dims_ok(filter) || !sbtf_dims_ok(out)) return SBTF_ERROR_BAD_SHAPE;
   if (depth_multiplier < 1 || filter->n != 1 || out->n != in->n || out->c != filter->c ||
       (int64_t)in->c * depth_multiplier != filter->c)
     return SBTF_ERROR_BAD_SHAPE;
@@ -80,27 +75,6 @@ int32_t sbtf_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims,
   return SBTF_DEPTHWISE_SCRATCH_BYTES(filter_dims->h * filter_dims->w, filter_dims->c);
 }
 
-/* TFLite's output size and padding for one spatial dimension: SAME's pad_before or VALID's 0. */
-static sbtf_status check_dim(int32_t in, int32_t k, int32_t stride, int32_t dilation, int32_t pad,
-                             int32_t out) {
-  const int32_t effective = (k - 1) * dilation + 1;
-  const int32_t same_out = (in + stride - 1) / stride;
-  int32_t total = (same_out - 1) * stride + effective - in;
-  total = total > 0 ? total : 0;
-  const int32_t valid_out = in >= effective ? (in - effective + stride) / stride : 0;
-  if (pad != 0 && pad != total / 2) return SBTF_ERROR_BAD_PARAM;
-  if (pad == total / 2 && out == same_out) return SBTF_OK;
-  if (pad == 0 && out == valid_out) return SBTF_OK;
-  return SBTF_ERROR_BAD_SHAPE;
-}
-
-/* TFLite's MultiplyByQuantizedMultiplier (double rounding), shift in [-31, 30]. */
-static inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift) {
-  if (shift < 0) return sbtf_requantize_right(acc, multiplier, -shift - 1);
-  const int32_t x = (int32_t)((uint32_t)acc << shift); /* TFLite wraps in int32 too */
-  return (int32_t)(((int64_t)x * multiplier + (1 << 30)) >> 31);
-}
-
 typedef struct {
   int32_t k, c_out, mult;
   int right_only; /* every shift <= -1 (the usual case): no left shift, no branch */
@@ -114,8 +88,8 @@ static inline __attribute__((always_inline)) int8_t finish(const dw_channel *ch,
                                                            int32_t offset, int32_t lo, int32_t hi,
                                                            int right_only) {
   const int32_t acc = (int32_t)((uint32_t)ch->base + (uint32_t)(ch->scale * sum));
-  int32_t v = (right_only ? sbtf_requantize_right(acc, ch->multiplier, -ch->shift - 1)
-                          : requantize(acc, ch->multiplier, ch->shift)) + offset;
+  int32_t v = (right_only ? sbtf_mbqm_right(acc, ch->multiplier, -ch->shift - 1)
+                          : sbtf_mbqm_nonneg(acc, ch->multiplier, ch->shift)) + offset;
   v = v > lo ? v : lo;
   return (int8_t)(v < hi ? v : hi);
 }
@@ -186,13 +160,6 @@ static int32_t channels_dsp(const dw_run *r, int8_t *out) {
   return channels_dsp_k(r, out, r->k, 0);
 }
 #elif defined(SBTF_PATH_MVE)
-/* TFLite's double rounding on 4 lanes, any shift in [-31, 30] (as sbtf_nn_core.c's). */
-static inline int32x4_t requantize4(int32x4_t v, int32x4_t multiplier, int32x4_t shift) {
-  const int32x4_t right = vminq_s32(shift, vdupq_n_s32(0));
-  v = vqrdmulhq_s32(vshlq_s32(v, vmaxq_s32(shift, vdupq_n_s32(0))), multiplier);
-  return vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, right), 31)), right);
-}
-
 /* Sums of channels c .. c + 7; `tail`: only the first n lanes are loaded (the rest stay 0). */
 static inline __attribute__((always_inline)) int16x8_t sums8(const int8_t *const *taps,
                                                              const int8_t *m, int32_t c,
@@ -223,7 +190,7 @@ static inline __attribute__((always_inline)) int32_t channels_mve_k(const dw_run
       /* 4 records {base, scale, multiplier, shift} de-interleaved (c_pad records exist). */
       const int32x4x4_t ch = vld4q_s32((const int32_t *)(const void *)&r->ch[c + h]);
       int32x4_t v = vaddq_s32(ch.val[0], vmulq_s32(ch.val[1], vldrhq_s32(sums + h)));
-      v = vaddq_n_s32(requantize4(v, ch.val[2], ch.val[3]), r->output_offset);
+      v = vaddq_n_s32(sbtf_mbqm_x4(v, ch.val[2], ch.val[3]), r->output_offset);
       const mve_pred16_t p = vctp32q((uint32_t)(c_out - c - h));
       vstrbq_p_s32(out + c + h, vminq_s32(vmaxq_s32(v, lo), hi), p);
     }
@@ -248,13 +215,14 @@ sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_pa
   const sbtf_conv_params *p = params;
   if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
       p->pad_h < 0 || p->pad_w < 0 ||
-      !sbtf_offsets_ok(p->input_offset, p->output_offset, p->activation_min, p->activation_max))
+      !sbtf_int8_args_ok(p->input_offset, p->output_offset, p->activation_min,
+                         p->activation_max))
     return SBTF_ERROR_BAD_PARAM;
-  status = check_dim(input_dims->h, filter_dims->h, p->stride_h, p->dilation_h, p->pad_h,
-                     output_dims->h);
+  status = sbtf_check_conv_dim(input_dims->h, filter_dims->h, p->stride_h, p->dilation_h,
+                               p->pad_h, output_dims->h);
   if (status != SBTF_OK) return status;
-  status = check_dim(input_dims->w, filter_dims->w, p->stride_w, p->dilation_w, p->pad_w,
-                     output_dims->w);
+  status = sbtf_check_conv_dim(input_dims->w, filter_dims->w, p->stride_w, p->dilation_w,
+                               p->pad_w, output_dims->w);
   if (status != SBTF_OK) return status;
 
   const int32_t k = filter_dims->h * filter_dims->w, c_out = filter_dims->c;
