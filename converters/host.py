@@ -78,7 +78,7 @@ def run_sbtf_op(model, operator: int, x: np.ndarray, *, subgraph: int = 0) -> np
         raise ConversionError(f"{name}: sign tensor has {w_scales.size} scales for {c_out} filters")
     s_in, s_out = float(tfm.scales(t_in)[0]), float(tfm.scales(t_out)[0])
     zp_in, zp_out = int(tfm.zero_points(t_in)[0]), int(tfm.zero_points(t_out)[0])
-    if name == tfm.SBTF_CONV_2D:
+    if name != tfm.SBTF_FULLY_CONNECTED:
         mult, shift = tflite_math.conv_multipliers(s_in, w_scales, s_out)
     else:
         mult, shift = tflite_math.fully_connected_multipliers(s_in, w_scales, s_out)
@@ -91,20 +91,22 @@ def run_sbtf_op(model, operator: int, x: np.ndarray, *, subgraph: int = 0) -> np
     if x.dtype != np.int8:
         raise ConversionError(f"{name}: input must be int8, got {x.dtype}")
     c_in = options["input_channels"]
-    if name == tfm.SBTF_CONV_2D:
+    if name != tfm.SBTF_FULLY_CONNECTED:
         if x.ndim != 4 or x.shape[3] != c_in:
             raise ConversionError(f"{name}: input shape {x.shape} is not [N, H, W, {c_in}]")
-        return reference.sbtf_conv2d(
-            x,
-            mask,
-            sign,
-            bias,
-            rq,
-            filter_hw=(options["filter_height"], options["filter_width"]),
-            stride=(options["stride_h"], options["stride_w"]),
-            dilation=(options["dilation_h_factor"], options["dilation_w_factor"]),
-            padding=options["padding"],
-        )
+        window = {
+            "filter_hw": (options["filter_height"], options["filter_width"]),
+            "stride": (options["stride_h"], options["stride_w"]),
+            "dilation": (options["dilation_h_factor"], options["dilation_w_factor"]),
+            "padding": options["padding"],
+        }
+        if name == tfm.SBTF_CONV_2D:
+            return reference.sbtf_conv2d(x, mask, sign, bias, rq, **window)
+        if c_out != c_in * options["depth_multiplier"]:
+            raise ConversionError(f"{name}: sign has {c_out} values, expected input_channels * "
+                                  f"depth_multiplier = {c_in * options['depth_multiplier']}")
+        return reference.sbtf_depthwise_conv2d(x, mask, sign, bias, rq, **window,
+                                               depth_multiplier=options["depth_multiplier"])
     if x.size % c_in:
         raise ConversionError(f"{name}: input of {x.size} values is not a multiple of C_in={c_in}")
     out = reference.sbtf_fully_connected(x.reshape(-1, c_in), mask, sign, bias, rq)

@@ -96,9 +96,15 @@ def kernel_masks(model, names) -> dict[str, np.ndarray]:
     """
     masks = {}
     for layer in flatten_layers(model):
-        if layer.name in names and isinstance(layer, _WEIGHT_LAYERS[:3]):
+        if layer.name not in names or not isinstance(layer, _WEIGHT_LAYERS):
+            continue
+        if isinstance(layer, tf.keras.layers.DepthwiseConv2D):
+            # [KH, KW, C_in, M] -> [KH, KW, C_out]: output channel ic * M + m, as in TFLite
+            kernel = np.asarray(layer.depthwise_kernel.numpy())
+            kernel = kernel.reshape(*kernel.shape[:2], -1)
+        else:
             kernel = np.asarray(layer.kernel.numpy())  # [..., C_in, C_out] -> [C_out, ... * C_in]
-            masks[layer.name] = np.moveaxis(kernel, -1, 0).reshape(kernel.shape[-1], -1) != 0
+        masks[layer.name] = np.moveaxis(kernel, -1, 0).reshape(kernel.shape[-1], -1) != 0
     return masks
 
 

@@ -1,8 +1,10 @@
-"""The re-encoding pass: int8 CONV_2D / FULLY_CONNECTED with signed-binary weights -> sbtf ops.
+"""The re-encoding pass: int8 CONV_2D / FULLY_CONNECTED / DEPTHWISE_CONV_2D with signed-binary
+weights -> sbtf ops.
 
 Input: an int8 TFLite flatbuffer from TensorFlow's converter. Every candidate operator whose
-int8 weights are signed-binary (each filter's non-zeros all +127 or all -127) becomes
-`SBTF_CONV_2D` / `SBTF_FULLY_CONNECTED` as docs/op_spec.md specifies: inputs (input, bitmask,
+int8 weights are signed-binary (each filter's non-zeros all +127 or all -127; a depthwise
+filter is one output channel's KH x KW taps) becomes `SBTF_CONV_2D` / `SBTF_FULLY_CONNECTED` /
+`SBTF_DEPTHWISE_CONV_2D` as docs/op_spec.md specifies: inputs (input, bitmask,
 sign, bias or -1), FlexBuffer options, sign tensor carrying the weight scales. The old int8
 weight tensors and their buffers are removed once no operator uses them, and every tensor,
 buffer and opcode index is renumbered, so the file really shrinks.
@@ -24,11 +26,19 @@ from sbtf.converters.report import LayerReport
 from sbtf.converters.validate import read_model
 
 _ACTIVATION = op_format.ACTIVATION  # the fused activations the sbtf ops take
-# Builtin code -> (builtin name, the sbtf op replacing it, or None when none does yet).
-_OPS = {tfm.OP_DEPTHWISE_CONV_2D: ("DEPTHWISE_CONV_2D", None)} | {
+# Builtin code -> (builtin name, the sbtf op replacing it).
+_OPS = {
     getattr(schema.BuiltinOperator, op.builtin): (op.builtin, op.name)
     for op in op_format.OPS.values()
 }
+
+
+def filters_of(code, weights: np.ndarray) -> np.ndarray:
+    """A builtin op's int8 weights as filters [C_out, ...] in mask bit order: a depthwise
+    filter [1, KH, KW, C_out] gives C_out filters of KH x KW taps (bit ky * KW + kx)."""
+    if code == tfm.OP_DEPTHWISE_CONV_2D:
+        return np.moveaxis(weights[0], -1, 0)
+    return weights
 
 
 def layer_of(
@@ -65,22 +75,20 @@ def layer_of(
     return w_hits[0] if w_hits else None
 
 
-def _layer_by_mask(model, filter_tensor, masks: Mapping[str, np.ndarray]) -> str | None:
+def _layer_by_mask(model, code, filter_tensor, masks: Mapping[str, np.ndarray]) -> str | None:
     """The one layer whose kernel has this filter's non-zero pattern, else None."""
     weights = tfm.constant_data(model, filter_tensor)
-    if weights is None or weights.ndim < 2:
+    depthwise = code == tfm.OP_DEPTHWISE_CONV_2D
+    if weights is None or weights.ndim < 2 or (depthwise and weights.ndim != 4):
         return None
-    pattern = weights.reshape(weights.shape[0], -1) != 0
+    filters = filters_of(code, weights)
+    pattern = filters.reshape(filters.shape[0], -1) != 0
     found = [n for n, m in masks.items() if m.shape == pattern.shape and np.array_equal(m, pattern)]
     return found[0] if len(found) == 1 else None
 
 
 def _why_not(model, sg, op, code) -> str | None:
     """Why this op cannot become an sbtf op (None when it can), signed-binary check included."""
-    if code == tfm.OP_DEPTHWISE_CONV_2D:
-        return (
-            "depthwise convolution (op spec v1 has signed-binary CONV_2D and FULLY_CONNECTED only)"
-        )
     inputs = [int(i) for i in op.inputs]
     if len(inputs) < 2 or inputs[1] < 0:
         return "operator has no filter input"
@@ -91,12 +99,18 @@ def _why_not(model, sg, op, code) -> str | None:
     weights = tfm.constant_data(model, w)
     if weights is None or w.type != tfm.TYPE_INT8:
         return "filter is not a constant int8 tensor"
-    c_out = weights.shape[0]
+    depthwise = code == tfm.OP_DEPTHWISE_CONV_2D
+    if depthwise and (weights.ndim != 4 or weights.shape[0] != 1):
+        return f"depthwise filter has shape {list(weights.shape)}, expected [1, KH, KW, C_out]"
+    c_out = weights.shape[-1] if depthwise else weights.shape[0]
     zps = tfm.zero_points(w)
     if np.any(zps != 0):
         return "filter zero points are not 0"
     n_scales = tfm.scales(w).size
-    if n_scales not in (1, c_out) or (n_scales > 1 and w.quantization.quantizedDimension != 0):
+    channel_axis = 3 if depthwise else 0
+    if n_scales not in (1, c_out) or (
+        n_scales > 1 and w.quantization.quantizedDimension != channel_axis
+    ):
         return f"filter has {n_scales} scales for {c_out} output channels"
     if len(inputs) > 2 and inputs[2] >= 0:
         b = sg.tensors[inputs[2]]
@@ -115,38 +129,46 @@ def _why_not(model, sg, op, code) -> str | None:
                 f"grouped convolution (filter has {weights.shape[3]} input channels, input "
                 f"has {c_in})"
             )
+    elif depthwise:
+        c_in = None if x.shape is None or len(x.shape) != 4 else int(x.shape[3])
+        if not c_in or c_out % c_in:
+            return f"depthwise filter has {c_out} output channels for {c_in} input channels"
     else:
         if weights.ndim != 2:
             return f"filter has rank {weights.ndim}, expected 2"
         if opts.weightsFormat != schema.FullyConnectedOptionsWeightsFormat.DEFAULT:
             return "shuffled weights format"
-    violation = bitmask.signed_binary_violation(weights)
+    violation = bitmask.signed_binary_violation(filters_of(code, weights))
     if violation is not None:
         return f"int8 weights are not signed-binary: {violation}"
     try:
-        _options(code, op, weights)
+        _options(code, op, weights, int(x.shape[-1]) if x.shape is not None and len(x.shape) else 0)
     except ValueError as exc:
         return f"outside the sbtf op format: {exc}"
     return None
 
 
-def _options(code, op, weights) -> bytes:
+def _options(code, op, weights, c_in) -> bytes:
     """The sbtf op's custom options, checked against its spec (sbtf.op_format)."""
     o = op.builtinOptions
-    if code == tfm.OP_CONV_2D:
-        _, kh, kw, c_in = weights.shape
-        opts = op_format.write_options(
-            tfm.SBTF_CONV_2D,
-            input_channels=int(c_in),
-            filter_height=int(kh),
-            filter_width=int(kw),
-            padding=int(o.padding),
-            stride_h=int(o.strideH),
-            stride_w=int(o.strideW),
-            dilation_h_factor=int(o.dilationHFactor),
-            dilation_w_factor=int(o.dilationWFactor),
-            fused_activation_function=int(o.fusedActivationFunction),
-        )
+    if code in (tfm.OP_CONV_2D, tfm.OP_DEPTHWISE_CONV_2D):
+        _, kh, kw, _ = weights.shape
+        window = {
+            "input_channels": int(c_in),
+            "filter_height": int(kh),
+            "filter_width": int(kw),
+            "padding": int(o.padding),
+            "stride_h": int(o.strideH),
+            "stride_w": int(o.strideW),
+            "dilation_h_factor": int(o.dilationHFactor),
+            "dilation_w_factor": int(o.dilationWFactor),
+            "fused_activation_function": int(o.fusedActivationFunction),
+        }
+        if code == tfm.OP_CONV_2D:
+            opts = op_format.write_options(tfm.SBTF_CONV_2D, **window)
+        else:  # TFLite's kernels derive the multiplier from the shapes too
+            opts = op_format.write_options(tfm.SBTF_DEPTHWISE_CONV_2D, **window,
+                                           depth_multiplier=int(weights.shape[3]) // int(c_in))
     else:
         opts = op_format.write_options(
             tfm.SBTF_FULLY_CONNECTED,
@@ -205,7 +227,7 @@ def _rewrite(model, sg, op, code, layer, cache) -> int:
     w = sg.tensors[w_index]
     weights = tfm.constant_data(model, w)
     if w_index not in cache:  # a weight tensor shared by several ops is encoded once
-        mask, sign = bitmask.pack(weights)
+        mask, sign = bitmask.pack(filters_of(code, weights))
         base = layer or tfm.tensor_name(w)
         mask_i = _add_tensor(model, sg, f"{base}/sbtf_bitmask", mask, tfm.TYPE_UINT8)
         sign_i = _add_tensor(
@@ -214,7 +236,8 @@ def _rewrite(model, sg, op, code, layer, cache) -> int:
         cache[w_index] = (mask_i, sign_i, mask.nbytes + sign.nbytes)
     mask_i, sign_i, encoded_bytes = cache[w_index]
     bias_i = inputs[2] if len(inputs) > 2 else -1
-    op.customOptions = np.frombuffer(_options(code, op, weights), np.uint8).copy()
+    c_in = int(sg.tensors[inputs[0]].shape[-1])
+    op.customOptions = np.frombuffer(_options(code, op, weights, c_in), np.uint8).copy()
     op.customOptionsFormat = tfm.FLEXBUFFERS
     op.opcodeIndex = _opcode_index(model, _OPS[code][1])
     op.inputs = np.array([inputs[0], mask_i, sign_i, bias_i], np.int32)
@@ -314,13 +337,15 @@ def reencode(
     masks: Mapping[str, np.ndarray] | None = None,
     strict: bool = False,
 ) -> tuple[bytes, list[LayerReport], list[str]]:
-    """Re-encode the signed-binary conv / fully-connected operators of an int8 TFLite model.
+    """Re-encode the signed-binary conv / fully-connected / depthwise operators of an int8
+    TFLite model.
 
     Args:
         tflite: int8 TFLite flatbuffer (TensorFlow's converter output).
         signed_binary_layers: names of the Keras layers that are signed-binary; only ops that
-            came from them are candidates. None: every CONV_2D / FULLY_CONNECTED whose int8
-            weights are signed-binary is re-encoded (`detect="weights"`).
+            came from them are candidates. None: every CONV_2D / FULLY_CONNECTED /
+            DEPTHWISE_CONV_2D whose int8 weights are signed-binary is re-encoded
+            (`detect="weights"`).
         layer_names: names of all Keras conv / dense layers, to attribute ops to layers.
         aliases: folded BatchNorm / activation layer name -> its conv / dense layer.
         masks: layer name -> its kernel's non-zero pattern [C_out, K], to recognise ops whose
@@ -347,7 +372,7 @@ def reencode(
             w_names = [tfm.tensor_name(sg.tensors[i]) for i in inputs[1:] if i >= 0]
             layer = layer_of(out_names, w_names, names, aliases)
             if layer is None and masks and len(inputs) > 1:
-                layer = _layer_by_mask(model, sg.tensors[inputs[1]], masks)
+                layer = _layer_by_mask(model, code, sg.tensors[inputs[1]], masks)
             seen_layers.add(layer)
             reason = _why_not(model, sg, op, code)
             if signed_binary_layers is None:
@@ -390,7 +415,8 @@ def reencode(
             rows.append(row)
     for name in sorted(set(signed_binary_layers or ()) - seen_layers):
         problems.append(
-            f"layer {name} is signed-binary but no CONV_2D / FULLY_CONNECTED operator "
+            f"layer {name} is signed-binary but no CONV_2D / FULLY_CONNECTED / DEPTHWISE_CONV_2D "
+            f"operator "
             f"of the TFLite model could be traced back to it"
         )
     if problems and strict:

@@ -136,3 +136,34 @@ def sbtf_fully_connected(x, mask, sign, bias, rq: Requant) -> np.ndarray:
     c_in = x.shape[-1]
     w = bitmask.unpack(mask, sign, c_in)
     return fully_connected_int8(x.reshape(-1, c_in), w, bias, rq)
+
+
+def depthwise_conv2d_int8(x, weights, bias, rq: Requant, *, depth_multiplier=1, stride=(1, 1),
+                          dilation=(1, 1), padding=PADDING_SAME) -> np.ndarray:
+    """TFLite int8 DEPTHWISE_CONV_2D: x int8 [N,H,W,C_in], weights int8 [1,KH,KW,C_out] with
+    C_out = C_in * depth_multiplier; output channel c reads input channel c // depth_multiplier."""
+    x = np.asarray(x, np.int8)
+    w = np.asarray(weights, np.int8)
+    c_in = x.shape[-1]
+    if w.ndim != 4 or w.shape[0] != 1 or w.shape[3] != c_in * depth_multiplier:
+        raise ValueError(f"filter shape {w.shape} is not [1, KH, KW, {c_in} * {depth_multiplier}]")
+    # Input channel ic repeated depth_multiplier times lines up with output channel ic * M + m,
+    # and a diagonal OHWI filter turns the depthwise conv into conv2d_int8's arithmetic.
+    xs = np.repeat(x, depth_multiplier, axis=-1)
+    c_out, (kh, kw) = w.shape[3], w.shape[1:3]
+    diagonal = np.zeros((c_out, kh, kw, c_out), np.int8)
+    idx = np.arange(c_out)
+    diagonal[idx, :, :, idx] = np.moveaxis(w[0], -1, 0)
+    return conv2d_int8(xs, diagonal, bias, rq, stride=stride, dilation=dilation, padding=padding)
+
+
+def sbtf_depthwise_conv2d(x, mask, sign, bias, rq: Requant, *, filter_hw, depth_multiplier=1,
+                          stride=(1, 1), dilation=(1, 1), padding=PADDING_SAME) -> np.ndarray:
+    """SBTF_DEPTHWISE_CONV_2D: TFLite's int8 depthwise conv on the decoded weights sign*127.
+
+    Mask row c holds output channel c's KH*KW taps (bit ky*KW + kx)."""
+    kh, kw = filter_hw
+    w = bitmask.unpack(mask, sign, kh * kw)  # [C_out, KH*KW]
+    w = w.T.reshape(1, kh, kw, -1)
+    return depthwise_conv2d_int8(x, w, bias, rq, depth_multiplier=depth_multiplier,
+                                 stride=stride, dilation=dilation, padding=padding)

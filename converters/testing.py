@@ -14,7 +14,7 @@ import tensorflow as tf
 from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
 
-CONV_FC = (tfm.OP_CONV_2D, tfm.OP_FULLY_CONNECTED)
+CONV_FC = (tfm.OP_CONV_2D, tfm.OP_FULLY_CONNECTED, tfm.OP_DEPTHWISE_CONV_2D)
 
 
 def interpreter(tflite: bytes, *, preserve_all_tensors: bool = True) -> tf.lite.Interpreter:
@@ -31,7 +31,8 @@ def interpreter(tflite: bytes, *, preserve_all_tensors: bool = True) -> tf.lite.
 def operator_io(
     tflite: bytes, inputs: list[np.ndarray]
 ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
-    """Run the model of subgraph 0 on each sample; per CONV_2D / FULLY_CONNECTED operator index,
+    """Run the model of subgraph 0 on each sample; per CONV_2D / FULLY_CONNECTED /
+    DEPTHWISE_CONV_2D operator index,
     the list of (op input, op output) arrays TFLite computed.
 
     `inputs`: one array per model input, each [N, ...] with the model's dtype; sample i is
@@ -59,8 +60,9 @@ def operator_io(
 
 
 def builtin_reference(tflite_or_model, operator: int, x: np.ndarray) -> np.ndarray:
-    """`sbtf.converters.reference` on a builtin int8 CONV_2D / FULLY_CONNECTED operator of
-    subgraph 0: weights, bias, quantization and options read from the flatbuffer."""
+    """`sbtf.converters.reference` on a builtin int8 CONV_2D / FULLY_CONNECTED /
+    DEPTHWISE_CONV_2D operator of subgraph 0: weights, bias, quantization and options read from
+    the flatbuffer."""
     model = (
         tfm.read(tflite_or_model)
         if isinstance(tflite_or_model, (bytes, bytearray))
@@ -81,11 +83,11 @@ def builtin_reference(tflite_or_model, operator: int, x: np.ndarray) -> np.ndarr
     zp_in, zp_out = int(tfm.zero_points(t_in)[0]), int(tfm.zero_points(t_out)[0])
     multipliers = (
         tflite_math.conv_multipliers
-        if code == tfm.OP_CONV_2D
+        if code != tfm.OP_FULLY_CONNECTED
         else tflite_math.fully_connected_multipliers
     )
     mult, shift = multipliers(s_in, tfm.scales(t_w), s_out)
-    c_out = w.shape[0]
+    c_out = w.shape[-1] if code == tfm.OP_DEPTHWISE_CONV_2D else w.shape[0]
     mult, shift = np.broadcast_to(mult, (c_out,)), np.broadcast_to(shift, (c_out,))
     o = op.builtinOptions
     act_min, act_max = tflite_math.activation_range(o.fusedActivationFunction, s_out, zp_out)
@@ -96,6 +98,17 @@ def builtin_reference(tflite_or_model, operator: int, x: np.ndarray) -> np.ndarr
             w,
             bias,
             rq,
+            stride=(o.strideH, o.strideW),
+            dilation=(o.dilationHFactor, o.dilationWFactor),
+            padding=o.padding,
+        )
+    if code == tfm.OP_DEPTHWISE_CONV_2D:
+        return reference.depthwise_conv2d_int8(
+            x,
+            w,
+            bias,
+            rq,
+            depth_multiplier=c_out // np.asarray(x).shape[-1],
             stride=(o.strideH, o.strideW),
             dilation=(o.dilationHFactor, o.dilationWFactor),
             padding=o.padding,

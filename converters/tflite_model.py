@@ -28,6 +28,7 @@ FLEXBUFFERS = schema.CustomOptionsFormat.FLEXBUFFERS
 # The sbtf ops' names and version, from their one spec (sbtf/op_format.py).
 SBTF_CONV_2D = op_format.CONV_2D.name
 SBTF_FULLY_CONNECTED = op_format.FULLY_CONNECTED.name
+SBTF_DEPTHWISE_CONV_2D = op_format.DEPTHWISE_CONV_2D.name
 SBTF_OPS = tuple(op_format.OPS)
 SBTF_FORMAT_VERSION = op_format.FORMAT_VERSION
 

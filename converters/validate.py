@@ -11,8 +11,8 @@ re-encoding pass all read models through `read_model`, which
    enough to address, constant buffers exactly shape x element size, no sparsity parameters
    (TFLite skips its own size check for sparse tensors), finite quantization, no operator that
    reads its own output or writes a tensor twice;
-3. checks every SBTF_CONV_2D / SBTF_FULLY_CONNECTED exactly as the delegate's Prepare does, so
-   `sbtf-micro` refuses what the host refuses instead of building firmware that fails.
+3. checks every sbtf op (SBTF_CONV_2D, SBTF_FULLY_CONNECTED, SBTF_DEPTHWISE_CONV_2D) exactly as
+   the delegate's Prepare does, so `sbtf-micro` refuses what the host refuses instead of building firmware that fails.
 
 Everything raises `InvalidModelError` (a ValueError), one line naming the file, the operator
 and the tensor. Checks run once at load time; nothing is checked per inference.
@@ -369,7 +369,7 @@ class _SbtfOp:
         c_in = opts["input_channels"]
         k = op_format.OPS[self.name].filter_size(opts)
         shape = [int(d) for d in x.shape] if x.shape is not None else []
-        if self.name == tfm.SBTF_CONV_2D:
+        if self.name != tfm.SBTF_FULLY_CONNECTED:
             self.conv_geometry(shape, opts)
         elif not shape or math.prod(shape) < 1 or math.prod(shape) % c_in:
             self.fail(f"input {_name(x)!r} of shape {shape} is not a whole number of rows of "
@@ -381,6 +381,9 @@ class _SbtfOp:
             self.fail(f"filter size K = {k} exceeds the kernels' limit {MAX_FILTER_SIZE}")
         mask, sign = self.t(ins[1]), self.t(ins[2])
         c_out = self.weights(mask, sign, k)
+        if self.name == tfm.SBTF_DEPTHWISE_CONV_2D and c_out != c_in * opts["depth_multiplier"]:
+            self.fail(f"sign {_name(sign)!r} has {c_out} values, expected input_channels * "
+                      f"depth_multiplier = {c_in * opts['depth_multiplier']}")
         if len(ins) == 4 and ins[3] >= 0:
             b = self.t(ins[3])
             if (b.type != tfm.TYPE_INT32 or tfm.constant_data(self.c.m, b) is None
@@ -422,7 +425,7 @@ class _SbtfOp:
 
     def requantization(self, x, sign, y, c_out: int) -> None:
         s_in, s_out, s_w = float(tfm.scales(x)[0]), float(tfm.scales(y)[0]), tfm.scales(sign)
-        fn = (tflite_math.conv_multipliers if self.name == tfm.SBTF_CONV_2D
+        fn = (tflite_math.conv_multipliers if self.name != tfm.SBTF_FULLY_CONNECTED
               else tflite_math.fully_connected_multipliers)
         try:
             fn(s_in, s_w, s_out)

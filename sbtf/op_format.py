@@ -88,6 +88,8 @@ ACTIVATION = Option("fused_activation_function", "int", 0, 3, enum="ACTIVATION",
                     values=("NONE", "RELU", "RELU_N1_TO_1", "RELU6"),
                     doc="TFLite ActivationFunctionType")
 KEEP_NUM_DIMS = Option("keep_num_dims", "bool", 0, 1, doc="as TFLite's FullyConnectedOptions")
+DEPTH_MULTIPLIER = Option("depth_multiplier", "int", 1, MAX_FILTER_SIZE,
+                          doc="M: C_out = input_channels * M")
 
 # ------------------------------------------------------------------ tensors and ops
 
@@ -114,7 +116,14 @@ FULLY_CONNECTED = Op(
     filter_keys=("input_channels",),
     doc="TFLite's int8 FULLY_CONNECTED (single rounding)",
 )
-OPS = {op.name: op for op in (CONV_2D, FULLY_CONNECTED)}
+DEPTHWISE_CONV_2D = Op(
+    "SBTF_DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D", WEIGHT_OP_INPUTS,
+    COMMON_OPTIONS + (FILTER_HEIGHT, FILTER_WIDTH, PADDING, STRIDE_H, STRIDE_W, DILATION_H,
+                      DILATION_W, DEPTH_MULTIPLIER),
+    filter_keys=("filter_height", "filter_width"),
+    doc="TFLite's int8 DEPTHWISE_CONV_2D (double rounding)",
+)
+OPS = {op.name: op for op in (CONV_2D, FULLY_CONNECTED, DEPTHWISE_CONV_2D)}
 
 
 # ------------------------------------------------------------------ reading and writing options

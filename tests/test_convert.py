@@ -270,22 +270,22 @@ def _small_model(seed=0, **conv_options):
     return model, rng.standard_normal((8, 6, 6, 4)).astype(np.float32)
 
 
-def test_depthwise_signed_binary_layer_stays_int8_with_a_warning():
+def test_grouped_signed_binary_conv_stays_int8_with_a_warning():
     inputs = tf.keras.Input((6, 6, 4))
-    x = sbtf.layers.SignedBinaryDepthwiseConv2D(3, padding="same", name="dw")(inputs)
+    x = sbtf.layers.SignedBinaryConv2D(8, 3, padding="same", groups=2, name="grp")(inputs)
     model = tf.keras.Model(inputs, x)
     calib = np.random.default_rng(0).standard_normal((8, 6, 6, 4)).astype(np.float32)
-    with pytest.warns(ConversionWarning, match=r"dw .*depthwise"):
+    with pytest.warns(ConversionWarning, match=r"grp .*grouped convolution"):
         result = convert_with_report(model, representative_data=calib)
     (row,) = result.report.layers
-    assert row.op == "DEPTHWISE_CONV_2D" and row.reason and row.layer == "dw"
+    assert row.op == "CONV_2D" and row.reason and row.layer == "grp"
     # The printed table stays narrow: a footnote mark in the op column, the reason below.
     text = str(result.report).splitlines()
     table = [line for line in text if line.startswith(("|", "+"))]
-    assert any("| DEPTHWISE_CONV_2D [1] |" in line for line in table), text
+    assert any("| CONV_2D [1] |" in line for line in table), text
     assert max(map(len, table)) < 100 and not any(row.reason in line for line in table)
-    assert f"[1] dw (operator {row.operator}) kept as DEPTHWISE_CONV_2D: {row.reason}" in text
-    with pytest.raises(ConversionError, match="strict mode: layer dw"):
+    assert f"[1] grp (operator {row.operator}) kept as CONV_2D: {row.reason}" in text
+    with pytest.raises(ConversionError, match="strict mode: layer grp"):
         convert(model, representative_data=calib, strict=True)
 
 

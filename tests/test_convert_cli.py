@@ -272,17 +272,17 @@ def test_folder_that_is_not_a_savedmodel(tmp_path, capsys):
 
 def test_strict_fails_on_a_layer_that_stays_int8(tmp_path, capsys):
     inputs = tf.keras.Input(SHAPE)
-    x = sbtf.layers.SignedBinaryDepthwiseConv2D(3, name="dw")(inputs)
-    tf.keras.Model(inputs, x).save(tmp_path / "dw.h5")
+    x = sbtf.layers.SignedBinaryConv2D(2 * SHAPE[-1], 3, groups=SHAPE[-1], name="grp")(inputs)
+    tf.keras.Model(inputs, x).save(tmp_path / "grp.h5")
     out = tmp_path / "out.tflite"
-    code, err = _run([tmp_path / "dw.h5", out, "--random-calibration", "--strict"], capsys)
-    assert code == 2 and "dw" in _error_line(err) and "depthwise" in _error_line(err)
+    code, err = _run([tmp_path / "grp.h5", out, "--random-calibration", "--strict"], capsys)
+    assert code == 2 and "grp" in _error_line(err) and "grouped" in _error_line(err)
     assert not out.exists()
-    code, err = _run([tmp_path / "dw.h5", out, "--random-calibration"], capsys)
-    assert code == 0 and "warning: layer dw" in err
+    code, err = _run([tmp_path / "grp.h5", out, "--random-calibration"], capsys)
+    assert code == 0 and "warning: layer grp" in err
     model = tfm.read(out.read_bytes())
     assert [tfm.opcode_name(model, op.opcodeIndex) for op in model.subgraphs[0].operators] == [
-        "DEPTHWISE_CONV_2D"
+        "CONV_2D"
     ]
 
 

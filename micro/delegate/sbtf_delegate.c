@@ -31,8 +31,8 @@
 #endif
 
 /* The ops this delegate runs; tests/test_delegate.py checks it holds every op of the spec. */
-static const sbtf_delegate_op *const OPS[] = {&sbtf_delegate_conv_2d,
-                                              &sbtf_delegate_fully_connected};
+static const sbtf_delegate_op *const OPS[] = {
+    &sbtf_delegate_conv_2d, &sbtf_delegate_fully_connected, &sbtf_delegate_depthwise_conv_2d};
 
 const sbtf_delegate_op *sbtf_delegate_find_op(const char *name) {
   for (size_t i = 0; name != NULL && i < sizeof(OPS) / sizeof(OPS[0]); i++) {

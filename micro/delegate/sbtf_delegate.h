@@ -66,6 +66,7 @@ struct sbtf_delegate_op {
 /* The ops of this delegate, one file each. */
 extern const sbtf_delegate_op sbtf_delegate_conv_2d;
 extern const sbtf_delegate_op sbtf_delegate_fully_connected;
+extern const sbtf_delegate_op sbtf_delegate_depthwise_conv_2d;
 
 /* The table entry for a custom op name, or NULL: a node of any other name is not claimed. */
 const sbtf_delegate_op *sbtf_delegate_find_op(const char *name);
@@ -94,5 +95,22 @@ TfLiteStatus sbtf_resize_output(TfLiteContext *context, const sbtf_node *node,
                                 TfLiteTensor *output, int rank, const int *shape);
 
 int64_t sbtf_num_elements(const TfLiteIntArray *dims);
+
+/* The sliding window of a conv or depthwise conv: its options, read and applied alike
+   (sbtf_delegate_window.c). */
+typedef struct {
+  int32_t filter_h, filter_w, padding, stride_h, stride_w, dilation_h, dilation_w;
+} sbtf_window;
+
+/* Init: the window's options. */
+bool sbtf_parse_window(sbtf_node *node, const sbtf_flex_map *map, sbtf_window *w);
+
+/* Prepare: requantization and clamp (TFLite's conv arithmetic), a 4-D input of input_channels
+   channels that fits the window, the output resized to [N, H_out, W_out, c_out]; fills params
+   and the input and output dims. */
+TfLiteStatus sbtf_prepare_window(TfLiteContext *context, sbtf_node *node,
+                                 const sbtf_node_tensors *t, const sbtf_window *w,
+                                 sbtf_conv_params *params, sbtf_dims *input_dims,
+                                 sbtf_dims *output_dims);
 
 #endif /* SBTF_DELEGATE_H */

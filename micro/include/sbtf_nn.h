@@ -218,6 +218,51 @@ sbtf_status sbtf_fully_connected_s8_prepared(const sbtf_context *ctx, const void
                                              const int8_t *sign, const int32_t *bias,
                                              int8_t *output);
 
+/**
+ * Scratch bytes sbtf_depthwise_conv2d_s8() needs for k = KH * KW taps and C_out channels, as an
+ * integer constant expression: with C8 = C_out rounded up to 8, 17 * C8 (per-channel constants
+ * and a row of zero points) + k * C8 (decoded byte masks) + (k + 1) pointers (one pixel's tap
+ * addresses, aligned). 3x3 with 64 channels: 1704 B on Cortex-M. Arguments are evaluated several
+ * times; for shapes from a model use sbtf_depthwise_conv2d_s8_get_buffer_size(), which checks.
+ */
+#define SBTF_DEPTHWISE_SCRATCH_BYTES(k, c_out)                                  \
+  ((17 + (k)) * (((c_out) + 7) / 8 * 8) + ((k) + 1) * (int32_t)sizeof(const int8_t *))
+
+/** SBTF_DEPTHWISE_SCRATCH_BYTES(KH * KW, C_out), or a negative sbtf_status when the shapes are
+ *  invalid. */
+int32_t sbtf_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims,
+                                                 const sbtf_dims *filter_dims,
+                                                 const sbtf_dims *output_dims,
+                                                 int32_t depth_multiplier);
+
+/**
+ * Signed-binary depthwise 2-D convolution, int8 in and out (SBTF_DEPTHWISE_CONV_2D): TFLite's
+ * reference int8 DEPTHWISE_CONV_2D (double rounding) on the weights sign[c] * 127 at the set
+ * bits of mask row c.
+ *
+ * @param ctx          scratch buffer of at least sbtf_depthwise_conv2d_s8_get_buffer_size() bytes
+ * @param params       offsets, stride, dilation, padding, clamp (as sbtf_conv2d_s8)
+ * @param depth_multiplier  M >= 1: output channel c reads input channel c / M
+ * @param quant        per-channel multiplier/shift, C_out entries each
+ * @param input_dims   [N, H, W, C_in]
+ * @param input        int8 NHWC
+ * @param filter_dims  [1, KH, KW, C_out] (TFLite's depthwise filter shape), C_out = C_in * M
+ * @param mask         uint8 [C_out, row_bytes], row_bytes = sbtf_mask_row_bytes(KH * KW); bit
+ *                     i = ky * KW + kx of row c, LSB first; padding bits zero
+ * @param sign         int8 [C_out], each -1 or +1
+ * @param bias         int32 [C_out], or NULL
+ * @param output_dims  [N, H_out, W_out, C_out]
+ * @param output       int8 NHWC
+ * @return as sbtf_conv2d_s8; SBTF_ERROR_BAD_SHAPE also when filter n != 1, M < 1 or
+ *         C_out != C_in * M.
+ */
+sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
+                                     int32_t depth_multiplier, const sbtf_quant_params *quant,
+                                     const sbtf_dims *input_dims, const int8_t *input,
+                                     const sbtf_dims *filter_dims,
+                                     const uint8_t *mask, const int8_t *sign, const int32_t *bias,
+                                     const sbtf_dims *output_dims, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,8 +19,9 @@
 /* Op names: the custom codes in a model's operator codes. */
 #define SBTF_OP_CONV_2D "SBTF_CONV_2D"  /* TFLite's int8 CONV_2D (double rounding) */
 #define SBTF_OP_FULLY_CONNECTED "SBTF_FULLY_CONNECTED"  /* TFLite's int8 FULLY_CONNECTED (single rounding) */
-#define SBTF_OP_COUNT 2
-#define SBTF_OP_NAMES {SBTF_OP_CONV_2D, SBTF_OP_FULLY_CONNECTED}
+#define SBTF_OP_DEPTHWISE_CONV_2D "SBTF_DEPTHWISE_CONV_2D"  /* TFLite's int8 DEPTHWISE_CONV_2D (double rounding) */
+#define SBTF_OP_COUNT 3
+#define SBTF_OP_NAMES {SBTF_OP_CONV_2D, SBTF_OP_FULLY_CONNECTED, SBTF_OP_DEPTHWISE_CONV_2D}
 
 /* Input tensor positions (the same for every op). */
 #define SBTF_TENSOR_INPUT 0  /* int8 */
@@ -68,5 +69,8 @@
 #define SBTF_OPTION_DILATION_W_FACTOR_MIN 1
 #define SBTF_OPTION_DILATION_W_FACTOR_MAX INT32_MAX
 #define SBTF_OPTION_KEEP_NUM_DIMS "keep_num_dims"  /* bool: as TFLite's FullyConnectedOptions */
+#define SBTF_OPTION_DEPTH_MULTIPLIER "depth_multiplier"  /* int: M: C_out = input_channels * M */
+#define SBTF_OPTION_DEPTH_MULTIPLIER_MIN 1
+#define SBTF_OPTION_DEPTH_MULTIPLIER_MAX 65536
 
 #endif /* SBTF_OP_FORMAT_H */

@@ -7,15 +7,9 @@
 
 #include "sbtf_nn_internal.h"
 
-/* Every dimension >= 1 and the element count within int32 (pixel indices, sizes). */
-static int dims_ok(const sbtf_dims *d) {
-  return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0 &&
-         (int64_t)d->n * d->h * d->w * d->c <= INT32_MAX;
-}
-
 static sbtf_status check_shapes(const sbtf_dims *in, const sbtf_dims *filter, const sbtf_dims *out) {
   if (in == NULL || filter == NULL || out == NULL) return SBTF_ERROR_NULL_ARGUMENT;
-  if (!dims_ok(in) || !dims_ok(filter) || !dims_ok(out)) return SBTF_ERROR_BAD_SHAPE;
+  if (!sbtf_dims_ok(in) || !sbtf_dims_ok(filter) || !sbtf_dims_ok(out)) return SBTF_ERROR_BAD_SHAPE;
   if (filter->c != in->c || out->c != filter->n || out->n != in->n) return SBTF_ERROR_BAD_SHAPE;
   if ((int64_t)filter->h * filter->w * filter->c > SBTF_MAX_K) return SBTF_ERROR_BAD_SHAPE;
   if (filter->n > SBTF_MAX_OUTPUT_CHANNELS) return SBTF_ERROR_BAD_SHAPE;
@@ -27,21 +21,6 @@ int32_t sbtf_conv2d_s8_get_buffer_size(const sbtf_dims *input_dims, const sbtf_d
   const sbtf_status status = check_shapes(input_dims, filter_dims, output_dims);
   if (status != SBTF_OK) return status;
   return sbtf_core_buffer_size(filter_dims->h * filter_dims->w * filter_dims->c, filter_dims->n);
-}
-
-/* TFLite's output size and padding for one spatial dimension. Accepts the SAME layout
-   (pad = pad_before of SAME) or VALID (pad 0). */
-static sbtf_status check_dim(int32_t in, int32_t k, int32_t stride, int32_t dilation, int32_t pad,
-                             int32_t out) {
-  const int32_t effective = (k - 1) * dilation + 1;
-  const int32_t same_out = (in + stride - 1) / stride;
-  int32_t total = (same_out - 1) * stride + effective - in;
-  total = total > 0 ? total : 0;
-  const int32_t valid_out = in >= effective ? (in - effective + stride) / stride : 0;
-  if (pad != 0 && pad != total / 2) return SBTF_ERROR_BAD_PARAM;
-  if (pad == total / 2 && out == same_out) return SBTF_OK;
-  if (pad == 0 && out == valid_out) return SBTF_OK;
-  return SBTF_ERROR_BAD_SHAPE;
 }
 
 typedef struct {
@@ -136,11 +115,11 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
       !sbtf_int8_args_ok(p->input_offset, p->output_offset, p->activation_min,
                          p->activation_max))
     return SBTF_ERROR_BAD_PARAM;
-  status = check_dim(input_dims->h, filter_dims->h, p->stride_h, p->dilation_h, p->pad_h,
-                     output_dims->h);
+  status = sbtf_check_conv_dim(input_dims->h, filter_dims->h, p->stride_h, p->dilation_h,
+                               p->pad_h, output_dims->h);
   if (status != SBTF_OK) return status;
-  status = check_dim(input_dims->w, filter_dims->w, p->stride_w, p->dilation_w, p->pad_w,
-                     output_dims->w);
+  status = sbtf_check_conv_dim(input_dims->w, filter_dims->w, p->stride_w, p->dilation_w,
+                               p->pad_w, output_dims->w);
   if (status != SBTF_OK) return status;
 
   const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;

@@ -93,4 +93,25 @@ int sbtf_mask_padding_ok(const uint8_t *mask, int32_t k, int32_t c_out);
 /* Bytes of one input row buffer: K rounded up to 16 (whole blocks of 4 table groups). */
 static inline int32_t sbtf_row_bytes_padded(int32_t k) { return ((k + 15) / 16) * 16; }
 
+/* Every dimension >= 1 and the element count within int32 (pixel indices, sizes). */
+static inline int sbtf_dims_ok(const sbtf_dims *d) {
+  return d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0 &&
+         (int64_t)d->n * d->h * d->w * d->c <= INT32_MAX;
+}
+
+/* A conv's (or depthwise conv's) output size and padding along one axis, TFLite's: the SAME
+   layout (pad = SAME's pad before) or VALID (pad 0). */
+static inline sbtf_status sbtf_check_conv_dim(int32_t in, int32_t k, int32_t stride,
+                                              int32_t dilation, int32_t pad, int32_t out) {
+  const int32_t effective = (k - 1) * dilation + 1;
+  const int32_t same_out = (in + stride - 1) / stride;
+  int32_t total = (same_out - 1) * stride + effective - in;
+  total = total > 0 ? total : 0;
+  const int32_t valid_out = in >= effective ? (in - effective + stride) / stride : 0;
+  if (pad != 0 && pad != total / 2) return SBTF_ERROR_BAD_PARAM;
+  if (pad == total / 2 && out == same_out) return SBTF_OK;
+  if (pad == 0 && out == valid_out) return SBTF_OK;
+  return SBTF_ERROR_BAD_SHAPE;
+}
+
 #endif /* SBTF_NN_INTERNAL_H */

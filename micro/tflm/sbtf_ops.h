@@ -1,8 +1,9 @@
 /*
  * sbtf_ops.h - sbtf's custom operators for TensorFlow Lite Micro.
  *
- * SBTF_CONV_2D and SBTF_FULLY_CONNECTED as specified in docs/op_spec.md, computed by the C
- * kernels of sbtf_nn.h. Add both to an op resolver with one call:
+ * SBTF_CONV_2D, SBTF_FULLY_CONNECTED and SBTF_DEPTHWISE_CONV_2D as specified in
+ * docs/op_spec.md, computed by the C kernels of sbtf_nn.h. Add all three to an op resolver with
+ * one call:
  *
  *   tflite::MicroMutableOpResolver<8> resolver;
  *   if (sbtf::AddSbtfOps(resolver) != kTfLiteOk) { ... }
@@ -22,16 +23,20 @@ namespace sbtf {
 /** Custom op names, as the converter writes them into the model's operator codes. */
 constexpr char kSbtfConv2dName[] = SBTF_OP_CONV_2D;
 constexpr char kSbtfFullyConnectedName[] = SBTF_OP_FULLY_CONNECTED;
+constexpr char kSbtfDepthwiseConv2dName[] = SBTF_OP_DEPTHWISE_CONV_2D;
 
 /** Registrations for MicroMutableOpResolver::AddCustom (static storage, never freed). */
 TFLMRegistration* Register_SBTF_CONV_2D();
 TFLMRegistration* Register_SBTF_FULLY_CONNECTED();
+TFLMRegistration* Register_SBTF_DEPTHWISE_CONV_2D();
 
-/** Adds both sbtf ops to the resolver; needs two free slots in it. */
+/** Adds the sbtf ops to the resolver; needs three free slots in it. */
 template <unsigned int N>
 TfLiteStatus AddSbtfOps(tflite::MicroMutableOpResolver<N>& resolver) {
   TF_LITE_ENSURE_STATUS(resolver.AddCustom(kSbtfConv2dName, Register_SBTF_CONV_2D()));
-  return resolver.AddCustom(kSbtfFullyConnectedName, Register_SBTF_FULLY_CONNECTED());
+  TF_LITE_ENSURE_STATUS(
+      resolver.AddCustom(kSbtfFullyConnectedName, Register_SBTF_FULLY_CONNECTED()));
+  return resolver.AddCustom(kSbtfDepthwiseConv2dName, Register_SBTF_DEPTHWISE_CONV_2D());
 }
 
 }  // namespace sbtf

@@ -397,8 +397,8 @@ TF_LITE_MICRO_TEST(FullyConnectedBadTensorsFailPrepare) {
   TF_LITE_MICRO_EXPECT(OutputMatches(c, inv.output));
 }
 
-TF_LITE_MICRO_TEST(AddSbtfOpsRegistersBoth) {
-  tflite::MicroMutableOpResolver<3> resolver;
+TF_LITE_MICRO_TEST(AddSbtfOpsRegistersAll) {
+  tflite::MicroMutableOpResolver<4> resolver;
   TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, sbtf::AddSbtfOps(resolver));
   const TFLMRegistration* conv = resolver.FindOp("SBTF_CONV_2D");
   const TFLMRegistration* fc = resolver.FindOp("SBTF_FULLY_CONNECTED");
@@ -406,10 +406,13 @@ TF_LITE_MICRO_TEST(AddSbtfOpsRegistersBoth) {
   TF_LITE_MICRO_EXPECT(fc != nullptr &&
                        fc->invoke == sbtf::Register_SBTF_FULLY_CONNECTED()->invoke);
   TF_LITE_MICRO_EXPECT(conv != nullptr && fc != nullptr && conv->invoke != fc->invoke);
-  TF_LITE_MICRO_EXPECT(resolver.FindOp("SBTF_DEPTHWISE_CONV_2D") == nullptr);
+  const TFLMRegistration* dw = resolver.FindOp("SBTF_DEPTHWISE_CONV_2D");
+  TF_LITE_MICRO_EXPECT(dw != nullptr &&
+                       dw->invoke == sbtf::Register_SBTF_DEPTHWISE_CONV_2D()->invoke);
+  TF_LITE_MICRO_EXPECT(resolver.FindOp("SBTF_NO_SUCH_OP") == nullptr);
   // Adding twice is an error (TFLM refuses duplicate custom ops), as is a full resolver.
   TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, sbtf::AddSbtfOps(resolver));
-  tflite::MicroMutableOpResolver<1> small;
+  tflite::MicroMutableOpResolver<2> small;
   TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, sbtf::AddSbtfOps(small));
 }
 

@@ -56,7 +56,8 @@ CORE_SRCS := $(filter-out %_test.cc %benchmark.cc,\
   $(filter-out %/array.cc,$(shell find $(TFLM)/tensorflow -type d \( -path '*/lite/experimental' \
      -o -path '*/lite/micro' \) -prune -false -o -name '*.cc')))
 
-GLUE_SRCS := $(addprefix $(SBTF)/micro/tflm/,sbtf_common.cc sbtf_conv.cc sbtf_fully_connected.cc)
+GLUE_SRCS := $(addprefix $(SBTF)/micro/tflm/,sbtf_common.cc sbtf_window.cc sbtf_conv.cc \
+                                           sbtf_fully_connected.cc sbtf_depthwise_conv.cc)
 SBTF_C_SRCS := $(wildcard $(SBTF)/micro/src/*.c)
 # The runner main and the glue's kernel tests (linked per model by sbtf/micro/tflm.py), and on
 # boards the C++ support that -nostartfiles images lack.

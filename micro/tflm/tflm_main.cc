@@ -71,7 +71,7 @@ class OpCounter : public tflite::MicroProfilerInterface {
   uint32_t n_ = 0;
 };
 
-using Resolver = tflite::MicroMutableOpResolver<13>;
+using Resolver = tflite::MicroMutableOpResolver<14>;
 
 /* The builtins sbtf's runtime supports (sbtf/micro/codegen/operators.py SUPPORTED_OPS) + sbtf's
  * ops. */

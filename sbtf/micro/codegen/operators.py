@@ -449,4 +449,38 @@ def emit_sbtf_fully_connected(em: Emitter, op: Operator):
     em.call(op, f"sbtf_fully_connected_s8({args})")
 
 
+@emits("SBTF_DEPTHWISE_CONV_2D")
+def emit_sbtf_depthwise_conv_2d(em: Emitter, op: Operator):
+    opts = em.sbtf_options(op)
+    kh, kw, mult = opts["filter_height"], opts["filter_width"], opts["depth_multiplier"]
+    stride = (opts["stride_h"], opts["stride_w"])
+    dil = (opts["dilation_h_factor"], opts["dilation_w_factor"])
+
+    def kernel(x, y, in4, out4):
+        if out4[3] != in4[3] * mult:
+            em.fail(op, f"output {y.describe()} does not have input channels x depth_multiplier "
+                        f"= {in4[3]} x {mult} channels")
+        return kh, kw, out4[3]
+
+    cv = em.conv_setup(op, em.tensor(op, 2), "sign", kernel, stride, dil, opts["padding"],
+                       scale_axis=0, int8_weights=False)
+    x, y, in4, out4 = cv.x, cv.y, cv.in4, cv.out4
+    c_out = out4[3]
+    mask, sign = em.sbtf_weights(op)
+    n = op.index
+    in_d = em.dims(f"op{n}_in", in4)
+    f_d = em.dims(f"op{n}_filter", (1, kh, kw, c_out))
+    out_d = em.dims(f"op{n}_out", out4)
+    em.scratch_ops.append(f"sbtf_depthwise_conv2d_s8_get_buffer_size({in_d}, {f_d}, {out_d}, "
+                          f"{mult})")
+    em.scratch_terms.append(f"SBTF_DEPTHWISE_SCRATCH_BYTES({kh * kw}, {c_out})")
+    args = ", ".join([
+        "&sbtf_ctx",
+        em.conv_params(op, x, y, cv.pad, stride, dil, opts["fused_activation_function"]),
+        str(mult), em.quant_arrays(op, cv.multiplier, cv.shift), in_d, em.ptr(op, x, "input"),
+        f_d, mask, sign, em.bias(op, 3, c_out), out_d, em.act(y),
+    ])
+    em.call(op, f"sbtf_depthwise_conv2d_s8({args})")
+
+
 SUPPORTED_OPS = tuple(EMITTERS)
