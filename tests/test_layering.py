@@ -28,9 +28,9 @@ def _layer(module: str) -> int | None:
     for rank, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
             exact = prefix in FORMAT + TRAINING
-            if module == prefix or (not exact and module.startswith(prefix + ".")):
-                if best is None or len(prefix) > best[1]:
-                    best = (rank, len(prefix))
+            matches = module == prefix or (not exact and module.startswith(prefix + "."))
+            if matches and (best is None or len(prefix) > best[1]):
+                best = (rank, len(prefix))
     return None if best is None else best[0]
 
 
