@@ -100,13 +100,26 @@ const char *sbtf_kernel_path(void);
  * rounded up to 4 and C4 = C_out rounded up to 4 (filter lanes), the parts are
  * 12 * C4 (base, two accumulators) + 64 * min(G, 64) (subset-sum tables of one chunk)
  * + 8 * G (two input rows) + C4 * G rounded up to 4 (decoded masks); see sbtf_nn_core.c.
+ * Helium builds take at least 4096 + 68 * C4 + 32 * G: room for the pixel-vectorized
+ * convolution's 4-vector layout on 3x3 layers of stride <= 2 (sbtf_nn_core_helium.h); it sizes
+ * no layer of ResNet-8 above its largest (3x3x64 -> 64). The size depends on the target, as
+ * CMSIS-NN's does: size buffers with the compiler and flags of the kernels.
  * Arguments are evaluated several times. Defined (no int overflow) for 1 <= k <=
  * SBTF_MAX_FILTER_SIZE and 1 <= c_out <= SBTF_MAX_OUTPUT_CHANNELS only: check shapes from a
  * model with the *_get_buffer_size() functions, which return SBTF_ERROR_BAD_SHAPE outside.
  */
-#define SBTF_SCRATCH_BYTES(k, c_out)                                                     \
+#define SBTF_SCRATCH_BYTES(k, c_out) \
+  SBTF_MAX(SBTF_SCRATCH_TABLES_(k, c_out), SBTF_SCRATCH_HELIUM_(k, c_out))
+#define SBTF_SCRATCH_TABLES_(k, c_out)                                                   \
   (12 * SBTF_SCRATCH_C4_(c_out) + 64 * SBTF_SCRATCH_CHUNK_(k) + 8 * SBTF_SCRATCH_G_(k) + \
    (SBTF_SCRATCH_C4_(c_out) * SBTF_SCRATCH_G_(k) + 3) / 4 * 4)
+/* Helium: the condition of SBTF_PATH_MVE (sbtf_arith.h; sbtf_nn_core_helium.h checks it). */
+#if !defined(SBTF_FORCE_PORTABLE) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define SBTF_SCRATCH_HELIUM_(k, c_out) \
+  (4096 + 68 * SBTF_SCRATCH_C4_(c_out) + 32 * SBTF_SCRATCH_G_(k))
+#else
+#define SBTF_SCRATCH_HELIUM_(k, c_out) 0
+#endif
 #define SBTF_SCRATCH_G_(k) ((((k) + 3) / 4 + 3) / 4 * 4)
 #define SBTF_SCRATCH_C4_(c_out) (((c_out) + 3) / 4 * 4)
 #define SBTF_SCRATCH_CHUNK_(k) (SBTF_SCRATCH_G_(k) < 64 ? SBTF_SCRATCH_G_(k) : 64)

@@ -43,8 +43,9 @@ typedef struct {
   int32_t shift_max; /* largest requantization shift, set by check_filters */
 } layout;
 
-/* Fills *l (pointers only when buf is not NULL) and returns the end of the last part, which
-   must equal SBTF_SCRATCH_BYTES(k, c_out) (checked by micro/tests/test_kernels.c). */
+/* Fills *l (pointers only when buf is not NULL) and returns the scratch size: the end of the
+   last part, or more on Helium (conv_pixels' room), which must equal SBTF_SCRATCH_BYTES(k,
+   c_out) (checked by micro/tests/test_kernels.c). */
 static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
   const int32_t groups_padded = round_up((k + 3) / 4, 4);
   const int32_t chunk = groups_padded < SBTF_CHUNK_GROUPS ? groups_padded : SBTF_CHUNK_GROUPS;
@@ -64,7 +65,7 @@ static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
     l->row_b = (int8_t *)(buf + at_row_b);
     l->offsets = buf + at_offsets;
   }
-  return at_offsets + align4(c_pad * groups_padded);
+  return SBTF_MAX(at_offsets + align4(c_pad * groups_padded), SBTF_SCRATCH_HELIUM_(k, c_out));
 }
 
 int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out) { return SBTF_SCRATCH_BYTES(k, c_out); }

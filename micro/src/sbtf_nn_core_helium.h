@@ -344,9 +344,11 @@ static int32_t decode_row(const uint8_t *row, int32_t n, uint8_t *o) {
 #define PX_LANES 8
 #define PX_SUPER 64  /* groups per int16 accumulation when some filter has > 256 set bits */
 #define PX_MAX_POP16 256 /* set bits per filter whose sum S always fits int16 */
-#define PX_MAX_V 2   /* vectors per block */
+#define PX_MAX_V 4   /* vectors per block */
 #define PX_MAX_KW 16 /* kernel width and strip columns this path takes */
 #define PX_MAX_SPAN 256
+/* sbtf_nn.h sizes the scratch for this path exactly when this file is compiled. */
+typedef char px_scratch_has_helium_room[SBTF_SCRATCH_HELIUM_(4, 4) > 0 ? 1 : -1];
 
 typedef struct {
   const int8_t *input;
@@ -519,11 +521,11 @@ static inline __attribute__((always_inline)) void px_build_chunk(const px_geom *
                                                               const int CH) {
   int16_t *t = l->tables;
   const int32_t span = g->span, c_in = g->in_c;
-  const int8_t *s0 = vec[0].strip, *s1 = vec[V - 1].strip;
   int32_t c = st->c, at = c * span + g->tap_pos[st->kx];
   for (int32_t gi = 0; gi < gn; ++gi, t += V * PX_LANES) {
-    px_build_group(s0 + at, span, t, CH * V * PX_LANES);
-    if (V == 2) px_build_group(s1 + at, span, t + PX_LANES, CH * V * PX_LANES);
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v)
+      px_build_group(vec[v].strip + at, span, t + v * PX_LANES, CH * V * PX_LANES);
     c += 4;
     at += 4 * span;
     if (c == c_in) {
@@ -531,14 +533,13 @@ static inline __attribute__((always_inline)) void px_build_chunk(const px_geom *
       if (++st->kx == g->k_w) {
         st->kx = 0;
         if (++st->ky < g->k_h) {
-          if (V == 2 && g->share_rows && vec[1].count) {
-            /* The lower vector's next kernel row is the upper one's current row. */
-            int8_t *const upper = vec[0].strip;
-            vec[0].strip = vec[1].strip;
-            vec[1].strip = upper;
-            px_fill_strip(g, &vec[1], st->ky);
-            s0 = vec[0].strip;
-            s1 = vec[1].strip;
+          if (V > 1 && g->share_rows) {
+            /* Vector v's next kernel row is vector v + 1's current row: pass the strips up,
+               refill only the last vector's. */
+            int8_t *const top = vec[0].strip;
+            for (int v = 0; v + 1 < V; ++v) vec[v].strip = vec[v + 1].strip;
+            vec[V - 1].strip = top;
+            px_fill_strip(g, &vec[V - 1], st->ky);
           } else {
             for (int32_t v = 0; v < V; ++v) px_fill_strip(g, &vec[v], st->ky);
           }
@@ -602,8 +603,9 @@ typedef struct {
 #define PX_ONLY 3  /* the only chunk: sums from 0, then as PX_LAST */
 
 /* Lookups of chunk g0 .. g0 + CH - 1 for every filter (tables T[entry][group][vector]: a
-   filter's chunk is addressed from one base per entry, with immediate offsets). The int16
-   sums start from acc16 (zeroed at the start of every 64-group span) but for PX_ONLY. */
+   filter's chunk is addressed from one base per entry, with immediate offsets; the nibble
+   extraction is shared by the V vectors). The int16 sums start from acc16 (zeroed at the
+   start of every 64-group span) but for PX_ONLY. */
 static inline __attribute__((always_inline)) void px_lookups(const px_run *r, int32_t g0,
                                                           const int V, const int CH,
                                                           const int MODE) {
@@ -623,25 +625,39 @@ static inline __attribute__((always_inline)) void px_lookups(const px_run *r, in
   const int16x8_t lo_v = vdupq_n_s16((int16_t)r->p->activation_min),
                   hi_v = vdupq_n_s16((int16_t)r->p->activation_max);
   const int wide = l->wide;
-  int8_t *out0 = r->output + (size_t)r->vec[0].pixel * c_out;
-  int8_t *out1 = r->output + (size_t)r->vec[V - 1].pixel * c_out;
-  const int32_t n0 = r->vec[0].count, n1 = V == 2 ? r->vec[1].count : 0;
-  const mve_pred16_t pr0 = vctp16q((uint32_t)n0), pr1 = vctp16q((uint32_t)n1);
+  int8_t *out[PX_MAX_V];
+  mve_pred16_t pred[PX_MAX_V];
+  for (int v = 0; v < V; ++v) {
+    out[v] = r->output + (size_t)r->vec[v].pixel * c_out;
+    pred[v] = vctp16q((uint32_t)r->vec[v].count);
+  }
   for (int32_t f = 0; f < c_out; ++f, m += row_bytes, acc16 += 8 * V, acc32 += 8 * V) {
     const uint32_t w = px_mask_bits(m, nib);
-    int16x8_t a0, a1 = vdupq_n_s16(0);
+    int16x8_t a0, a1 = vdupq_n_s16(0), a2 = vdupq_n_s16(0), a3 = vdupq_n_s16(0);
     if (MODE == PX_ONLY) {
       a0 = vdupq_n_s16(0);
     } else {
       a0 = vld1q_s16(acc16);
-      if (V == 2) a1 = vld1q_s16(acc16 + 8);
+      if (V >= 2) a1 = vld1q_s16(acc16 + 8);
+      if (V == 4) {
+        a2 = vld1q_s16(acc16 + 16);
+        a3 = vld1q_s16(acc16 + 24);
+      }
     }
 #pragma GCC unroll 8
     for (int32_t gi = 0; gi < CH; ++gi) {
       const int16_t *e = t + ((w >> (4 * gi)) & 15u) * (CH * V * PX_LANES);
       int16x8_t x;
       /* Load and add kept together (GCC otherwise hoists the loads and spills). */
-      if (V == 2)
+      if (V == 4)
+        __asm__ volatile(
+            "vldrw.u32 %q4, [%5, #%c6]\n\tvadd.i16 %q0, %q0, %q4\n\t"
+            "vldrw.u32 %q4, [%5, #%c7]\n\tvadd.i16 %q1, %q1, %q4\n\t"
+            "vldrw.u32 %q4, [%5, #%c8]\n\tvadd.i16 %q2, %q2, %q4\n\t"
+            "vldrw.u32 %q4, [%5, #%c9]\n\tvadd.i16 %q3, %q3, %q4"
+            : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3), "=&w"(x)
+            : "r"(e), "i"(gi * 64), "i"(gi * 64 + 16), "i"(gi * 64 + 32), "i"(gi * 64 + 48));
+      else if (V == 2)
         __asm__ volatile(
             "vldrw.u32 %q2, [%3, #%c4]\n\tvadd.i16 %q0, %q0, %q2\n\t"
             "vldrw.u32 %q2, [%3, #%c5]\n\tvadd.i16 %q1, %q1, %q2"
@@ -652,36 +668,29 @@ static inline __attribute__((always_inline)) void px_lookups(const px_run *r, in
                          : "+w"(a0), "=&w"(x)
                          : "r"(e), "i"(gi * 16));
     }
+    const int16x8_t sums[4] = {a0, a1, a2, a3};
     if (finishing) {
       const int32_t b = base[f], s127 = 127 * sign[f];
       const int32x4_t mu = vdupq_n_s32(mult[f]), sh = vdupq_n_s32(shift[f]);
-      if (n0)
-        px_finish(a0, wide ? acc32 : NULL, b, s127, mu, sh, offset, lo_v, hi_v, out0 + f,
-               g->out_offs, pr0);
-      if (V == 2 && n1)
-        px_finish(a1, wide ? acc32 + 8 : NULL, b, s127, mu, sh, offset, lo_v, hi_v, out1 + f,
-               g->out_offs, pr1);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v)
+        if (pred[v])
+          px_finish(sums[v], wide ? acc32 + 8 * v : NULL, b, s127, mu, sh, offset, lo_v, hi_v,
+                    out[v] + f, g->out_offs, pred[v]);
     } else if (MODE == PX_FLUSH) {
-      int32x4_t e = vmovlbq_s16(a0), o = vmovltq_s16(a0);
-      if (g0 >= PX_SUPER) {
-        e = vaddq_s32(e, vld1q_s32(acc32));
-        o = vaddq_s32(o, vld1q_s32(acc32 + 4));
-      }
-      vst1q_s32(acc32, e);
-      vst1q_s32(acc32 + 4, o);
-      if (V == 2) {
-        e = vmovlbq_s16(a1);
-        o = vmovltq_s16(a1);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        int32x4_t e = vmovlbq_s16(sums[v]), o = vmovltq_s16(sums[v]);
         if (g0 >= PX_SUPER) {
-          e = vaddq_s32(e, vld1q_s32(acc32 + 8));
-          o = vaddq_s32(o, vld1q_s32(acc32 + 12));
+          e = vaddq_s32(e, vld1q_s32(acc32 + 8 * v));
+          o = vaddq_s32(o, vld1q_s32(acc32 + 8 * v + 4));
         }
-        vst1q_s32(acc32 + 8, e);
-        vst1q_s32(acc32 + 12, o);
+        vst1q_s32(acc32 + 8 * v, e);
+        vst1q_s32(acc32 + 8 * v + 4, o);
       }
     } else {
-      vst1q_s16(acc16, a0);
-      if (V == 2) vst1q_s16(acc16 + 8, a1);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) vst1q_s16(acc16 + 8 * v, sums[v]);
     }
   }
 }
@@ -701,6 +710,7 @@ typedef void (*px_step_fn)(const px_run *r, px_walk *st, int32_t g0, int32_t gn,
     else                                                                                \
       px_lookups(r, g0, V, CH, PX_FLUSH);                                                  \
   }
+PX_STEP(px_step_v4_ch4, 4, 4)
 PX_STEP(px_step_v2_ch8, 2, 8)
 PX_STEP(px_step_v2_ch4, 2, 4)
 PX_STEP(px_step_v1_ch4, 1, 4)
@@ -747,7 +757,8 @@ static int conv_pixels(const sbtf_core_args *a, void *scratch, int32_t budget, i
   static const struct {
     int32_t v, ch;
     px_step_fn step;
-  } configs[] = {{2, 8, px_step_v2_ch8}, {2, 4, px_step_v2_ch4}, {1, 4, px_step_v1_ch4}};
+  } configs[] = {{4, 4, px_step_v4_ch4}, {2, 8, px_step_v2_ch8}, {2, 4, px_step_v2_ch4},
+                 {1, 4, px_step_v1_ch4}};
   const int32_t n_configs = (int32_t)(sizeof(configs) / sizeof(configs[0]));
   int32_t cfg = 0;
   while (cfg < n_configs && px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip,
@@ -779,22 +790,22 @@ static int conv_pixels(const sbtf_core_args *a, void *scratch, int32_t budget, i
                           (uint32_t)(127 * sign[f] * p->input_offset * pops[f]));
   /* Entry 0 of every table (the empty sum) is 0 and never written. */
   for (int32_t i = 0; i < l.ch * V * PX_LANES; i += 8) vst1q_s16(l.tables + i, vdupq_n_s16(0));
-  /* Blocks: with two vectors, the same 8 columns of two consecutive rows when the rows pair
-     up (then, with s_h == d_h, the lower vector's kernel row ky + 1 is the upper one's row ky:
-     one strip fill per kernel row instead of two); else consecutive segments in raster order. */
+  /* Blocks: the same 8 columns of V consecutive rows when the rows divide into such blocks
+     (then, with s_h == d_h, vector v's kernel row ky + 1 is vector v + 1's row ky: one strip
+     fill per kernel row instead of V); else V consecutive segments in raster order. */
   const int32_t per_row = (od->w + PX_LANES - 1) / PX_LANES, segs = per_row * od->h * od->n;
-  const int vertical = V == 2 && od->h % 2 == 0;
+  const int vertical = V > 1 && od->h % V == 0;
   g.share_rows = vertical && p->stride_h == p->dilation_h;
   px_vec vec[PX_MAX_V];
   const px_run run = {&g, &l, p, q, sign, vec, output};
   for (int32_t s0 = 0; s0 < segs; s0 += V) {
     for (int32_t v = 0; v < V; ++v) {
       int32_t seg = s0 + v, n, oy, xs;
-      if (vertical) { /* s0 = 2 * (row pair * per_row + xs) */
-        const int32_t pair = s0 / 2 / per_row;
-        n = pair / (od->h / 2);
-        oy = 2 * (pair - n * (od->h / 2)) + v;
-        xs = s0 / 2 - pair * per_row;
+      if (vertical) { /* s0 = V * (block row * per_row + xs) */
+        const int32_t rows = s0 / V / per_row;
+        n = rows / (od->h / V);
+        oy = V * (rows - n * (od->h / V)) + v;
+        xs = s0 / V - rows * per_row;
       } else {
         n = seg / (per_row * od->h);
         oy = seg < segs ? seg / per_row - n * od->h : od->h;

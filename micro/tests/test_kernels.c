@@ -241,7 +241,9 @@ static void check_errors(void) {
 /* SBTF_SCRATCH_BYTES in 64 bits, from its documented parts. */
 static int64_t scratch_bytes_64(int64_t k, int64_t c_out) {
   const int64_t g = ((k + 3) / 4 + 3) / 4 * 4, c4 = (c_out + 3) / 4 * 4;
-  return 12 * c4 + 64 * (g < 64 ? g : 64) + 8 * g + (c4 * g + 3) / 4 * 4;
+  const int64_t tables = 12 * c4 + 64 * (g < 64 ? g : 64) + 8 * g + (c4 * g + 3) / 4 * 4;
+  const int64_t helium = SBTF_SCRATCH_HELIUM_(4, 4) ? 4096 + 68 * c4 + 32 * g : 0;
+  return tables > helium ? tables : helium;
 }
 
 /* Issue 10 item 4: sizes near and past the limits neither overflow (UBSan in the sanitized
