@@ -170,6 +170,13 @@ static inline int32x4_t sbtf_mbqm_right_x4(int32x4_t v, int32x4_t multiplier, in
   return vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, right), 31)), right);
 }
 
+/* sbtf_mbqm_right_x4 for right <= -1 in every lane: the fix-up needs only v's sign. */
+static inline int32x4_t sbtf_mbqm_neg_right_x4(int32x4_t v, int32x4_t multiplier,
+                                               int32x4_t right) {
+  v = vqrdmulhq_s32(v, multiplier);
+  return vrshlq_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), right);
+}
+
 /* sbtf_mbqm_single_wide for shift <= -1 and multiplier >= 0: with P = v * m and t = 31 - shift,
    (P + 2^(t-1)) >> t = (floor(P / 2^31) + 2^(t-32)) >> (t-31); VQDMULH gives floor(P / 2^31)
    (m >= 0 rules out its saturation) and VRSHL by shift the rounding right shift. */

@@ -443,21 +443,22 @@ static void px_fill_strip(const px_geom *g, const px_vec *v, int32_t ky) {
       for (int32_t c = 0; c < c_in; c += 16)
         vstrbq_scatter_offset_s8(v->strip + g->col_pos[j] + c * span, g->span_offs8, zp);
     }
+    const uint8x16_t offs = g->span_offs8; /* a local: the scatters may alias *g */
     if (c_in == 16 && g->s_w == 1) { /* the common small cases: one scatter per column */
       int8_t *dst = v->strip + j_lo;
       for (int32_t j = j_lo; j < j_hi; ++j, src += 16, ++dst)
-        vstrbq_scatter_offset_s8(dst, g->span_offs8, vld1q_s8(src));
+        vstrbq_scatter_offset_s8(dst, offs, vld1q_s8(src));
       return;
     }
     if (c_in == 16) {
       for (int32_t j = j_lo; j < j_hi; ++j, src += 16, ++pos)
-        vstrbq_scatter_offset_s8(v->strip + *pos, g->span_offs8, vld1q_s8(src));
+        vstrbq_scatter_offset_s8(v->strip + *pos, offs, vld1q_s8(src));
       return;
     }
     for (int32_t j = j_lo; j < j_hi; ++j, ++pos) {
       int8_t *dst = v->strip + *pos;
       for (int32_t c = 0; c < c_in; c += 16, src += 16, dst += 16 * span)
-        vstrbq_scatter_offset_s8(dst, g->span_offs8, vld1q_s8(src));
+        vstrbq_scatter_offset_s8(dst, offs, vld1q_s8(src));
     }
     return;
   }
@@ -566,8 +567,8 @@ static inline __attribute__((always_inline)) void px_finish(int16x8_t a, const i
   }
   e = vmlaq_n_s32(vdupq_n_s32(base), e, s127);
   o = vmlaq_n_s32(vdupq_n_s32(base), o, s127);
-  e = sbtf_mbqm_right_x4(e, mult, shift);
-  o = sbtf_mbqm_right_x4(o, mult, shift);
+  e = sbtf_mbqm_neg_right_x4(e, mult, shift); /* conv_pixels takes right shifts only */
+  o = sbtf_mbqm_neg_right_x4(o, mult, shift);
   /* Saturating to int16 before the offset and clamp to int8 changes no result. */
   int16x8_t r = vqmovntq_s32(vqmovnbq_s32(vdupq_n_s16(0), e), o);
   r = vminq_s16(vmaxq_s16(vqaddq_n_s16(r, (int16_t)offset), lo_v), hi_v);
@@ -636,13 +637,16 @@ static inline __attribute__((always_inline)) void px_lookups(const px_run *r, in
     int16x8_t a0, a1 = vdupq_n_s16(0), a2 = vdupq_n_s16(0), a3 = vdupq_n_s16(0);
     if (MODE == PX_ONLY) {
       a0 = vdupq_n_s16(0);
+    } else if (V == 4) { /* immediate offsets from one pointer (GCC spends 3 MOVs otherwise) */
+      __asm__ volatile(
+          "vldrw.u32 %q0, [%4]\n\tvldrw.u32 %q1, [%4, #16]\n\t"
+          "vldrw.u32 %q2, [%4, #32]\n\tvldrw.u32 %q3, [%4, #48]"
+          : "=w"(a0), "=w"(a1), "=w"(a2), "=w"(a3)
+          : "r"(acc16)
+          : "memory");
     } else {
       a0 = vld1q_s16(acc16);
-      if (V >= 2) a1 = vld1q_s16(acc16 + 8);
-      if (V == 4) {
-        a2 = vld1q_s16(acc16 + 16);
-        a3 = vld1q_s16(acc16 + 24);
-      }
+      if (V == 2) a1 = vld1q_s16(acc16 + 8);
     }
 #pragma GCC unroll 8
     for (int32_t gi = 0; gi < CH; ++gi) {
@@ -688,9 +692,16 @@ static inline __attribute__((always_inline)) void px_lookups(const px_run *r, in
         vst1q_s32(acc32 + 8 * v, e);
         vst1q_s32(acc32 + 8 * v + 4, o);
       }
+    } else if (V == 4) {
+      __asm__ volatile(
+          "vstrw.32 %q0, [%4]\n\tvstrw.32 %q1, [%4, #16]\n\t"
+          "vstrw.32 %q2, [%4, #32]\n\tvstrw.32 %q3, [%4, #48]"
+          :
+          : "w"(a0), "w"(a1), "w"(a2), "w"(a3), "r"(acc16)
+          : "memory");
     } else {
-#pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) vst1q_s16(acc16 + 8 * v, sums[v]);
+      vst1q_s16(acc16, a0);
+      if (V == 2) vst1q_s16(acc16 + 8, a1);
     }
   }
 }
@@ -823,7 +834,8 @@ static int conv_pixels(const sbtf_core_args *a, void *scratch, int32_t budget, i
         continue;
       }
       if (g0 == 0 || (wide && g0 % PX_SUPER == 0))
-        for (int32_t i = 0; i < c_out * V * PX_LANES; i += 8) vst1q_s16(l.acc16 + i, vdupq_n_s16(0));
+        for (int16_t *z = l.acc16, *end = z + c_out * V * PX_LANES; z < end; z += 8)
+          vst1q_s16(z, vdupq_n_s16(0));
       configs[cfg].step(&run, &st, g0, gn, last ? PX_LAST : flush ? PX_FLUSH : PX_MID);
     }
   }

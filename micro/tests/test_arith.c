@@ -55,6 +55,9 @@ static void check_one(int32_t x, int32_t m, int32_t s) {
     expect(vgetq_lane_s32(sbtf_mbqm_right_x4(vx, vm, vs), 1) == want, "sbtf_mbqm_right_x4", x, m,
            s);
   if (m >= 0 && s <= -1)
+    expect(vgetq_lane_s32(sbtf_mbqm_neg_right_x4(vx, vm, vs), 0) == want, "sbtf_mbqm_neg_right_x4",
+           x, m, s);
+  if (m >= 0 && s <= -1)
     expect(vgetq_lane_s32(sbtf_mbqm_single_right_x4(vx, vm, vs), 3) == (int32_t)single,
            "sbtf_mbqm_single_right_x4", x, m, s);
 #endif
