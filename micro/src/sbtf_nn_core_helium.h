@@ -387,7 +387,7 @@ typedef struct {
 static int32_t px_strip_bytes(int32_t c_in, int32_t span) { return (c_in * span + 3) / 4 * 4; }
 
 static int32_t px_make_layout(int32_t v, int32_t ch, int32_t groups, int32_t c_out, int32_t strip,
-                              int wide, uint8_t *buf, px_layout *l) {
+                              int32_t n_strips, int wide, uint8_t *buf, px_layout *l) {
   const int32_t at_acc32 = 4 * c_out;
   const int32_t at_tables = at_acc32 + (wide ? 32 * v * c_out : 0);
   const int32_t at_acc16 = at_tables + 256 * v * ch;
@@ -402,7 +402,7 @@ static int32_t px_make_layout(int32_t v, int32_t ch, int32_t groups, int32_t c_o
     l->acc16 = (int16_t *)(void *)(buf + at_acc16);
     l->strips = (int8_t *)(buf + at_strips);
   }
-  return at_strips + v * strip;
+  return at_strips + n_strips * strip;
 }
 
 /* Vector v: 8 pixels from (n, oy, 8 xs) on (fewer at the row's end); empty when oy is past the
@@ -726,6 +726,146 @@ PX_STEP(px_step_v2_ch8, 2, 8)
 PX_STEP(px_step_v2_ch4, 2, 4)
 PX_STEP(px_step_v1_ch4, 1, 4)
 
+/* ---- row tables: 3x3 kernels, s_h == d_h, blocks of 4 output rows ----
+ * Vector v's kernel row ky reads input row slot v + ky (input row iy0 + (v + ky) * s_h), so a
+ * block's 4 vectors x 3 kernel rows read only PR_ROWS = 6 rows: each row's tables are built
+ * once per block (6 builds per group instead of 12). A chunk is 2 consecutive groups (kx, c) of
+ * a kernel row, for all 3 kernel rows: tables T[entry][slot][group][pixel] (entry stride 256
+ * bytes), a filter's lookups for (ky, v) at slot ky + v by immediate offsets, one mask byte
+ * (the 2 nibbles) per kernel row. Int16 sums only (no filter with > 256 set bits). */
+
+#define PR_ROWS 6  /* row slots: 4 vectors + 3 kernel rows - 1 */
+#define PR_SLOTS 8 /* slots in the table layout (a power of two: entry stride 256 bytes) */
+#define PR_ENTRY (PR_SLOTS * 2 * PX_LANES) /* int16s per entry */
+
+/* Tables of groups j0, j0 + 1 of a kernel row (column groups: tap kx, channels c..c+3) for the
+   6 row slots. */
+static inline __attribute__((always_inline)) void pr_build_chunk(const px_geom *g,
+                                                              int8_t *const *strips,
+                                                              int16_t *t, int32_t j0) {
+  const int32_t quads = g->in_c / 4, span = g->span;
+  for (int32_t gi = 0; gi < 2; ++gi) {
+    const int32_t j = j0 + gi, kx = j / quads, at = 4 * (j - kx * quads) * span + g->tap_pos[kx];
+#pragma GCC unroll 6
+    for (int32_t r = 0; r < PR_ROWS; ++r)
+      px_build_group(strips[r] + at, span, t + (r * 2 + gi) * PX_LANES, PR_ENTRY);
+  }
+}
+
+/* acc += the table entries of nibbles n0 (group 0) and n1 (group 1) for the 4 vectors, slot
+   base tk (kernel row ky: slots ky + v). */
+#define PR_LOOKUP(a0, a1, a2, a3, tk, n0, n1)                                                  \
+  do {                                                                                         \
+    int16x8_t x_;                                                                              \
+    __asm__ volatile(                                                                          \
+        "vldrw.u32 %q4, [%5]\n\tvadd.i16 %q0, %q0, %q4\n\t"                                    \
+        "vldrw.u32 %q4, [%5, #32]\n\tvadd.i16 %q1, %q1, %q4\n\t"                               \
+        "vldrw.u32 %q4, [%5, #64]\n\tvadd.i16 %q2, %q2, %q4\n\t"                               \
+        "vldrw.u32 %q4, [%5, #96]\n\tvadd.i16 %q3, %q3, %q4\n\t"                               \
+        "vldrw.u32 %q4, [%6, #16]\n\tvadd.i16 %q0, %q0, %q4\n\t"                               \
+        "vldrw.u32 %q4, [%6, #48]\n\tvadd.i16 %q1, %q1, %q4\n\t"                               \
+        "vldrw.u32 %q4, [%6, #80]\n\tvadd.i16 %q2, %q2, %q4\n\t"                               \
+        "vldrw.u32 %q4, [%6, #112]\n\tvadd.i16 %q3, %q3, %q4"                                  \
+        : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3), "=&w"(x_)                                    \
+        : "r"((tk) + (n0) * PR_ENTRY), "r"((tk) + (n1) * PR_ENTRY));                           \
+  } while (0)
+
+/* Lookups of chunk j0 (groups j0, j0 + 1 of each kernel row) for every filter; MODE as for
+   px_lookups (no PX_FLUSH: int16 sums only). */
+static inline __attribute__((always_inline)) void pr_lookups(const px_run *r, int32_t j0,
+                                                          const int MODE) {
+  const px_geom *g = r->g;
+  const px_layout *l = r->l;
+  const int32_t c_out = g->c_out, row_bytes = g->row_bytes, krow = g->k_w * g->in_c / 8;
+  const int finishing = MODE == PX_LAST || MODE == PX_ONLY;
+  const uint8_t *m = g->mask + j0 / 2;
+  int16_t *acc16 = l->acc16;
+  const int16_t *t = l->tables;
+  const int32_t *mult = r->q->multiplier, *shift = r->q->shift, *base = l->base;
+  const int8_t *sign = r->sign;
+  const int32_t offset = r->p->output_offset;
+  const int16x8_t lo_v = vdupq_n_s16((int16_t)r->p->activation_min),
+                  hi_v = vdupq_n_s16((int16_t)r->p->activation_max);
+  int8_t *out[4];
+  mve_pred16_t pred[4];
+  for (int v = 0; v < 4; ++v) {
+    out[v] = r->output + (size_t)r->vec[v].pixel * c_out;
+    pred[v] = vctp16q((uint32_t)r->vec[v].count);
+  }
+  for (int32_t f = 0; f < c_out; ++f, m += row_bytes, acc16 += 32) {
+    int16x8_t a0, a1, a2, a3;
+    if (MODE == PX_ONLY) {
+      a0 = a1 = a2 = a3 = vdupq_n_s16(0);
+    } else {
+      __asm__ volatile(
+          "vldrw.u32 %q0, [%4]\n\tvldrw.u32 %q1, [%4, #16]\n\t"
+          "vldrw.u32 %q2, [%4, #32]\n\tvldrw.u32 %q3, [%4, #48]"
+          : "=w"(a0), "=w"(a1), "=w"(a2), "=w"(a3)
+          : "r"(acc16)
+          : "memory");
+    }
+    const uint32_t b0 = m[0], b1 = m[krow], b2 = m[2 * krow];
+    PR_LOOKUP(a0, a1, a2, a3, t, b0 & 15u, b0 >> 4);
+    PR_LOOKUP(a0, a1, a2, a3, t + 2 * PX_LANES, b1 & 15u, b1 >> 4);
+    PR_LOOKUP(a0, a1, a2, a3, t + 4 * PX_LANES, b2 & 15u, b2 >> 4);
+    if (finishing) {
+      const int16x8_t sums[4] = {a0, a1, a2, a3};
+      const int32_t b = base[f], s127 = 127 * sign[f];
+      const int32x4_t mu = vdupq_n_s32(mult[f]), sh = vdupq_n_s32(shift[f]);
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v)
+        if (pred[v])
+          px_finish(sums[v], NULL, b, s127, mu, sh, offset, lo_v, hi_v, out[v] + f,
+                    g->out_offs, pred[v]);
+    } else {
+      __asm__ volatile(
+          "vstrw.32 %q0, [%4]\n\tvstrw.32 %q1, [%4, #16]\n\t"
+          "vstrw.32 %q2, [%4, #32]\n\tvstrw.32 %q3, [%4, #48]"
+          :
+          : "w"(a0), "w"(a1), "w"(a2), "w"(a3), "r"(acc16)
+          : "memory");
+    }
+  }
+}
+
+static void pr_step(const px_run *r, int8_t *const *strips, int32_t j0, int mode) {
+  pr_build_chunk(r->g, strips, r->l->tables, j0);
+  if (mode == PX_MID)
+    pr_lookups(r, j0, PX_MID);
+  else if (mode == PX_LAST)
+    pr_lookups(r, j0, PX_LAST);
+  else
+    pr_lookups(r, j0, PX_ONLY);
+}
+
+/* Every block of 4 output rows x 8 columns: the 6 input rows' strips once, then the chunks. */
+static void pr_conv(const px_run *r, int32_t per_row, int32_t segs) {
+  const px_geom *g = r->g;
+  const px_layout *l = r->l;
+  px_vec *vec = r->vec;
+  const int32_t krow = g->k_w * g->in_c / 4; /* groups per kernel row (even) */
+  int8_t *strips[PR_ROWS];
+  for (int32_t s0 = 0; s0 < segs; s0 += 4) {
+    const int32_t rows = s0 / 4 / per_row, n = rows / (g->out_h / 4);
+    const int32_t oy = 4 * (rows - n * (g->out_h / 4)), xs = s0 / 4 - rows * per_row;
+    for (int32_t v = 0; v < 4; ++v)
+      px_make_vec(g, n, oy + v, xs, l->strips + v * g->strip_bytes, &vec[v]);
+    for (int32_t k = 0; k < PR_ROWS; ++k) { /* slot k: vector 0's kernel row k */
+      px_vec row = vec[0];
+      row.strip = strips[k] = l->strips + k * g->strip_bytes;
+      px_fill_strip(g, &row, k);
+    }
+    if (krow == 2) {
+      pr_step(r, strips, 0, PX_ONLY);
+      continue;
+    }
+    for (int16_t *z = l->acc16, *end = z + g->c_out * 32; z < end; z += 8)
+      vst1q_s16(z, vdupq_n_s16(0));
+    for (int32_t j0 = 0; j0 < krow; j0 += 2)
+      pr_step(r, strips, j0, j0 + 2 == krow ? PX_LAST : PX_MID);
+  }
+}
+
 /* The convolution a->conv describes, when it suits this path (returns 0 otherwise, having
    written nothing but scratch): arguments and filters already checked (check_filters set
    shift_max); budget = the scratch bytes (SBTF_SCRATCH_BYTES, whatever the caller passed). */
@@ -771,14 +911,23 @@ static int conv_pixels(const sbtf_core_args *a, void *scratch, int32_t budget, i
   } configs[] = {{4, 4, px_step_v4_ch4}, {2, 8, px_step_v2_ch8}, {2, 4, px_step_v2_ch4},
                  {1, 4, px_step_v1_ch4}};
   const int32_t n_configs = (int32_t)(sizeof(configs) / sizeof(configs[0]));
+  /* Row tables (below) for 3x3 kernels with s_h == d_h, 4 rows per block, K_W * C_in a
+     multiple of 8 and int16 sums: 4 vectors, tables as (4, 4), PR_ROWS strips. */
+  const int rows = fd->h == 3 && p->stride_h == p->dilation_h && od->h % 4 == 0 && !wide &&
+                   (fd->w * in->c) % 8 == 0 &&
+                   px_make_layout(4, 4, groups, c_out, strip, PR_ROWS, 0, NULL, NULL) <= budget;
   int32_t cfg = 0;
-  while (cfg < n_configs && px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip,
-                                           wide, NULL, NULL) > budget)
+  while (!rows && cfg < n_configs &&
+         px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip, configs[cfg].v,
+                        wide, NULL, NULL) > budget)
     ++cfg;
   if (cfg == n_configs) return 0;
   px_layout l = {0};
-  px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip, wide, (uint8_t *)scratch,
-                 &l);
+  if (rows)
+    px_make_layout(4, 4, groups, c_out, strip, PR_ROWS, 0, (uint8_t *)scratch, &l);
+  else
+    px_make_layout(configs[cfg].v, configs[cfg].ch, groups, c_out, strip, configs[cfg].v, wide,
+                   (uint8_t *)scratch, &l);
   const int32_t V = l.v;
   px_geom g = {
       .input = input, .in_h = in->h, .in_w = in->w, .in_c = in->c, .k_h = fd->h, .k_w = fd->w,
@@ -809,6 +958,10 @@ static int conv_pixels(const sbtf_core_args *a, void *scratch, int32_t budget, i
   g.share_rows = vertical && p->stride_h == p->dilation_h;
   px_vec vec[PX_MAX_V];
   const px_run run = {&g, &l, p, q, sign, vec, output};
+  if (rows) {
+    pr_conv(&run, per_row, segs);
+    return 1;
+  }
   for (int32_t s0 = 0; s0 < segs; s0 += V) {
     for (int32_t v = 0; v < V; ++v) {
       int32_t seg = s0 + v, n, oy, xs;

@@ -125,6 +125,15 @@ def cases(seed: int, profile: str):
                          tm.PADDING_SAME, tm.ACT_RELU6, True))
     out.append(conv_case(rng, "conv_1x1_pixel", 1, 1, 1, 65, 33, 3, 3, (2, 2), (2, 2),
                          tm.PADDING_SAME, tm.ACT_NONE, False))
+    # Helium's row tables (3x3 kernels, stride_h == dilation_h, output rows a multiple of 4):
+    # batch 2 with a part-filled 8-pixel vector, stride = dilation = 2 down the rows, and one
+    # chunk only (3x1 kernel, 8 channels).
+    out.append(conv_case(rng, "conv_pr_n2_w13", 2, 8, 13, 8, 7, 3, 3, (1, 1), (1, 1),
+                         tm.PADDING_SAME, tm.ACT_RELU, True))
+    out.append(conv_case(rng, "conv_pr_s21_d22", 1, 8, 10, 16, 5, 3, 3, (2, 1), (2, 2),
+                         tm.PADDING_SAME, tm.ACT_NONE, True))
+    out.append(conv_case(rng, "conv_pr_k3x1", 1, 4, 9, 8, 6, 3, 1, (1, 1), (1, 1),
+                         tm.PADDING_SAME, tm.ACT_RELU6, False))
     for c_in in CHANNELS:
         for c_out in (1, 9, 64, 65):
             out.append(fc_case(rng, f"fc_ci{c_in}_co{c_out}", int(rng.integers(1, 4)), c_in, c_out,
