@@ -43,9 +43,7 @@ typedef struct {
   int32_t shift_max; /* largest requantization shift, set by check_filters */
 } layout;
 
-/* Fills *l (pointers only when buf is not NULL) and returns the scratch size: the end of the
-   last part, or more on Helium (conv_pixels' room), which must equal SBTF_SCRATCH_BYTES(k,
-   c_out) (checked by micro/tests/test_kernels.c). */
+/* Fills *l (pointers only when buf is not NULL) and returns the end of the last part. */
 static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
   const int32_t groups_padded = round_up((k + 3) / 4, 4);
   const int32_t chunk = groups_padded < SBTF_CHUNK_GROUPS ? groups_padded : SBTF_CHUNK_GROUPS;
@@ -65,10 +63,14 @@ static int32_t make_layout(int32_t k, int32_t c_out, uint8_t *buf, layout *l) {
     l->row_b = (int8_t *)(buf + at_row_b);
     l->offsets = buf + at_offsets;
   }
-  return SBTF_MAX(at_offsets + align4(c_pad * groups_padded), SBTF_SCRATCH_HELIUM_(k, c_out));
+  return at_offsets + align4(c_pad * groups_padded);
 }
 
-int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out) { return SBTF_SCRATCH_BYTES(k, c_out); }
+int32_t sbtf_core_buffer_size(int32_t k, int32_t c_out) {
+  /* SBTF_SCRATCH_BYTES(k, c_out), each term once */
+  const int32_t tables = SBTF_SCRATCH_TABLES_(k, c_out), helium = SBTF_SCRATCH_HELIUM_(k, c_out);
+  return tables > helium ? tables : helium;
+}
 
 void sbtf_core_scratch(void *buf, int32_t k, int32_t c_out, int32_t **acc, uint8_t **area,
                        int32_t *area_bytes) {
@@ -81,9 +83,12 @@ void sbtf_core_scratch(void *buf, int32_t k, int32_t c_out, int32_t **acc, uint8
   *area_bytes = end - 12 * l.c_pad; /* tables, rows and offsets: everything after acc_b */
 }
 
+/* The scratch size from the layouts: the table layout's end, or on Helium conv_pixels' room if
+   larger; must equal SBTF_SCRATCH_BYTES(k, c_out) (checked by micro/tests/test_kernels.c). */
 int32_t sbtf_core_layout_bytes(int32_t k, int32_t c_out) {
   layout l;
-  return make_layout(k, c_out, NULL, &l);
+  const int32_t end = make_layout(k, c_out, NULL, &l), helium = SBTF_SCRATCH_HELIUM_(k, c_out);
+  return end > helium ? end : helium;
 }
 
 static inline uint32_t load_u32(const void *p) {

@@ -94,7 +94,15 @@ static void finish_row_single_mve(const sbtf_core_args *a, const layout *l, cons
     return;
   }
   const int32x4_t lo = vdupq_n_s32(a->act_min), hi = vdupq_n_s32(a->act_max);
-  for (int32_t c = 0; c < c_out; c += 4) {
+  int32_t c = 0;
+  for (; c + 4 <= c_out; c += 4) { /* whole quads without predicates */
+    const int32x4_t sign127 = vmulq_n_s32(vldrbq_s32(sign + c), 127);
+    int32x4_t v = vaddq_s32(vld1q_s32(base + c), vmulq_s32(sign127, vld1q_s32(acc + c)));
+    v = vaddq_n_s32(sbtf_mbqm_single_right_x4(v, vld1q_s32(mult + c), vld1q_s32(shift + c)),
+                    offset);
+    vstrbq_s32(out + c, vminq_s32(vmaxq_s32(v, lo), hi));
+  }
+  if (c < c_out) {
     const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
     const int32x4_t sign127 = vmulq_n_s32(vldrbq_z_s32(sign + c, p), 127);
     int32x4_t v = vaddq_s32(vld1q_s32(base + c), vmulq_s32(sign127, vld1q_s32(acc + c)));
@@ -280,7 +288,14 @@ static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
   /* Lanes past c_out load as 0, a valid multiplier and shift: no predicate on the checks. */
   int32x4_t mult_min = vdupq_n_s32(0), shift_min = vdupq_n_s32(0);
   int32x4_t shift_max = vdupq_n_s32(INT32_MIN);
-  for (int32_t c = 0; c < a->c_out; c += 4) {
+  int32_t c = 0;
+  for (; c + 4 <= a->c_out; c += 4) { /* whole quads without predicates */
+    const int32x4_t sh = vld1q_s32(shift + c);
+    mult_min = vminq_s32(mult_min, vld1q_s32(mult + c));
+    shift_min = vminq_s32(shift_min, sh);
+    shift_max = vmaxq_s32(shift_max, sh);
+  }
+  if (c < a->c_out) {
     const mve_pred16_t p = vctp32q((uint32_t)(a->c_out - c));
     const int32x4_t sh = vldrwq_z_s32(shift + c, p);
     mult_min = vminq_s32(mult_min, vldrwq_z_s32(mult + c, p));
