@@ -351,9 +351,11 @@ static int32_t decode_row(const uint8_t *row, int32_t n, uint8_t *o) {
  * S_c lies in [-128 P_c, 127 P_c], inside int16, and int16 adds are exact modulo 2^16. Filters
  * with more widen their sums into int32 every 64 groups (64 * 4 * 128 fits int16).
  * Requantization (TFLite's double rounding, right shifts only) is vectorized over the pixels and
- * each filter's 8 outputs are stored with one scatter. The scratch is SBTF_SCRATCH_BYTES: the
- * first of (V vectors, CH groups) = (2, 8), (2, 4), (1, 4) that fits is taken, else the tables
- * above. docs/kernels.md has the profile.
+ * each filter's 8 outputs are stored with one scatter. The scratch is SBTF_SCRATCH_BYTES (at
+ * least 4096 + 68 * C4 + 32 * G on Helium, sbtf_nn.h): the row tables (pr_conv) when they
+ * apply and fit, else the first of (V vectors, CH groups) = (4, 4), (2, 8), (2, 4), (1, 4) that
+ * fits ((4, 8) would need 512-byte entries, past VSTRW's post-increment range), else the
+ * tables above. docs/kernels.md has the profile.
  */
 
 #define PX_LANES 8
