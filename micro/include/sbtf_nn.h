@@ -100,6 +100,9 @@ const char *sbtf_kernel_path(void);
  * rounded up to 4 and C4 = C_out rounded up to 4 (filter lanes), the parts are
  * 12 * C4 (base, two accumulators) + 64 * min(G, 64) (subset-sum tables of one chunk)
  * + 8 * G (two input rows) + C4 * G rounded up to 4 (decoded masks); see sbtf_nn_core.c.
+ * Helium's other convolution paths use parts of the same area: across output pixels
+ * (sbtf_nn_core_helium.h) and, for K <= 32, one pixel at a time (sbtf_nn_core_helium_short.h:
+ * 8 * C4 + 4 * G bytes, per-filter constants and one input row).
  * Arguments are evaluated several times. Defined (no int overflow) for 1 <= k <=
  * SBTF_MAX_FILTER_SIZE and 1 <= c_out <= SBTF_MAX_OUTPUT_CHANNELS only: check shapes from a
  * model with the *_get_buffer_size() functions, which return SBTF_ERROR_BAD_SHAPE outside.
@@ -178,13 +181,15 @@ sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_param
 
 /*
  * Fully connected with the masks decoded once (optional; the caller chooses): prepare writes
- * per-filter table offsets for groups of 5 inputs and per-filter constants into persistent
+ * per-filter table offsets for groups of 6 inputs and per-filter constants into persistent
  * memory the caller owns, so that each call does one offset load, one table load and one add
- * per filter and 6 inputs instead of decoding mask nibbles (FC 256 -> 64 on Cortex-M4: 0.74x
- * the instructions of sbtf_fully_connected_s8, 0.55x CMSIS-NN's; bench/bench_kernels.py). It
- * costs sbtf_fully_connected_s8_prepared_size() bytes of persistent memory: 20 + 4 * C_out +
- * 2 * C_out * G with G = ceil(C_in / 6) rounded up to 4 (5912 B for 256 -> 64, against 2048 B
- * of mask), and prepare-time work once (about 376 K instructions for 256 -> 64 on Cortex-M4).
+ * per filter and 6 inputs instead of decoding mask nibbles (FC 256 -> 64: 0.63x the
+ * instructions of sbtf_fully_connected_s8, 0.47x CMSIS-NN's on Cortex-M4 and M7;
+ * bench/bench_kernels.py). It costs sbtf_fully_connected_s8_prepared_size() bytes of
+ * persistent memory: 24 + 4 * C_out + 2 * C4 * G with C4 = C_out rounded up to 4 and
+ * G = ceil(C_in / 6) rounded up to 4 (5912 B for 256 -> 64, against 2048 B of mask), and
+ * prepare-time work once (about 359 K instructions for 256 -> 64 on Cortex-M4). The call's
+ * scratch is sbtf_fully_connected_s8's.
  * Helium builds keep their one-pixel path, faster there: prepared size 0, nothing stored.
  */
 

@@ -30,7 +30,7 @@ typedef struct {
   int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t out_h, out_w;
   int32_t k;
-  int32_t segments; /* k_h when each kernel row is its own run, else 1 (a full im2col row) */
+  int per_row; /* each kernel row is its own run (segments = k_h), else one full im2col row */
   int8_t zero_point; /* padding taps: x + input_offset = 0 there */
 } conv_rows;
 
@@ -66,9 +66,9 @@ static void copy_kernel_row(const conv_rows *r, const int8_t *image_row, int32_t
       copy_short(dst + lo * c, image_row + (size_t)(ix0 + lo) * c, n);
       fill_short(dst + hi * c, r->zero_point, (r->k_w - hi) * c);
     } else {
-      memset(dst, r->zero_point, (size_t)(lo * c));
+      if (lo > 0) memset(dst, r->zero_point, (size_t)(lo * c));
       memcpy(dst + lo * c, image_row + (size_t)(ix0 + lo) * c, (size_t)n);
-      memset(dst + hi * c, r->zero_point, (size_t)((r->k_w - hi) * c));
+      if (hi < r->k_w) memset(dst + hi * c, r->zero_point, (size_t)((r->k_w - hi) * c));
     }
     return;
   }
@@ -94,7 +94,7 @@ static void conv_fill_row(const void *self, int32_t pixel, int8_t *buf, const in
   const int32_t ix0 = ox * r->stride_w - r->pad_w;
   const int32_t run = r->k_w * r->in_c;
   const int inside_w = r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w;
-  const int in_place = r->segments > 1 && inside_w;
+  const int in_place = r->per_row && inside_w;
   const int32_t iy0 = oy * r->stride_h - r->pad_h;
   if (inside_w && iy0 >= 0 && iy0 + (r->k_h - 1) * r->dilation_h < r->in_h) {
     /* Interior pixel (most of them): every kernel row in place, or short rows copied, with no
@@ -114,7 +114,7 @@ static void conv_fill_row(const void *self, int32_t pixel, int8_t *buf, const in
   int8_t *dst = buf;
   for (int32_t ky = 0; ky < r->k_h; ++ky, dst += run) {
     const int32_t iy = iy0 + ky * r->dilation_h;
-    if (r->segments > 1) segs[ky] = dst;
+    if (r->per_row) segs[ky] = dst;
     if (iy < 0 || iy >= r->in_h) {
       memset(dst, r->zero_point, (size_t)run);
       continue;
@@ -125,7 +125,7 @@ static void conv_fill_row(const void *self, int32_t pixel, int8_t *buf, const in
     else
       copy_kernel_row(r, image_row, ix0, dst);
   }
-  if (r->segments == 1) segs[0] = buf;
+  if (!r->per_row) segs[0] = buf;
 }
 
 sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
@@ -165,7 +165,7 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
       .pad_h = p->pad_h, .pad_w = p->pad_w,
       .out_h = output_dims->h, .out_w = output_dims->w,
       .k = k,
-      .segments = per_row ? filter_dims->h : 1,
+      .per_row = per_row,
       .zero_point = (int8_t)(-p->input_offset),
   };
   const sbtf_conv_view view = {input, input_dims, filter_dims, output_dims, p};
@@ -173,7 +173,7 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
       .pixels = output_dims->n * output_dims->h * output_dims->w,
       .k = k,
       .c_out = filter_dims->n,
-      .segments = rows.segments,
+      .segments = per_row ? filter_dims->h : 1,
       .segment_groups = per_row ? run / 4 : sbtf_row_bytes_padded(k) / 4,
       .mask = mask, .sign = sign, .bias = bias, .quant = quant,
       .input_offset = p->input_offset, .output_offset = p->output_offset,

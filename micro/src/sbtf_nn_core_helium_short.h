@@ -12,7 +12,7 @@
  * (padded taps hold the zero point, x + input_offset = 0). Four filters' sums are one vector for
  * TFLite's double rounding (right shifts only, sbtf_mbqm_right_x4), offset, clamp and one 4-byte
  * store. An interior pixel copies its kernel rows (< 16 bytes each: one predicated load and
- * store per row) into a 32-byte row; border pixels use the convolution's row builder.
+ * store per row) into a 32-byte row; other pixels use the convolution's row builder.
  * Scratch: base and 127 * sign per filter, one row (inside SBTF_SCRATCH_BYTES).
  */
 
@@ -105,15 +105,17 @@ static int short_filter_pixels(const sbtf_core_args *a, const layout *l) {
       const int rows_in = iy0 >= 0 && iy0 + (fd->h - 1) * p->dilation_h < in->h;
       for (int32_t ox = 0; ox < od->w; ++ox, ++pixel, out += c_out) {
         const int32_t ix0 = ox * p->stride_w - p->pad_w;
+        const int8_t *row = buf;
         if (short_runs && rows_in && ix0 >= 0 && ix0 + fd->w <= in->w) {
           const int8_t *src = image + ((size_t)iy0 * in->w + ix0) * c_in;
           for (int32_t ky = 0; ky < fd->h; ++ky, src += row_step)
             vstrbq_p_s8(buf + ky * run, vldrbq_z_s8(src, run_p), run_p);
         } else {
           const int8_t *seg[SBTF_MAX_SEGMENTS];
-          a->fill_row(a->row_self, pixel, buf, seg); /* one run: seg[0] == buf */
+          a->fill_row(a->row_self, pixel, buf, seg); /* one run, in buf or in place */
+          row = seg[0];
         }
-        const int8x16_t x0 = vldrbq_z_s8(buf, p0), x1 = vldrbq_z_s8(buf + 16, p1);
+        const int8x16_t x0 = vldrbq_z_s8(row, p0), x1 = vldrbq_z_s8(row + 16, p1);
         if (k > 16)
           short_pixel(&f, x0, x1, out, 1);
         else

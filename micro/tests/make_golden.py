@@ -141,6 +141,11 @@ def cases(seed: int, profile: str):
             ("c1_s11", 1, 6, 7, 1, 4, (1, 1), (1, 1), tm.PADDING_SAME)]:
         out.append(conv_case(rng, f"conv_small_{name}", n, h, w, c_in, c_out, 3, 3, stride,
                              dilation, padding, int(rng.integers(0, 4)), True))
+    # K <= 32 as one kernel row used in place (1x1 on 16 and 32 channels, fewer than 8 output
+    # pixels: Helium's pixel path declines, its short-filter path takes them).
+    for c_in, h, w in [(16, 2, 3), (32, 1, 5)]:
+        out.append(conv_case(rng, f"conv_short_1x1_ci{c_in}", 1, h, w, c_in, 6, 1, 1, (1, 1),
+                             (1, 1), tm.PADDING_VALID, int(rng.integers(0, 4)), True))
     if profile == "full":
         # ResNet-8-sized layers (MLPerf Tiny): L1, L4 and L5 shapes.
         out.append(conv_case(rng, "resnet8_L1", 1, 32, 32, 16, 16, 3, 3, (1, 1), (1, 1),
