@@ -272,12 +272,10 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
   make_layout(a->k, a->c_out, (uint8_t *)ctx->buf, &l);
   const int32_t c_out = a->c_out;
 
-  const sbtf_status status = check_filters(a, &l);
-  if (status != SBTF_OK) return status;
-  if (a->pixels > 1 && conv_pixels(a, ctx->buf, need, l.shift_max)) return SBTF_OK; /* Helium */
-  if (a->pixels > 1 && short_filter_pixels(a, &l)) return SBTF_OK; /* Helium, K <= 32 */
   if (a->pixels == 1) {
     /* Decoding the masks would cost more than it saves: sums straight from the masks. */
+    const sbtf_status status = check_filters(a, &l);
+    if (status != SBTF_OK) return status;
     if (single_pixel_uses_tables) clear_tables(&l);
     const int8_t *seg[SBTF_MAX_SEGMENTS];
     a->fill_row(a->row_self, 0, l.row_a, seg);
@@ -285,6 +283,11 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
     finish_row(a, &l, l.acc_a, a->output);
     return SBTF_OK;
   }
+
+  const sbtf_status status = check_filters(a, &l);
+  if (status != SBTF_OK) return status;
+  if (conv_pixels(a, ctx->buf, need, l.shift_max)) return SBTF_OK; /* Helium, when it suits */
+  if (short_filter_pixels(a, &l)) return SBTF_OK;                  /* Helium, K <= 32 */
   decode_filters(a, &l);
   clear_tables(&l);
   for (int32_t p = 0; p < a->pixels; p += 2) {
