@@ -104,6 +104,9 @@ const char *sbtf_kernel_path(void);
  * convolution's 4-vector layout on 3x3 layers of stride <= 2 (sbtf_nn_core_helium.h); it sizes
  * no layer of ResNet-8 above its largest (3x3x64 -> 64). The size depends on the target, as
  * CMSIS-NN's does: size buffers with the compiler and flags of the kernels.
+ * The Helium paths use parts of that area: across output pixels (sbtf_nn_core_helium.h)
+ * and, for K <= 32, one pixel at a time (sbtf_nn_core_helium_short.h:
+ * 8 * C4 + 4 * G bytes, per-filter constants and one input row).
  * Arguments are evaluated several times. Defined (no int overflow) for 1 <= k <=
  * SBTF_MAX_FILTER_SIZE and 1 <= c_out <= SBTF_MAX_OUTPUT_CHANNELS only: check shapes from a
  * model with the *_get_buffer_size() functions, which return SBTF_ERROR_BAD_SHAPE outside.
@@ -191,13 +194,15 @@ sbtf_status sbtf_fully_connected_s8(const sbtf_context *ctx, const sbtf_fc_param
 
 /*
  * Fully connected with the masks decoded once (optional; the caller chooses): prepare writes
- * per-filter table offsets for groups of 5 inputs and per-filter constants into persistent
+ * per-filter table offsets for groups of 6 inputs and per-filter constants into persistent
  * memory the caller owns, so that each call does one offset load, one table load and one add
- * per filter and 6 inputs instead of decoding mask nibbles (FC 256 -> 64 on Cortex-M4: 0.74x
- * the instructions of sbtf_fully_connected_s8, 0.55x CMSIS-NN's; bench/bench_kernels.py). It
- * costs sbtf_fully_connected_s8_prepared_size() bytes of persistent memory: 20 + 4 * C_out +
- * 2 * C_out * G with G = ceil(C_in / 6) rounded up to 4 (5912 B for 256 -> 64, against 2048 B
- * of mask), and prepare-time work once (about 376 K instructions for 256 -> 64 on Cortex-M4).
+ * per filter and 6 inputs instead of decoding mask nibbles (FC 256 -> 64: 0.63x the
+ * instructions of sbtf_fully_connected_s8, 0.47x CMSIS-NN's on Cortex-M4 and M7;
+ * bench/bench_kernels.py). It costs sbtf_fully_connected_s8_prepared_size() bytes of
+ * persistent memory: 24 + 4 * C_out + 2 * C4 * G with C4 = C_out rounded up to 4 and
+ * G = ceil(C_in / 6) rounded up to 4 (5912 B for 256 -> 64, against 2048 B of mask), and
+ * prepare-time work once (about 359 K instructions for 256 -> 64 on Cortex-M4). The call's
+ * scratch is sbtf_fully_connected_s8's.
  * Helium builds keep their one-pixel path, faster there: prepared size 0, nothing stored.
  */
 

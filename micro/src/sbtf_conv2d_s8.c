@@ -29,38 +29,61 @@ typedef struct {
   int32_t k_h, k_w;
   int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t out_h, out_w;
-  int32_t k, k_padded;
-  int32_t segments; /* k_h when each kernel row is its own run, else 1 (a full im2col row) */
+  int32_t k;
+  int per_row; /* each kernel row is its own run (segments = k_h), else one full im2col row */
   int8_t zero_point; /* padding taps: x + input_offset = 0 there */
 } conv_rows;
 
-/* n < 16 bytes a word at a time (unaligned LDR/STR through memcpy of 4): for few channels a
-   library memcpy per tap of 3 bytes costs more than the copy. Out of line, so that the
-   common path keeps its registers. */
-__attribute__((noinline)) static void copy_short(int8_t *dst, const int8_t *src, int32_t n) {
+/* n < 16 bytes (a kernel row of few channels, e.g. 3x3x3): inline, so that a 3-channel first
+   layer pays a few instructions per kernel row, not a library call per 3-byte tap. Helium: one
+   predicated load and store; else whole words (unaligned LDR/STR through memcpy of 4), then
+   bytes. Reads and writes exactly n bytes. */
+static inline void copy_short(int8_t *dst, const int8_t *src, int32_t n) {
+#if defined(SBTF_PATH_MVE)
+  const mve_pred16_t p = vctp8q((uint32_t)n);
+  vstrbq_p_s8(dst, vldrbq_z_s8(src, p), p);
+#else
   for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4);
   for (; n > 0; --n) *dst++ = *src++;
+#endif
+}
+
+static inline void fill_short(int8_t *dst, int8_t value, int32_t n) {
+  for (; n > 0; --n) *dst++ = value;
 }
 
 /* Taps kx of kernel row ky = iy (in range) into dst; taps in the horizontal padding get the
-   zero point. A short row wholly inside the image is one copy_short. */
+   zero point. With dilation 1 the taps inside the image are one run (one copy). */
 static void copy_kernel_row(const conv_rows *r, const int8_t *image_row, int32_t ix0, int8_t *dst) {
-  const int32_t n = r->k_w * r->in_c;
-  if (n < 16 && r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w) {
-    copy_short(dst, image_row + (size_t)ix0 * r->in_c, n);
+  const int32_t c = r->in_c;
+  if (r->dilation_w == 1) {
+    int32_t lo = -ix0, hi = r->in_w - ix0; /* taps lo .. hi - 1 lie inside the image */
+    lo = lo < 0 ? 0 : lo > r->k_w ? r->k_w : lo;
+    hi = hi > r->k_w ? r->k_w : hi < lo ? lo : hi;
+    const int32_t n = (hi - lo) * c;
+    if (r->k_w * c < 16) {
+      fill_short(dst, r->zero_point, lo * c);
+      copy_short(dst + lo * c, image_row + (size_t)(ix0 + lo) * c, n);
+      fill_short(dst + hi * c, r->zero_point, (r->k_w - hi) * c);
+    } else {
+      if (lo > 0) memset(dst, r->zero_point, (size_t)(lo * c));
+      memcpy(dst + lo * c, image_row + (size_t)(ix0 + lo) * c, (size_t)n);
+      if (hi < r->k_w) memset(dst + hi * c, r->zero_point, (size_t)((r->k_w - hi) * c));
+    }
     return;
   }
-  for (int32_t kx = 0; kx < r->k_w; ++kx, dst += r->in_c) {
+  for (int32_t kx = 0; kx < r->k_w; ++kx, dst += c) {
     const int32_t ix = ix0 + kx * r->dilation_w;
     if (ix >= 0 && ix < r->in_w)
-      memcpy(dst, image_row + (size_t)ix * r->in_c, (size_t)r->in_c);
+      memcpy(dst, image_row + (size_t)ix * c, (size_t)c);
     else
-      memset(dst, r->zero_point, (size_t)r->in_c);
+      memset(dst, r->zero_point, (size_t)c);
   }
 }
 
 /* One output pixel's inputs. With one run per kernel row, interior rows are pointed to in
-   place (no copy); rows touching the padding are built in buf. */
+   place (no copy); rows touching the padding are built in buf. Bytes past K are left as they
+   are (sbtf_row_fn: arbitrary; the mask bits there are zero). */
 static void conv_fill_row(const void *self, int32_t pixel, int8_t *buf, const int8_t **segs) {
   const conv_rows *r = (const conv_rows *)self;
   const int32_t per_image = r->out_h * r->out_w;
@@ -70,19 +93,28 @@ static void conv_fill_row(const void *self, int32_t pixel, int8_t *buf, const in
   const int8_t *image = r->input + (size_t)n * r->in_h * r->in_w * r->in_c;
   const int32_t ix0 = ox * r->stride_w - r->pad_w;
   const int32_t run = r->k_w * r->in_c;
-  const int in_place = r->segments > 1 && r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w;
+  const int inside_w = r->dilation_w == 1 && ix0 >= 0 && ix0 + r->k_w <= r->in_w;
+  const int in_place = r->per_row && inside_w;
   const int32_t iy0 = oy * r->stride_h - r->pad_h;
-  if (in_place && iy0 >= 0 && iy0 + (r->k_h - 1) * r->dilation_h < r->in_h) {
-    /* Interior pixel (most of them): every kernel row in place, no bounds per row. */
+  if (inside_w && iy0 >= 0 && iy0 + (r->k_h - 1) * r->dilation_h < r->in_h) {
+    /* Interior pixel (most of them): every kernel row in place, or short rows copied, with no
+       bounds per row. */
     const size_t row_step = (size_t)r->dilation_h * r->in_w * r->in_c;
     const int8_t *p = image + ((size_t)iy0 * r->in_w + ix0) * r->in_c;
-    for (int32_t ky = 0; ky < r->k_h; ++ky, p += row_step) segs[ky] = p;
-    return;
+    if (in_place) {
+      for (int32_t ky = 0; ky < r->k_h; ++ky, p += row_step) segs[ky] = p;
+      return;
+    }
+    if (run < 16) {
+      for (int32_t ky = 0; ky < r->k_h; ++ky, p += row_step) copy_short(buf + ky * run, p, run);
+      segs[0] = buf;
+      return;
+    }
   }
   int8_t *dst = buf;
   for (int32_t ky = 0; ky < r->k_h; ++ky, dst += run) {
     const int32_t iy = iy0 + ky * r->dilation_h;
-    if (r->segments > 1) segs[ky] = dst;
+    if (r->per_row) segs[ky] = dst;
     if (iy < 0 || iy >= r->in_h) {
       memset(dst, r->zero_point, (size_t)run);
       continue;
@@ -93,10 +125,7 @@ static void conv_fill_row(const void *self, int32_t pixel, int8_t *buf, const in
     else
       copy_kernel_row(r, image_row, ix0, dst);
   }
-  if (r->segments == 1) {
-    segs[0] = buf;
-    if (r->k_padded > r->k) memset(buf + r->k, r->zero_point, (size_t)(r->k_padded - r->k));
-  }
+  if (!r->per_row) segs[0] = buf;
 }
 
 sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *params,
@@ -135,8 +164,8 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
       .dilation_h = p->dilation_h, .dilation_w = p->dilation_w,
       .pad_h = p->pad_h, .pad_w = p->pad_w,
       .out_h = output_dims->h, .out_w = output_dims->w,
-      .k = k, .k_padded = sbtf_row_bytes_padded(k),
-      .segments = per_row ? filter_dims->h : 1,
+      .k = k,
+      .per_row = per_row,
       .zero_point = (int8_t)(-p->input_offset),
   };
   const sbtf_conv_view view = {input, input_dims, filter_dims, output_dims, p};
@@ -144,7 +173,7 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
       .pixels = output_dims->n * output_dims->h * output_dims->w,
       .k = k,
       .c_out = filter_dims->n,
-      .segments = rows.segments,
+      .segments = per_row ? filter_dims->h : 1,
       .segment_groups = per_row ? run / 4 : sbtf_row_bytes_padded(k) / 4,
       .mask = mask, .sign = sign, .bias = bias, .quant = quant,
       .input_offset = p->input_offset, .output_offset = p->output_offset,

@@ -3,7 +3,7 @@
  * (algorithm: sbtf_nn_internal.h, docs/kernels.md): scratch layout, the walk over input runs and
  * table chunks, per-filter set-up and the driver, sbtf_core_run. The bodies that differ per
  * instruction set are in one file per path, included below (as LCE's kernels_*.h):
- *   sbtf_nn_core_helium.h   Cortex-M55 Helium (MVE)
+ *   sbtf_nn_core_helium.h   Cortex-M55 Helium (MVE); sbtf_nn_core_helium_short.h: K <= 32
  *   sbtf_nn_core_scalar.h   portable C and the Cortex-M DSP extension, whose only differences
  *                           are two primitives in sbtf_nn_core_portable.h / sbtf_nn_core_dsp.h
  * chosen by the target's macros (SBTF_PATH_*, sbtf_arith.h). Each part is split the same way:
@@ -160,6 +160,7 @@ static void run_chunks(const sbtf_core_args *a, const layout *l, const int8_t *c
 
 #if defined(SBTF_PATH_MVE)
 #include "sbtf_nn_core_helium.h"
+#include "sbtf_nn_core_helium_short.h"
 #else
 #if defined(SBTF_PATH_DSP)
 #include "sbtf_nn_core_dsp.h"
@@ -292,6 +293,7 @@ sbtf_status sbtf_core_run(const sbtf_context *ctx, const sbtf_core_args *a) {
   const sbtf_status status = check_filters(a, &l);
   if (status != SBTF_OK) return status;
   if (conv_pixels(a, ctx->buf, need, l.shift_max)) return SBTF_OK; /* Helium, when it suits */
+  if (short_filter_pixels(a, &l)) return SBTF_OK;                  /* Helium, K <= 32 */
   decode_filters(a, &l);
   clear_tables(&l);
   for (int32_t p = 0; p < a->pixels; p += 2) {

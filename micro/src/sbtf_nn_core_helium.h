@@ -19,6 +19,9 @@
  *                                          gives the output; may use any scratch
  *   single_pixel_uses_tables               (enum constant) 1: sbtf_core_run clears entry 0 of
  *                                          the tables before single_pixel_sums
+ *   short_filter_pixels(a, l)              the whole convolution another way when K <= 32
+ *                                          (returns 1; 0: not taken); Helium only, in
+ *                                          sbtf_nn_core_helium_short.h
  *   conv_pixels(a, scratch, budget, shift_max)  the whole convolution a->conv another way, when
  *                                          it suits (returns 1; 0: not taken, nothing written
  *                                          but scratch); Helium only, the scalar one returns 0

@@ -180,6 +180,12 @@ static int32_t decode_row(const uint8_t *row, int32_t n, uint8_t *o) {
   return popcount;
 }
 
+/* Short filters share the two-pixel tables here (sbtf_nn_core_helium_short.h on Helium). */
+static int short_filter_pixels(const sbtf_core_args *a, const layout *l) {
+  (void)a, (void)l;
+  return 0;
+}
+
 /* No pixel-vectorized convolution on these paths (sbtf_nn_core_helium.h). */
 static int conv_pixels(const sbtf_core_args *a, void *scratch, int32_t budget, int32_t shift_max) {
   (void)a, (void)scratch, (void)budget, (void)shift_max;

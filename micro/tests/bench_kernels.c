@@ -112,12 +112,14 @@ static int run_layer(const bench_layer *L, uint64_t overhead) {
                                                            L->c_out, bench_mask, bench_sign,
                                                            bench_bias);
     prep = sbtf_counter_read() - t0 - overhead;
+    bench_region_begin(); /* profiled as layer "<name>prep" (bench/profile_kernels.py) */
     sbtf_counter_start();
     t0 = sbtf_counter_read();
     const sbtf_status sr = sbtf_fully_connected_s8_prepared(
         &ctx, prepared, &fp, &q, 1, L->c_in, bench_input, L->c_out, bench_mask, bench_sign,
         bench_bias, out_ref + BENCH_MAX_OUT / 2);
     with_prepared = sbtf_counter_read() - t0 - overhead;
+    bench_region_end();
     if (sp != SBTF_OK || sr != SBTF_OK ||
         memcmp(out_ref + BENCH_MAX_OUT / 2, out_sbtf, (size_t)n_out) != 0)
       bad = n_out;
@@ -127,6 +129,7 @@ static int run_layer(const bench_layer *L, uint64_t overhead) {
          (unsigned long long)sb, (unsigned long long)rf, (long)(n_out * k), (long)need, (long)bad,
          (unsigned long)checksum(out_sbtf, n_out), (unsigned long long)with_prepared,
          (unsigned long long)prep, (long)persistent);
+  if (fc) printf("BENCH layer=%sprep sbtf=%llu\n", L->name, (unsigned long long)with_prepared);
   return 0;
 }
 

@@ -140,6 +140,21 @@ def cases(seed: int, profile: str):
                                int(rng.integers(0, 4)), rng.random() < 0.8))
     out.append(fc_case(rng, "fc_k1100_multichunk", 3, 1100, 7, tm.ACT_NONE, True))
     out.append(fc_case(rng, "fc_256_64_resnet8", 2, 256, 64, tm.ACT_NONE, True))
+    # Few input channels (kernel rows under 16 bytes: copied inline; Helium runs K <= 32 one
+    # pixel at a time): RGB-like 3x3 with stride 1 and 2, batch 2, 2 and 1 channels, dilation.
+    for name, n, h, w, c_in, c_out, stride, dilation, padding in [
+            ("c3_s11", 1, 9, 12, 3, 16, (1, 1), (1, 1), tm.PADDING_SAME),
+            ("c3_s22_n2", 2, 9, 11, 3, 8, (2, 2), (1, 1), tm.PADDING_SAME),
+            ("c3_s12_valid", 1, 7, 10, 3, 5, (1, 2), (1, 1), tm.PADDING_VALID),
+            ("c2_d12", 1, 8, 9, 2, 5, (1, 1), (1, 2), tm.PADDING_SAME),
+            ("c1_s11", 1, 6, 7, 1, 4, (1, 1), (1, 1), tm.PADDING_SAME)]:
+        out.append(conv_case(rng, f"conv_small_{name}", n, h, w, c_in, c_out, 3, 3, stride,
+                             dilation, padding, int(rng.integers(0, 4)), True))
+    # K <= 32 as one kernel row used in place (1x1 on 16 and 32 channels, fewer than 8 output
+    # pixels: Helium's pixel path declines, its short-filter path takes them).
+    for c_in, h, w in [(16, 2, 3), (32, 1, 5)]:
+        out.append(conv_case(rng, f"conv_short_1x1_ci{c_in}", 1, h, w, c_in, 6, 1, 1, (1, 1),
+                             (1, 1), tm.PADDING_VALID, int(rng.integers(0, 4)), True))
     if profile == "full":
         # ResNet-8-sized layers (MLPerf Tiny): L1, L4 and L5 shapes.
         out.append(conv_case(rng, "resnet8_L1", 1, 32, 32, 16, 16, 3, 3, (1, 1), (1, 1),
