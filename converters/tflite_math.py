@@ -18,6 +18,8 @@ import numpy as np
 ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3
 PADDING_SAME, PADDING_VALID = 0, 1
 ADD_LEFT_SHIFT = 20  # add.cc: inputs are shifted left by 20 bits before rescaling (int8)
+ADD_LEFT_SHIFT_INT16 = 15  # add.cc, int16 with general scales (pot_scale_int16 false)
+INT8_RANGE, INT16_RANGE = (-128, 127), (-32768, 32767)
 
 
 def tflite_round(x: float) -> int:
@@ -71,13 +73,15 @@ def requantize_multiplier(input_scale: float, output_scale: float) -> tuple[int,
     return quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
 
 
-def add_multipliers(input1_scale: float, input2_scale: float, output_scale: float):
-    """add.cc Prepare (int8): ((m1, s1), (m2, s2), (m_out, s_out)) for inputs shifted left by
-    ADD_LEFT_SHIFT. Scales are float; 2 * max(float, float) is float."""
+def add_multipliers(input1_scale: float, input2_scale: float, output_scale: float,
+                    left_shift: int = ADD_LEFT_SHIFT):
+    """add.cc Prepare (int8, and int16 with left_shift ADD_LEFT_SHIFT_INT16): ((m1, s1), (m2,
+    s2), (m_out, s_out)) for inputs shifted left by left_shift. Scales are float; 2 * max(float,
+    float) is float."""
     s1, s2, so = np.float32(input1_scale), np.float32(input2_scale), np.float32(output_scale)
     twice_max = float(np.float32(2) * max(s1, s2))
     real = (float(s1) / twice_max, float(s2) / twice_max,
-            twice_max / float(np.float32(np.float32(1 << ADD_LEFT_SHIFT) * so)))
+            twice_max / float(np.float32(np.float32(1 << left_shift) * so)))
     return tuple(quantize_multiplier(r) for r in real)
 
 
@@ -89,9 +93,11 @@ def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tupl
     return (m << shift) // count, s - shift
 
 
-def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite's CalculateActivationRangeQuantized for int8 outputs (f / scale in float)."""
-    qmin, qmax = -128, 127
+def activation_range(activation: int, scale: float, zero_point: int,
+                     qrange: tuple[int, int] = INT8_RANGE) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized for int8 (or, with INT16_RANGE, int16)
+    outputs (f / scale in float)."""
+    qmin, qmax = qrange
 
     def q(f: float) -> int:
         return zero_point + tflite_round(float(np.float32(f) / np.float32(scale)))
