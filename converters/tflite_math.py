@@ -219,3 +219,44 @@ def transpose_perm(perm, rank: int) -> list[int]:
         raise ValueError(f"permutation {perm} is not one of {rank} axes (rank <= 4)")
     lead = 4 - rank
     return list(range(lead)) + [p + lead for p in perm]
+
+
+def _lut_int16(input_scale, input_zero_point: int, output_scale, transform) -> np.ndarray:
+    """TFLite's LUTPopulateInt16<float> (output zero point 0): 512 samples of `transform` over
+    the int16 input range plus the end point, each corrected by half its midpoint
+    interpolation error, every step in float32 as TFLite computes it."""
+    f = np.float32
+    input_min = f(f(input_scale) * f(-32768 - input_zero_point))
+    input_max = f(f(input_scale) * f(32767 - input_zero_point))
+    output_min, output_max = f(f(output_scale) * f(-32768)), f(f(output_scale) * f(32767))
+    step = f((input_max - input_min) / f(512))
+    half_step = f(step / f(2))
+    inv = f(f(65536) / f(output_max - output_min))
+    lut = np.empty(513, np.int16)
+    for i in range(512):
+        base = f(input_min + f(f(i) * step))
+        val, mid = f(transform(base)), f(transform(f(base + half_step)))
+        nxt = f(transform(f(input_min + f(f(i + 1) * step))))
+        sample = _round_half_away_f32(f(val * inv))
+        interp = _round_half_away_f32(f(f(f(nxt * inv) + sample) / f(2)))
+        err = f(interp - _round_half_away_f32(f(mid * inv)))
+        lut[i] = int(min(max(f(sample - _round_half_away_f32(f(err / f(2)))), -32768), 32767))
+    lut[512] = int(min(max(_round_half_away_f32(f(f(transform(input_max)) * inv)), -32768), 32767))
+    return lut
+
+
+def softmax_int16_luts() -> tuple[np.ndarray, np.ndarray]:
+    """softmax.cc Prepare (int16): the 513-entry LUTs of exp on [-10, 0] and of 1 / (1 + x) on
+    [0, 1] (TFLite's LUTPopulate<int16_t> with the C library's expf)."""
+    f = np.float32
+    rng = 65535
+    exp_lut = _lut_int16(f(10.0) / f(rng), 32767, f(2.0) / f(rng), lambda v: _expf(float(v)))
+    recip_lut = _lut_int16(f(1.0) / f(rng), -32768, f(2.0) / f(rng),
+                           lambda v: f(1.0) / f(f(1.0) + f(v)))
+    return exp_lut, recip_lut
+
+
+def softmax_int16_multiplier(input_scale, beta) -> tuple[int, int]:
+    """softmax.cc Prepare (int16): input differences rescaled so [-65535, 0] is [-10, 0]."""
+    return quantize_multiplier(float(np.float32(input_scale)) * float(np.float32(beta))
+                               / (10.0 / 65535.0))

@@ -63,33 +63,46 @@ def _model(shape, build, seed):
     return tf.keras.Model(inp, build(inp)), rng
 
 
-CASES = [
-    ("conv_same_relu", (7, 7, 3),
-     lambda x: L.Conv2D(5, 3, padding="same", activation="relu")(x), "CONV_2D"),
-    ("conv_stride2_valid", (9, 8, 4), lambda x: L.Conv2D(6, 3, strides=2)(x), "CONV_2D"),
-    ("conv_dilated_1x1", (6, 6, 3),
-     lambda x: L.Conv2D(4, 1, activation="relu6")(L.Conv2D(4, 3, padding="same")(x)), "CONV_2D"),
-    ("depthwise_mult2", (7, 6, 3),
-     lambda x: L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x), "DEPTHWISE_CONV_2D"),
-    ("depthwise_stride2", (9, 9, 4),
-     lambda x: L.DepthwiseConv2D(3, strides=2, activation="relu")(x), "DEPTHWISE_CONV_2D"),
-    ("dense", (20,), lambda x: L.Dense(7)(L.Dense(12, activation="relu")(x)), "FULLY_CONNECTED"),
-    ("dense_no_bias", (10,), lambda x: L.Dense(6, use_bias=False)(x),
-     "FULLY_CONNECTED"),
-    ("add_residual", (6, 6, 4),
-     lambda x: L.Add()([L.Conv2D(4, 3, padding="same")(x), L.Conv2D(4, 1)(x) * 3.0]), "ADD"),
-    ("avg_pool", (8, 8, 3),
-     lambda x: L.AveragePooling2D(3, strides=2, padding="same")(L.Conv2D(3, 1)(x)),
-     "AVERAGE_POOL_2D"),
-    ("max_pool_reshape", (8, 6, 3),
-     lambda x: L.Flatten()(L.MaxPooling2D(2)(L.Conv2D(4, 3, padding="same")(x))), "MAX_POOL_2D"),
+def _every_op(x):
+    """CONV_2D (SAME, ReLU), DEPTHWISE_CONV_2D (multiplier 2), ADD, AVERAGE_POOL_2D (SAME,
+    stride 2), MAX_POOL_2D, RESHAPE, FULLY_CONNECTED (ReLU, then none) and SOFTMAX."""
+    y = L.Conv2D(5, 3, padding="same", activation="relu")(x)
+    y = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(y)
+    y = L.Add()([y, L.Conv2D(10, 1)(y) * 3.0])
+    y = L.MaxPooling2D(2)(L.AveragePooling2D(3, strides=2, padding="same")(y))
+    y = L.Dense(12, activation="relu")(L.Flatten()(y))
+    return L.Softmax()(L.Dense(7)(y) * 4.0)
+
+
+def _strided(x):
+    """CONV_2D stride 2 VALID, DEPTHWISE_CONV_2D stride 2 VALID with ReLU, 1x1 CONV_2D with
+    ReLU6, FULLY_CONNECTED without bias."""
+    y = L.Conv2D(6, 3, strides=2)(x)
+    y = L.DepthwiseConv2D(3, strides=2, activation="relu")(y)
+    y = L.Conv2D(8, 1, activation="relu6")(y)
+    return L.Dense(9, use_bias=False)(L.Flatten()(y))
+
+
+CASES = [  # name, input shape, model, float32 I/O (QUANTIZE / DEQUANTIZE at the edges)
+    ("every_op", (8, 8, 3), _every_op, False),
+    ("strided_float_io", (11, 10, 4), _strided, True),
 ]
+EVERY_OP = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESHAPE",
+            "FULLY_CONNECTED", "SOFTMAX"}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,shape,build,op", CASES, ids=[c[0] for c in CASES])
-def test_16x8_op_matches_tflite_on_host(name, shape, build, op, tmp_path):
+@pytest.mark.parametrize("name,shape,build,float_io", CASES, ids=[c[0] for c in CASES])
+def test_16x8_ops_match_tflite_on_host(name, shape, build, float_io, tmp_path):
     model, rng = _model(shape, build, seed=len(name))
-    tflite = convert_16x8(model, rng.normal(size=(32, *shape)))
-    assert op in _ops(tflite), _ops(tflite)
-    check(tflite, _int16_inputs(tflite, rng.normal(size=(N_INPUTS, *shape)) * 1.5), tmp_path)
+    tflite = convert_16x8(model, rng.normal(size=(32, *shape)), int16_io=not float_io)
+    ops = _ops(tflite)
+    if float_io:
+        assert ops[0] == "QUANTIZE" and ops[-1] == "DEQUANTIZE", ops
+        x = rng.normal(size=(N_INPUTS, *shape)).astype(np.float32) * 1.5
+        # saturating QUANTIZE (beyond int16, within int32: past 2^31 TFLite's cast is undefined)
+        x[0, :2, 0, 0] = [100.0, -100.0]
+    else:
+        assert EVERY_OP <= set(ops), ops
+        x = _int16_inputs(tflite, rng.normal(size=(N_INPUTS, *shape)) * 1.5)
+    check(tflite, x, tmp_path)

@@ -306,3 +306,60 @@ sbtf_status sbtf_rt_dequantize_s16_f32(float scale, int32_t size, const int16_t 
   for (int32_t i = 0; i < size; ++i) output[i] = scale * (float)input[i];
   return SBTF_OK;
 }
+
+/* TFLite's LUTLookup: the high 9 bits index, the low 7 interpolate to the next entry. */
+static inline int16_t lut_lookup(int16_t value, const int16_t *lut) {
+  const int32_t index = 256 + (value >> 7); /* 0 .. 511 */
+  const int32_t offset = value & 0x7f;
+  const int32_t base = lut[index];
+  const int32_t slope = lut[index + 1] - base;
+  return (int16_t)(base + ((slope * offset + 64) >> 7));
+}
+
+static inline int32_t count_leading_zeros(uint32_t x) {
+  int32_t n = 0;
+  while (n < 32 && !(x & 0x80000000u)) {
+    x <<= 1;
+    ++n;
+  }
+  return n;
+}
+
+sbtf_status sbtf_rt_softmax_s16(const sbtf_rt_softmax_s16_params *params, int32_t rows,
+                                int32_t depth, const int16_t *input, int16_t *output) {
+  if (params == NULL || params->exp_lut == NULL || params->one_over_one_plus_x_lut == NULL ||
+      input == NULL || output == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  if (rows < 1 || depth < 1 || depth > 65536) return SBTF_ERROR_BAD_SHAPE;
+  const sbtf_rt_softmax_s16_params p = *params;
+  /* A left shift <= 15 keeps 65535 << shift within int32, as TFLite computes it. */
+  if (p.input_multiplier < 0 || p.input_shift < -31 || p.input_shift > 15)
+    return SBTF_ERROR_BAD_PARAM;
+  for (int32_t r = 0; r < rows; ++r) {
+    const int16_t *x = input + (int64_t)r * depth;
+    int16_t *y = output + (int64_t)r * depth;
+    int32_t max = -32768;
+    for (int32_t c = 0; c < depth; ++c) max = x[c] > max ? x[c] : max;
+    /* exp(x - max) in Q0.15, kept in the output row (as TFLite does; x may alias nothing). */
+    int32_t sum = 0; /* <= 65536 * 32767 */
+    for (int32_t c = 0; c < depth; ++c) {
+      const int32_t scaled = sbtf_mbqm(x[c] - max, p.input_multiplier, p.input_shift) + 32767;
+      y[c] = lut_lookup((int16_t)sbtf_clamp(scaled, -32768, 32767), p.exp_lut);
+      sum += y[c];
+    }
+    if (sum < 2) return SBTF_ERROR_BAD_PARAM; /* only with a LUT that is not TFLite's */
+    const int32_t headroom_plus_one = count_leading_zeros((uint32_t)sum);
+    const int32_t shifted_sum =
+        (int32_t)((((int64_t)sum << (headroom_plus_one - 1)) + (1 << 13)) >> 14);
+    /* 1 / (1 + x) with x = sum - 1, recentred from [0, 65535] to [-32768, 32767]. */
+    const int32_t sym = sbtf_clamp(shifted_sum - ((1 << 15) + (1 << 16)), -32768, 32767);
+    const int32_t reciprocal = lut_lookup((int16_t)sym, p.one_over_one_plus_x_lut);
+    const int32_t right_shift = 31 - headroom_plus_one;
+    for (int32_t c = 0; c < depth; ++c) {
+      const int32_t v = (int32_t)(((int64_t)y[c] * reciprocal + ((int64_t)1 << (right_shift - 1)))
+                                  >> right_shift);
+      y[c] = (int16_t)sbtf_clamp(v, 0, 32767);
+    }
+  }
+  return SBTF_OK;
+}

@@ -63,6 +63,19 @@ sbtf_status sbtf_rt_max_pool_s16(const sbtf_rt_pool_params *params, const sbtf_d
                                  const int16_t *input, const sbtf_dims *output_dims,
                                  int16_t *output);
 
+/** SOFTMAX int16 -> int16 parameters (softmax.cc Prepare): TFLite's two 513-entry LUTs and the
+ *  multiplier that maps input differences [-65535, 0] onto the exp LUT's [-10, 0]. */
+typedef struct {
+  const int16_t *exp_lut;            /**< exp on [-10, 0], 513 entries */
+  const int16_t *one_over_one_plus_x_lut; /**< 1 / (1 + x) on [0, 1], 513 entries */
+  int32_t input_multiplier, input_shift; /**< shift in [-31, 15] */
+} sbtf_rt_softmax_s16_params;
+
+/** SOFTMAX int16 (reference_ops::SoftmaxInt16) over rows of `depth` <= 65536; output scale
+ *  1/32768, zero point 0. */
+sbtf_status sbtf_rt_softmax_s16(const sbtf_rt_softmax_s16_params *params, int32_t rows,
+                                int32_t depth, const int16_t *input, int16_t *output);
+
 /** QUANTIZE float32 -> int16 (AffineQuantize: round(x / scale) half away from zero, clamped;
  *  zero point 0). NaN gives 0. */
 sbtf_status sbtf_rt_quantize_f32_s16(float scale, int32_t size, const float *input,

@@ -16,7 +16,7 @@ import numpy as np
 from sbtf.converters import tflite_math
 from sbtf.micro.codegen.emitter import Emitter, dims4
 from sbtf.micro.codegen.graph import Graph, Operator, T, Tensor
-from sbtf.micro.codegen.templates import c_float
+from sbtf.micro.codegen.templates import c_array, c_float
 
 EMITTERS_16: dict[str, Callable[[Emitter, Operator], None]] = {}
 MAX_BIAS = 1 << 46  # SBTF_RT_S16_MAX_BIAS: keeps the 64-bit accumulator below 2^47
@@ -249,3 +249,28 @@ def emit_dequantize_s16(em: Emitter, op: Operator):
         em.fail(op, f"output {y.describe()} is {y.type_name}: only int16 -> float32 is supported")
     em.call(op, f"sbtf_rt_dequantize_s16_f32({c_float(em.sc(x))}, {x.size}, {_act16(em, x)}, "
                 f"(float *){em.act(y)})")
+
+
+@emits16("SOFTMAX")
+def emit_softmax_s16(em: Emitter, op: Operator):
+    x, y = _unary(em, op)
+    _expect_int16(em, op, x, "input")
+    _expect_int16(em, op, y, "output")
+    if abs(em.sc(y) - 1 / 32768) > 0.001 / 32768:  # softmax.cc's TF_LITE_ENSURE_NEAR
+        em.fail(op, f"output {y.describe()} must have scale 1/32768")
+    beta = op.options.beta if op.options is not None else 1.0
+    m, s = tflite_math.softmax_int16_multiplier(em.sc(x), beta)
+    if s > 15:
+        em.fail(op, "input scale * beta too large for the int16 softmax")
+    depth = x.shape[-1] if x.shape else 1
+    if depth > 65536:
+        em.fail(op, f"rows of {depth} > 65536 values are not supported")
+    exp_lut, recip_lut = tflite_math.softmax_int16_luts()
+    name = f"op{op.index}"
+    em.decls.append(c_array("int16_t", f"{name}_exp_lut", exp_lut)
+                    + c_array("int16_t", f"{name}_recip_lut", recip_lut)
+                    + f"static const sbtf_rt_softmax_s16_params {name}_params = {{{name}_exp_lut, "
+                    f"{name}_recip_lut, {m}, {s}}};\n")
+    em.weight_bytes += 2 * 513 * 2
+    em.call(op, f"sbtf_rt_softmax_s16(&{name}_params, {x.size // depth}, {depth}, "
+                f"{_act16(em, x)}, {_act16(em, y)})")
