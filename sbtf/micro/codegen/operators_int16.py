@@ -141,6 +141,8 @@ def emit_fully_connected_s16(em: Emitter, op: Operator):
         em.fail(op, f"weights {w.describe()} must be 2-D [C_out, C_in]")
     c_out, c_in = w.shape
     batches = em.fc_shapes(op, x, y, c_in, c_out)
+    if w.data is None:
+        em.fail(op, f"weights {w.describe()} must be constant")
     b = em.tensor(op, 2, optional=True)
     bound = np.abs(np.asarray(w.data, np.int64)).sum(axis=1) * 32768
     if b is not None and b.data is not None and b.size == c_out:
