@@ -19,17 +19,7 @@ L = tf.keras.layers
 N_INPUTS = 16
 
 
-def convert_16x8(model, calibration, int16_io: bool = True) -> bytes:
-    """TensorFlow's 16x8 conversion with int16 (or float32) input and output."""
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: (
-        [calibration[i:i + 1].astype(np.float32)] for i in range(len(calibration)))
-    conv.target_spec.supported_ops = [
-        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    if int16_io:
-        conv.inference_input_type = conv.inference_output_type = tf.int16
-    return conv.convert()
+convert_16x8 = hostref.int16x8_tflite
 
 
 def _int16_inputs(tflite, x):
@@ -122,6 +112,18 @@ def _without_final_softmax(tflite: bytes) -> bytes:
         sg.operators = sg.operators[:-1]
         sg.outputs = [sg.operators[-1].outputs[0]]
     return tfm.write(model)
+
+
+@pytest.mark.slow
+def test_16x8_softmax_over_its_whole_range(tmp_path):
+    """SOFTMAX alone on 64 rows of 96 int16 inputs, from near-uniform rows (large sums: the
+    1/(1+x) LUT's whole range) to rows spanning all of int16 (the exp LUT's [-10, 0])."""
+    inp = tf.keras.Input((96,))
+    rng = np.random.default_rng(1)
+    tflite = convert_16x8(tf.keras.Model(inp, L.Softmax()(inp)), rng.normal(size=(16, 96)) * 8)
+    spread = np.geomspace(1, 65535, 64)[:, None]
+    x = np.clip(rng.uniform(-0.5, 0.5, size=(64, 96)) * spread, -32768, 32767)
+    check(tflite, x.astype(np.int16), tmp_path)
 
 
 # ~1 min each here; the other two (conv / depthwise / FC only, ~1.5 min each) with
