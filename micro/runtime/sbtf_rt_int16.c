@@ -16,22 +16,6 @@ static inline int32_t mbqm64(int64_t x, int32_t multiplier, int32_t shift) {
   return (int32_t)((x * reduced + ((int64_t)1 << (total - 1))) >> total);
 }
 
-/* Σ w[i] * x[i] exactly: int32 partial sums over runs of 511 products (each |w * x| <= 2^22,
-   so a run stays below 2^31), then int64. */
-static inline int64_t dot_s8_s16(const int8_t *w, const int16_t *x, int32_t n) {
-  int64_t acc = 0;
-  while (n > 0) {
-    const int32_t run = n < 511 ? n : 511;
-    int32_t sum = 0;
-    for (int32_t i = 0; i < run; ++i) sum += (int32_t)w[i] * x[i];
-    acc += sum;
-    w += run;
-    x += run;
-    n -= run;
-  }
-  return acc;
-}
-
 static int quant64_ok(const sbtf_quant_params *q, int32_t n) {
   if (q == NULL || q->multiplier == NULL || q->shift == NULL) return 0;
   for (int32_t c = 0; c < n; ++c) {
@@ -108,7 +92,8 @@ sbtf_status sbtf_rt_conv2d_s16(const sbtf_conv_params *params, const sbtf_quant_
               if (ix < 0 || ix >= in_w) continue;
               const int16_t *xs = image + ((int64_t)iy * in_w + ix) * c_in;
               const int8_t *ws = filter + (((int64_t)c * kh + fy) * kw + fx) * c_in;
-              acc += dot_s8_s16(ws, xs, c_in);
+              /* int64 += int32 product: one SMLAL on Cortex-M (int32 partial sums were slower) */
+              for (int32_t i = 0; i < c_in; ++i) acc += (int32_t)ws[i] * xs[i];
             }
           }
           if (bias != NULL) acc += bias[c];
@@ -191,7 +176,8 @@ sbtf_status sbtf_rt_fully_connected_s16(const sbtf_fc_params *params,
     int16_t *y = output + (int64_t)b * output_channels;
     for (int32_t c = 0; c < output_channels; ++c) {
       const int8_t *w = filter + (int64_t)c * input_channels;
-      int64_t acc = dot_s8_s16(w, x, input_channels);
+      int64_t acc = 0;
+      for (int32_t i = 0; i < input_channels; ++i) acc += (int32_t)w[i] * x[i];
       if (bias != NULL) acc += bias[c];
       /* The generator bounds |acc| below 2^31 (where TF's int32 accumulation is exact);
          saturate rather than wrap if a caller does not. */
