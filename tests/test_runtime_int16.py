@@ -69,8 +69,7 @@ def _every_op(x):
 
 def _strided(x):
     """CONV_2D stride 2 VALID, DEPTHWISE_CONV_2D stride 2 VALID with ReLU, 1x1 CONV_2D with
-    ReLU6, FULLY_CONNECTED with 600 inputs and
-    without bias."""
+    ReLU6, FULLY_CONNECTED with 600 inputs and without bias."""
     y = L.Conv2D(6, 3, strides=2)(x)
     y = L.DepthwiseConv2D(3, strides=2, activation="relu")(y)
     y = L.Conv2D(8, 1, activation="relu6")(y)
