@@ -18,6 +18,8 @@ import numpy as np
 ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3
 PADDING_SAME, PADDING_VALID = 0, 1
 ADD_LEFT_SHIFT = 20  # add.cc: inputs are shifted left by 20 bits before rescaling (int8)
+ADD_LEFT_SHIFT_INT16 = 15  # add.cc, int16 with general scales (pot_scale_int16 false)
+INT8_RANGE, INT16_RANGE = (-128, 127), (-32768, 32767)
 
 
 def tflite_round(x: float) -> int:
@@ -71,13 +73,15 @@ def requantize_multiplier(input_scale: float, output_scale: float) -> tuple[int,
     return quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
 
 
-def add_multipliers(input1_scale: float, input2_scale: float, output_scale: float):
-    """add.cc Prepare (int8): ((m1, s1), (m2, s2), (m_out, s_out)) for inputs shifted left by
-    ADD_LEFT_SHIFT. Scales are float; 2 * max(float, float) is float."""
+def add_multipliers(input1_scale: float, input2_scale: float, output_scale: float,
+                    left_shift: int = ADD_LEFT_SHIFT):
+    """add.cc Prepare (int8, and int16 with left_shift ADD_LEFT_SHIFT_INT16): ((m1, s1), (m2,
+    s2), (m_out, s_out)) for inputs shifted left by left_shift. Scales are float; 2 * max(float,
+    float) is float."""
     s1, s2, so = np.float32(input1_scale), np.float32(input2_scale), np.float32(output_scale)
     twice_max = float(np.float32(2) * max(s1, s2))
     real = (float(s1) / twice_max, float(s2) / twice_max,
-            twice_max / float(np.float32(np.float32(1 << ADD_LEFT_SHIFT) * so)))
+            twice_max / float(np.float32(np.float32(1 << left_shift) * so)))
     return tuple(quantize_multiplier(r) for r in real)
 
 
@@ -89,9 +93,11 @@ def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tupl
     return (m << shift) // count, s - shift
 
 
-def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite's CalculateActivationRangeQuantized for int8 outputs (f / scale in float)."""
-    qmin, qmax = -128, 127
+def activation_range(activation: int, scale: float, zero_point: int,
+                     qrange: tuple[int, int] = INT8_RANGE) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized for int8 (or, with INT16_RANGE, int16)
+    outputs (f / scale in float)."""
+    qmin, qmax = qrange
 
     def q(f: float) -> int:
         return zero_point + tflite_round(float(np.float32(f) / np.float32(scale)))
@@ -213,3 +219,44 @@ def transpose_perm(perm, rank: int) -> list[int]:
         raise ValueError(f"permutation {perm} is not one of {rank} axes (rank <= 4)")
     lead = 4 - rank
     return list(range(lead)) + [p + lead for p in perm]
+
+
+def _lut_int16(input_scale, input_zero_point: int, output_scale, transform) -> np.ndarray:
+    """TFLite's LUTPopulateInt16<float> (output zero point 0): 512 samples of `transform` over
+    the int16 input range plus the end point, each corrected by half its midpoint
+    interpolation error, every step in float32 as TFLite computes it."""
+    f = np.float32
+    input_min = f(f(input_scale) * f(-32768 - input_zero_point))
+    input_max = f(f(input_scale) * f(32767 - input_zero_point))
+    output_min, output_max = f(f(output_scale) * f(-32768)), f(f(output_scale) * f(32767))
+    step = f((input_max - input_min) / f(512))
+    half_step = f(step / f(2))
+    inv = f(f(65536) / f(output_max - output_min))
+    lut = np.empty(513, np.int16)
+    for i in range(512):
+        base = f(input_min + f(f(i) * step))
+        val, mid = f(transform(base)), f(transform(f(base + half_step)))
+        nxt = f(transform(f(input_min + f(f(i + 1) * step))))
+        sample = _round_half_away_f32(f(val * inv))
+        interp = _round_half_away_f32(f(f(f(nxt * inv) + sample) / f(2)))
+        err = f(interp - _round_half_away_f32(f(mid * inv)))
+        lut[i] = int(min(max(f(sample - _round_half_away_f32(f(err / f(2)))), -32768), 32767))
+    lut[512] = int(min(max(_round_half_away_f32(f(f(transform(input_max)) * inv)), -32768), 32767))
+    return lut
+
+
+def softmax_int16_luts() -> tuple[np.ndarray, np.ndarray]:
+    """softmax.cc Prepare (int16): the 513-entry LUTs of exp on [-10, 0] and of 1 / (1 + x) on
+    [0, 1] (TFLite's LUTPopulate<int16_t> with the C library's expf)."""
+    f = np.float32
+    rng = 65535
+    exp_lut = _lut_int16(f(10.0) / f(rng), 32767, f(2.0) / f(rng), lambda v: _expf(float(v)))
+    recip_lut = _lut_int16(f(1.0) / f(rng), -32768, f(2.0) / f(rng),
+                           lambda v: f(1.0) / f(f(1.0) + f(v)))
+    return exp_lut, recip_lut
+
+
+def softmax_int16_multiplier(input_scale, beta) -> tuple[int, int]:
+    """softmax.cc Prepare (int16): input differences rescaled so [-65535, 0] is [-10, 0]."""
+    return quantize_multiplier(float(np.float32(input_scale)) * float(np.float32(beta))
+                               / (10.0 / 65535.0))

@@ -86,3 +86,22 @@ def int8_tflite(model, calibration) -> bytes:
     from sbtf.converters.convert import convert_with_report
 
     return convert_with_report(model, representative_data=np.asarray(calibration, np.float32)).int8_tflite
+
+
+def int16x8_tflite(model, calibration, int16_io: bool = True) -> bytes:
+    """TensorFlow's 16x8 TFLite (int16 activations, int8 weights, int64 biases;
+    EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8) of a one-input Keras model,
+    with int16 (or float32) input and output."""
+    import tensorflow as tf
+
+    calibration = np.asarray(calibration, np.float32)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([calibration[i:i + 1]] for i in range(len(calibration)))
+    conv.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if int16_io:
+        conv.inference_input_type = conv.inference_output_type = tf.int16
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bytes(conv.convert())

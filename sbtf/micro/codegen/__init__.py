@@ -24,6 +24,7 @@ One module per job, each importing only those above it:
 * `planner`: the static arena (`plan_memory`, `check_plan`);
 * `emitter`: `Emitter`, the C under construction and the checks and setup operators share;
 * `operators`: one emitter per operator, registered in `EMITTERS` by `@emits("NAME")`;
+  `operators_int16`: the 16x8 (int16 activation) forms of some of them;
   `SUPPORTED_OPS` is that table's keys. A new operator is one decorated function there (see
   its docstring);
 * this module: `generate`, which runs them in that order.
@@ -37,6 +38,7 @@ from sbtf.micro import model_io
 from sbtf.micro.codegen.emitter import Emitter
 from sbtf.micro.codegen.graph import Graph, Operator, Tensor, UnsupportedModelError, load_graph
 from sbtf.micro.codegen.operators import EMITTERS, SUPPORTED_OPS
+from sbtf.micro.codegen.operators_int16 import emitter_for
 from sbtf.micro.codegen.planner import (
     ARENA_ALIGNMENT,
     Buffer,
@@ -148,7 +150,7 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
     body: list[str] = []
     for op in graph.operators:
         em.body = []
-        EMITTERS[op.name](em, op)
+        (emitter_for(graph, op) or EMITTERS[op.name])(em, op)  # 16x8 first
         body += em.body
         body.append(f"  SBTF_MODEL_OP_END({op.index});")
         for off, n in poison_ranges(plan, op.index):

@@ -63,6 +63,9 @@ class Emitter:
         return self.g.tensors[ids[position]]
 
     def expect_int8(self, op: Operator, t: Tensor, role: str, per_tensor=True):
+        if t.type == T.INT16:  # what sbtf.micro.codegen.operators_int16 does not implement
+            self.fail(op, f"{role} {t.describe()} has type INT16: int16 activations (16x8) are "
+                          f"not supported by {op.name} in sbtf's runtime")
         if t.type != T.INT8:
             self.fail(op, f"{role} {t.describe()} has type {t.type_name}, expected INT8 "
                           "(convert with full-integer quantization and int8 input/output)")

@@ -198,7 +198,7 @@ def emit_reshape(em: Emitter, op: Operator):
         em.fail(op, f"reshape changes type or size ({x.describe()} -> {y.describe()})")
     if x.data is not None:
         em.fail(op, "reshape of a constant tensor is not supported")
-    if x.type == T.INT8 and (em.zp(x) != em.zp(y) or em.sc(x) != em.sc(y)):
+    if x.type in (T.INT8, T.INT16) and (em.zp(x) != em.zp(y) or em.sc(x) != em.sc(y)):
         em.fail(op, "reshape changes quantization parameters")
     em.body.append(f"  /* {op.index}: RESHAPE -> {c_comment(y.name)} (shares the input's bytes) */")
 

@@ -117,6 +117,7 @@ SOURCE = """\
 
 #include "sbtf_nn.h"
 #include "sbtf_rt.h"
+#include "sbtf_rt_int16.h"
 
 #if defined(__GNUC__)
 #define SBTF_ALIGNED __attribute__((aligned(16)))
