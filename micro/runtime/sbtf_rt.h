@@ -238,6 +238,11 @@ typedef struct {
   int32_t time_major; /**< input / output [time, batch, .] rather than [batch, time, .] */
 } sbtf_rt_lstm_params;
 
+/** gemmlowp's int16 fixed-point logistic and tanh, what TFLite's integer LSTM applies: x in
+ *  Q(int_bits).(15 - int_bits), int_bits 0..6; result Q0.15. */
+int16_t sbtf_rt_logistic_s16(int16_t x, int32_t int_bits);
+int16_t sbtf_rt_tanh_s16(int16_t x, int32_t int_bits);
+
 /** SBTF_RT_LSTM_SCRATCH_BYTES(n_cell), or SBTF_ERROR_BAD_SHAPE. */
 int32_t sbtf_rt_lstm_s8_get_buffer_size(int32_t n_cell);
 

@@ -26,7 +26,7 @@ static inline int16_t srdhm16(int16_t a, int16_t b) {
 }
 
 /* SaturatingRoundingMultiplyByPOT<e> for e > 0 (saturating left shift). */
-static inline int16_t sat_shl16(int16_t x, int e) {
+static inline int16_t sat_shl16(int16_t x, int32_t e) {
   const int32_t threshold = (1 << (15 - e)) - 1;
   if (x > threshold) return INT16_MAX;
   if (x < -threshold) return INT16_MIN;
@@ -49,7 +49,7 @@ static int16_t exp_quarter(int16_t a) {
 }
 
 /* exp(a) for a <= 0 in Q(int_bits).(15 - int_bits), result Q0.15 (int_bits <= 7). */
-static int16_t exp_negative(int16_t a, int int_bits) {
+static int16_t exp_negative(int16_t a, int32_t int_bits) {
   static const int32_t multipliers[7] = {1672461947, 1302514674, 790015084, 290630308,
                                          39332535,   720401,     242}; /* exp(-2^k), k=-2..4 */
   const int frac_bits = 15 - int_bits;
@@ -77,16 +77,15 @@ static int16_t one_over_one_plus(int16_t a) {
   return x;
 }
 
-/* gemmlowp::logistic of a Q(int_bits) int16, result Q0.15. */
-static int16_t logistic16(int16_t a, int int_bits) {
+int16_t sbtf_rt_logistic_s16(int16_t a, int32_t int_bits) {
   const int16_t abs_a = a > 0 ? a : wrap16(-a);
   const int16_t if_positive = sat_shl16(one_over_one_plus(exp_negative(wrap16(-abs_a), int_bits)), 1);
   if (a == 0) return const16(1 << 30);
   return a > 0 ? if_positive : wrap16(INT16_MAX - if_positive);
 }
 
-/* gemmlowp::tanh of a Q(int_bits) int16, result Q0.15: (1 - e) / (1 + e), e = exp(-2|a|). */
-static int16_t tanh16(int16_t a, int int_bits) {
+/* (1 - e) / (1 + e), e = exp(-2|a|) */
+int16_t sbtf_rt_tanh_s16(int16_t a, int32_t int_bits) {
   const int16_t neg_abs = a < 0 ? a : wrap16(-a);
   const int16_t t =
       sat_shl16(wrap16(one_over_one_plus(exp_negative(neg_abs, int_bits + 1)) - (1 << 13)), 2);
@@ -120,7 +119,7 @@ static void lstm_step(const sbtf_rt_lstm_params *p, const int8_t *x, int8_t *h, 
     gate_accumulate(h, n, p->recurrent_weights[g], p->recurrent_bias[g],
                     p->recurrent_multiplier[g], p->recurrent_shift[g], n, gate);
     for (int32_t i = 0; i < n; ++i)
-      gate[i] = g == GATE_G ? tanh16(gate[i], 3) : logistic16(gate[i], 3); /* Q3.12 in */
+      gate[i] = g == GATE_G ? sbtf_rt_tanh_s16(gate[i], 3) : sbtf_rt_logistic_s16(gate[i], 3); /* Q3.12 in */
   }
   const int16_t *in = gates + GATE_I * n, *forget = gates + GATE_F * n;
   const int16_t *cell_in = gates + GATE_G * n, *out = gates + GATE_O * n;
@@ -131,7 +130,7 @@ static void lstm_step(const sbtf_rt_lstm_params *p, const int8_t *x, int8_t *h, 
     int32_t cell = sat16(kept + added);
     if (p->cell_clip > 0) cell = sbtf_clamp(cell, -p->cell_clip, p->cell_clip);
     c[i] = (int16_t)cell;
-    const int32_t hidden = out[i] * tanh16(c[i], 15 + p->cell_scale_log2);
+    const int32_t hidden = out[i] * sbtf_rt_tanh_s16(c[i], 15 + p->cell_scale_log2);
     h[i] = (int8_t)sbtf_clamp(sbtf_mbqm(hidden, p->hidden_multiplier, p->hidden_shift) +
                                   p->hidden_zero_point,
                               -128, 127);
