@@ -274,3 +274,43 @@ def zero_point_times_weights(zero_point: int, weights, bias=None) -> np.ndarray:
     w = np.asarray(weights, np.int64)
     out = zero_point * w.reshape(w.shape[0], -1).sum(axis=1)
     return out if bias is None else out + np.asarray(bias, np.int64).reshape(-1)
+
+
+def strided_slice_ranges(shape, begin, end, strides, begin_mask: int, end_mask: int,
+                         shrink_axis_mask: int):
+    """STRIDED_SLICE's per-axis (start, stop, stride), extended to 4-D (leading axes 0, 1, 1):
+    TFLite's StartForAxis / StopForAxis (masks override, negative indices wrap, clamping; a
+    shrunk axis takes one element). ValueError for a stride of 0 or a rank above 4."""
+    rank = len(shape)
+    if rank > 4 or not len(begin) == len(end) == len(strides) == rank:
+        raise ValueError(f"begin/end/strides {list(begin)}, {list(end)}, {list(strides)} do not "
+                         f"fit input rank {rank} (<= 4)")
+    lo, hi = -(1 << 31), (1 << 31) - 1
+    ranges = [(0, 1, 1)] * (4 - rank)
+    for a in range(rank):
+        size, stride = int(shape[a]), int(strides[a])
+        if stride == 0:
+            raise ValueError(f"stride 0 on axis {a}")
+        start = int(begin[a])
+        if begin_mask >> a & 1:
+            start = lo if stride > 0 else hi
+        if start < 0:
+            start += size
+        start = min(max(start, 0), size) if stride > 0 else min(max(start, -1), size - 1)
+        if shrink_axis_mask >> a & 1:
+            stop = start + 1
+        else:
+            stop = int(end[a])
+            if end_mask >> a & 1:
+                stop = hi if stride > 0 else lo
+            if stop < 0:
+                stop += size
+            stop = min(max(stop, 0), size) if stride > 0 else min(max(stop, -1), size - 1)
+        ranges.append((start, stop, stride))
+    return ranges
+
+
+def slice_count(start: int, stop: int, stride: int) -> int:
+    """How many indices `for (i = start; stride > 0 ? i < stop : i > stop; i += stride)` visits."""
+    span = stop - start if stride > 0 else start - stop
+    return max(0, -(-span // abs(stride)))

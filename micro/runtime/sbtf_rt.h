@@ -213,6 +213,16 @@ typedef enum {
 sbtf_status sbtf_rt_cast(sbtf_rt_type from, sbtf_rt_type to, int32_t size, const void *input,
                          void *output);
 
+/* ---- sbtf_rt_slice.c ---- */
+
+/** STRIDED_SLICE of int8 (reference_ops::StridedSlice) over the 4-D input: along axis a the
+ *  indices start[a], start[a] + stride[a], ... before stop[a] (TFLite's StartForAxis /
+ *  StopForAxis, masks and negative indices already resolved). SBTF_ERROR_BAD_PARAM when a range
+ *  leaves the input, SBTF_ERROR_BAD_SHAPE when it does not yield output_size elements. */
+sbtf_status sbtf_rt_strided_slice_s8(const int32_t input_dims[4], const int32_t start[4],
+                                     const int32_t stop[4], const int32_t stride[4],
+                                     int32_t output_size, const int8_t *input, int8_t *output);
+
 /* ---- sbtf_rt_lstm.c: UNIDIRECTIONAL_SEQUENCE_LSTM, int8 (TFLite's 8x8_16 integer LSTM) ---- */
 
 /** Largest input and cell sizes: int32 sums of int8 products never overflow below them. */

@@ -394,6 +394,39 @@ def emit_transpose(em: Emitter, op: Operator):
                 f"{em.act(y)})")
 
 
+@emits("STRIDED_SLICE")
+def emit_strided_slice(em: Emitter, op: Operator):
+    """int8, rank <= 4, constant begin / end / strides; no ellipsis, new-axis or offset (what
+    Keras's x[:, -1] and a non-sequence LSTM convert to)."""
+    o = op.options
+    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    if em.zp(x) != em.zp(y) or em.sc(x) != em.sc(y):
+        em.fail(op, "input and output quantization differ (TFLite requires them equal)")
+    if o is None or o.ellipsisMask or o.newAxisMask or getattr(o, "offset", False):
+        em.fail(op, "ellipsis, new-axis and offset strided slices are not supported")
+    spec = [em.tensor(op, p) for p in (1, 2, 3)]
+    if any(t.data is None or t.type != T.INT32 for t in spec):
+        em.fail(op, "begin, end and strides must be constant INT32 tensors")
+    try:
+        ranges = tflite_math.strided_slice_ranges(
+            x.shape, *(np.asarray(t.data).reshape(-1).tolist() for t in spec),
+            o.beginMask, o.endMask, o.shrinkAxisMask)
+    except ValueError as exc:
+        em.fail(op, str(exc))
+    if int(np.prod([tflite_math.slice_count(*r) for r in ranges])) != y.size:
+        em.fail(op, f"output {y.describe()} is not the slice's size")
+    name = f"op{op.index}"
+    in4 = dims4(x.shape, em.g.where(op))
+    em.decls.append(f"static const int32_t {name}_in[4] = {{{', '.join(map(str, in4))}}};\n")
+    em.decls.append("".join(
+        f"static const int32_t {name}_{what}[4] = {{{', '.join(str(r[k]) for r in ranges)}}};\n"
+        for k, what in enumerate(("start", "stop", "stride"))))
+    em.call(op, f"sbtf_rt_strided_slice_s8({name}_in, {name}_start, "
+                f"{name}_stop, {name}_stride, {y.size}, {em.ptr(op, x, 'input')}, {em.act(y)})")
+
+
 # UNIDIRECTIONAL_SEQUENCE_LSTM's inputs (TFLite's lstm_shared.h): weights of the input, forget,
 # cell and output gates from the input and from the hidden state, gate biases, then the
 # optional peephole, projection and layer-norm tensors the runtime does not implement.
