@@ -255,7 +255,10 @@ def lstm_hidden_multiplier(hidden_scale) -> tuple[int, int]:
 
 def lstm_cell_scale_log2(cell_scale) -> int | None:
     """CheckedLog2: the cell state's scale as a power of two, None when it is not one."""
-    x = np.float32(np.log(np.float32(cell_scale))) * np.float32(1.0 / np.log(np.float32(2)))
+    with np.errstate(all="ignore"):
+        x = np.float32(np.log(np.float32(cell_scale))) * np.float32(1.0 / np.log(np.float32(2)))
+    if not np.isfinite(x):
+        return None
     rounded = np.float32(tflite_round(float(x)))
     return int(rounded) if abs(float(np.float32(x - rounded))) < 1e-3 else None
 

@@ -22,16 +22,16 @@ L = tf.keras.layers
 
 
 def _lstm_model(seed, steps, features, units, *, layers=1, time_major=False, batch=1):
-    """Input [1, T, F] (or [T, B, F] time major) -> LSTM(s) returning the whole sequence, and a
+    """Input [B, T, F] (or [T, B, F] time major) -> LSTM(s) returning the whole sequence, and a
     Dense + tanh head on the flattened sequence (TANH in the same model)."""
     tf.keras.utils.set_random_seed(seed)
     shape = (batch, features) if time_major else (steps, features)
-    inp = tf.keras.Input(shape, batch_size=steps if time_major else 1)
+    inp = tf.keras.Input(shape, batch_size=steps if time_major else batch)
     h = inp
     for _ in range(layers):
         h = L.LSTM(units, return_sequences=True, time_major=time_major)(h)
     head = L.Dense(16, activation="tanh")(L.Flatten()(h))
-    return _convert(tf.keras.Model(inp, [h, head]), seed, time_major)
+    return _convert(tf.keras.Model(inp, [h, head]), seed, time_major or batch > 1)
 
 
 def _convert(model, seed, whole_input=False):
@@ -73,7 +73,7 @@ def _compare(tflite, x, tmp_path, board=None):
 
 
 CASES = [  # (seed, steps, features, units, layers, time_major, batch)
-    (3, 4, 12, 5, 2, False, 1),
+    (3, 4, 12, 5, 2, False, 2),
     (4, 5, 4, 7, 1, True, 3),
 ]
 
@@ -155,7 +155,7 @@ def _edit_lstm(tflite, edit) -> bytes:
     sg = m.subgraphs[0]
     op = next(o for o in sg.operators
               if tfm.opcode_name(m, o.opcodeIndex) == "UNIDIRECTIONAL_SEQUENCE_LSTM")
-    edit(op)
+    edit(op, sg.tensors)
     return tfm.write(m)
 
 
@@ -165,17 +165,19 @@ def small_lstm():
 
 
 @pytest.mark.parametrize("what,edit,message", [
-    ("peephole", lambda op: op.inputs.__setitem__(9, op.inputs[12]),
+    ("peephole", lambda op, ts: op.inputs.__setitem__(9, op.inputs[12]),
      "input 9 is present: peephole LSTMs are not supported"),
-    ("projection", lambda op: op.inputs.__setitem__(16, op.inputs[5]),
+    ("projection", lambda op, ts: op.inputs.__setitem__(16, op.inputs[5]),
      "input 16 is present: projection LSTMs are not supported"),
-    ("layer norm", lambda op: op.inputs.__setitem__(21, op.inputs[13]),
+    ("layer norm", lambda op, ts: op.inputs.__setitem__(21, op.inputs[13]),
      "input 21 is present: layer norm LSTMs are not supported"),
-    ("cifg", lambda op: op.inputs.__setitem__(1, -1), "CIFG LSTMs"),
-    ("relu", lambda op: setattr(op.builtinOptions, "fusedActivationFunction", 1),
+    ("cifg", lambda op, ts: op.inputs.__setitem__(1, -1), "CIFG LSTMs"),
+    ("relu", lambda op, ts: setattr(op.builtinOptions, "fusedActivationFunction", 1),
      "activation TANH"),
-    ("no hidden scale", lambda op: setattr(op, "intermediates", op.intermediates[:4]),
+    ("no hidden scale", lambda op, ts: setattr(op, "intermediates", op.intermediates[:4]),
      "expected 5 intermediate tensors"),
+    ("cell scale", lambda op, ts: ts[op.inputs[19]].quantization.scale.__setitem__(0, 1e-4),
+     "must be a power of two in 2^-15 .. 2^-9"),
 ])
 def test_unsupported_lstm_variants_are_refused(small_lstm, what, edit, message):
     bad = _edit_lstm(small_lstm, edit)

@@ -477,8 +477,8 @@ def emit_unidirectional_sequence_lstm(em: Emitter, op: Operator):
         if t.type != dtype or t.data is not None or t.size != batches * n_cell:
             em.fail(op, f"{what} {t.describe()} must be a variable {_TYPE_NAME[dtype]} tensor "
                         f"of {batches * n_cell} values")
-    if c.scale.size != 1 or c.zero_point.size != 1 or em.zp(c) != 0:
-        em.fail(op, f"cell state {c.describe()} must have one scale and zero point 0")
+    if c.scale.size != 1 or c.zero_point.size != 1 or em.zp(c) != 0 or not em.sc(c) > 0:
+        em.fail(op, f"cell state {c.describe()} must have one positive scale and zero point 0")
     cell_log2 = tflite_math.lstm_cell_scale_log2(em.sc(c))
     if cell_log2 is None or not -15 <= cell_log2 <= -9:
         em.fail(op, f"cell state scale {em.sc(c)} must be a power of two in 2^-15 .. 2^-9")
@@ -487,6 +487,9 @@ def emit_unidirectional_sequence_lstm(em: Emitter, op: Operator):
     hidden = em.g.tensors[op.intermediates[4]]
     if hidden.scale.size != 1 or hidden.zero_point.size != 1 or not -128 <= em.zp(hidden) <= 127:
         em.fail(op, f"intermediate {hidden.describe()} must hold the hidden state's quantization")
+    for t in (x, h, hidden, *w_in, *w_rec):
+        if not (np.isfinite(em.sc(t)) and em.sc(t) > 0):
+            em.fail(op, f"{t.describe()} has scale {em.sc(t)}, expected a positive number")
 
     n = op.index
     mults, biases = [], []
