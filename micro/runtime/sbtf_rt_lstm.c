@@ -143,7 +143,8 @@ static int params_ok(const sbtf_rt_lstm_params *p) {
     return 0;
   /* TFLite's tanh of the cell state dispatches 0..6 integer bits */
   if (p->cell_scale_log2 < -15 || p->cell_scale_log2 > -9) return 0;
-  if (p->hidden_zero_point < -128 || p->hidden_zero_point > 127 || p->cell_clip < 0 ||
+  if (p->hidden_zero_point < -128 || p->hidden_zero_point > 127 ||
+      p->output_state_zero_point < -128 || p->output_state_zero_point > 127 || p->cell_clip < 0 ||
       p->hidden_multiplier < 0 || p->hidden_shift < -31 || p->hidden_shift > 30)
     return 0;
   for (int g = 0; g < 4; ++g) {

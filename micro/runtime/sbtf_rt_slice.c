@@ -15,7 +15,7 @@ static int32_t axis_count(int32_t size, int32_t start, int32_t stop, int32_t str
     return stop > start ? (int32_t)(((int64_t)stop - start + stride - 1) / stride) : 0;
   }
   if (start < -1 || start > size - 1 || stop < -1 || stop > size - 1) return -1;
-  return start > stop ? (int32_t)(((int64_t)start - stop - stride - 1) / -stride) : 0;
+  return start > stop ? (int32_t)(((int64_t)start - stop - stride - 1) / -(int64_t)stride) : 0;
 }
 
 sbtf_status sbtf_rt_strided_slice_s8(const int32_t input_dims[4], const int32_t start[4],
@@ -33,11 +33,12 @@ sbtf_status sbtf_rt_strided_slice_s8(const int32_t input_dims[4], const int32_t 
   if (count != output_size) return SBTF_ERROR_BAD_SHAPE;
   const int64_t s2 = input_dims[3], s1 = s2 * input_dims[2], s0 = s1 * input_dims[1];
   int32_t o = 0;
-  for (int32_t i0 = start[0]; stride[0] > 0 ? i0 < stop[0] : i0 > stop[0]; i0 += stride[0])
-    for (int32_t i1 = start[1]; stride[1] > 0 ? i1 < stop[1] : i1 > stop[1]; i1 += stride[1])
-      for (int32_t i2 = start[2]; stride[2] > 0 ? i2 < stop[2] : i2 > stop[2]; i2 += stride[2]) {
+  /* int64 indices: start + stride may pass INT32_MAX on the last step */
+  for (int64_t i0 = start[0]; stride[0] > 0 ? i0 < stop[0] : i0 > stop[0]; i0 += stride[0])
+    for (int64_t i1 = start[1]; stride[1] > 0 ? i1 < stop[1] : i1 > stop[1]; i1 += stride[1])
+      for (int64_t i2 = start[2]; stride[2] > 0 ? i2 < stop[2] : i2 > stop[2]; i2 += stride[2]) {
         const int8_t *row = input + i0 * s0 + i1 * s1 + i2 * s2;
-        for (int32_t i3 = start[3]; stride[3] > 0 ? i3 < stop[3] : i3 > stop[3]; i3 += stride[3])
+        for (int64_t i3 = start[3]; stride[3] > 0 ? i3 < stop[3] : i3 > stop[3]; i3 += stride[3])
           output[o++] = row[i3];
       }
   return SBTF_OK;
