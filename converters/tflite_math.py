@@ -3,7 +3,7 @@ operator's Prepare from the tensors' scales and the operator's options.
 
 QuantizeMultiplier, the fused-activation clamp, SAME/VALID output sizes and padding, and the
 per-operator multipliers of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD / SUB, MUL, MEAN,
-QUANTIZE, the lookup tables of SOFTMAX, LOGISTIC and DEQUANTIZE, and the 4-D broadcast and
+QUANTIZE, the lookup tables of SOFTMAX, LOGISTIC, TANH and DEQUANTIZE, and the 4-D broadcast and
 permutation of binary operators and TRANSPOSE. Used by the NumPy reference (`reference`), the
 validator, the host op, the code generator (`sbtf.micro.codegen`) and the C test-data scripts;
 the per-element arithmetic that runs in Eval (MultiplyByQuantizedMultiplier) is in `reference`.
@@ -143,19 +143,23 @@ def softmax_table(input_scale: np.float32, beta: np.float32) -> np.ndarray:
 
 
 def _expf(x: float) -> float:
-    global _LIBM_EXPF
-    if _LIBM_EXPF is None:
+    return _libm("expf")(x)
+
+
+def _libm(name: str):
+    """The C library's float32 function `name` (expf, tanhf): the one TFLite calls."""
+    if name not in _LIBM:
         import ctypes
         import ctypes.util
 
         libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
-        libm.expf.restype = ctypes.c_float
-        libm.expf.argtypes = [ctypes.c_float]
-        _LIBM_EXPF = libm.expf
-    return _LIBM_EXPF(x)
+        fn = getattr(libm, name)
+        fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+        _LIBM[name] = fn
+    return _LIBM[name]
 
 
-_LIBM_EXPF = None
+_LIBM: dict = {}
 
 
 def _round_half_away_f32(x: np.float32) -> np.float32:
@@ -163,19 +167,34 @@ def _round_half_away_f32(x: np.float32) -> np.float32:
     return np.float32(np.sign(x) * np.floor(np.abs(x) + np.float32(0.5)))
 
 
-def logistic_table(input_scale, input_zero_point: int, output_scale,
-                   output_zero_point: int) -> np.ndarray:
-    """int8 LOGISTIC's 256 outputs, table[v + 128]: TFLite's LUTPopulate (what the interpreter
-    evaluates for int8, also with BUILTIN_REF) of 1 / (1 + expf(-x)), each step in float32 with
-    the C library's expf."""
+def _lut_table(transform, input_scale, input_zero_point: int, output_scale,
+               output_zero_point: int) -> np.ndarray:
+    """TFLite's LUTPopulate for int8 -> int8: table[v + 128] = clamp(round(transform(s_in * (v -
+    zp_in)) / s_out) + zp_out), each step in float32 (what the interpreter evaluates for int8
+    LOGISTIC and TANH, also with BUILTIN_REF)."""
     s_in, inverse = np.float32(input_scale), np.float32(1) / np.float32(output_scale)
     table = np.empty(256, np.int8)
     for v in range(-128, 128):
         x = np.float32(s_in * np.float32(v - input_zero_point))
-        y = np.float32(1) / (np.float32(1) + np.float32(_expf(float(-x))))
+        y = np.float32(transform(x))
         q = _round_half_away_f32(np.float32(y * inverse)) + np.float32(output_zero_point)
         table[v + 128] = max(-128, min(127, int(q)))
     return table
+
+
+def logistic_table(input_scale, input_zero_point: int, output_scale,
+                   output_zero_point: int) -> np.ndarray:
+    """int8 LOGISTIC's 256 outputs, table[v + 128]: LUTPopulate of 1 / (1 + expf(-x))."""
+    return _lut_table(
+        lambda x: np.float32(1) / (np.float32(1) + np.float32(_expf(float(-x)))),
+        input_scale, input_zero_point, output_scale, output_zero_point)
+
+
+def tanh_table(input_scale, input_zero_point: int, output_scale,
+               output_zero_point: int) -> np.ndarray:
+    """int8 TANH's 256 outputs, table[v + 128]: LUTPopulate of the C library's tanhf."""
+    return _lut_table(lambda x: _libm("tanhf")(float(x)), input_scale, input_zero_point,
+                      output_scale, output_zero_point)
 
 
 def dequantize_table(scale, zero_point: int) -> np.ndarray:
@@ -260,3 +279,88 @@ def softmax_int16_multiplier(input_scale, beta) -> tuple[int, int]:
     """softmax.cc Prepare (int16): input differences rescaled so [-65535, 0] is [-10, 0]."""
     return quantize_multiplier(float(np.float32(input_scale)) * float(np.float32(beta))
                                / (10.0 / 65535.0))
+
+
+# UNIDIRECTIONAL_SEQUENCE_LSTM (8x8_16): gates are Q3.12 int16 without layer norm.
+LSTM_GATE_SCALE = np.float32(2.0 ** -12)
+
+
+def lstm_gate_multiplier(weight_scale, input_scale) -> tuple[int, int]:
+    """QuantizeMultiplier of a gate product's effective scale, s_w * s_x / 2^-12 in float32
+    (PopulateQuantizedLstmParams8x8_16)."""
+    real = np.float32(np.float32(weight_scale) * np.float32(input_scale)) / LSTM_GATE_SCALE
+    return quantize_multiplier(float(np.float32(real)))
+
+
+def lstm_hidden_multiplier(hidden_scale) -> tuple[int, int]:
+    """output gate (Q0.15) x tanh(cell) (Q0.15) -> int8 hidden state: 2^-15 / s_hidden * 2^-15
+    in float32."""
+    two15 = np.float32(2.0 ** -15)
+    return quantize_multiplier(float(np.float32(np.float32(two15 / np.float32(hidden_scale))
+                                                * two15)))
+
+
+def lstm_cell_scale_log2(cell_scale) -> int | None:
+    """CheckedLog2: the cell state's scale as a power of two, None when it is not one."""
+    with np.errstate(all="ignore"):
+        x = np.float32(np.log(np.float32(cell_scale))) * np.float32(1.0 / np.log(np.float32(2)))
+    if not np.isfinite(x):
+        return None
+    rounded = np.float32(tflite_round(float(x)))
+    return int(rounded) if abs(float(np.float32(x - rounded))) < 1e-3 else None
+
+
+def lstm_cell_clip(cell_clip, cell_scale) -> int:
+    """The quantized cell clip (0: none): cell_clip / s_cell in float32, clamped to int16 and
+    truncated."""
+    if not np.float32(cell_clip) > 0:
+        return 0
+    q = np.float32(np.float32(cell_clip) / np.float32(cell_scale))
+    return int(min(max(float(q), -32768.0), 32767.0))
+
+
+def zero_point_times_weights(zero_point: int, weights, bias=None) -> np.ndarray:
+    """PrecomputeZeroPointTimesWeightWithBias: bias + zero_point * the row sums of weights."""
+    w = np.asarray(weights, np.int64)
+    out = zero_point * w.reshape(w.shape[0], -1).sum(axis=1)
+    return out if bias is None else out + np.asarray(bias, np.int64).reshape(-1)
+
+
+def strided_slice_ranges(shape, begin, end, strides, begin_mask: int, end_mask: int,
+                         shrink_axis_mask: int):
+    """STRIDED_SLICE's per-axis (start, stop, stride), extended to 4-D (leading axes 0, 1, 1):
+    TFLite's StartForAxis / StopForAxis (masks override, negative indices wrap, clamping; a
+    shrunk axis takes one element). ValueError for a stride of 0 or a rank above 4."""
+    rank = len(shape)
+    if rank > 4 or not len(begin) == len(end) == len(strides) == rank:
+        raise ValueError(f"begin/end/strides {list(begin)}, {list(end)}, {list(strides)} do not "
+                         f"fit input rank {rank} (<= 4)")
+    lo, hi = -(1 << 31), (1 << 31) - 1
+    ranges = [(0, 1, 1)] * (4 - rank)
+    for a in range(rank):
+        size, stride = int(shape[a]), int(strides[a])
+        if stride == 0:
+            raise ValueError(f"stride 0 on axis {a}")
+        start = int(begin[a])
+        if begin_mask >> a & 1:
+            start = lo if stride > 0 else hi
+        if start < 0:
+            start += size
+        start = min(max(start, 0), size) if stride > 0 else min(max(start, -1), size - 1)
+        if shrink_axis_mask >> a & 1:
+            stop = start + 1
+        else:
+            stop = int(end[a])
+            if end_mask >> a & 1:
+                stop = hi if stride > 0 else lo
+            if stop < 0:
+                stop += size
+            stop = min(max(stop, 0), size) if stride > 0 else min(max(stop, -1), size - 1)
+        ranges.append((start, stop, stride))
+    return ranges
+
+
+def slice_count(start: int, stop: int, stride: int) -> int:
+    """How many indices `for (i = start; stride > 0 ? i < stop : i > stop; i += stride)` visits."""
+    span = stop - start if stride > 0 else start - stop
+    return max(0, -(-span // abs(stride)))

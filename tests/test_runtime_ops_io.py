@@ -1,4 +1,4 @@
-"""The runtime's LOGISTIC, MUL, SUB, TRANSPOSE, CAST, float32 input/output (QUANTIZE /
+"""The runtime's LOGISTIC, TANH, MUL, SUB, TRANSPOSE, CAST, float32 input/output (QUANTIZE /
 DEQUANTIZE at the edges) and models with several inputs and outputs equal TFLite's interpreter
 (BUILTIN_REF) bit for bit: small random models on the host (gcc, ASan + UBSan) and one model with
 all of them on a board."""
@@ -56,6 +56,9 @@ CASES = [
     ("logistic_dense", (12,), lambda x: L.Activation("sigmoid")(L.Dense(16)(x)), "LOGISTIC"),
     ("logistic_wide_input", (5, 5, 3),
      lambda x: L.Activation("sigmoid")(L.Conv2D(6, 3, padding="same")(x) * 4.0), "LOGISTIC"),
+    ("tanh_dense", (12,), lambda x: L.Activation("tanh")(L.Dense(16)(x)), "TANH"),
+    ("tanh_wide_input", (5, 5, 3),
+     lambda x: L.Activation("tanh")(L.Conv2D(6, 3, padding="same")(x) * 3.0), "TANH"),
     ("mul_same_shape", (6, 6, 4), lambda x: L.Multiply()([L.Conv2D(4, 1)(x), x]), "MUL"),
     ("mul_broadcast_channels", (6, 6, 3), _squeeze_excite, "MUL"),
     ("mul_constant", (4, 4, 7),
@@ -79,18 +82,19 @@ def test_op_matches_tflite_on_host(name, shape, build, op, tmp_path):
     assert op in _ops(tflite), f"the model does not exercise {op}: {sorted(_ops(tflite))}"
 
 
-def test_logistic_table_is_tflites_for_every_input():
-    """All 256 inputs of LOGISTIC at three input scales and zero points, against the
+@pytest.mark.parametrize("activation,table_fn", [("sigmoid", tflite_math.logistic_table),
+                                                 ("tanh", tflite_math.tanh_table)])
+def test_lut_table_is_tflites_for_every_input(activation, table_fn):
+    """All 256 inputs of LOGISTIC / TANH at three input scales and zero points, against the
     interpreter (the table is the whole operator)."""
     for seed, lo, hi in ((1, -0.4, 0.3), (2, -3.0, 6.0), (3, -30.0, 12.0)):
         rng = _seeded(seed)
         inp = tf.keras.Input((256,))
-        tflite = hostref.int8_tflite(tf.keras.Model(inp, L.Activation("sigmoid")(inp)),
+        tflite = hostref.int8_tflite(tf.keras.Model(inp, L.Activation(activation)(inp)),
                                      rng.uniform(lo, hi, size=(32, 256)))
         g = codegen.load_graph(tflite)
         x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
-        table = tflite_math.logistic_table(x.scale[0], int(x.zero_point[0]), y.scale[0],
-                                           int(y.zero_point[0]))
+        table = table_fn(x.scale[0], int(x.zero_point[0]), y.scale[0], int(y.zero_point[0]))
         want = hostref.run_reference(tflite, np.arange(-128, 128, dtype=np.int8)[None])
         np.testing.assert_array_equal(table, want.reshape(-1))
 

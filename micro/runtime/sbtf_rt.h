@@ -213,6 +213,56 @@ typedef enum {
 sbtf_status sbtf_rt_cast(sbtf_rt_type from, sbtf_rt_type to, int32_t size, const void *input,
                          void *output);
 
+/* ---- sbtf_rt_slice.c ---- */
+
+/** STRIDED_SLICE of int8 (reference_ops::StridedSlice) over the 4-D input: along axis a the
+ *  indices start[a], start[a] + stride[a], ... before stop[a] (TFLite's StartForAxis /
+ *  StopForAxis, masks and negative indices already resolved). SBTF_ERROR_BAD_PARAM when a range
+ *  leaves the input, SBTF_ERROR_BAD_SHAPE when it does not yield output_size elements. */
+sbtf_status sbtf_rt_strided_slice_s8(const int32_t input_dims[4], const int32_t start[4],
+                                     const int32_t stop[4], const int32_t stride[4],
+                                     int32_t output_size, const int8_t *input, int8_t *output);
+
+/* ---- sbtf_rt_lstm.c: UNIDIRECTIONAL_SEQUENCE_LSTM, int8 (TFLite's 8x8_16 integer LSTM) ---- */
+
+/** Largest input and cell sizes: int32 sums of int8 products never overflow below them. */
+#define SBTF_RT_LSTM_MAX_SIZE 16384
+/** Scratch of sbtf_rt_lstm_s8: the four int16 gate vectors of one step. */
+#define SBTF_RT_LSTM_SCRATCH_BYTES(n_cell) (8 * (n_cell))
+
+/** A Keras-style LSTM without projection, peephole, layer norm or CIFG; gates in the order
+ *  input, forget, cell, output. The generator computes everything TFLite's Prepare does
+ *  (tflite_math.lstm_prepare). */
+typedef struct {
+  const int8_t *input_weights[4];      /**< [n_cell][n_input] per gate */
+  const int8_t *recurrent_weights[4];  /**< [n_cell][n_cell] per gate */
+  const int32_t *input_bias[4];        /**< gate bias - input zp * row sums */
+  const int32_t *recurrent_bias[4];    /**< - output state zp * row sums */
+  int32_t input_multiplier[4], input_shift[4];         /**< s_w * s_in / 2^-12 */
+  int32_t recurrent_multiplier[4], recurrent_shift[4]; /**< s_rw * s_h / 2^-12 */
+  int32_t hidden_multiplier, hidden_shift;             /**< 2^-30 / s_hidden */
+  int32_t hidden_zero_point, output_state_zero_point;
+  int32_t cell_scale_log2; /**< cell state scale 2^cell_scale_log2, -15 .. -9 */
+  int32_t cell_clip;       /**< > 0: the cell state is clamped to [-cell_clip, cell_clip] */
+  int32_t n_batch, n_time, n_input, n_cell;
+  int32_t time_major; /**< input / output [time, batch, .] rather than [batch, time, .] */
+} sbtf_rt_lstm_params;
+
+/** gemmlowp's int16 fixed-point logistic and tanh, what TFLite's integer LSTM applies: x in
+ *  Q(int_bits).(15 - int_bits), int_bits 0..6; result Q0.15. */
+int16_t sbtf_rt_logistic_s16(int16_t x, int32_t int_bits);
+int16_t sbtf_rt_tanh_s16(int16_t x, int32_t int_bits);
+
+/** SBTF_RT_LSTM_SCRATCH_BYTES(n_cell), or SBTF_ERROR_BAD_SHAPE. */
+int32_t sbtf_rt_lstm_s8_get_buffer_size(int32_t n_cell);
+
+/** The whole sequence, every output step (lstm_eval.cc EvalInteger8x8_16). output_state (int8,
+ *  n_batch * n_cell) and cell_state (int16, same count) are the operator's state tensors; each
+ *  call starts a new sequence from TFLite's reset state (the zero point, 0). */
+sbtf_status sbtf_rt_lstm_s8(const sbtf_context *ctx, const sbtf_rt_lstm_params *params,
+                            const int8_t *input, int8_t *output_state, int16_t *cell_state,
+                            int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

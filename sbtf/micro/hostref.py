@@ -69,7 +69,10 @@ def _run_batch(it, xs):
         raise ValueError(f"{len(xs)} input batch(es) for a model with {len(ins)} input(s)")
     xs = [as_batch(np.asarray(x, d["dtype"]), d["shape"]) for x, d in zip(xs, ins)]
     ys = [[] for _ in outs]
+    reset = getattr(it, "reset_all_variables", None)
     for i in range(len(xs[0])):
+        if reset is not None:
+            reset()  # every input a new sequence: an LSTM's state starts from zero
         for x, d in zip(xs, ins):
             it.set_tensor(d["index"], x[i])
         it.invoke()

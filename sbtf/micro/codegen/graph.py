@@ -2,7 +2,7 @@
 validator (sbtf.converters.validate) has checked every offset, index and size."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as schema
@@ -56,6 +56,7 @@ class Operator:
     outputs: list[int]
     options: object  # builtin options object (schema *OptionsT), or the FlexBuffer dict
     raw_custom_options: bytes | None = None
+    intermediates: list[int] = field(default_factory=list)  # e.g. the LSTM's hidden-state scale
 
 
 @dataclass
@@ -108,5 +109,7 @@ def load_graph(tflite: bytes, source: str = "model") -> Graph:
             outputs=[int(x) for x in (op.outputs if op.outputs is not None else [])],
             options=op.builtinOptions,
             raw_custom_options=raw,
+            intermediates=[int(x) for x in (op.intermediates if op.intermediates is not None
+                                            else [])],
         ))
     return Graph(tensors, ops, [int(x) for x in sg.inputs], [int(x) for x in sg.outputs], source)

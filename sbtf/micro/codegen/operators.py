@@ -296,18 +296,29 @@ def emit_dequantize(em: Emitter, op: Operator):
                 f"(float *){em.act(y)})")
 
 
-@emits("LOGISTIC")
-def emit_logistic(em: Emitter, op: Operator):
+def _lut(em: Emitter, op: Operator, out_scale_denominator: int, out_zp: int, table_fn):
+    """An int8 -> int8 function evaluated as TFLite does, by the 256-entry table its Prepare
+    builds (LUTPopulate); the output quantization is the one TFLite requires."""
     x, y = _unary(em, op)
     em.expect_int8(op, x, "input")
     em.expect_int8(op, y, "output")
-    if em.zp(y) != -128 or np.float32(em.sc(y)) != np.float32(1.0 / 256):
-        em.fail(op, f"output {y.describe()} must have scale 1/256 and zero point -128")
+    if em.zp(y) != out_zp or np.float32(em.sc(y)) != np.float32(1.0 / out_scale_denominator):
+        em.fail(op, f"output {y.describe()} must have scale 1/{out_scale_denominator} and zero "
+                    f"point {out_zp}")
     name = f"op{op.index}_table"
-    em.decls.append(c_array("int8_t", name, tflite_math.logistic_table(
-        em.sc(x), em.zp(x), em.sc(y), em.zp(y))))
+    em.decls.append(c_array("int8_t", name, table_fn(em.sc(x), em.zp(x), em.sc(y), em.zp(y))))
     em.weight_bytes += 256
     em.call(op, f"sbtf_rt_lut_s8({name}, {x.size}, {em.ptr(op, x, 'input')}, {em.act(y)})")
+
+
+@emits("LOGISTIC")
+def emit_logistic(em: Emitter, op: Operator):
+    _lut(em, op, 256, -128, tflite_math.logistic_table)
+
+
+@emits("TANH")
+def emit_tanh(em: Emitter, op: Operator):
+    _lut(em, op, 128, 0, tflite_math.tanh_table)
 
 
 def _binary(em: Emitter, op: Operator):
@@ -381,6 +392,152 @@ def emit_transpose(em: Emitter, op: Operator):
                     f"static const int32_t {name}_perm[4] = {{{', '.join(map(str, perm))}}};\n")
     em.call(op, f"sbtf_rt_transpose_s8({name}_in, {name}_perm, {em.ptr(op, x, 'input')}, "
                 f"{em.act(y)})")
+
+
+@emits("STRIDED_SLICE")
+def emit_strided_slice(em: Emitter, op: Operator):
+    """int8, rank <= 4, constant begin / end / strides; no ellipsis, new-axis or offset (what
+    Keras's x[:, -1] and a non-sequence LSTM convert to)."""
+    o = op.options
+    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    if em.zp(x) != em.zp(y) or em.sc(x) != em.sc(y):
+        em.fail(op, "input and output quantization differ (TFLite requires them equal)")
+    if o is None or o.ellipsisMask or o.newAxisMask or getattr(o, "offset", False):
+        em.fail(op, "ellipsis, new-axis and offset strided slices are not supported")
+    spec = [em.tensor(op, p) for p in (1, 2, 3)]
+    if any(t.data is None or t.type != T.INT32 for t in spec):
+        em.fail(op, "begin, end and strides must be constant INT32 tensors")
+    try:
+        ranges = tflite_math.strided_slice_ranges(
+            x.shape, *(np.asarray(t.data).reshape(-1).tolist() for t in spec),
+            o.beginMask, o.endMask, o.shrinkAxisMask)
+    except ValueError as exc:
+        em.fail(op, str(exc))
+    if int(np.prod([tflite_math.slice_count(*r) for r in ranges])) != y.size:
+        em.fail(op, f"output {y.describe()} is not the slice's size")
+    name = f"op{op.index}"
+    in4 = dims4(x.shape, em.g.where(op))
+    em.decls.append(f"static const int32_t {name}_in[4] = {{{', '.join(map(str, in4))}}};\n")
+    em.decls.append("".join(
+        f"static const int32_t {name}_{what}[4] = {{{', '.join(str(r[k]) for r in ranges)}}};\n"
+        for k, what in enumerate(("start", "stop", "stride"))))
+    em.call(op, f"sbtf_rt_strided_slice_s8({name}_in, {name}_start, "
+                f"{name}_stop, {name}_stride, {y.size}, {em.ptr(op, x, 'input')}, {em.act(y)})")
+
+
+# UNIDIRECTIONAL_SEQUENCE_LSTM's inputs (TFLite's lstm_shared.h): weights of the input, forget,
+# cell and output gates from the input and from the hidden state, gate biases, then the
+# optional peephole, projection and layer-norm tensors the runtime does not implement.
+LSTM_INPUT_WEIGHTS, LSTM_RECURRENT_WEIGHTS, LSTM_BIASES = (1, 2, 3, 4), (5, 6, 7, 8), (12, 13, 14, 15)
+LSTM_UNSUPPORTED = {9: "peephole", 10: "peephole", 11: "peephole", 16: "projection",
+                    17: "projection", 20: "layer norm", 21: "layer norm", 22: "layer norm",
+                    23: "layer norm"}
+LSTM_OUTPUT_STATE, LSTM_CELL_STATE = 18, 19
+ACT_TANH = 4
+
+
+@emits("UNIDIRECTIONAL_SEQUENCE_LSTM")
+def emit_unidirectional_sequence_lstm(em: Emitter, op: Operator):
+    """TFLite's 8x8_16 integer LSTM as a Keras LSTM layer converts: int8 input and hidden
+    state, int16 cell state, no peephole / projection / layer norm / CIFG."""
+    o = op.options
+    if len(op.inputs) != 24:
+        em.fail(op, f"expected 24 inputs, got {len(op.inputs)}")
+    for pos, what in LSTM_UNSUPPORTED.items():
+        if op.inputs[pos] >= 0:
+            em.fail(op, f"input {pos} is present: {what} LSTMs are not supported")
+    if op.inputs[1] < 0:
+        em.fail(op, "input 1 is absent: CIFG LSTMs (coupled input and forget gates) are not "
+                    "supported")
+    if o is None or o.fusedActivationFunction != ACT_TANH or o.diagonalRecurrentTensors:
+        em.fail(op, "options must say activation TANH without diagonal recurrent tensors")
+    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
+    h, c = em.tensor(op, LSTM_OUTPUT_STATE), em.tensor(op, LSTM_CELL_STATE)
+    em.expect_int8(op, x, "input")
+    em.expect_int8(op, y, "output")
+    em.expect_int8(op, h, "output state")
+    if len(x.shape) != 3 or x.data is not None:
+        em.fail(op, f"input {x.describe()} must be a 3-D activation")
+    t_steps, batches, n_in = x.shape if o.timeMajor else (x.shape[1], x.shape[0], x.shape[2])
+    w_in = [em.tensor(op, p) for p in LSTM_INPUT_WEIGHTS]
+    w_rec = [em.tensor(op, p) for p in LSTM_RECURRENT_WEIGHTS]
+    n_cell = w_in[0].shape[0] if len(w_in[0].shape) == 2 else 0
+    for w, shape in [*((w, (n_cell, n_in)) for w in w_in), *((w, (n_cell, n_cell)) for w in w_rec)]:
+        em.expect_int8(op, w, "weights")
+        em.weight_scales(op, w, n_cell, 0, "weights")
+        if w.shape != shape or w.data is None:
+            em.fail(op, f"weights {w.describe()} must be a constant {list(shape)}")
+    if not 1 <= n_cell <= LSTM_MAX_SIZE or n_in > LSTM_MAX_SIZE:
+        em.fail(op, f"{n_cell} cells and {n_in} inputs: the runtime takes 1..{LSTM_MAX_SIZE}")
+    if y.shape != tuple(x.shape[:2]) + (n_cell,):
+        em.fail(op, f"output {y.describe()} must be {[*x.shape[:2], n_cell]} (the whole sequence)")
+    for t, dtype, what in ((h, T.INT8, "output state"), (c, T.INT16, "cell state")):
+        if t.type != dtype or t.data is not None or t.size != batches * n_cell:
+            em.fail(op, f"{what} {t.describe()} must be a variable {_TYPE_NAME[dtype]} tensor "
+                        f"of {batches * n_cell} values")
+    if c.scale.size != 1 or c.zero_point.size != 1 or em.zp(c) != 0 or not em.sc(c) > 0:
+        em.fail(op, f"cell state {c.describe()} must have one positive scale and zero point 0")
+    cell_log2 = tflite_math.lstm_cell_scale_log2(em.sc(c))
+    if cell_log2 is None or not -15 <= cell_log2 <= -9:
+        em.fail(op, f"cell state scale {em.sc(c)} must be a power of two in 2^-15 .. 2^-9")
+    if len(op.intermediates) != 5 or not 0 <= op.intermediates[4] < len(em.g.tensors):
+        em.fail(op, "expected 5 intermediate tensors (the hidden state's scale is the 5th)")
+    hidden = em.g.tensors[op.intermediates[4]]
+    if hidden.scale.size != 1 or hidden.zero_point.size != 1 or not -128 <= em.zp(hidden) <= 127:
+        em.fail(op, f"intermediate {hidden.describe()} must hold the hidden state's quantization")
+    for t in (x, h, hidden, *w_in, *w_rec):
+        if not (np.isfinite(em.sc(t)) and em.sc(t) > 0):
+            em.fail(op, f"{t.describe()} has scale {em.sc(t)}, expected a positive number")
+
+    n = op.index
+    mults, biases = [], []
+    for g, (wi, wr, pb) in enumerate(zip(w_in, w_rec, LSTM_BIASES)):
+        b = em.bias_tensor(op, pb, n_cell)
+        if b is None:
+            em.fail(op, f"input {pb} (gate bias) is absent")
+        b_in = tflite_math.zero_point_times_weights(-em.zp(x), wi.data, b.data)
+        b_rec = tflite_math.zero_point_times_weights(-em.zp(h), wr.data)
+        worst = np.abs(np.concatenate([b_in, b_rec])).max() + 128 * 128 * max(n_in, n_cell)
+        if worst >= 1 << 31:
+            em.fail(op, "gate bias plus the weighted sums may exceed int32")
+        for name, v in ((f"op{n}_bias_in{g}", b_in), (f"op{n}_bias_rec{g}", b_rec)):
+            em.decls.append(c_array("int32_t", name, v))
+            em.weight_bytes += 4 * n_cell
+            biases.append(name)
+        try:
+            mults.append((tflite_math.lstm_gate_multiplier(em.sc(wi), em.sc(x)),
+                          tflite_math.lstm_gate_multiplier(em.sc(wr), em.sc(h))))
+        except ValueError as exc:
+            em.fail(op, f"gate {g}: {exc}")
+    try:
+        hm, hs = tflite_math.lstm_hidden_multiplier(em.sc(hidden))
+    except ValueError as exc:
+        em.fail(op, f"hidden state: {exc}")
+
+    def arr(values):
+        return "{" + ", ".join(str(v) for v in values) + "}"
+
+    fields = [
+        arr(em.const(op, w, "int8_t", np.int8, "weights") for w in w_in),
+        arr(em.const(op, w, "int8_t", np.int8, "weights") for w in w_rec),
+        arr(biases[0::2]), arr(biases[1::2]),
+        arr(m[0][0] for m in mults), arr(m[0][1] for m in mults),
+        arr(m[1][0] for m in mults), arr(m[1][1] for m in mults),
+        str(hm), str(hs), str(em.zp(hidden)), str(em.zp(h)), str(cell_log2),
+        str(tflite_math.lstm_cell_clip(o.cellClip, em.sc(c))),
+        str(batches), str(t_steps), str(n_in), str(n_cell), str(int(bool(o.timeMajor))),
+    ]
+    em.decls.append(f"static const sbtf_rt_lstm_params op{n}_params = {{{', '.join(fields)}}};\n")
+    em.scratch_ops.append(f"sbtf_rt_lstm_s8_get_buffer_size({n_cell})")
+    em.scratch_terms.append(f"SBTF_RT_LSTM_SCRATCH_BYTES({n_cell})")
+    em.call(op, f"sbtf_rt_lstm_s8(&sbtf_ctx, &op{n}_params, {em.act(x)}, {em.act(h)}, "
+                f"(int16_t *){em.act(c)}, {em.act(y)})")
+
+
+LSTM_MAX_SIZE = 16384  # SBTF_RT_LSTM_MAX_SIZE
+_TYPE_NAME = {T.INT8: "INT8", T.INT16: "INT16"}
 
 
 # CAST's element types: sbtf_rt_type in C uses TFLite's TensorType numbers.

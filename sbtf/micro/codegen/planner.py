@@ -47,6 +47,16 @@ def _align(n: int, a: int = ARENA_ALIGNMENT) -> int:
     return (n + a - 1) // a * a
 
 
+# Inputs an operator resets and updates itself (TFLite's variable tensors): the LSTM's output
+# and cell state. Every run is a new sequence, so they live for that operator only.
+STATE_INPUTS = {"UNIDIRECTIONAL_SEQUENCE_LSTM": (18, 19)}
+
+
+def state_tensors(op) -> list[int]:
+    return [op.inputs[i] for i in STATE_INPUTS.get(op.name, ())
+            if i < len(op.inputs) and op.inputs[i] >= 0]
+
+
 def plan_memory(graph: Graph) -> MemoryPlan:
     """Greedy-by-size, first-fit placement of activation buffers over their lifetimes.
 
@@ -66,8 +76,9 @@ def plan_memory(graph: Graph) -> MemoryPlan:
     for t in graph.inputs:
         first[owner[t]] = -1
     for step, op in enumerate(graph.operators):
-        for t in op.outputs:
-            first.setdefault(owner[t], step)
+        for t in (*op.outputs, *state_tensors(op)):
+            if t in owner:
+                first.setdefault(owner[t], step)
         for t in op.inputs:
             if t >= 0 and t in owner:
                 last[owner[t]] = max(last.get(owner[t], -1), step)
