@@ -10,12 +10,13 @@ convertible to int8 TFLite ops and are refused with the layer's name.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import larq as lq
 import numpy as np
 import tensorflow as tf
 
-from sbtf.converters.errors import ConversionError
+from sbtf.converters.errors import ConversionError, ConversionWarning
 from sbtf.layers import flatten_layers
 from sbtf.quantizers import quantized_kernel, signed_binary_quantizer_of
 
@@ -200,5 +201,51 @@ def prepare(model: tf.keras.Model) -> PreparedModel:
         if getattr(old, "use_bias", False):
             weights.append(old.bias.numpy())
         new.set_weights(weights)
+    aliases = folded_into(clone)
+    zero_vanishing_filters(clone, signed, aliases)
     names = [layer.name for layer in clone_layers if isinstance(layer, _WEIGHT_LAYERS)]
-    return PreparedModel(clone, signed, names, folded_into(clone), kernel_masks(clone, signed))
+    return PreparedModel(clone, signed, names, aliases, kernel_masks(clone, signed))
+
+
+# Below this folded magnitude TensorFlow's weight quantizer no longer maps a filter's largest
+# weight to ±127 (measured: a filter of 9.6e-7 became 50, one of about 1e-7 became 18), so
+# the filter would not read as signed-binary and its whole layer would stay int8.
+VANISHING_FILTER_MAGNITUDE = 1e-5
+
+
+def zero_vanishing_filters(model, signed, aliases) -> dict[str, list[int]]:
+    """Zero the signed-binary filters whose BatchNorm folds them to almost nothing.
+
+    A channel whose BatchNorm scale |gamma| / sqrt(var + eps) trained to ~0 (a dead channel)
+    contributes less than VANISHING_FILTER_MAGNITUDE * sum|x| before its bias; as an all-zero
+    filter it is still signed-binary, and the int8 twin, converted from the same model, agrees.
+    Returns {layer name: zeroed output channels}.
+    """
+    layers = {layer.name: layer for layer in flatten_layers(model)}
+    zeroed = {}
+    for bn_name, conv_name in aliases.items():
+        bn, conv = layers.get(bn_name), layers.get(conv_name)
+        if conv_name not in signed or not isinstance(bn, tf.keras.layers.BatchNormalization):
+            continue
+        if isinstance(conv, tf.keras.layers.DepthwiseConv2D):
+            continue  # [KH, KW, C_in, M]: its channels are not the kernel's last axis
+        weights = dict(zip((w.name.split("/")[-1].split(":")[0] for w in bn.weights),
+                           (w.numpy() for w in bn.weights)))
+        variance = weights["moving_variance"]
+        gamma = weights.get("gamma", np.ones_like(variance))
+        kernel = conv.kernel.numpy()
+        peak = np.abs(kernel).reshape(-1, kernel.shape[-1]).max(axis=0)
+        folded = peak * np.abs(gamma) / np.sqrt(variance + bn.epsilon)
+        dead = np.flatnonzero((folded < VANISHING_FILTER_MAGNITUDE) & (peak > 0))
+        if dead.size:
+            kernel[..., dead] = 0
+            conv.kernel.assign(kernel)
+            zeroed[conv_name] = dead.tolist()
+            warnings.warn(
+                f"layer {conv_name}: filter(s) {dead.tolist()} zeroed: BatchNorm {bn_name} scales "
+                f"them to below {VANISHING_FILTER_MAGNITUDE:g} (dead channels), which int8 "
+                f"quantization cannot keep signed-binary",
+                ConversionWarning,
+                stacklevel=2,
+            )
+    return zeroed

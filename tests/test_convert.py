@@ -403,6 +403,26 @@ def test_weights_that_are_not_signed_binary_stay_int8():
         reencode(edited, signed_binary_layers={"sb"}, layer_names={"sb", "plain"}, strict=True)
 
 
+def test_dead_batchnorm_channel_keeps_the_layer_signed_binary():
+    """A channel whose BatchNorm scale trained to ~0 folds its filter to ~1e-7, which TensorFlow's
+    weight quantizer does not map to ±127 (the whole layer would stay int8): the converter zeroes
+    that filter, says so, and the sbtf op still equals the int8 twin."""
+    model, calib = _small_model(seed=3)
+    bn = model.get_layer("bn")
+    gamma, beta, mean, variance = bn.get_weights()
+    gamma[3], variance[3] = 1e-7, 50.0
+    bn.set_weights([gamma, beta, mean, variance])
+    with pytest.warns(ConversionWarning, match=r"layer sb: filter\(s\) \[3\] zeroed"):
+        result = convert_with_report(model, representative_data=calib)
+    row = next(r for r in result.report.layers if r.layer == "sb")
+    assert row.op == "SBTF_CONV_2D" and not row.reason, row
+    assert model.get_layer("bn").get_weights()[0][3] == np.float32(1e-7)  # the user's model is kept
+    samples = np.random.default_rng(1).integers(-128, 128, (4, 6, 6, 4), dtype=np.int8)
+    for x, y in operator_io(result.int8_tflite, [samples])[row.operator]:
+        out = run_sbtf_op(result.tflite, row.operator, x)
+        np.testing.assert_array_equal(out.reshape(y.shape), y)
+
+
 def test_shared_layer_weights_are_encoded_once():
     """A Keras layer applied twice: two sbtf ops share one bitmask/sign pair, the int8 filter
     goes once no op uses it, and both ops stay bit-exact."""
