@@ -49,12 +49,6 @@ typedef struct {
   int32_t output_offset, act_min, act_max;
 } matmul;
 
-#if defined(__GNUC__)
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE static inline
-#endif
-
 #if defined(SBTF_RT_MVE)
 /* Four sums of 16-byte vectors: acc[j] = Σ_i row[i] * f_j[i]. Whole vectors first (plain loads:
    GCC 12 sets up the predicate again for every predicated load), then one predicated tail whose
@@ -128,9 +122,7 @@ ALWAYS_INLINE void quant4_store(const quant4 *q, const int32_t acc[4], int8_t *o
   if (left) v = vshlq_s32(v, q->left);
   v = vaddq_n_s32(sbtf_mbqm_right_x4(v, q->mult, q->right), q->offset);
   if (full) {
-    /* saturate to int16 then int8 in the low byte of each 32-bit lane, where VSTRB.32 reads */
-    v = vreinterpretq_s32_s8(vqmovnbq_s16(vuninitializedq_s8(),
-                                          vqmovnbq_s32(vuninitializedq_s16(), v)));
+    v = sbtf_rt_saturate_s8_x4(v);
   } else {
     v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(q->lo)), vdupq_n_s32(q->hi));
   }

@@ -21,7 +21,7 @@ int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, 
 /* ---- ADD: reference_integer_ops::AddElementwise ----
  * Each input's rescaling depends on its int8 value alone, so for large tensors it is tabulated
  * once per call (256 entries per input) instead of computed per element; Helium computes every
- * stage as vectors instead (the tables' scratch stays reserved, unused). */
+ * stage as vectors instead (and needs no scratch). */
 
 #if !defined(SBTF_RT_MVE)
 static int32_t add_rescale(int32_t x, int32_t offset, int32_t left_shift, int32_t m, int32_t s) {
@@ -73,11 +73,9 @@ static inline int32x4_t add_divide_by_pot(int32x4_t v, int32x4_t neg, int32_t ri
 
 /* Helium: four elements per step, every stage as a vector with its scalar operands in core
    registers; full (no activation clamp, a constant at each call): two saturating narrows. */
-static inline __attribute__((always_inline)) int32x4_t add_x4(const sbtf_rt_add_params *p,
-                                                             int32x4_t x1, int32x4_t x2,
-                                                             int32x4_t base1, int32x4_t base2,
-                                                             int32x4_t neg1, int32x4_t neg2,
-                                                             int32x4_t neg_out, int full) {
+ALWAYS_INLINE int32x4_t add_x4(const sbtf_rt_add_params *p, int32x4_t x1, int32x4_t x2,
+                               int32x4_t base1, int32x4_t base2, int32x4_t neg1, int32x4_t neg2,
+                               int32x4_t neg_out, int full) {
   const int32_t scale = 1 << p->left_shift; /* (x + offset) << left_shift as one VMLA */
   x1 = add_divide_by_pot(vqrdmulhq_n_s32(vmlaq_n_s32(base1, x1, scale), p->input1_multiplier),
                          neg1, p->input1_shift);
@@ -85,17 +83,12 @@ static inline __attribute__((always_inline)) int32x4_t add_x4(const sbtf_rt_add_
                          neg2, p->input2_shift);
   int32x4_t y = vqrdmulhq_n_s32(vaddq_s32(x1, x2), p->output_multiplier);
   y = vaddq_n_s32(add_divide_by_pot(y, neg_out, p->output_shift), p->output_offset);
-  if (full) {
-    /* int16 then int8 saturation into the low byte of each 32-bit lane, where VSTRB.32 reads */
-    return vreinterpretq_s32_s8(
-        vqmovnbq_s16(vuninitializedq_s8(), vqmovnbq_s32(vuninitializedq_s16(), y)));
-  }
+  if (full) return sbtf_rt_saturate_s8_x4(y);
   return vminq_s32(vmaxq_s32(y, vdupq_n_s32(p->activation_min)), vdupq_n_s32(p->activation_max));
 }
 
-static inline __attribute__((always_inline)) void add_run_x4(const sbtf_rt_add_params *params,
-                                                            const int8_t *a, const int8_t *b,
-                                                            int8_t *out, int32_t n, int full) {
+ALWAYS_INLINE void add_run_x4(const sbtf_rt_add_params *params, const int8_t *a,
+                              const int8_t *b, int8_t *out, int32_t n, int full) {
   const sbtf_rt_add_params p = *params; /* locals: int8 stores may alias the struct */
   const int32_t scale = 1 << p.left_shift;
   const int32x4_t base1 = vdupq_n_s32(p.input1_offset * scale);
