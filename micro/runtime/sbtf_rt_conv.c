@@ -319,7 +319,8 @@ static int conv_params_ok(const sbtf_conv_params *p, const sbtf_quant_params *qu
 
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
 #if defined(SBTF_RT_MVE)
-  for (; n > 0; n -= 16, dst += 16, src += 16) { /* 16 bytes a step, the last predicated */
+  for (; n >= 16; n -= 16, dst += 16, src += 16) vstrbq_s8(dst, vldrbq_s8(src)); /* 16 a step */
+  if (n > 0) { /* then one predicated step: nothing read or written past n */
     const mve_pred16_t p = vctp8q((uint32_t)n);
     vstrbq_p_s8(dst, vldrbq_z_s8(src, p), p);
   }
