@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "sbtf_arith.h" /* SBTF_PATH_*: the implementation path, which sizes some scratch */
 #include "sbtf_nn.h"
 
 #ifdef __cplusplus
@@ -68,12 +69,23 @@ typedef struct {
 /** TFLite's MultiplyByQuantizedMultiplier (double rounding). */
 int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift);
 
-/** Scratch bytes of sbtf_rt_conv2d_s8 for K = KH * KW * C_in: two gathered input rows. */
-#define SBTF_RT_CONV_SCRATCH_BYTES(k) (2 * (((k) + 15) / 16 * 16))
+/** Scratch bytes of sbtf_rt_conv2d_s8 for K = KH * KW * C_in: SBTF_RT_CONV_ROWS gathered input
+ *  rows (four on Helium, which runs four filters over a block of rows; two elsewhere). */
+#if defined(SBTF_PATH_MVE)
+#define SBTF_RT_CONV_ROWS 4
+#else
+#define SBTF_RT_CONV_ROWS 2
+#endif
+#define SBTF_RT_CONV_SCRATCH_BYTES(k) (SBTF_RT_CONV_ROWS * (((k) + 15) / 16 * 16))
 /** Scratch bytes of sbtf_rt_depthwise_conv2d_s8: one int32 accumulator per output channel. */
 #define SBTF_RT_DEPTHWISE_SCRATCH_BYTES(c_out) (4 * (c_out))
-/** Scratch bytes of sbtf_rt_add_s8 for `size` elements: two 256-entry tables when it pays. */
+/** Scratch bytes of sbtf_rt_add_s8 for `size` elements: two 256-entry tables when it pays (none
+ *  on Helium, which computes every element as vectors). */
+#if defined(SBTF_PATH_MVE)
+#define SBTF_RT_ADD_SCRATCH_BYTES(size) 0
+#else
 #define SBTF_RT_ADD_SCRATCH_BYTES(size) ((size) >= SBTF_RT_ADD_TABLE_MIN ? 2 * 256 * 4 : 0)
+#endif
 #define SBTF_RT_ADD_TABLE_MIN 1024
 
 /** SBTF_RT_CONV_SCRATCH_BYTES(KH * KW * C_in), or a negative sbtf_status for bad dims or

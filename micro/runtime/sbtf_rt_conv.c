@@ -6,8 +6,10 @@
  * contiguously in the input (1x1 convolutions without padding, FC). Σ filter * (x + input_offset)
  * = Σ filter * x + input_offset * Σ filter, so the generator folds the second term into the bias
  * and padding taps read the input zero point (which adds 0). The product runs two rows by two
- * filters at a time: portable C, SMLAD on the DSP extension, VMLADAVA.S8 on Helium. Sums are the
- * same integers as TFLite's reference loops, so the outputs are bit-exact.
+ * filters at a time in portable C and with SMLAD on the DSP extension; on Helium one row by four
+ * filters with VMLADAVA.S8, requantized as one vector, and CONV_2D orders its loops by where the
+ * rows lie (conv_mve). Sums are the same integers as TFLite's reference loops, so the outputs are
+ * bit-exact.
  */
 #include <string.h>
 
@@ -47,28 +49,25 @@ typedef struct {
   int32_t output_offset, act_min, act_max;
 } matmul;
 
-#if defined(__GNUC__)
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE static inline
-#endif
-
 #if defined(SBTF_RT_MVE)
 /* Four sums of 16-byte vectors: acc[j] = Σ_i row[i] * f_j[i]. Whole vectors first (plain loads:
    GCC 12 sets up the predicate again for every predicated load), then one predicated tail whose
-   lanes past K load as zero. */
-ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *f0, const int8_t *f1,
-                           const int8_t *f2, const int8_t *f3, int32_t k, int32_t acc[4]) {
+   lanes past K load as zero. k16 (a constant at each call): the row is zero from K up to a
+   multiple of 16 and the filters are followed by that many bytes of the next ones, so the tail
+   is one more whole vector (their bytes, read in bounds, times zero). */
+ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *const f[4], int32_t k, int k16,
+                           int32_t acc[4]) {
+  const int8_t *f0 = f[0], *f1 = f[1], *f2 = f[2], *f3 = f[3];
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   int32_t i = 0;
-  for (; i + 16 <= k; i += 16) {
+  for (; k16 ? i < k : i + 16 <= k; i += 16) {
     const int8x16_t x = vldrbq_s8(row + i);
     a0 = vmladavaq_s8(a0, x, vldrbq_s8(f0 + i));
     a1 = vmladavaq_s8(a1, x, vldrbq_s8(f1 + i));
     a2 = vmladavaq_s8(a2, x, vldrbq_s8(f2 + i));
     a3 = vmladavaq_s8(a3, x, vldrbq_s8(f3 + i));
   }
-  if (i < k) {
+  if (!k16 && i < k) {
     const mve_pred16_t p = vctp8q((uint32_t)(k - i));
     const int8x16_t x = vldrbq_z_s8(row + i, p);
     a0 = vmladavaq_s8(a0, x, vldrbq_z_s8(f0 + i, p));
@@ -82,41 +81,84 @@ ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *f0, const int8_t *f1
   acc[3] = a3;
 }
 
-/* Helium: each row against four filters at a time, requantized as one vector (conv's double
-   rounding) or lane by lane (FC's single rounding). */
-ALWAYS_INLINE void matmul_row(const matmul *m, const int8_t *row, int8_t *out,
-                              int single_rounding) {
+/* Filters c .. c + 3, the first one repeated past c_out (its sums are not stored). */
+ALWAYS_INLINE void filters4(const matmul *m, int32_t c, const int8_t *f[4]) {
+  const int32_t k = m->k, c_out = m->c_out;
+  f[0] = m->filter + c * k;
+  f[1] = c + 1 < c_out ? f[0] + k : f[0];
+  f[2] = c + 2 < c_out ? f[0] + 2 * k : f[0];
+  f[3] = c + 3 < c_out ? f[0] + 3 * k : f[0];
+}
+
+/* CONV_2D's bias and requantization of output channels [c, c + 4), loaded once and kept in
+   registers while several pixels use them. */
+typedef struct {
+  int32x4_t bias, mult, left, right; /* left = max(shift, 0), right = min(shift, 0) */
+  int32_t offset, lo, hi;
+  int whole;                         /* c + 4 <= c_out: store without a predicate */
+  mve_pred16_t p;                    /* the channels < c_out */
+} quant4;
+
+ALWAYS_INLINE quant4 quant4_load(const matmul *m, int32_t c) {
+  const mve_pred16_t p = vctp32q((uint32_t)(m->c_out - c));
+  const int32x4_t shift = vldrwq_z_s32(m->quant->shift + c, p), zero = vdupq_n_s32(0);
+  const quant4 q = {vldrwq_z_s32(m->bias + c, p), vldrwq_z_s32(m->quant->multiplier + c, p),
+                    vmaxq_s32(shift, zero), vminq_s32(shift, zero), m->output_offset,
+                    m->act_min, m->act_max, c + 4 <= m->c_out, p};
+  return q;
+}
+
+/* out[0 .. 3] = the requantized sums (sbtf_mbqm: VSHL wraps like the C, then the right shift
+   with gemmlowp's rounding; multipliers are >= 0, see sbtf_rt_quant_ok). left (some shift may be
+   > 0) and full (no activation clamp: two saturating narrows instead) are constants at each
+   call. */
+ALWAYS_INLINE void quant4_store(const quant4 *q, const int32_t acc[4], int8_t *out, int left,
+                                int full) {
+  int32x4_t v = vdupq_n_s32(acc[0]);
+  v = vsetq_lane_s32(acc[1], v, 1);
+  v = vsetq_lane_s32(acc[2], v, 2);
+  v = vsetq_lane_s32(acc[3], v, 3);
+  v = vaddq_s32(v, q->bias);
+  if (left) v = vshlq_s32(v, q->left);
+  v = vaddq_n_s32(sbtf_mbqm_right_x4(v, q->mult, q->right), q->offset);
+  if (full) {
+    v = sbtf_rt_saturate_s8_x4(v);
+  } else {
+    v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(q->lo)), vdupq_n_s32(q->hi));
+  }
+  if (q->whole) {
+    vstrbq_s32(out, v);
+  } else {
+    vstrbq_p_s32(out, v, q->p);
+  }
+}
+
+/* FULLY_CONNECTED on Helium: each row against four filters at a time, requantized lane by lane
+   (single rounding), clamped as one vector. */
+ALWAYS_INLINE void matmul_row_fc(const matmul *m, const int8_t *row, int8_t *out) {
   const int32_t *mult = m->quant->multiplier, *shift = m->quant->shift, *bias = m->bias;
-  const int8_t *filter = m->filter;
-  const int32_t k = m->k, c_out = m->c_out, off = m->output_offset, lo = m->act_min,
-                hi = m->act_max;
+  const int32_t c_out = m->c_out, off = m->output_offset, lo = m->act_min, hi = m->act_max;
   for (int32_t c = 0; c < c_out; c += 4) {
     const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
-    const int8_t *f0 = filter + c * k;
-    const int8_t *f1 = c + 1 < c_out ? f0 + k : f0, *f2 = c + 2 < c_out ? f0 + 2 * k : f0;
-    const int8_t *f3 = c + 3 < c_out ? f0 + 3 * k : f0;
+    const int8_t *f[4];
+    filters4(m, c, f);
     int32_t acc[4];
-    dot_1x4(row, f0, f1, f2, f3, k, acc);
+    dot_1x4(row, f, m->k, 0, acc);
     int32x4_t v = vaddq_s32(vldrwq_s32(acc), vldrwq_z_s32(bias + c, p));
-    if (single_rounding) {
-      vstrwq_s32(acc, v);
-      for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
-        acc[j] = sbtf_mbqm_single(acc[j], mult[c + j], shift[c + j]);
-      }
-      v = vldrwq_s32(acc);
-    } else {
-      v = sbtf_mbqm_x4(v, vldrwq_z_s32(mult + c, p), vldrwq_z_s32(shift + c, p));
+    vstrwq_s32(acc, v);
+    for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
+      acc[j] = sbtf_mbqm_single(acc[j], mult[c + j], shift[c + j]);
     }
-    v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, off), vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    v = vminq_s32(vmaxq_s32(vaddq_n_s32(vldrwq_s32(acc), off), vdupq_n_s32(lo)), vdupq_n_s32(hi));
     vstrbq_p_s32(out + c, v, p);
   }
 }
 
 ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
                                int8_t *out0, int8_t *out1, int single_rounding, int full) {
-  (void)full; /* the vector clamp costs the same */
-  matmul_row(m, row0, out0, single_rounding);
-  if (out1 != NULL) matmul_row(m, row1, out1, single_rounding);
+  (void)single_rounding, (void)full; /* FC only: single rounding; the vector clamp costs the same */
+  matmul_row_fc(m, row0, out0);
+  if (out1 != NULL) matmul_row_fc(m, row1, out1);
 }
 #else
 /* ---- portable C and the DSP extension: two rows by two filters ---- */
@@ -240,6 +282,7 @@ ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t
 
 #endif
 
+#if !defined(SBTF_RT_MVE) /* Helium: conv_direct_mve and conv_gathered_mve */
 static void matmul_rows_conv(const matmul *m, const int8_t *row0, const int8_t *row1,
                              int8_t *out0, int8_t *out1) {
 #if defined(SBTF_RT_DSP)
@@ -250,6 +293,7 @@ static void matmul_rows_conv(const matmul *m, const int8_t *row0, const int8_t *
 #endif
   matmul_rows(m, row0, row1, out0, out1, 0, 0);
 }
+#endif
 
 static void matmul_rows_fc(const matmul *m, const int8_t *row0, const int8_t *row1, int8_t *out0,
                            int8_t *out1) {
@@ -274,8 +318,16 @@ static int conv_params_ok(const sbtf_conv_params *p, const sbtf_quant_params *qu
 }
 
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+#if defined(SBTF_RT_MVE)
+  for (; n >= 16; n -= 16, dst += 16, src += 16) vstrbq_s8(dst, vldrbq_s8(src)); /* 16 a step */
+  if (n > 0) { /* then one predicated step: nothing read or written past n */
+    const mve_pred16_t p = vctp8q((uint32_t)n);
+    vstrbq_p_s8(dst, vldrbq_z_s8(src, p), p);
+  }
+#else
   for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4); /* word moves, any alignment */
   for (; n > 0; --n) *dst++ = *src++;
+#endif
 }
 
 static inline void fill_bytes(int8_t *dst, int8_t v, int32_t n) {
@@ -324,6 +376,95 @@ static const int8_t *conv_row(const conv_geometry *g, int32_t pixel, int8_t *buf
   return buf;
 }
 
+#if defined(SBTF_RT_MVE)
+/* A 1x1 convolution read in place, every shift <= 0: four output channels at a time over every
+   pixel, so their filters' addresses, biases and requantization stay in registers; with K <= 16
+   the filters themselves too, and a pixel costs one load and four VMLADAVAs. */
+ALWAYS_INLINE void conv_direct_mve_loop(const matmul *m, const conv_geometry *g, int8_t *output,
+                                        int full) {
+  const int32_t k = m->k, c_out = m->c_out, in_w = g->in->w, out_w = g->out->w;
+  const int32_t out_h = g->out->h, lines = g->out->n * out_h, pixel_step = g->p->stride_w * k;
+  const mve_pred16_t pk = vctp8q((uint32_t)k);
+  for (int32_t c = 0; c < c_out; c += 4) {
+    const quant4 q = quant4_load(m, c);
+    const int8_t *f[4];
+    filters4(m, c, f);
+    const int8x16_t w0 = vldrbq_z_s8(f[0], pk), w1 = vldrbq_z_s8(f[1], pk);
+    const int8x16_t w2 = vldrbq_z_s8(f[2], pk), w3 = vldrbq_z_s8(f[3], pk);
+    int8_t *out = output + c;
+    for (int32_t y = 0; y < lines; ++y) {
+      const int32_t b = y / out_h, oy = y - b * out_h;
+      const int8_t *line = g->input + (b * g->in->h + oy * g->p->stride_h) * in_w * k;
+      const int8_t *row = line;
+      if (k <= 16) {
+        for (int32_t ox = 0; ox < out_w; ++ox, row += pixel_step, out += c_out) {
+          const int8x16_t x = vldrbq_z_s8(row, pk);
+          const int32_t acc[4] = {vmladavq_s8(x, w0), vmladavq_s8(x, w1), vmladavq_s8(x, w2),
+                                  vmladavq_s8(x, w3)};
+          quant4_store(&q, acc, out, 0, full);
+        }
+      } else {
+        for (int32_t ox = 0; ox < out_w; ++ox, row += pixel_step, out += c_out) {
+          int32_t acc[4];
+          dot_1x4(row, f, k, 0, acc);
+          quant4_store(&q, acc, out, 0, full);
+        }
+      }
+    }
+  }
+}
+
+/* Any convolution: pixels gathered SBTF_RT_CONV_ROWS at a time (conv_row, into rows zero from K
+   up to the next multiple of 16), then four filters at a time against each of those rows, so a
+   group's filter addresses, biases and requantization are loaded once per block of rows. */
+ALWAYS_INLINE void conv_gathered_mve_loop(const matmul *m, const conv_geometry *g, int8_t *buf,
+                                          int8_t *output, int full) {
+  const int32_t k = m->k, c_out = m->c_out, padded = (k + 15) / 16 * 16;
+  const int32_t pixels = g->out->n * g->out->h * g->out->w;
+  for (int r = 0; r < SBTF_RT_CONV_ROWS; ++r) { /* conv_row writes the first K bytes only */
+    fill_bytes(buf + r * padded + k, 0, padded - k);
+  }
+  for (int32_t px = 0; px < pixels; px += SBTF_RT_CONV_ROWS) {
+    const int32_t n = pixels - px < SBTF_RT_CONV_ROWS ? pixels - px : SBTF_RT_CONV_ROWS;
+    const int8_t *rows[SBTF_RT_CONV_ROWS];
+    for (int32_t r = 0; r < n; ++r) rows[r] = conv_row(g, px + r, buf + r * padded);
+    int8_t *out = output + px * c_out;
+    for (int32_t c = 0; c < c_out; c += 4) {
+      const quant4 q = quant4_load(m, c);
+      const int8_t *f[4];
+      filters4(m, c, f);
+      int32_t acc[4];
+      if (!g->direct && (c + 3) * k + padded <= c_out * k) { /* the padding's reads in bounds */
+        for (int32_t r = 0; r < n; ++r) {
+          dot_1x4(rows[r], f, k, 1, acc);
+          quant4_store(&q, acc, out + r * c_out + c, 1, full);
+        }
+      } else {
+        for (int32_t r = 0; r < n; ++r) {
+          dot_1x4(rows[r], f, k, 0, acc);
+          quant4_store(&q, acc, out + r * c_out + c, 1, full);
+        }
+      }
+    }
+  }
+}
+
+/* CONV_2D on Helium: one loop per (read in place with every shift <= 0, no activation clamp). */
+static void conv_mve(const matmul *m, const conv_geometry *g, int8_t *buf, int8_t *output) {
+  int left = 0;
+  for (int32_t c = 0; c < m->c_out; ++c) left |= m->quant->shift[c] > 0;
+  const int full = m->act_min == -128 && m->act_max == 127;
+  if (g->direct && !left) {
+    if (full) conv_direct_mve_loop(m, g, output, 1);
+    else conv_direct_mve_loop(m, g, output, 0);
+  } else if (full) {
+    conv_gathered_mve_loop(m, g, buf, output, 1);
+  } else {
+    conv_gathered_mve_loop(m, g, buf, output, 0);
+  }
+}
+#endif
+
 int32_t sbtf_rt_conv2d_s8_get_buffer_size(const sbtf_dims *filter_dims) {
   if (!sbtf_rt_dims_ok(filter_dims)) return SBTF_ERROR_BAD_SHAPE;
   const int64_t k = (int64_t)filter_dims->h * filter_dims->w * filter_dims->c;
@@ -359,6 +500,9 @@ sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p
   const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
   const matmul m = {filter, folded_bias, quant, k, output_dims->c, p->output_offset,
                     p->activation_min, p->activation_max};
+#if defined(SBTF_RT_MVE)
+  conv_mve(&m, &g, (int8_t *)ctx->buf, output);
+#else
   int8_t *buf0 = (int8_t *)ctx->buf, *buf1 = buf0 + need / 2;
   const int32_t pixels = output_dims->n * output_dims->h * output_dims->w;
   for (int32_t px = 0; px < pixels; px += 2) {
@@ -368,6 +512,7 @@ sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p
     int8_t *out0 = output + px * output_dims->c;
     matmul_rows_conv(&m, row0, row1, out0, two ? out0 + output_dims->c : NULL);
   }
+#endif
   return SBTF_OK;
 }
 

@@ -29,6 +29,23 @@ static inline float sbtf_rt_round_half_away_f32(float x) {
   return t;
 }
 
+/* For helpers whose constant arguments select a loop: each caller gets its own copy. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE static inline
+#endif
+
+#if defined(SBTF_RT_MVE)
+/* Each lane saturated to int8 in its low byte, where VSTRB.32 stores from: two saturating
+   narrows (int16 into the even halfwords, then int8 into the even bytes). The narrows keep the
+   odd halves of their first operand, here v itself, so no other register is set up. */
+static inline int32x4_t sbtf_rt_saturate_s8_x4(int32x4_t v) {
+  const int16x8_t h = vqmovnbq_s32(vreinterpretq_s16_s32(v), v);
+  return vreinterpretq_s32_s8(vqmovnbq_s16(vreinterpretq_s8_s16(h), h));
+}
+#endif
+
 /* ---- argument checks ---- */
 
 static inline int sbtf_rt_dims_ok(const sbtf_dims *d) {

@@ -21,7 +21,7 @@ int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, 
 /* ---- ADD: reference_integer_ops::AddElementwise ----
  * Each input's rescaling depends on its int8 value alone, so for large tensors it is tabulated
  * once per call (256 entries per input) instead of computed per element; Helium computes every
- * stage as vectors instead (the tables' scratch stays reserved, unused). */
+ * stage as vectors instead (and needs no scratch). */
 
 #if !defined(SBTF_RT_MVE)
 static int32_t add_rescale(int32_t x, int32_t offset, int32_t left_shift, int32_t m, int32_t s) {
@@ -64,24 +64,47 @@ static void add_table_run(const sbtf_rt_add_params *params, const int32_t *t1, c
   for (int32_t i = 0; i < n; ++i) out[i] = add_output(&p, t1[a[i]] + t2[b[i]]);
 }
 #else
-/* Helium: four elements per step, every stage as a vector (bit-exact, see sbtf_mbqm_x4). */
-static void add_run_x4(const sbtf_rt_add_params *params, const int8_t *a, const int8_t *b,
-                       int8_t *out, int32_t n) {
-  const sbtf_rt_add_params p = *params;
-  const int32x4_t r1 = vdupq_n_s32(p.input1_shift), r2 = vdupq_n_s32(p.input2_shift);
-  const int32x4_t ro = vdupq_n_s32(p.output_shift), lo = vdupq_n_s32(p.activation_min);
-  const int32x4_t hi = vdupq_n_s32(p.activation_max);
-  for (int32_t i = 0; i < n; i += 4) {
+/* gemmlowp's RoundingDivideByPOT by -right, right in [-31, 0] the same for every lane: VRSHL
+   rounds half up where gemmlowp rounds half away from zero, so negative values round from v - 1
+   when right < 0 (neg = all ones then, else 0; saturating: INT32_MIN rounds the same). */
+static inline int32x4_t add_divide_by_pot(int32x4_t v, int32x4_t neg, int32_t right) {
+  return vrshlq_n_s32(vqaddq_s32(v, vandq_s32(vshrq_n_s32(v, 31), neg)), right);
+}
+
+/* Helium: four elements per step, every stage as a vector with its scalar operands in core
+   registers; full (no activation clamp, a constant at each call): two saturating narrows. */
+ALWAYS_INLINE int32x4_t add_x4(const sbtf_rt_add_params *p, int32x4_t x1, int32x4_t x2,
+                               int32x4_t base1, int32x4_t base2, int32x4_t neg1, int32x4_t neg2,
+                               int32x4_t neg_out, int full) {
+  const int32_t scale = 1 << p->left_shift; /* (x + offset) << left_shift as one VMLA */
+  x1 = add_divide_by_pot(vqrdmulhq_n_s32(vmlaq_n_s32(base1, x1, scale), p->input1_multiplier),
+                         neg1, p->input1_shift);
+  x2 = add_divide_by_pot(vqrdmulhq_n_s32(vmlaq_n_s32(base2, x2, scale), p->input2_multiplier),
+                         neg2, p->input2_shift);
+  int32x4_t y = vqrdmulhq_n_s32(vaddq_s32(x1, x2), p->output_multiplier);
+  y = vaddq_n_s32(add_divide_by_pot(y, neg_out, p->output_shift), p->output_offset);
+  if (full) return sbtf_rt_saturate_s8_x4(y);
+  return vminq_s32(vmaxq_s32(y, vdupq_n_s32(p->activation_min)), vdupq_n_s32(p->activation_max));
+}
+
+ALWAYS_INLINE void add_run_x4(const sbtf_rt_add_params *params, const int8_t *a,
+                              const int8_t *b, int8_t *out, int32_t n, int full) {
+  const sbtf_rt_add_params p = *params; /* locals: int8 stores may alias the struct */
+  const int32_t scale = 1 << p.left_shift;
+  const int32x4_t base1 = vdupq_n_s32(p.input1_offset * scale);
+  const int32x4_t base2 = vdupq_n_s32(p.input2_offset * scale);
+  const int32x4_t neg1 = vdupq_n_s32(p.input1_shift < 0 ? -1 : 0);
+  const int32x4_t neg2 = vdupq_n_s32(p.input2_shift < 0 ? -1 : 0);
+  const int32x4_t neg_out = vdupq_n_s32(p.output_shift < 0 ? -1 : 0);
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    vstrbq_s32(out + i, add_x4(&p, vldrbq_s32(a + i), vldrbq_s32(b + i), base1, base2, neg1,
+                               neg2, neg_out, full));
+  }
+  if (i < n) {
     const mve_pred16_t pr = vctp32q((uint32_t)(n - i));
-    int32x4_t x1 = vaddq_n_s32(vldrbq_z_s32(a + i, pr), p.input1_offset);
-    int32x4_t x2 = vaddq_n_s32(vldrbq_z_s32(b + i, pr), p.input2_offset);
-    x1 = vshlq_s32(x1, vdupq_n_s32(p.left_shift));
-    x2 = vshlq_s32(x2, vdupq_n_s32(p.left_shift));
-    x1 = sbtf_rounding_divide_by_pot_x4(vqrdmulhq_n_s32(x1, p.input1_multiplier), r1);
-    x2 = sbtf_rounding_divide_by_pot_x4(vqrdmulhq_n_s32(x2, p.input2_multiplier), r2);
-    int32x4_t y = vqrdmulhq_n_s32(vaddq_s32(x1, x2), p.output_multiplier);
-    y = vaddq_n_s32(sbtf_rounding_divide_by_pot_x4(y, ro), p.output_offset);
-    vstrbq_p_s32(out + i, vminq_s32(vmaxq_s32(y, lo), hi), pr);
+    vstrbq_p_s32(out + i, add_x4(&p, vldrbq_z_s32(a + i, pr), vldrbq_z_s32(b + i, pr), base1,
+                                 base2, neg1, neg2, neg_out, full), pr);
   }
 }
 #endif
@@ -104,7 +127,11 @@ sbtf_status sbtf_rt_add_s8(const sbtf_context *ctx, const sbtf_rt_add_params *pa
   if (ctx->size < need || (need > 0 && ctx->buf == NULL)) return SBTF_ERROR_BUFFER_SIZE;
   const int32_t period = b2_size > 0 ? b2_size : size;
 #if defined(SBTF_RT_MVE)
-  for (int32_t i = 0; i < size; i += period) add_run_x4(&p, input1 + i, input2, output + i, period);
+  const int full = p.activation_min == -128 && p.activation_max == 127;
+  for (int32_t i = 0; i < size; i += period) {
+    if (full) add_run_x4(&p, input1 + i, input2, output + i, period, 1);
+    else add_run_x4(&p, input1 + i, input2, output + i, period, 0);
+  }
 #else
   if (need == 0) {
     for (int32_t i = 0; i < size; i += period) add_run(&p, input1 + i, input2, output + i, period);
