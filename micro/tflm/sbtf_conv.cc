@@ -45,20 +45,12 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
 }
 
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
-  const auto* data = static_cast<const WindowOpData*>(node->user_data);
-  EvalTensors t;
-  TF_LITE_ENSURE_STATUS(GetEvalTensors(context, node, kOp, data != nullptr && data->prepared, &t));
-  const PreparedWindow& pw = data->prepared_window;
-  const sbtf_context ctx = ScratchContext(context, data->scratch_index, data->scratch_size);
-  const sbtf_quant_params quant = {pw.multiplier, pw.shift};
-  return ReportStatus(
-      kOp, sbtf_conv2d_s8(&ctx, &pw.params, &quant, &pw.input_dims,
-                          tflite::micro::GetTensorData<int8_t>(t.input), &data->filter_dims,
-                          tflite::micro::GetTensorData<uint8_t>(t.mask),
-                          tflite::micro::GetTensorData<int8_t>(t.sign),
-                          t.bias != nullptr ? tflite::micro::GetTensorData<int32_t>(t.bias)
-                                            : nullptr,
-                          &pw.output_dims, tflite::micro::GetTensorData<int8_t>(t.output)));
+  WindowEval e;
+  TF_LITE_ENSURE_STATUS(StartWindowEval(context, node, kOp, &e));
+  const PreparedWindow& pw = e.data->prepared_window;
+  return ReportStatus(kOp, sbtf_conv2d_s8(&e.scratch, &pw.params, &e.quant, &pw.input_dims, e.input,
+                                          &e.data->filter_dims, e.mask, e.sign, e.bias,
+                                          &pw.output_dims, e.output));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "tensorflow/lite/kernels/kernel_util.h"
 #include "tensorflow/lite/kernels/padding.h"
+#include "tensorflow/lite/micro/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/micro_log.h"
 
 namespace sbtf {
@@ -134,6 +135,22 @@ TfLiteStatus PrepareWindow(TfLiteContext* context, const char* op, WindowOpData*
   p.activation_max = act_max;
   out->input_dims = Dims4(input);
   out->output_dims = Dims4(output);
+  return kTfLiteOk;
+}
+
+TfLiteStatus StartWindowEval(TfLiteContext* context, TfLiteNode* node, const char* op,
+                             WindowEval* e) {
+  const auto* data = static_cast<const WindowOpData*>(node->user_data);
+  EvalTensors t;
+  TF_LITE_ENSURE_STATUS(GetEvalTensors(context, node, op, data != nullptr && data->prepared, &t));
+  e->data = data;
+  e->scratch = ScratchContext(context, data->scratch_index, data->scratch_size);
+  e->quant = sbtf_quant_params{data->prepared_window.multiplier, data->prepared_window.shift};
+  e->input = tflite::micro::GetTensorData<int8_t>(t.input);
+  e->mask = tflite::micro::GetTensorData<uint8_t>(t.mask);
+  e->sign = tflite::micro::GetTensorData<int8_t>(t.sign);
+  e->bias = t.bias != nullptr ? tflite::micro::GetTensorData<int32_t>(t.bias) : nullptr;
+  e->output = tflite::micro::GetTensorData<int8_t>(t.output);
   return kTfLiteOk;
 }
 

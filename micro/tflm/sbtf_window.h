@@ -63,6 +63,22 @@ TfLiteStatus PrepareWindow(TfLiteContext* context, const char* op, WindowOpData*
 TfLiteStatus FinishPrepare(TfLiteContext* context, const char* op, WindowOpData* data,
                            int32_t scratch_size);
 
+// What Eval hands a windowed op's kernel besides data's prepared parameters.
+struct WindowEval {
+  const WindowOpData* data;
+  sbtf_context scratch;
+  sbtf_quant_params quant;
+  const int8_t* input;
+  const uint8_t* mask;
+  const int8_t* sign;
+  const int32_t* bias;  // nullptr: none
+  int8_t* output;
+};
+
+// Eval's start: fails unless Prepare succeeded; otherwise fills `e` from the node.
+TfLiteStatus StartWindowEval(TfLiteContext* context, TfLiteNode* node, const char* op,
+                             WindowEval* e);
+
 }  // namespace sbtf
 
 #endif  // SBTF_TFLM_SBTF_WINDOW_H_
