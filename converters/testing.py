@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
+from sbtf.converters.reencode import layer_of
 
 CONV_FC = (tfm.OP_CONV_2D, tfm.OP_FULLY_CONNECTED, tfm.OP_DEPTHWISE_CONV_2D)
 
@@ -57,6 +58,24 @@ def operator_io(
             y = interp.get_tensor(int(op.outputs[0])).copy()
             result[i].append((x, y))
     return result
+
+
+def operators_by_layer(tflite: bytes, inputs: list[np.ndarray], layer_names):
+    """operator_io, and the model read back with each Keras layer's operator index.
+
+    Returns (model, operator_io's result, {layer name: operator index}) for the CONV_2D /
+    FULLY_CONNECTED / DEPTHWISE_CONV_2D operators, named by their tensors (reencode.layer_of).
+    """
+    io = operator_io(tflite, inputs)
+    model = tfm.read(tflite)
+    sg = model.subgraphs[0]
+    by_layer = {}
+    for i in io:
+        op = sg.operators[i]
+        names = [tfm.tensor_name(sg.tensors[int(t)]) for t in op.outputs]
+        w_names = [tfm.tensor_name(sg.tensors[int(t)]) for t in op.inputs[1:] if t >= 0]
+        by_layer[layer_of(names, w_names, set(layer_names))] = i
+    return model, io, by_layer
 
 
 def builtin_reference(tflite_or_model, operator: int, x: np.ndarray) -> np.ndarray:

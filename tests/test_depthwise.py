@@ -11,8 +11,7 @@ import tensorflow as tf
 from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
 from sbtf.converters.convert import convert_with_report
-from sbtf.converters.reencode import layer_of
-from sbtf.converters.testing import builtin_reference, operator_io
+from sbtf.converters.testing import builtin_reference, operator_io, operators_by_layer
 from sbtf.micro import build, qemu, source_dir
 
 TESTS = source_dir() / "tests"
@@ -50,16 +49,7 @@ def converted():
     int8 = convert_with_report(model, representative_data=calib).int8_tflite
     details = tf.lite.Interpreter(model_content=int8).get_input_details()
     samples = [rng.integers(-128, 128, (SAMPLES, *d["shape"][1:]), dtype=np.int8) for d in details]
-    io = operator_io(int8, samples)
-    tfl = tfm.read(int8)
-    sg = tfl.subgraphs[0]
-    by_layer = {}
-    for i in io:
-        op = sg.operators[i]
-        names = [tfm.tensor_name(sg.tensors[int(t)]) for t in op.outputs]
-        w_names = [tfm.tensor_name(sg.tensors[int(t)]) for t in op.inputs[1:] if t >= 0]
-        by_layer[layer_of(names, w_names, set(layers))] = i
-    return tfl, io, by_layer
+    return operators_by_layer(int8, samples, layers)
 
 
 @pytest.mark.parametrize("name", list(DEPTHWISE))

@@ -96,10 +96,14 @@ TfLiteStatus sbtf_resize_output(TfLiteContext *context, const sbtf_node *node,
 
 int64_t sbtf_num_elements(const TfLiteIntArray *dims);
 
-/* The sliding window of a conv or depthwise conv: its options, read and applied alike
-   (sbtf_delegate_window.c). */
+/* A conv's or depthwise conv's sbtf_node.data: the sliding window's options, read and applied
+   alike (sbtf_delegate_window.c), and what Prepare computes for the kernel. */
 typedef struct {
   int32_t filter_h, filter_w, padding, stride_h, stride_w, dilation_h, dilation_w;
+  int32_t depth_multiplier; /* SBTF_DEPTHWISE_CONV_2D's option */
+  /* Computed in Prepare. */
+  sbtf_conv_params params;
+  sbtf_dims input_dims, filter_dims, output_dims;
 } sbtf_window;
 
 /* Init: the window's options. */
@@ -107,10 +111,8 @@ bool sbtf_parse_window(sbtf_node *node, const sbtf_flex_map *map, sbtf_window *w
 
 /* Prepare: requantization and clamp (TFLite's conv arithmetic), a 4-D input of input_channels
    channels that fits the window, the output resized to [N, H_out, W_out, c_out]; fills params
-   and the input and output dims. */
+   and the input and output dims (the op sets filter_dims). */
 TfLiteStatus sbtf_prepare_window(TfLiteContext *context, sbtf_node *node,
-                                 const sbtf_node_tensors *t, const sbtf_window *w,
-                                 sbtf_conv_params *params, sbtf_dims *input_dims,
-                                 sbtf_dims *output_dims);
+                                 const sbtf_node_tensors *t, sbtf_window *w);
 
 #endif /* SBTF_DELEGATE_H */

@@ -7,31 +7,21 @@
 
 #include "sbtf_delegate.h"
 
-typedef struct {
-  sbtf_window window; /* options */
-  /* Computed in Prepare. */
-  sbtf_conv_params params;
-  sbtf_dims input_dims, filter_dims, output_dims;
-} conv_data;
-
 static bool parse_options(sbtf_node *node, const sbtf_flex_map *map) {
-  conv_data *d = node->data;
-  return sbtf_parse_window(node, map, &d->window);
+  return sbtf_parse_window(node, map, node->data);
 }
 
 static int64_t filter_size(const sbtf_node *node) {
-  const conv_data *d = node->data;
-  return (int64_t)d->window.filter_h * d->window.filter_w * node->input_channels;
+  const sbtf_window *w = node->data;
+  return (int64_t)w->filter_h * w->filter_w * node->input_channels;
 }
 
 static TfLiteStatus prepare(TfLiteContext *context, sbtf_node *node, const sbtf_node_tensors *t,
                             int32_t *scratch_size) {
-  conv_data *op = node->data;
-  const TfLiteStatus status = sbtf_prepare_window(context, node, t, &op->window, &op->params,
-                                                  &op->input_dims, &op->output_dims);
+  sbtf_window *op = node->data;
+  const TfLiteStatus status = sbtf_prepare_window(context, node, t, op);
   if (status != kTfLiteOk) return status;
-  op->filter_dims =
-      (sbtf_dims){node->c_out, op->window.filter_h, op->window.filter_w, node->input_channels};
+  op->filter_dims = (sbtf_dims){node->c_out, op->filter_h, op->filter_w, node->input_channels};
   *scratch_size =
       sbtf_conv2d_s8_get_buffer_size(&op->input_dims, &op->filter_dims, &op->output_dims);
   return kTfLiteOk;
@@ -39,7 +29,7 @@ static TfLiteStatus prepare(TfLiteContext *context, sbtf_node *node, const sbtf_
 
 static sbtf_status invoke(const sbtf_node *node, const sbtf_node_tensors *t,
                           const sbtf_context *scratch) {
-  const conv_data *op = node->data;
+  const sbtf_window *op = node->data;
   const sbtf_quant_params quant = {node->multiplier, node->shift};
   return sbtf_conv2d_s8(scratch, &op->params, &quant, &op->input_dims, t->input->data.int8,
                         &op->filter_dims, t->mask->data.uint8, t->sign->data.int8,
@@ -48,7 +38,7 @@ static sbtf_status invoke(const sbtf_node *node, const sbtf_node_tensors *t,
 }
 
 const sbtf_delegate_op sbtf_delegate_conv_2d = {
-    SBTF_OP_CONV_2D, SBTF_OP_FORMAT_VERSION, sizeof(conv_data),
+    SBTF_OP_CONV_2D, SBTF_OP_FORMAT_VERSION, sizeof(sbtf_window),
     parse_options,   filter_size,            prepare,
     invoke,
 };

@@ -7,37 +7,28 @@
 
 #include "sbtf_delegate.h"
 
-typedef struct {
-  sbtf_window window; /* options */
-  int32_t depth_multiplier;
-  /* Computed in Prepare. */
-  sbtf_conv_params params;
-  sbtf_dims input_dims, filter_dims, output_dims;
-} depthwise_data;
-
 static bool parse_options(sbtf_node *node, const sbtf_flex_map *map) {
-  depthwise_data *d = node->data;
-  return sbtf_parse_window(node, map, &d->window) &&
-         SBTF_READ_INT_OPTION(node, map, DEPTH_MULTIPLIER, &d->depth_multiplier);
+  sbtf_window *w = node->data;
+  return sbtf_parse_window(node, map, w) &&
+         SBTF_READ_INT_OPTION(node, map, DEPTH_MULTIPLIER, &w->depth_multiplier);
 }
 
 static int64_t filter_size(const sbtf_node *node) {
-  const depthwise_data *d = node->data;
-  return (int64_t)d->window.filter_h * d->window.filter_w;
+  const sbtf_window *w = node->data;
+  return (int64_t)w->filter_h * w->filter_w;
 }
 
 static TfLiteStatus prepare(TfLiteContext *context, sbtf_node *node, const sbtf_node_tensors *t,
                             int32_t *scratch_size) {
-  depthwise_data *op = node->data;
+  sbtf_window *op = node->data;
   if ((int64_t)node->input_channels * op->depth_multiplier != node->c_out) {
     return sbtf_fail(context, node, "sign has %d values, expected input_channels * "
                      "depth_multiplier = %lld", (int)node->c_out,
                      (long long)node->input_channels * op->depth_multiplier);
   }
-  const TfLiteStatus status = sbtf_prepare_window(context, node, t, &op->window, &op->params,
-                                                  &op->input_dims, &op->output_dims);
+  const TfLiteStatus status = sbtf_prepare_window(context, node, t, op);
   if (status != kTfLiteOk) return status;
-  op->filter_dims = (sbtf_dims){1, op->window.filter_h, op->window.filter_w, node->c_out};
+  op->filter_dims = (sbtf_dims){1, op->filter_h, op->filter_w, node->c_out};
   *scratch_size = sbtf_depthwise_conv2d_s8_get_buffer_size(
       &op->input_dims, &op->filter_dims, &op->output_dims, op->depth_multiplier);
   return kTfLiteOk;
@@ -45,7 +36,7 @@ static TfLiteStatus prepare(TfLiteContext *context, sbtf_node *node, const sbtf_
 
 static sbtf_status invoke(const sbtf_node *node, const sbtf_node_tensors *t,
                           const sbtf_context *scratch) {
-  const depthwise_data *op = node->data;
+  const sbtf_window *op = node->data;
   const sbtf_quant_params quant = {node->multiplier, node->shift};
   return sbtf_depthwise_conv2d_s8(scratch, &op->params, op->depth_multiplier, &quant,
                                   &op->input_dims, t->input->data.int8, &op->filter_dims,
@@ -55,7 +46,7 @@ static sbtf_status invoke(const sbtf_node *node, const sbtf_node_tensors *t,
 }
 
 const sbtf_delegate_op sbtf_delegate_depthwise_conv_2d = {
-    SBTF_OP_DEPTHWISE_CONV_2D, SBTF_OP_FORMAT_VERSION, sizeof(depthwise_data),
+    SBTF_OP_DEPTHWISE_CONV_2D, SBTF_OP_FORMAT_VERSION, sizeof(sbtf_window),
     parse_options,             filter_size,            prepare,
     invoke,
 };

@@ -18,9 +18,8 @@ bool sbtf_parse_window(sbtf_node *node, const sbtf_flex_map *map, sbtf_window *w
 }
 
 TfLiteStatus sbtf_prepare_window(TfLiteContext *context, sbtf_node *node,
-                                 const sbtf_node_tensors *t, const sbtf_window *w,
-                                 sbtf_conv_params *params, sbtf_dims *input_dims,
-                                 sbtf_dims *output_dims) {
+                                 const sbtf_node_tensors *t, sbtf_window *w) {
+  sbtf_conv_params *params = &w->params;
   int32_t act_min, act_max;
   TfLiteStatus status = sbtf_prepare_requantization(context, node, t, false, &act_min, &act_max);
   if (status != kTfLiteOk) return status;
@@ -48,8 +47,8 @@ TfLiteStatus sbtf_prepare_window(TfLiteContext *context, sbtf_node *node,
                      d->data[1], d->data[2], (int)w->filter_h, (int)w->filter_w,
                      (int)w->dilation_h, (int)w->dilation_w);
   }
-  *input_dims = (sbtf_dims){d->data[0], d->data[1], d->data[2], d->data[3]};
-  *output_dims = (sbtf_dims){d->data[0], (int32_t)oh, (int32_t)ow, node->c_out};
+  w->input_dims = (sbtf_dims){d->data[0], d->data[1], d->data[2], d->data[3]};
+  w->output_dims = (sbtf_dims){d->data[0], (int32_t)oh, (int32_t)ow, node->c_out};
   params->stride_h = w->stride_h;
   params->stride_w = w->stride_w;
   params->dilation_h = w->dilation_h;

@@ -202,6 +202,12 @@ static inline int sbtf_clamp_ok(int32_t lo, int32_t hi) {
   return -128 <= lo && lo <= hi && hi <= 127;
 }
 
+/* One channel's requantization is out of range: both requantizations are defined for a
+   multiplier in [0, 2^31) and a shift in [-31, 30] (what QuantizeMultiplier produces). A macro:
+   as an inline function it moved GCC's register allocation in the kernels' loops. */
+#define SBTF_QUANT_CHANNEL_BAD(multiplier, shift) \
+  ((multiplier) < 0 || (shift) < -31 || (shift) > 30)
+
 /* Both, as the kernels check them: one expression (GCC allocates the kernels' registers worse
    for the two calls, which would move their instruction counts). */
 static inline int sbtf_int8_args_ok(int32_t input_offset, int32_t output_offset, int32_t lo,

@@ -52,11 +52,10 @@ static inline int sbtf_rt_dims_ok(const sbtf_dims *d) {
   return d != NULL && d->n >= 1 && d->h >= 1 && d->w >= 1 && d->c >= 1;
 }
 
-/* Multipliers in [0, 2^31) and shifts in [-31, 30] for n channels (what QuantizeMultiplier
-   produces); both requantizations are defined there. */
+/* Every one of n channels' requantization in range (SBTF_QUANT_CHANNEL_BAD, the kernels' rule). */
 static inline int sbtf_rt_quant_ok(const sbtf_quant_params *q, int32_t n) {
   for (int32_t c = 0; c < n; ++c) {
-    if (q->multiplier[c] < 0 || q->shift[c] < -31 || q->shift[c] > 30) return 0;
+    if (SBTF_QUANT_CHANNEL_BAD(q->multiplier[c], q->shift[c])) return 0;
   }
   return 1;
 }

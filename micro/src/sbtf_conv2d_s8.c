@@ -139,17 +139,7 @@ sbtf_status sbtf_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *para
   sbtf_status status = check_shapes(input_dims, filter_dims, output_dims);
   if (status != SBTF_OK) return status;
   const sbtf_conv_params *p = params;
-  if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
-      p->pad_h < 0 || p->pad_w < 0 ||
-      !sbtf_int8_args_ok(p->input_offset, p->output_offset, p->activation_min,
-                         p->activation_max))
-    return SBTF_ERROR_BAD_PARAM;
-  status = sbtf_check_conv_dim(input_dims->h, filter_dims->h, p->stride_h, p->dilation_h,
-                               p->pad_h, output_dims->h);
-  if (status != SBTF_OK) return status;
-  status = sbtf_check_conv_dim(input_dims->w, filter_dims->w, p->stride_w, p->dilation_w,
-                               p->pad_w, output_dims->w);
-  if (status != SBTF_OK) return status;
+  SBTF_RETURN_IF_BAD_CONV_WINDOW(status, p, input_dims, filter_dims, output_dims);
 
   const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
   const int32_t run = filter_dims->w * filter_dims->c;

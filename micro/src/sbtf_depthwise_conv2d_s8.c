@@ -213,17 +213,7 @@ sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_pa
   sbtf_status status = check_shapes(input_dims, filter_dims, output_dims, depth_multiplier);
   if (status != SBTF_OK) return status;
   const sbtf_conv_params *p = params;
-  if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
-      p->pad_h < 0 || p->pad_w < 0 ||
-      !sbtf_int8_args_ok(p->input_offset, p->output_offset, p->activation_min,
-                         p->activation_max))
-    return SBTF_ERROR_BAD_PARAM;
-  status = sbtf_check_conv_dim(input_dims->h, filter_dims->h, p->stride_h, p->dilation_h,
-                               p->pad_h, output_dims->h);
-  if (status != SBTF_OK) return status;
-  status = sbtf_check_conv_dim(input_dims->w, filter_dims->w, p->stride_w, p->dilation_w,
-                               p->pad_w, output_dims->w);
-  if (status != SBTF_OK) return status;
+  SBTF_RETURN_IF_BAD_CONV_WINDOW(status, p, input_dims, filter_dims, output_dims);
 
   const int32_t k = filter_dims->h * filter_dims->w, c_out = filter_dims->c;
   const int32_t need = SBTF_DEPTHWISE_SCRATCH_BYTES(k, c_out);
@@ -232,8 +222,8 @@ sbtf_status sbtf_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_pa
   if (((uintptr_t)ctx->buf & 3u) != 0) return SBTF_ERROR_BAD_PARAM;
   int right_only = 1;
   for (int32_t c = 0; c < c_out; ++c) {
-    if ((sign[c] != 1 && sign[c] != -1) || quant->multiplier[c] < 0 || quant->shift[c] < -31 ||
-        quant->shift[c] > 30)
+    if ((sign[c] != 1 && sign[c] != -1) ||
+        SBTF_QUANT_CHANNEL_BAD(quant->multiplier[c], quant->shift[c]))
       return SBTF_ERROR_BAD_PARAM;
     right_only &= quant->shift[c] < 0;
   }

@@ -155,7 +155,7 @@ static sbtf_status check_filters(const sbtf_core_args *a, layout *l) {
   for (int32_t c = 0; c < a->c_out; ++c) {
     const int32_t shift = a->quant->shift[c];
     if (a->sign[c] != 1 && a->sign[c] != -1) return SBTF_ERROR_BAD_PARAM;
-    if (a->quant->multiplier[c] < 0 || shift < -31 || shift > 30) return SBTF_ERROR_BAD_PARAM;
+    if (SBTF_QUANT_CHANNEL_BAD(a->quant->multiplier[c], shift)) return SBTF_ERROR_BAD_PARAM;
     if (shift > l->shift_max) l->shift_max = shift;
   }
   return sbtf_mask_padding_ok(a->mask, a->k, a->c_out) ? SBTF_OK : SBTF_ERROR_BAD_PARAM;

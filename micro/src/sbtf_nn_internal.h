@@ -114,4 +114,24 @@ static inline sbtf_status sbtf_check_conv_dim(int32_t in, int32_t k, int32_t str
   return SBTF_ERROR_BAD_SHAPE;
 }
 
+/* A conv's (or depthwise conv's) window arguments: strides and dilations >= 1, pads >= 0, the
+   int8 offsets and clamp, and the output size along both axes (dims already checked). Returns
+   the failing status from the calling kernel (sbtf_status `status` is its variable). A macro:
+   as an inline function it moved GCC's register allocation in the depthwise kernel's loops
+   (+240 instructions on a bench layer); expanded in place, both kernels compile as before. */
+#define SBTF_RETURN_IF_BAD_CONV_WINDOW(status, p, input_dims, filter_dims, output_dims)          \
+  do {                                                                                         \
+    if ((p)->stride_h < 1 || (p)->stride_w < 1 || (p)->dilation_h < 1 || (p)->dilation_w < 1 || \
+        (p)->pad_h < 0 || (p)->pad_w < 0 ||                                                    \
+        !sbtf_int8_args_ok((p)->input_offset, (p)->output_offset, (p)->activation_min,         \
+                           (p)->activation_max))                                               \
+      return SBTF_ERROR_BAD_PARAM;                                                             \
+    (status) = sbtf_check_conv_dim((input_dims)->h, (filter_dims)->h, (p)->stride_h,           \
+                                   (p)->dilation_h, (p)->pad_h, (output_dims)->h);             \
+    if ((status) != SBTF_OK) return (status);                                                  \
+    (status) = sbtf_check_conv_dim((input_dims)->w, (filter_dims)->w, (p)->stride_w,           \
+                                   (p)->dilation_w, (p)->pad_w, (output_dims)->w);             \
+    if ((status) != SBTF_OK) return (status);                                                  \
+  } while (0)
+
 #endif /* SBTF_NN_INTERNAL_H */

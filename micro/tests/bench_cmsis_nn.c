@@ -11,39 +11,16 @@
 #include <stdio.h>
 
 #include "arm_nnfunctions.h"
+#include "bench_harness.h"
 #include "bench_layers.h"
-#include "sbtf_board.h"
 
 #define SCRATCH_BYTES (64 * 1024)
 
 static int8_t output[BENCH_MAX_OUT];
 static uint32_t scratch[SCRATCH_BYTES / 4];
 
-__attribute__((noinline)) static int empty_call(const void *a, const void *b) {
-  __asm__ volatile("" ::"r"(a), "r"(b) : "memory");
-  return 0;
-}
-
-/* Markers for bench/profile_kernels.py (outside the counted span). */
-__attribute__((noinline)) void bench_region_begin(void) { __asm__ volatile("" ::: "memory"); }
-__attribute__((noinline)) void bench_region_end(void) { __asm__ volatile("" ::: "memory"); }
-
-static uint64_t counter_overhead(void) {
-  sbtf_counter_start();
-  const uint64_t t0 = sbtf_counter_read();
-  empty_call(scratch, output);
-  return sbtf_counter_read() - t0;
-}
-
-/* FNV-1a of the output bytes (the same function in bench_kernels.c). */
-static uint32_t checksum(const int8_t *p, int32_t n) {
-  uint32_t h = 2166136261u;
-  for (int32_t i = 0; i < n; ++i) h = (h ^ (uint8_t)p[i]) * 16777619u;
-  return h;
-}
-
 int main(void) {
-  const uint64_t overhead = counter_overhead();
+  const uint64_t overhead = bench_counter_overhead(scratch, output);
   printf("CMSIS board=%s counter_overhead=%llu\n", sbtf_board_name(),
          (unsigned long long)overhead);
   for (int32_t li = 0; li < BENCH_LAYERS; ++li) {
@@ -90,7 +67,7 @@ int main(void) {
     }
     printf("CMSIS layer=%s instructions=%llu scratch=%ld status=%d checksum=%08lx\n", L->name,
            (unsigned long long)n, (long)need, (int)st,
-           (unsigned long)checksum(output, oh * ow * L->c_out));
+           (unsigned long)bench_checksum(output, oh * ow * L->c_out));
   }
   sbtf_counter_stop();
   return 0;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sbtf_board.h"
+#include "bench_harness.h"
 #include "sbtf_nn.h"
 #if defined(BENCH_CMSIS_NN)
 #include "arm_nnfunctions.h"
@@ -39,50 +39,26 @@ static uint8_t mask[MAX_C * 2];
 static int32_t bias[MAX_C], multiplier[MAX_C], shift[MAX_C];
 static uint32_t scratch[16 * 1024 / 4];
 
-static uint32_t rng;
-static uint32_t rnd(void) { /* xorshift32 */
-  rng ^= rng << 13;
-  rng ^= rng >> 17;
-  rng ^= rng << 5;
-  return rng;
-}
-
-__attribute__((noinline)) static int empty_call(const void *a, const void *b) {
-  __asm__ volatile("" ::"r"(a), "r"(b) : "memory");
-  return 0;
-}
-
-/* Markers for a bench/profile_kernels.py trace (outside the counted span). */
-__attribute__((noinline)) void bench_region_begin(void) { __asm__ volatile("" ::: "memory"); }
-__attribute__((noinline)) void bench_region_end(void) { __asm__ volatile("" ::: "memory"); }
-
-static uint64_t counter_overhead(void) {
-  sbtf_counter_start();
-  const uint64_t t0 = sbtf_counter_read();
-  empty_call(scratch, out_sbtf);
-  return sbtf_counter_read() - t0;
-}
-
 static void make_layer(const dw_layer *L) {
-  rng = 0x12345678u;
-  for (int32_t i = 0; i < MAX_IN; ++i) input[i] = (int8_t)rnd();
+  bench_rng_state = 0x12345678u;
+  for (int32_t i = 0; i < MAX_IN; ++i) input[i] = (int8_t)bench_rnd();
   const int32_t c_out = L->c_in * L->mult;
   memset(mask, 0, sizeof(mask));
   for (int32_t c = 0; c < c_out; ++c) {
-    sign[c] = (rnd() & 1u) ? 1 : -1;
+    sign[c] = (bench_rnd() & 1u) ? 1 : -1;
     for (int32_t t = 0; t < K; ++t) {
-      const int on = (int32_t)(rnd() % 100u) >= 65;
+      const int on = (int32_t)(bench_rnd() % 100u) >= 65;
       weights[t * c_out + c] = (int8_t)(on ? 127 * sign[c] : 0); /* [1, 3, 3, C_out] */
       if (on) mask[c * 2 + t / 8] |= (uint8_t)(1u << (t % 8));
     }
-    bias[c] = (int32_t)(rnd() % 40001u) - 20000;
-    multiplier[c] = (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
-    shift[c] = -7 - (int32_t)(rnd() & 1u);
+    bias[c] = (int32_t)(bench_rnd() % 40001u) - 20000;
+    multiplier[c] = (int32_t)(0x40000000u + (bench_rnd() & 0x3FFFFFFFu));
+    shift[c] = -7 - (int32_t)(bench_rnd() & 1u);
   }
 }
 
 int main(void) {
-  const uint64_t overhead = counter_overhead();
+  const uint64_t overhead = bench_counter_overhead(scratch, out_sbtf);
   printf("DW board=%s counter_overhead=%llu\n", sbtf_board_name(), (unsigned long long)overhead);
   for (int32_t li = 0; li < N_LAYERS; ++li) {
     const dw_layer *L = &layers[li];

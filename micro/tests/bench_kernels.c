@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_harness.h"
 #include "bench_layers.h"
 #include "int8_reference.h"
-#include "sbtf_board.h"
 #include "sbtf_nn.h"
 
 #define SCRATCH_BYTES (64 * 1024)
@@ -24,32 +24,6 @@
 static int8_t out_sbtf[BENCH_MAX_OUT], out_ref[BENCH_MAX_OUT];
 static uint32_t scratch[SCRATCH_BYTES / 4];
 static uint32_t prepared[16 * 1024 / 4]; /* FC masks decoded at prepare time */
-
-__attribute__((noinline)) static sbtf_status empty_call(const sbtf_context *ctx,
-                                                        const sbtf_conv_params *params) {
-  __asm__ volatile("" ::"r"(ctx), "r"(params) : "memory");
-  return SBTF_OK;
-}
-
-/* Markers for the profiler (outside the counted span). */
-__attribute__((noinline)) void bench_region_begin(void) { __asm__ volatile("" ::: "memory"); }
-__attribute__((noinline)) void bench_region_end(void) { __asm__ volatile("" ::: "memory"); }
-
-static uint64_t counter_overhead(void) {
-  const sbtf_context ctx = {scratch, 0};
-  const sbtf_conv_params params = {0};
-  sbtf_counter_start();
-  const uint64_t t0 = sbtf_counter_read();
-  empty_call(&ctx, &params);
-  return sbtf_counter_read() - t0;
-}
-
-/* FNV-1a of the output bytes (the same function in bench_cmsis_nn.c). */
-static uint32_t checksum(const int8_t *p, int32_t n) {
-  uint32_t h = 2166136261u;
-  for (int32_t i = 0; i < n; ++i) h = (h ^ (uint8_t)p[i]) * 16777619u;
-  return h;
-}
 
 static int32_t mismatches(int32_t n) {
   int32_t bad = 0;
@@ -127,14 +101,14 @@ static int run_layer(const bench_layer *L, uint64_t overhead) {
   printf("BENCH layer=%s sbtf=%llu int8_reference=%llu macs=%ld scratch=%ld mismatches=%ld "
          "checksum=%08lx prepared=%llu prepare=%llu persistent=%ld\n", L->name,
          (unsigned long long)sb, (unsigned long long)rf, (long)(n_out * k), (long)need, (long)bad,
-         (unsigned long)checksum(out_sbtf, n_out), (unsigned long long)with_prepared,
+         (unsigned long)bench_checksum(out_sbtf, n_out), (unsigned long long)with_prepared,
          (unsigned long long)prep, (long)persistent);
   if (fc) printf("BENCH layer=%sprep sbtf=%llu\n", L->name, (unsigned long long)with_prepared);
   return 0;
 }
 
 int main(void) {
-  const uint64_t overhead = counter_overhead();
+  const uint64_t overhead = bench_counter_overhead(scratch, out_sbtf);
   printf("BENCH board=%s path=%s counter_overhead=%llu\n", sbtf_board_name(), sbtf_kernel_path(),
          (unsigned long long)overhead);
   for (int32_t i = 0; i < BENCH_LAYERS; ++i)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bench_harness.h" /* bench_rnd */
 #include "sbtf_nn.h"
 
 typedef struct {
@@ -45,14 +46,6 @@ static int8_t bench_weights[BENCH_MAX_WEIGHTS];
 static uint8_t bench_mask[BENCH_MAX_WEIGHTS / 8 + 2 * BENCH_MAX_C];
 static int8_t bench_sign[BENCH_MAX_C];
 static int32_t bench_bias[BENCH_MAX_C], bench_multiplier[BENCH_MAX_C], bench_shift[BENCH_MAX_C];
-
-static uint32_t bench_rng_state = 0x12345678u;
-static uint32_t bench_rnd(void) { /* xorshift32 */
-  bench_rng_state ^= bench_rng_state << 13;
-  bench_rng_state ^= bench_rng_state >> 17;
-  bench_rng_state ^= bench_rng_state << 5;
-  return bench_rng_state;
-}
 
 static int bench_is_fc(const bench_layer *L) { return L->kernel == 0; }
 static int32_t bench_out_size(int32_t in, int32_t stride) { return (in + stride - 1) / stride; }

@@ -1,4 +1,5 @@
-/* The record micro/tests/make_golden.py emits for each golden case. */
+/* The record micro/tests/make_golden.py emits for each golden case (conv, fully connected, and
+   depthwise conv from make_golden_depthwise.py). */
 #ifndef GOLDEN_TYPES_H
 #define GOLDEN_TYPES_H
 
@@ -20,6 +21,15 @@ typedef struct {
   const int32_t *multiplier;
   const int32_t *shift;
   const int8_t *expected;
+  int32_t depth_multiplier; /* > 0: depthwise conv, filter [1, KH, KW, C_out] */
 } golden_case;
+
+/* The kernel parameters of a conv or depthwise case. */
+static inline sbtf_conv_params golden_conv_params(const golden_case *g) {
+  const sbtf_conv_params p = {g->input_offset, g->output_offset, g->stride_h, g->stride_w,
+                              g->dilation_h, g->dilation_w, g->pad_h, g->pad_w,
+                              g->act_min, g->act_max};
+  return p;
+}
 
 #endif

@@ -9,37 +9,37 @@
 
 #include "sbtf_golden_depthwise.h"
 #include "sbtf_nn.h"
+#include "test_harness.h"
 
 #define SCRATCH_BYTES (8 * 1024)
-#define GUARD 16
 
 static uint32_t scratch[SCRATCH_BYTES / 4];
-static int8_t output[DW_MAX_OUTPUT + GUARD];
-static int failures;
+static int8_t output[GOLDEN_MAX_OUTPUT + GUARD];
 
-#define CHECK(cond, ...)                          \
-  do {                                            \
-    if (!(cond)) {                                \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      printf(__VA_ARGS__);                        \
-      printf("\n");                               \
-      failures++;                                 \
-    }                                             \
-  } while (0)
+/* The kernel's parameters of one case (the error tests vary them). */
+typedef struct {
+  sbtf_conv_params conv;
+  int32_t depth_multiplier;
+} dw_params;
 
-static int32_t buffer_size(const dw_case *g) {
-  return sbtf_depthwise_conv2d_s8_get_buffer_size(&g->input, &g->filter, &g->output,
-                                                  g->params.depth_multiplier);
+static dw_params params_of(const golden_case *g) {
+  const dw_params p = {golden_conv_params(g), g->depth_multiplier};
+  return p;
 }
 
-static sbtf_status run(const dw_case *g, const sbtf_context *ctx, const dw_params *p,
+static int32_t buffer_size(const golden_case *g) {
+  return sbtf_depthwise_conv2d_s8_get_buffer_size(&g->input, &g->filter, &g->output,
+                                                  g->depth_multiplier);
+}
+
+static sbtf_status run(const golden_case *g, const sbtf_context *ctx, const dw_params *p,
                        const sbtf_quant_params *q, const int8_t *x, const sbtf_dims *filter,
                        const uint8_t *mask, const int8_t *sign, int8_t *out) {
   return sbtf_depthwise_conv2d_s8(ctx, p ? &p->conv : NULL, p ? p->depth_multiplier : 1, q,
                                   &g->input, x, filter, mask, sign, g->bias, &g->output, out);
 }
 
-static void check_golden(const dw_case *g) {
+static void check_golden(const golden_case *g) {
   const int32_t size = g->output.n * g->output.h * g->output.w * g->output.c;
   const int32_t need = buffer_size(g);
   if (need < 0 || need > SCRATCH_BYTES) {
@@ -50,32 +50,22 @@ static void check_golden(const dw_case *g) {
   CHECK(need == 17 * c8 + k * c8 + (k + 1) * (int32_t)sizeof(void *), "%s: documented size",
         g->name);
   CHECK(need == SBTF_DEPTHWISE_SCRATCH_BYTES(k, g->filter.c), "%s: macro", g->name);
-  memset(output, 0x5A, sizeof(output));
+  memset(output, OUTPUT_FILL, sizeof(output));
   memset(scratch, 0xA5, sizeof(scratch)); /* nothing may depend on the scratch's contents */
   const sbtf_context ctx = {scratch, need};
   const sbtf_quant_params q = {g->multiplier, g->shift};
-  const sbtf_status status = run(g, &ctx, &g->params, &q, g->x, &g->filter, g->mask, g->sign,
-                                 output);
+  const dw_params p = params_of(g);
+  const sbtf_status status = run(g, &ctx, &p, &q, g->x, &g->filter, g->mask, g->sign, output);
   CHECK(status == SBTF_OK, "%s: status %d", g->name, (int)status);
-  int32_t wrong = 0, first = -1;
-  for (int32_t i = 0; i < size; ++i)
-    if (output[i] != g->expected[i]) {
-      if (first < 0) first = i;
-      wrong++;
-    }
-  CHECK(wrong == 0, "%s: %ld of %ld outputs differ, first at %ld: got %d expected %d", g->name,
-        (long)wrong, (long)size, (long)first, first >= 0 ? output[first] : 0,
-        first >= 0 ? g->expected[first] : 0);
-  for (int32_t i = size; i < size + GUARD; ++i)
-    CHECK(output[i] == 0x5A, "%s: wrote past the output (byte %ld)", g->name, (long)i);
+  check_output(g->name, "", output, g->expected, size);
 }
 
 /* Bad arguments on a padded 3x3 case with depth multiplier 1: documented statuses. */
 static void check_errors(void) {
-  const dw_case *g = NULL;
-  for (int i = 0; i < DW_CASES && g == NULL; ++i)
-    if (dw_cases[i].filter.h == 3 && dw_cases[i].filter.w == 3 && dw_cases[i].params.conv.pad_h > 0)
-      g = &dw_cases[i];
+  const golden_case *g = NULL;
+  for (int i = 0; i < GOLDEN_CASES && g == NULL; ++i)
+    if (golden_cases[i].filter.h == 3 && golden_cases[i].filter.w == 3 && golden_cases[i].pad_h > 0)
+      g = &golden_cases[i];
   if (g == NULL) {
     CHECK(0, "no suitable case for the error tests");
     return;
@@ -84,7 +74,7 @@ static void check_errors(void) {
   const sbtf_context ctx = {scratch, need}, small = {scratch, need - 1};
   const sbtf_context null_buf = {NULL, need}, misaligned = {(uint8_t *)scratch + 1, need};
   const sbtf_quant_params q = {g->multiplier, g->shift}, no_shift = {g->multiplier, NULL};
-  const dw_params good = g->params;
+  const dw_params good = params_of(g);
   dw_params p = good;
   sbtf_dims filter = g->filter;
   const int8_t *x = g->x;
@@ -167,13 +157,13 @@ static void check_errors(void) {
 
 int main(void) {
   int32_t max_scratch = 0;
-  for (int i = 0; i < DW_CASES; ++i) {
-    check_golden(&dw_cases[i]);
-    const int32_t need = buffer_size(&dw_cases[i]);
+  for (int i = 0; i < GOLDEN_CASES; ++i) {
+    check_golden(&golden_cases[i]);
+    const int32_t need = buffer_size(&golden_cases[i]);
     max_scratch = need > max_scratch ? need : max_scratch;
   }
   check_errors();
-  printf("sbtf_depthwise_tests: cases=%d max_scratch=%ld failures=%d\n", DW_CASES,
+  printf("sbtf_depthwise_tests: cases=%d max_scratch=%ld failures=%d\n", GOLDEN_CASES,
          (long)max_scratch, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -10,26 +10,15 @@
 #include "../src/sbtf_nn_internal.h" /* sbtf_core_layout_bytes */
 #include "sbtf_golden.h"
 #include "sbtf_nn.h"
+#include "test_harness.h"
 
 #ifndef SCRATCH_BYTES
 #define SCRATCH_BYTES (24 * 1024)
 #endif
-#define GUARD 16
 #define PREPARED_BYTES (16 * 1024)
 
 static uint32_t scratch[SCRATCH_BYTES / 4];
 static int8_t output[GOLDEN_MAX_OUTPUT + GUARD];
-static int failures;
-
-#define CHECK(cond, ...)                       \
-  do {                                         \
-    if (!(cond)) {                             \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      printf(__VA_ARGS__);                     \
-      printf("\n");                            \
-      failures++;                              \
-    }                                          \
-  } while (0)
 
 static int32_t buffer_size(const golden_case *g) {
   return g->is_fc ? sbtf_fully_connected_s8_get_buffer_size(g->input.c, g->filter.n)
@@ -43,9 +32,7 @@ static sbtf_status run(const golden_case *g, const sbtf_context *ctx, int8_t *ou
     return sbtf_fully_connected_s8(ctx, &params, &quant, g->input.n, g->input.c, g->x, g->filter.n,
                                    g->mask, g->sign, g->bias, out);
   }
-  const sbtf_conv_params params = {g->input_offset, g->output_offset, g->stride_h, g->stride_w,
-                                   g->dilation_h, g->dilation_w, g->pad_h, g->pad_w,
-                                   g->act_min, g->act_max};
+  const sbtf_conv_params params = golden_conv_params(g);
   return sbtf_conv2d_s8(ctx, &params, &quant, &g->input, g->x, &g->filter, g->mask, g->sign,
                         g->bias, &g->output, out);
 }
@@ -63,16 +50,12 @@ static void check_prepared(const golden_case *g, const sbtf_context *ctx, int32_
   }
   CHECK(sbtf_fully_connected_s8_prepare(prepared, need, &params, g->input.c, g->filter.n, g->mask,
                                         g->sign, g->bias) == SBTF_OK, "%s: prepare", g->name);
-  memset(output, 0x5A, sizeof(output));
+  memset(output, OUTPUT_FILL, sizeof(output));
   const sbtf_status status = sbtf_fully_connected_s8_prepared(
       ctx, prepared, &params, &quant, g->input.n, g->input.c, g->x, g->filter.n, g->mask, g->sign,
       g->bias, output);
   CHECK(status == SBTF_OK, "%s: prepared status %d", g->name, (int)status);
-  int32_t wrong = 0;
-  for (int32_t i = 0; i < size; ++i) wrong += output[i] != g->expected[i];
-  CHECK(wrong == 0, "%s: prepared: %ld of %ld outputs differ", g->name, (long)wrong, (long)size);
-  for (int32_t i = size; i < size + GUARD; ++i)
-    CHECK(output[i] == 0x5A, "%s: prepared wrote past the output (byte %ld)", g->name, (long)i);
+  check_output(g->name, ": prepared", output, g->expected, size);
   if (need > 0) { /* a prepared buffer for other shapes or offsets is refused */
     sbtf_fc_params other = params;
     other.input_offset = params.input_offset == 0 ? 1 : 0;
@@ -99,21 +82,11 @@ static void check_golden(const golden_case *g) {
         (long)need, (long)SBTF_SCRATCH_BYTES(k, g->filter.n));
   CHECK(sbtf_core_layout_bytes(k, g->filter.n) == need, "%s: layout ends at %ld, size %ld",
         g->name, (long)sbtf_core_layout_bytes(k, g->filter.n), (long)need);
-  memset(output, 0x5A, sizeof(output));
+  memset(output, OUTPUT_FILL, sizeof(output));
   const sbtf_context ctx = {scratch, need};
   const sbtf_status status = run(g, &ctx, output);
   CHECK(status == SBTF_OK, "%s: status %d", g->name, (int)status);
-  int32_t wrong = 0, first = -1;
-  for (int32_t i = 0; i < size; ++i)
-    if (output[i] != g->expected[i]) {
-      if (first < 0) first = i;
-      wrong++;
-    }
-  CHECK(wrong == 0, "%s: %ld of %ld outputs differ, first at %ld: got %d expected %d", g->name,
-        (long)wrong, (long)size, (long)first, first >= 0 ? output[first] : 0,
-        first >= 0 ? g->expected[first] : 0);
-  for (int32_t i = size; i < size + GUARD; ++i)
-    CHECK(output[i] == 0x5A, "%s: wrote past the output (byte %ld)", g->name, (long)i);
+  check_output(g->name, "", output, g->expected, size);
   if (g->is_fc) check_prepared(g, &ctx, size);
 }
 

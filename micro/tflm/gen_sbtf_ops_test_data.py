@@ -41,6 +41,7 @@ class ConvCase:
     activation: int = tm.ACT_NONE
     bias: bool = True
     per_channel: bool = True
+    depth_multiplier: int = 0  # > 0: SBTF_DEPTHWISE_CONV_2D (c_out = c_in * depth_multiplier)
 
 
 @dataclass
@@ -112,6 +113,13 @@ FC_CASES = [
     FcCase("fc_flatten_64", (1, 2, 2, 16), 64, 3, activation=tm.ACT_RELU6),
     FcCase("fc_per_channel", (3, 33), 33, 6, activation=tm.ACT_RELU_N1_TO_1, per_channel=True),
 ]
+# K = 9 and 6 taps per channel; depth multiplier 2 and 1, both paddings, stride and dilation.
+DEPTHWISE_CASES = [
+    ConvCase("depthwise_3x3_same_relu_m2", 1, 6, 5, 3, 6, 3, 3, activation=tm.ACT_RELU,
+             depth_multiplier=2),
+    ConvCase("depthwise_2x3_valid_stride2_dilation", 1, 9, 8, 5, 5, 2, 3, stride=(2, 1),
+             dilation=(1, 2), padding=tm.PADDING_VALID, bias=False, depth_multiplier=1),
+]
 
 
 def signed_binary_weights(rng, c_out: int, k: int) -> np.ndarray:
@@ -132,6 +140,7 @@ def quant(rng, c_out: int, per_channel: bool):
 
 
 def conv_options(c: ConvCase) -> dict:
+    depthwise = {"depth_multiplier": c.depth_multiplier} if c.depth_multiplier else {}
     return {
         "version": op_format.FORMAT_VERSION,
         "input_channels": c.c_in,
@@ -143,6 +152,7 @@ def conv_options(c: ConvCase) -> dict:
         "dilation_h_factor": c.dilation[0],
         "dilation_w_factor": c.dilation[1],
         "fused_activation_function": c.activation,
+        **depthwise,
     }
 
 
@@ -156,7 +166,8 @@ def fc_options(c: FcCase) -> dict:
 
 
 def make_conv(rng, c: ConvCase) -> dict:
-    k = c.kh * c.kw * c.c_in
+    """A conv case, or a depthwise one when c.depth_multiplier > 0 (K = kh * kw)."""
+    k = c.kh * c.kw * (1 if c.depth_multiplier else c.c_in)
     w = signed_binary_weights(rng, c.c_out, k)
     mask, sign = bitmask.pack(w)
     in_scale, in_zp, w_scales, out_scale, out_zp = quant(rng, c.c_out, c.per_channel)
@@ -165,17 +176,13 @@ def make_conv(rng, c: ConvCase) -> dict:
     mult, shift = tm.conv_multipliers(in_scale, np.broadcast_to(w_scales, c.c_out), out_scale)
     lo, hi = tm.activation_range(c.activation, float(out_scale), out_zp)
     rq = ref.Requant(-in_zp, out_zp, mult, shift, lo, hi)
-    y = ref.sbtf_conv2d(
-        x,
-        mask,
-        sign,
-        bias,
-        rq,
-        filter_hw=(c.kh, c.kw),
-        stride=c.stride,
-        dilation=c.dilation,
-        padding=c.padding,
-    )
+    window = {"filter_hw": (c.kh, c.kw), "stride": c.stride, "dilation": c.dilation,
+              "padding": c.padding}
+    if c.depth_multiplier:
+        y = ref.sbtf_depthwise_conv2d(x, mask, sign, bias, rq, **window,
+                                      depth_multiplier=c.depth_multiplier)
+    else:
+        y = ref.sbtf_conv2d(x, mask, sign, bias, rq, **window)
     return {
         "name": c.name,
         "options": conv_options(c),
@@ -189,7 +196,7 @@ def make_conv(rng, c: ConvCase) -> dict:
         "y": y,
         "out_scale": out_scale,
         "out_zp": out_zp,
-        "filter": (c.c_out, c.kh, c.kw, c.c_in),
+        "filter": (c.c_out, c.kh, c.kw, 1 if c.depth_multiplier else c.c_in),
         "conv": c,
     }
 
@@ -227,11 +234,12 @@ def make_fc(rng, c: FcCase) -> dict:
 
 
 def malformed_options() -> list[tuple[str, bytes]]:
-    """(name, bytes) of custom options both ops must reject in Init."""
+    """(name, bytes) of custom options each op must reject in Init."""
     conv = conv_options(CONV_CASES[0])
     fc = fc_options(FC_CASES[0])
     cases = []
-    for op, good in (("conv", conv), ("fc", fc)):
+    dw = conv_options(DEPTHWISE_CASES[0])
+    for op, good in (("conv", conv), ("fc", fc), ("dw", dw)):
         for key in good:
             missing = {k: v for k, v in good.items() if k != key}
             cases.append((f"{op}_missing_{key}", flexbuffers.Dumps(missing)))
@@ -253,6 +261,8 @@ def malformed_options() -> list[tuple[str, bytes]]:
         ("fc_keep_num_dims_int", flexbuffers.Dumps({**fc, "keep_num_dims": 0})),
         ("fc_input_channels_zero", flexbuffers.Dumps({**fc, "input_channels": 0})),
         ("fc_version_string", flexbuffers.Dumps({**fc, "version": "1"})),
+        ("dw_depth_multiplier_zero", flexbuffers.Dumps({**dw, "depth_multiplier": 0})),
+        ("dw_depth_multiplier_float", flexbuffers.Dumps({**dw, "depth_multiplier": 2.0})),
     ]
     return [(name, bytes(b)) for name, b in cases]
 
@@ -293,11 +303,11 @@ def emit_case(kind: str, c: dict) -> tuple[str, str]:
     out.append(c_array("int8_t", f"{n}_expected", c["y"]))
     bias = f"{n}_bias" if c["bias"] is not None else "nullptr"
     conv = c["conv"]
-    builtin = "{0, 0, 0, 0, 0}"
+    builtin = "{0, 0, 0, 0, 0, 0}"
     if conv is not None:  # options of TFLite's builtin CONV_2D, for the cross-check
         builtin = (
             f"{{{1 if conv.padding == tm.PADDING_SAME else 2}, {conv.stride[0]}, "
-            f"{conv.stride[1]}, {conv.dilation[0]}, {conv.dilation[1]}}}"
+            f"{conv.stride[1]}, {conv.dilation[0]}, {conv.dilation[1]}, {conv.depth_multiplier}}}"
         )
     entry = (
         f"    {{\"{c['name']}\", {n}_options, sizeof({n}_options), {n}_input_dims, {n}_input, "
@@ -323,6 +333,7 @@ namespace sbtf_test {
 struct BuiltinConvOptions {
   int padding;  // TfLitePadding
   int stride_h, stride_w, dilation_h, dilation_w;
+  int depth_multiplier;  // 0: CONV_2D, else DEPTHWISE_CONV_2D
 };
 
 // One op invocation: tensors in TFLM's test-helper layouts (dims and scales count first).
@@ -345,8 +356,8 @@ struct GoldenCase {
   const int8_t* expected;
   float output_scale;
   int output_zero_point;
-  int filter[4];  // C_out, KH, KW, C_in
-  BuiltinConvOptions conv;  // conv cases only
+  int filter[4];  // C_out, KH, KW, C_in (depthwise: C_in 1)
+  BuiltinConvOptions conv;  // conv and depthwise cases only
   int activation;
 };
 
@@ -363,22 +374,27 @@ def render() -> str:
     rng = np.random.default_rng(20261123)
     convs = [emit_case("conv", make_conv(rng, c)) for c in CONV_CASES]
     fcs = [emit_case("fc", make_fc(rng, c)) for c in FC_CASES]
+    dws = [emit_case("dw", make_conv(rng, c)) for c in DEPTHWISE_CASES]
     bad = malformed_options()
     parts = [PREAMBLE]
-    parts += [body for body, _ in convs + fcs]
+    parts += [body for body, _ in convs + fcs + dws]
     parts.append("\nconst GoldenCase kConvCases[] = {\n" + "".join(e for _, e in convs) + "};\n")
     parts.append(
-        "const GoldenCase kFullyConnectedCases[] = {\n" + "".join(e for _, e in fcs) + "};\n\n"
+        "const GoldenCase kFullyConnectedCases[] = {\n" + "".join(e for _, e in fcs) + "};\n"
+    )
+    parts.append(
+        "const GoldenCase kDepthwiseConvCases[] = {\n" + "".join(e for _, e in dws) + "};\n\n"
     )
     for name, data in bad:
         parts.append(c_array("uint8_t", f"k_bad_{name}", np.frombuffer(data, np.uint8)))
-    for op in ("conv", "fc"):
+    variables = {"conv": "kBadConvOptions", "fc": "kBadFullyConnectedOptions",
+                 "dw": "kBadDepthwiseConvOptions"}
+    for op, var in variables.items():
         entries = "".join(
             f'    {{"{name}", k_bad_{name}, sizeof(k_bad_{name})}},\n'
             for name, _ in bad
             if name.startswith(op + "_")
         )
-        var = "kBadConvOptions" if op == "conv" else "kBadFullyConnectedOptions"
         parts.append(f"const BadOptions {var}[] = {{\n{entries}}};\n")
     parts.append("\n}  // namespace sbtf_test\n\n#endif  // SBTF_TFLM_SBTF_OPS_TEST_DATA_H_\n")
     return "".join(parts)

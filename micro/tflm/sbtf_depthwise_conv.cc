@@ -17,53 +17,23 @@ namespace {
 
 constexpr char kOp[] = SBTF_OP_DEPTHWISE_CONV_2D;
 
-struct OpDataSbtfDepthwiseConv {
-  Window window;  // custom options (Init)
-  int32_t depth_multiplier;
-  // Prepare.
-  bool prepared;
-  PreparedWindow prepared_window;
-  sbtf_dims filter_dims;
-  int32_t scratch_size;
-  int scratch_index;
-};
-
 void* Init(TfLiteContext* context, const char* buffer, size_t length) {
   OptionsReader options(kOp);
-  Window window = {};
-  int32_t depth_multiplier = 0;
-  if (!options.Open(buffer, length) || !ReadWindow(options, &window) ||
-      !SBTF_READ_INT_OPTION(options, DEPTH_MULTIPLIER, &depth_multiplier)) {
+  WindowOpData data = {};
+  if (!options.Open(buffer, length) || !ReadWindow(options, &data.window) ||
+      !SBTF_READ_INT_OPTION(options, DEPTH_MULTIPLIER, &data.depth_multiplier)) {
     return nullptr;
   }
-  auto* data = static_cast<OpDataSbtfDepthwiseConv*>(
-      context->AllocatePersistentBuffer(context, sizeof(OpDataSbtfDepthwiseConv)));
-  if (data == nullptr) {
-    MicroPrintf("%s: could not allocate %d bytes of op data", kOp,
-                static_cast<int>(sizeof(OpDataSbtfDepthwiseConv)));
-    return nullptr;
-  }
-  *data = OpDataSbtfDepthwiseConv{};
-  data->window = window;
-  data->depth_multiplier = depth_multiplier;
-  data->scratch_index = -1;
-  return data;
+  return NewWindowOpData(context, kOp, data);
 }
 
 // Everything that needs the temporary tensors; the caller frees them.
-TfLiteStatus PrepareWithTensors(TfLiteContext* context, OpDataSbtfDepthwiseConv* data,
+TfLiteStatus PrepareWithTensors(TfLiteContext* context, WindowOpData* data,
                                 const TfLiteTensor* input, const TfLiteTensor* mask,
                                 const TfLiteTensor* sign, const TfLiteTensor* bias,
                                 TfLiteTensor* output) {
   const Window& w = data->window;
-  const int64_t k = static_cast<int64_t>(w.filter_height) * w.filter_width;
-  if (k > SBTF_MAX_FILTER_SIZE) {
-    MicroPrintf("%s: filter of %d x %d taps exceeds SBTF_MAX_FILTER_SIZE = %d", kOp,
-                static_cast<int>(w.filter_height), static_cast<int>(w.filter_width),
-                SBTF_MAX_FILTER_SIZE);
-    return kTfLiteError;
-  }
-  TF_LITE_ENSURE_STATUS(CheckWeightTensors(kOp, mask, sign, bias, static_cast<int32_t>(k)));
+  TF_LITE_ENSURE_STATUS(PrepareWindow(context, kOp, data, 1, input, mask, sign, bias, output));
   const int32_t c_out = OutputChannels(sign);
   if (static_cast<int64_t>(w.input_channels) * data->depth_multiplier != c_out) {
     MicroPrintf("%s: sign has %d values, expected input_channels * depth_multiplier = %d * %d",
@@ -71,35 +41,26 @@ TfLiteStatus PrepareWithTensors(TfLiteContext* context, OpDataSbtfDepthwiseConv*
                 static_cast<int>(data->depth_multiplier));
     return kTfLiteError;
   }
-  PreparedWindow& pw = data->prepared_window;
-  TF_LITE_ENSURE_STATUS(PrepareWindow(context, kOp, w, c_out, input, sign, bias, output, &pw));
+  const PreparedWindow& pw = data->prepared_window;
   data->filter_dims = sbtf_dims{1, w.filter_height, w.filter_width, c_out};
-  data->scratch_size = sbtf_depthwise_conv2d_s8_get_buffer_size(
-      &pw.input_dims, &data->filter_dims, &pw.output_dims, data->depth_multiplier);
-  TF_LITE_ENSURE_STATUS(RequestScratch(context, kOp, data->scratch_size, &data->scratch_index));
-  data->prepared = true;
-  return kTfLiteOk;
+  return FinishPrepare(context, kOp, data,
+                       sbtf_depthwise_conv2d_s8_get_buffer_size(
+                           &pw.input_dims, &data->filter_dims, &pw.output_dims,
+                           data->depth_multiplier));
 }
 
 TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
-  return PrepareNode<OpDataSbtfDepthwiseConv>(context, node, kOp, PrepareWithTensors);
+  return PrepareNode<WindowOpData>(context, node, kOp, PrepareWithTensors);
 }
 
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
-  const auto* data = static_cast<const OpDataSbtfDepthwiseConv*>(node->user_data);
-  EvalTensors t;
-  TF_LITE_ENSURE_STATUS(GetEvalTensors(context, node, kOp, data != nullptr && data->prepared, &t));
-  const PreparedWindow& pw = data->prepared_window;
-  const sbtf_context ctx = ScratchContext(context, data->scratch_index, data->scratch_size);
-  const sbtf_quant_params quant = {pw.multiplier, pw.shift};
+  WindowEval e;
+  TF_LITE_ENSURE_STATUS(StartWindowEval(context, node, kOp, &e));
+  const PreparedWindow& pw = e.data->prepared_window;
   return ReportStatus(
-      kOp, sbtf_depthwise_conv2d_s8(
-               &ctx, &pw.params, data->depth_multiplier, &quant, &pw.input_dims,
-               tflite::micro::GetTensorData<int8_t>(t.input), &data->filter_dims,
-               tflite::micro::GetTensorData<uint8_t>(t.mask),
-               tflite::micro::GetTensorData<int8_t>(t.sign),
-               t.bias != nullptr ? tflite::micro::GetTensorData<int32_t>(t.bias) : nullptr,
-               &pw.output_dims, tflite::micro::GetTensorData<int8_t>(t.output)));
+      kOp, sbtf_depthwise_conv2d_s8(&e.scratch, &pw.params, e.data->depth_multiplier, &e.quant,
+                                    &pw.input_dims, e.input, &e.data->filter_dims, e.mask, e.sign,
+                                    e.bias, &pw.output_dims, e.output));
 }
 
 }  // namespace

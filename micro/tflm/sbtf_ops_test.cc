@@ -1,7 +1,8 @@
-// Unit tests of SBTF_CONV_2D and SBTF_FULLY_CONNECTED in TFLM's kernel-test style (one source
-// for host and board). Golden outputs come from the NumPy reference
-// (gen_sbtf_ops_test_data.py). Conv cases also run through TFLM's builtin int8 CONV_2D on the
-// decoded weights, which must agree bit for bit (docs/op_spec.md). Fully connected has no such
+// Unit tests of SBTF_CONV_2D, SBTF_DEPTHWISE_CONV_2D and SBTF_FULLY_CONNECTED in TFLM's
+// kernel-test style (one source for host and board). Golden outputs come from the NumPy reference
+// (gen_sbtf_ops_test_data.py). Conv and depthwise cases also run through TFLM's builtin int8
+// CONV_2D / DEPTHWISE_CONV_2D on the decoded weights, which must agree bit for bit
+// (docs/op_spec.md). Fully connected has no such
 // cross-check: SBTF_FULLY_CONNECTED rounds once, like TF's interpreter, while TFLM's builtin
 // FULLY_CONNECTED rounds twice unless built with TFLITE_SINGLE_ROUNDING=1.
 // Negative tests: malformed custom options, wrong shapes and types.
@@ -13,6 +14,7 @@
 #include "tensorflow/lite/c/builtin_op_data.h"
 #include "tensorflow/lite/c/common.h"
 #include "tensorflow/lite/micro/kernels/conv.h"
+#include "tensorflow/lite/micro/kernels/depthwise_conv.h"
 #include "tensorflow/lite/micro/kernels/kernel_runner.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/micro/test_helpers.h"
@@ -116,25 +118,37 @@ void DecodeWeights(const GoldenCase& c, int8_t* weights) {
   }
 }
 
-// The same case through TFLM's builtin int8 CONV_2D.
+// The same case through TFLM's builtin int8 CONV_2D, or DEPTHWISE_CONV_2D (filter [1, KH, KW,
+// C_out]) when c.conv.depth_multiplier > 0.
 TfLiteStatus RunBuiltinConv(const GoldenCase& c, int8_t* output) {
   using tflite::testing::CreateQuantizedTensor;
   using tflite::testing::CreateTensor;
   using tflite::testing::IntArrayFromInts;
-  static int8_t weights[kMaxWeights];
-  DecodeWeights(c, weights);
-  int filter_dims[] = {4, c.filter[0], c.filter[1], c.filter[2], c.filter[3]};
-  int bias_dims[] = {1, c.filter[0]};
+  const bool depthwise = c.conv.depth_multiplier > 0;
+  static int8_t decoded[kMaxWeights], weights[kMaxWeights];
+  DecodeWeights(c, decoded);
+  const int c_out = c.filter[0], taps = c.filter[1] * c.filter[2];
+  for (int i = 0; i < c_out * taps * c.filter[3]; ++i) {  // depthwise: [C_out, K] -> [K, C_out]
+    weights[i] = depthwise ? decoded[(i % c_out) * taps + i / c_out] : decoded[i];
+  }
+  int conv_filter_dims[] = {4, c_out, c.filter[1], c.filter[2], c.filter[3]};
+  int depthwise_filter_dims[] = {4, 1, c.filter[1], c.filter[2], c_out};
+  int bias_dims[] = {1, c_out};
   TfLiteAffineQuantization filter_quant = {};
   static float scales[kMaxChannels + 1];
   filter_quant.scale = ScalesArray(c.sign_scales, scales);
   filter_quant.zero_point = IntArrayFromInts(c.sign_zero_points);
-  filter_quant.quantized_dimension = 0;
+  filter_quant.quantized_dimension = depthwise ? 3 : 0;
+  int* filter_dims = depthwise ? depthwise_filter_dims : conv_filter_dims;
+  // TFLM's DEPTHWISE_CONV_2D trips the kernel runner's temp-tensor check on an absent (-1)
+  // bias: give it zeros instead (the same output).
+  static const int32_t zero_bias[kMaxChannels] = {};
+  const int32_t* bias = c.bias == nullptr && depthwise ? zero_bias : c.bias;
   TfLiteTensor tensors[4] = {
       CreateQuantizedTensor(c.input, IntArrayFromInts(c.input_dims), c.input_scale,
                             c.input_zero_point),
       CreateTensor(weights, IntArrayFromInts(filter_dims)),
-      CreateTensor(c.bias, IntArrayFromInts(bias_dims)),
+      CreateTensor(bias, IntArrayFromInts(bias_dims)),
       CreateQuantizedTensor(output, IntArrayFromInts(c.output_dims), c.output_scale,
                             c.output_zero_point),
   };
@@ -149,11 +163,20 @@ TfLiteStatus RunBuiltinConv(const GoldenCase& c, int8_t* output) {
   params.dilation_height_factor = c.conv.dilation_h;
   params.dilation_width_factor = c.conv.dilation_w;
   params.activation = static_cast<TfLiteFusedActivation>(c.activation);
-  const TFLMRegistration registration = tflite::Register_CONV_2D();
+  TfLiteDepthwiseConvParams dw_params = {};
+  dw_params.padding = params.padding;
+  dw_params.stride_height = params.stride_height;
+  dw_params.stride_width = params.stride_width;
+  dw_params.dilation_height_factor = params.dilation_height_factor;
+  dw_params.dilation_width_factor = params.dilation_width_factor;
+  dw_params.activation = params.activation;
+  dw_params.depth_multiplier = c.conv.depth_multiplier;
+  const TFLMRegistration registration =
+      depthwise ? tflite::Register_DEPTHWISE_CONV_2D() : tflite::Register_CONV_2D();
   tflite::micro::KernelRunner runner(
       registration, tensors, 4,
-      IntArrayFromInts(c.bias != nullptr ? inputs_with_bias : inputs_without_bias),
-      IntArrayFromInts(outputs), &params);
+      IntArrayFromInts(bias != nullptr ? inputs_with_bias : inputs_without_bias),
+      IntArrayFromInts(outputs), depthwise ? static_cast<void*>(&dw_params) : &params);
   TF_LITE_ENSURE_STATUS(runner.InitAndPrepare());
   return runner.Invoke();
 }
@@ -194,6 +217,19 @@ TF_LITE_MICRO_TEST(ConvMatchesReferenceAndBuiltin) {
   }
 }
 
+TF_LITE_MICRO_TEST(DepthwiseConvMatchesReferenceAndBuiltin) {
+  for (const GoldenCase& c : sbtf_test::kDepthwiseConvCases) {
+    static Invocation inv;
+    Setup(c, &inv);
+    TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, Run(*sbtf::Register_SBTF_DEPTHWISE_CONV_2D(), &inv,
+                                           c.options, c.options_size));
+    TF_LITE_MICRO_EXPECT(OutputMatches(c, inv.output));
+    static int8_t builtin[kMaxElements];
+    TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, RunBuiltinConv(c, builtin));
+    TF_LITE_MICRO_EXPECT(OutputMatches(c, builtin));
+  }
+}
+
 TF_LITE_MICRO_TEST(FullyConnectedMatchesReference) {
   for (const GoldenCase& c : sbtf_test::kFullyConnectedCases) {
     static Invocation inv;
@@ -211,6 +247,9 @@ TF_LITE_MICRO_TEST(GoodOptionsInit) {
                                 conv.options_size) != nullptr);
   TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_FULLY_CONNECTED(), fc.options,
                                 fc.options_size) != nullptr);
+  const GoldenCase& dw = sbtf_test::kDepthwiseConvCases[0];
+  TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_DEPTHWISE_CONV_2D(), dw.options,
+                                dw.options_size) != nullptr);
 }
 
 TF_LITE_MICRO_TEST(MalformedOptionsFailInit) {
@@ -222,6 +261,11 @@ TF_LITE_MICRO_TEST(MalformedOptionsFailInit) {
   for (const sbtf_test::BadOptions& bad : sbtf_test::kBadFullyConnectedOptions) {
     MicroPrintf("  options %s:", bad.name);
     TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_FULLY_CONNECTED(), bad.data, bad.size) ==
+                         nullptr);
+  }
+  for (const sbtf_test::BadOptions& bad : sbtf_test::kBadDepthwiseConvOptions) {
+    MicroPrintf("  options %s:", bad.name);
+    TF_LITE_MICRO_EXPECT(InitOnly(*sbtf::Register_SBTF_DEPTHWISE_CONV_2D(), bad.data, bad.size) ==
                          nullptr);
   }
   // No options at all, and options of the other op.

@@ -2,6 +2,7 @@
 
 #include "tensorflow/lite/kernels/kernel_util.h"
 #include "tensorflow/lite/kernels/padding.h"
+#include "tensorflow/lite/micro/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/micro_log.h"
 
 namespace sbtf {
@@ -38,9 +39,35 @@ sbtf_dims Dims4(const TfLiteTensor* t) {
 
 }  // namespace
 
-TfLiteStatus PrepareWindow(TfLiteContext* context, const char* op, const Window& window,
-                           int32_t c_out, const TfLiteTensor* input, const TfLiteTensor* sign,
-                           const TfLiteTensor* bias, TfLiteTensor* output, PreparedWindow* out) {
+void* NewWindowOpData(TfLiteContext* context, const char* op, const WindowOpData& options) {
+  auto* data = static_cast<WindowOpData*>(
+      context->AllocatePersistentBuffer(context, sizeof(WindowOpData)));
+  if (data == nullptr) {
+    MicroPrintf("%s: could not allocate %d bytes of op data", op,
+                static_cast<int>(sizeof(WindowOpData)));
+    return nullptr;
+  }
+  *data = options;
+  data->prepared = false;
+  data->scratch_index = -1;
+  return data;
+}
+
+TfLiteStatus PrepareWindow(TfLiteContext* context, const char* op, WindowOpData* data,
+                           int32_t filter_depth, const TfLiteTensor* input,
+                           const TfLiteTensor* mask, const TfLiteTensor* sign,
+                           const TfLiteTensor* bias, TfLiteTensor* output) {
+  const Window& window = data->window;
+  const int64_t k = static_cast<int64_t>(window.filter_height) * window.filter_width * filter_depth;
+  if (k > SBTF_MAX_FILTER_SIZE) {
+    MicroPrintf("%s: filter of %d x %d x %d weights exceeds SBTF_MAX_FILTER_SIZE = %d", op,
+                static_cast<int>(window.filter_height), static_cast<int>(window.filter_width),
+                static_cast<int>(filter_depth), SBTF_MAX_FILTER_SIZE);
+    return kTfLiteError;
+  }
+  TF_LITE_ENSURE_STATUS(CheckWeightTensors(op, mask, sign, bias, static_cast<int32_t>(k)));
+  const int32_t c_out = OutputChannels(sign);
+  PreparedWindow* out = &data->prepared_window;
   TF_LITE_ENSURE_STATUS(CheckActivationTensor(op, "input", input));
   TF_LITE_ENSURE_STATUS(CheckActivationTensor(op, "output", output));
   if (input->dims->size != 4 || output->dims->size != 4) {
@@ -108,6 +135,30 @@ TfLiteStatus PrepareWindow(TfLiteContext* context, const char* op, const Window&
   p.activation_max = act_max;
   out->input_dims = Dims4(input);
   out->output_dims = Dims4(output);
+  return kTfLiteOk;
+}
+
+TfLiteStatus StartWindowEval(TfLiteContext* context, TfLiteNode* node, const char* op,
+                             WindowEval* e) {
+  const auto* data = static_cast<const WindowOpData*>(node->user_data);
+  EvalTensors t;
+  TF_LITE_ENSURE_STATUS(GetEvalTensors(context, node, op, data != nullptr && data->prepared, &t));
+  e->data = data;
+  e->scratch = ScratchContext(context, data->scratch_index, data->scratch_size);
+  e->quant = sbtf_quant_params{data->prepared_window.multiplier, data->prepared_window.shift};
+  e->input = tflite::micro::GetTensorData<int8_t>(t.input);
+  e->mask = tflite::micro::GetTensorData<uint8_t>(t.mask);
+  e->sign = tflite::micro::GetTensorData<int8_t>(t.sign);
+  e->bias = t.bias != nullptr ? tflite::micro::GetTensorData<int32_t>(t.bias) : nullptr;
+  e->output = tflite::micro::GetTensorData<int8_t>(t.output);
+  return kTfLiteOk;
+}
+
+TfLiteStatus FinishPrepare(TfLiteContext* context, const char* op, WindowOpData* data,
+                           int32_t scratch_size) {
+  data->scratch_size = scratch_size;
+  TF_LITE_ENSURE_STATUS(RequestScratch(context, op, scratch_size, &data->scratch_index));
+  data->prepared = true;
   return kTfLiteOk;
 }
 
