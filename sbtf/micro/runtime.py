@@ -63,7 +63,7 @@ def runtime_dir() -> Path:
 def runtime_sources() -> list[Path]:
     """The runtime's operator library (without a main)."""
     return [runtime_dir() / name for name in (
-        "sbtf_rt_ops.c", "sbtf_rt_conv.c", "sbtf_rt_elementwise.c")]
+        "sbtf_rt_ops.c", "sbtf_rt_conv.c", "sbtf_rt_depthwise.c", "sbtf_rt_elementwise.c")]
 
 
 quantize_inputs = _model_io.quantize  # float -> int8 exactly as TFLite's QUANTIZE
