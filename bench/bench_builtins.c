@@ -121,26 +121,42 @@ static void bench_conv(const conv_case *cc) {
   report("CONV_2D", cc->shape, sb, cm, oh * ow * cc->c_out);
 }
 
-static void bench_depthwise(void) {
-  const int32_t h = 16, w = 16, c = 64, in_off = -7, out_off = 4;
+typedef struct {
+  const char *shape;
+  int32_t h, w, c, stride, pad; /* 3x3 filter, depth multiplier 1, SAME when pad is 1 */
+} dw_case;
+
+static const dw_case depthwise_cases[] = {
+    {"16x16x64-3x3", 16, 16, 64, 1, 1},
+    {"25x5x64-3x3", 25, 5, 64, 1, 1},   /* KWS DS-CNN */
+    {"12x12x64-3x3", 12, 12, 64, 1, 1},   /* VWW MobileNetV1-0.25 */
+    {"12x12x64-3x3s2", 12, 12, 64, 2, 0},
+};
+
+static void bench_depthwise(const dw_case *dc) {
+  const int32_t h = dc->h, w = dc->w, c = dc->c, in_off = -7, out_off = 4;
+  const int32_t oh = (h + 2 * dc->pad - 3) / dc->stride + 1, ow = (w + 2 * dc->pad - 3) / dc->stride + 1;
   fill(in1, h * w * c);
   /* filter [1, 3, 3, C]: make_layer's per-channel sums are not used by depthwise */
   make_layer(c, 9, 0);
-  const sbtf_dims in_d = {1, h, w, c}, f_d = {1, 3, 3, c}, out_d = {1, h, w, c};
-  const sbtf_conv_params p = {in_off, out_off, 1, 1, 1, 1, 1, 1, -128, 127};
+  const sbtf_dims in_d = {1, h, w, c}, f_d = {1, 3, 3, c}, out_d = {1, oh, ow, c};
+  const sbtf_conv_params p = {in_off, out_off, dc->stride, dc->stride, 1, 1, dc->pad, dc->pad,
+                              -128, 127};
   const sbtf_quant_params q = {multiplier, shift};
   const sbtf_context ctx = {scratch, sizeof(scratch)};
   uint64_t sb, cm;
   COUNT(sb, sbtf_rt_depthwise_conv2d_s8(&ctx, &p, 1, &q, &in_d, in1, &f_d, weights, bias, &out_d,
                                         out_sbtf));
-  const cmsis_nn_dw_conv_params dp = {in_off, out_off, 1, {1, 1}, {1, 1}, {1, 1}, {-128, 127}};
+  const cmsis_nn_dw_conv_params dp = {in_off, out_off, 1, {dc->stride, dc->stride},
+                                      {dc->pad, dc->pad}, {1, 1}, {-128, 127}};
   const cmsis_nn_per_channel_quant_params cq = {multiplier, shift};
-  const cmsis_nn_dims ci = {1, h, w, c}, cf = {1, 3, 3, c}, cb = {1, 1, 1, c}, co = {1, h, w, c};
+  const cmsis_nn_dims ci = {1, h, w, c}, cf = {1, 3, 3, c}, cb = {1, 1, 1, c}, co = {1, oh, ow, c};
   const cmsis_nn_context cctx = {cmsis_buf,
                                  arm_depthwise_conv_wrapper_s8_get_buffer_size(&dp, &ci, &cf, &co)};
+  if (cctx.size > (int32_t)sizeof(cmsis_buf)) printf("BENCH-ERROR cmsis buffer %ld\n", (long)cctx.size);
   COUNT(cm, arm_depthwise_conv_wrapper_s8(&cctx, &dp, &cq, &ci, in1, &cf, weights, &cb, bias, &co,
                                           out_cmsis));
-  report("DEPTHWISE_CONV_2D", "16x16x64-3x3", sb, cm, h * w * c);
+  report("DEPTHWISE_CONV_2D", dc->shape, sb, cm, oh * ow * c);
 }
 
 static void bench_fc(const char *shape, int32_t c_in, int32_t c_out) {
@@ -181,18 +197,18 @@ static void bench_add(const char *shape, int32_t size) {
   report("ADD", shape, sb, cm, size);
 }
 
-static void bench_avg_pool(void) {
-  const int32_t h = 8, w = 8, c = 64;
+/* Global average pooling of an h x w x c input (what the MLPerf Tiny models end with). */
+static void bench_avg_pool(const char *shape, int32_t h, int32_t w, int32_t c) {
   fill(in1, h * w * c);
-  const sbtf_rt_pool_params p = {8, 8, 8, 8, 0, 0, -128, 127};
+  const sbtf_rt_pool_params p = {h, w, h, w, 0, 0, -128, 127};
   const sbtf_dims in_d = {1, h, w, c}, out_d = {1, 1, 1, c};
   uint64_t sb, cm;
   COUNT(sb, sbtf_rt_avg_pool_s8(&p, &in_d, in1, &out_d, out_sbtf));
-  const cmsis_nn_pool_params pp = {{8, 8}, {0, 0}, {-128, 127}};
-  const cmsis_nn_dims ci = {1, h, w, c}, cf = {1, 8, 8, 1}, co = {1, 1, 1, c};
+  const cmsis_nn_pool_params pp = {{h, w}, {0, 0}, {-128, 127}};
+  const cmsis_nn_dims ci = {1, h, w, c}, cf = {1, h, w, 1}, co = {1, 1, 1, c};
   const cmsis_nn_context cctx = {cmsis_buf, arm_avgpool_s8_get_buffer_size(1, c)};
   COUNT(cm, arm_avgpool_s8(&cctx, &pp, &ci, in1, &cf, &co, out_cmsis));
-  report("AVERAGE_POOL_2D", "8x8x64-8x8", sb, cm, c);
+  report("AVERAGE_POOL_2D", shape, sb, cm, c);
 }
 
 static void bench_softmax(void) {
@@ -218,12 +234,14 @@ int main(void) {
   printf("BENCH board=%s counter_overhead=%llu\n", sbtf_board_name(),
          (unsigned long long)overhead);
   for (size_t i = 0; i < sizeof(convs) / sizeof(convs[0]); ++i) bench_conv(&convs[i]);
-  bench_depthwise();
+  for (size_t i = 0; i < sizeof(depthwise_cases) / sizeof(depthwise_cases[0]); ++i)
+    bench_depthwise(&depthwise_cases[i]);
   bench_fc("64-10", 64, 10);
   bench_fc("256-64", 256, 64);
   bench_add("32x32x16", 32 * 32 * 16);
   bench_add("8x8x64", 8 * 8 * 64);
-  bench_avg_pool();
+  bench_avg_pool("8x8x64-8x8", 8, 8, 64);
+  bench_avg_pool("25x5x64-25x5", 25, 5, 64);
   bench_softmax();
   sbtf_counter_stop();
   printf("BENCH done\n");

@@ -74,6 +74,8 @@ CASES = [
     ("softmax_rows", (3, 3, 4), lambda x: L.Softmax()(L.Conv2D(10, 1)(x))),
     ("pad_reshape", (5, 5, 2),
      lambda x: L.Flatten()(L.ZeroPadding2D(((1, 2), (0, 1)))(L.Conv2D(2, 1)(x)))),
+    ("pad_channels", (4, 4, 3), lambda x: L.Lambda(
+        lambda t: tf.pad(t, [[0, 0], [1, 0], [0, 0], [1, 2]]))(L.Conv2D(3, 1)(x))),
 ]
 
 
@@ -134,18 +136,20 @@ def test_optimized_paths_match_tflite(board, tmp_path):
 
 
 def _depthwise_groups(x):
-    """Helium's interior pixels in groups: (11, 15) -> stride 2 SAME (6, 8): borders, a group of
-    four and one of two per interior row; VALID (4, 6) and (2, 4): every pixel interior, groups of
-    four and two; 10 channels: two blocks of four and two past them."""
+    """Helium's pixels in groups of up to four along a row: (11, 15) -> stride 2 SAME (6, 8):
+    padded rows (one pixel of padding on every side), two groups of four; VALID (4, 6) and (2, 4):
+    read in place, groups of four and two; SAME 5 x 3 on (2, 4): the taps loop (not 3 x 3), rows
+    above and below the input; 10 channels: two blocks of four and two past them."""
     a = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(x)
-    return L.DepthwiseConv2D(3)(L.DepthwiseConv2D(3)(a))
+    b = L.DepthwiseConv2D(3)(L.DepthwiseConv2D(3)(a))
+    return L.DepthwiseConv2D((5, 3), padding="same")(b)
 
 
 @pytest.mark.slow
 def test_depthwise_pixel_groups_match_tflite_on_helium(tmp_path):
     tflite = _check((11, 15, 10), _depthwise_groups, seed=5, tmp_path=tmp_path,
                     board="mps3-an547", n=4)
-    assert [op.name for op in codegen.load_graph(tflite).operators] == ["DEPTHWISE_CONV_2D"] * 3
+    assert [op.name for op in codegen.load_graph(tflite).operators] == ["DEPTHWISE_CONV_2D"] * 4
 
 
 def test_softmax_table_is_expf_of_the_float32_products():
@@ -208,3 +212,20 @@ def test_quantize_int8_to_int8_matches_tflite(scale, zero_point, tmp_path):
     want = hostref.run_reference(tflite, x)
     got = runtime.run_model_host(tflite, x, out_dir=tmp_path).outputs.reshape(want.shape)
     np.testing.assert_array_equal(got, want)
+
+
+def _pools(x):
+    """The pooling paths: 20 channels (a chunk of 16 for the DSP and Helium paths, four past
+    it); MAX 3x3 stride 2 SAME (clipped border windows), AVERAGE 3x3 SAME and 2x2 VALID, then
+    MEAN over H and W."""
+    y = L.MaxPooling2D(3, 2, padding="same")(L.Conv2D(20, 1)(x))
+    y = L.AveragePooling2D(2)(L.AveragePooling2D(3, 1, padding="same")(y))
+    return L.GlobalAveragePooling2D()(y)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
+def test_pooling_paths_match_tflite(board, tmp_path):
+    tflite = _check((9, 9, 3), _pools, seed=9, tmp_path=tmp_path, board=board, n=6)
+    assert [op.name for op in codegen.load_graph(tflite).operators] == [
+        "CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "AVERAGE_POOL_2D", "MEAN"]

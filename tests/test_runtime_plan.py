@@ -130,7 +130,7 @@ def test_builtin_scratch_is_sized_by_the_runtime_macros(branchy, tmp_path):
     x = np.zeros((1, 12 * 12 * 4), np.int8)
     exe, gen, _ = runtime.build_host_runner(branchy, x, out_dir=tmp_path)
     assert "SBTF_SCRATCH_BYTES(" not in gen.header
-    for term in ("SBTF_RT_CONV_SCRATCH_BYTES(36)", "SBTF_RT_DEPTHWISE_SCRATCH_BYTES(8)",
+    for term in ("SBTF_RT_CONV_SCRATCH_BYTES(36)", "SBTF_RT_DEPTHWISE_SCRATCH_BYTES(8, 3, 112)",
                  "SBTF_RT_ADD_SCRATCH_BYTES(1152)"):
         assert term in gen.header
     out = qemu.run_host(exe, timeout=60)

@@ -77,8 +77,10 @@ int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, 
 #define SBTF_RT_CONV_ROWS 2
 #endif
 #define SBTF_RT_CONV_SCRATCH_BYTES(k) (SBTF_RT_CONV_ROWS * (((k) + 15) / 16 * 16))
-/** Scratch bytes of sbtf_rt_depthwise_conv2d_s8: one int32 accumulator per output channel. */
-#define SBTF_RT_DEPTHWISE_SCRATCH_BYTES(c_out) (4 * (c_out))
+/** Scratch bytes of sbtf_rt_depthwise_conv2d_s8: the bias with the input offset folded in (one
+ *  int32 per output channel) and, for a layer whose taps reach outside its input, KH padded input
+ *  rows of row_bytes = C_in * (last tap column + pad_w + 1) (0 for a layer that does not). */
+#define SBTF_RT_DEPTHWISE_SCRATCH_BYTES(c_out, kh, row_bytes) (4 * (c_out) + (kh) * (row_bytes))
 /** Scratch bytes of sbtf_rt_add_s8 for `size` elements: two 256-entry tables when it pays (none
  *  on Helium, which computes every element as vectors). */
 #if defined(SBTF_PATH_MVE)
@@ -101,8 +103,12 @@ sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p
                               const int8_t *filter, const int32_t *folded_bias,
                               const sbtf_dims *output_dims, int8_t *output);
 
-/** SBTF_RT_DEPTHWISE_SCRATCH_BYTES(C_out), or a negative sbtf_status for bad dims. */
-int32_t sbtf_rt_depthwise_conv2d_s8_get_buffer_size(const sbtf_dims *output_dims);
+/** SBTF_RT_DEPTHWISE_SCRATCH_BYTES for this layer, or a negative sbtf_status for bad dims or
+ *  parameters. */
+int32_t sbtf_rt_depthwise_conv2d_s8_get_buffer_size(const sbtf_conv_params *params,
+                                                    const sbtf_dims *input_dims,
+                                                    const sbtf_dims *filter_dims,
+                                                    const sbtf_dims *output_dims);
 
 /** DEPTHWISE_CONV_2D int8 (DepthwiseConvPerChannel); filter [1, KH, KW, C_out]; bias may be
  *  NULL. */

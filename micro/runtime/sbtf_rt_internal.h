@@ -18,6 +18,40 @@
 #define SBTF_RT_DSP 1
 #endif
 
+#if defined(SBTF_RT_DSP)
+#include <arm_acle.h>
+#include <string.h>
+#endif
+
+/* For helpers whose constant arguments select a loop: each caller gets its own copy. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE static inline
+#endif
+
+#if defined(SBTF_RT_DSP)
+/* ---- DSP-extension helpers (CONV_2D, DEPTHWISE_CONV_2D) ---- */
+
+static inline int32_t read_word(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4); /* one LDR: the DSP cores allow unaligned word loads */
+  return v;
+}
+
+/* Bytes 1 and 3 sign-extended to halfwords (one SXTB16 with ROR #8). */
+static inline int16x2_t sxtb16_odd(int32_t x) {
+#if defined(__GNUC__)
+  int16x2_t r; /* GCC 12 does not fold the rotate into SXTB16 by itself */
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+#else
+  const uint32_t u = (uint32_t)x;
+  return __sxtb16((int32_t)((u >> 8) | (u << 24)));
+#endif
+}
+#endif
+
 /* std::round (half away from zero) on a float, without libm (SOFTMAX, QUANTIZE float32);
    |x| >= 2^23 is already an integer. */
 static inline float sbtf_rt_round_half_away_f32(float x) {
@@ -29,12 +63,6 @@ static inline float sbtf_rt_round_half_away_f32(float x) {
   return t;
 }
 
-/* For helpers whose constant arguments select a loop: each caller gets its own copy. */
-#if defined(__GNUC__)
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE static inline
-#endif
 
 #if defined(SBTF_RT_MVE)
 /* Each lane saturated to int8 in its low byte, where VSTRB.32 stores from: two saturating
@@ -58,6 +86,13 @@ static inline int sbtf_rt_quant_ok(const sbtf_quant_params *q, int32_t n) {
     if (SBTF_QUANT_CHANNEL_BAD(q->multiplier[c], q->shift[c])) return 0;
   }
   return 1;
+}
+
+/* The parameter checks CONV_2D and DEPTHWISE_CONV_2D share (prepare time in TFLite's terms). */
+static inline int conv_params_ok(const sbtf_conv_params *p, const sbtf_quant_params *quant, int32_t c_out) {
+  return p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1 &&
+         p->pad_h >= 0 && p->pad_w >= 0 && sbtf_offsets_ok(p->input_offset, p->output_offset) &&
+         sbtf_clamp_ok(p->activation_min, p->activation_max) && sbtf_rt_quant_ok(quant, c_out);
 }
 
 #endif /* SBTF_RT_INTERNAL_H */

@@ -165,8 +165,111 @@ static sbtf_status pool_check(const sbtf_rt_pool_params *p, const sbtf_dims *in_
 }
 
 /* One output pixel's window, POOL_CHUNK channels at a time: the window's rows are read with the
-   channels innermost (contiguous), so each input byte costs a load and an add or a compare. */
+   channels innermost (contiguous). Sums of at most POOL_NARROW_MAX int8 values fit int16, so the
+   DSP extension adds four channels per word into halfword pairs (SXTAB16) and Helium eight per
+   vector; maxima take four bytes per SSUB8 + SEL, or sixteen per VMAX. */
 #define POOL_CHUNK 16
+#define POOL_NARROW_MAX 256
+
+#if defined(SBTF_RT_DSP)
+/* acc + bytes 1 and 3 of x, sign-extended, as halfwords (one SXTAB16 with ROR #8). */
+static inline int32_t sxtab16_odd(int32_t acc, int32_t x) {
+#if defined(__GNUC__)
+  int32_t r; /* GCC 12 does not fold the rotate into SXTAB16 by itself */
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
+  return r;
+#else
+  return __sxtab16(acc, (int32_t)(((uint32_t)x >> 8) | ((uint32_t)x << 24)));
+#endif
+}
+#endif
+
+typedef struct {
+  const int8_t *window; /* the first in-bounds tap, channel c0 */
+  int32_t rows, cols, row_step, ch;
+} pool_window;
+
+/* acc[j] = Σ (or max of) channel j of the window, j < n <= POOL_CHUNK. */
+static void pool_reduce(const pool_window *w, int32_t n, int is_max, int32_t acc[POOL_CHUNK]) {
+#if defined(SBTF_RT_MVE)
+  if (is_max) {
+    const mve_pred16_t pn = vctp8q((uint32_t)n);
+    int8x16_t m = vdupq_n_s8(-128);
+    for (int32_t y = 0; y < w->rows; ++y) {
+      const int8_t *row = w->window + y * w->row_step;
+      for (int32_t x = 0; x < w->cols; ++x, row += w->ch) m = vmaxq_s8(m, vldrbq_z_s8(row, pn));
+    }
+    int8_t v[POOL_CHUNK];
+    vstrbq_s8(v, m);
+    for (int32_t j = 0; j < n; ++j) acc[j] = v[j];
+    return;
+  }
+  if (w->rows * w->cols <= POOL_NARROW_MAX) {
+    const mve_pred16_t plo = vctp16q((uint32_t)n), phi = vctp16q((uint32_t)(n > 8 ? n - 8 : 0));
+    int16x8_t lo = vdupq_n_s16(0), hi = vdupq_n_s16(0);
+    for (int32_t y = 0; y < w->rows; ++y) {
+      const int8_t *row = w->window + y * w->row_step;
+      for (int32_t x = 0; x < w->cols; ++x, row += w->ch) {
+        lo = vaddq_s16(lo, vldrbq_z_s16(row, plo));
+        hi = vaddq_s16(hi, vldrbq_z_s16(row + 8, phi));
+      }
+    }
+    int16_t v[POOL_CHUNK];
+    vstrhq_s16(v, lo);
+    vstrhq_s16(v + 8, hi);
+    for (int32_t j = 0; j < n; ++j) acc[j] = v[j];
+    return;
+  }
+#elif defined(SBTF_RT_DSP)
+  if (n == POOL_CHUNK && (is_max || w->rows * w->cols <= POOL_NARROW_MAX)) {
+    /* Word k holds channels 4k..4k+3: sums in halfword pairs (even channels, odd channels),
+       maxima as bytes. */
+    int32_t e0 = 0, e1 = 0, e2 = 0, e3 = 0, o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+    if (is_max) e0 = e1 = e2 = e3 = (int32_t)0x80808080u;
+    for (int32_t y = 0; y < w->rows; ++y) {
+      const int8_t *row = w->window + y * w->row_step;
+      for (int32_t x = 0; x < w->cols; ++x, row += w->ch) {
+        const int32_t x0 = read_word(row), x1 = read_word(row + 4);
+        const int32_t x2 = read_word(row + 8), x3 = read_word(row + 12);
+        if (is_max) { /* SSUB8 sets GE per byte where x >= max; SEL takes those bytes */
+          (void)__ssub8(x0, e0), e0 = __sel(x0, e0);
+          (void)__ssub8(x1, e1), e1 = __sel(x1, e1);
+          (void)__ssub8(x2, e2), e2 = __sel(x2, e2);
+          (void)__ssub8(x3, e3), e3 = __sel(x3, e3);
+        } else {
+          e0 = __sxtab16(e0, x0), o0 = sxtab16_odd(o0, x0);
+          e1 = __sxtab16(e1, x1), o1 = sxtab16_odd(o1, x1);
+          e2 = __sxtab16(e2, x2), o2 = sxtab16_odd(o2, x2);
+          e3 = __sxtab16(e3, x3), o3 = sxtab16_odd(o3, x3);
+        }
+      }
+    }
+    const int32_t ev[4] = {e0, e1, e2, e3}, od[4] = {o0, o1, o2, o3};
+    for (int32_t k = 0; k < 4; ++k) {
+      if (is_max) {
+        for (int32_t j = 0; j < 4; ++j) acc[4 * k + j] = (int8_t)(ev[k] >> (8 * j));
+      } else {
+        acc[4 * k] = (int16_t)ev[k];
+        acc[4 * k + 1] = (int16_t)od[k];
+        acc[4 * k + 2] = ev[k] >> 16;
+        acc[4 * k + 3] = od[k] >> 16;
+      }
+    }
+    return;
+  }
+#endif
+  for (int32_t j = 0; j < n; ++j) acc[j] = is_max ? -128 : 0;
+  for (int32_t y = 0; y < w->rows; ++y) {
+    const int8_t *row = w->window + y * w->row_step;
+    for (int32_t x = 0; x < w->cols; ++x, row += w->ch) {
+      if (is_max) {
+        for (int32_t j = 0; j < n; ++j) acc[j] = row[j] > acc[j] ? row[j] : acc[j];
+      } else {
+        for (int32_t j = 0; j < n; ++j) acc[j] += row[j];
+      }
+    }
+  }
+}
 
 static sbtf_status pool(const sbtf_rt_pool_params *p, const sbtf_dims *in_d, const int8_t *in,
                         const sbtf_dims *out_d, int8_t *out, int is_max) {
@@ -184,22 +287,13 @@ static sbtf_status pool(const sbtf_rt_pool_params *p, const sbtf_dims *in_d, con
         const int32_t fx1 = p->filter_w < in_d->w - x0 ? p->filter_w : in_d->w - x0;
         if (fy1 <= fy0 || fx1 <= fx0) return SBTF_ERROR_BAD_PARAM; /* TFLite fails the same way */
         const int32_t count = (fy1 - fy0) * (fx1 - fx0);
-        const int8_t *window = in + ((b * in_d->h + y0 + fy0) * in_w + x0 + fx0) * ch;
+        pool_window w = {in + ((b * in_d->h + y0 + fy0) * in_w + x0 + fx0) * ch, fy1 - fy0,
+                         fx1 - fx0, in_w * ch, ch};
         int8_t *o = out + ((b * out_d->h + oy) * out_d->w + ox) * ch;
-        for (int32_t c0 = 0; c0 < ch; c0 += POOL_CHUNK) {
+        for (int32_t c0 = 0; c0 < ch; c0 += POOL_CHUNK, w.window += POOL_CHUNK) {
           const int32_t n = ch - c0 < POOL_CHUNK ? ch - c0 : POOL_CHUNK;
           int32_t acc[POOL_CHUNK];
-          for (int32_t j = 0; j < n; ++j) acc[j] = is_max ? -128 : 0;
-          for (int32_t fy = fy0; fy < fy1; ++fy) {
-            const int8_t *row = window + ((fy - fy0) * in_w) * ch + c0;
-            for (int32_t fx = fx0; fx < fx1; ++fx, row += ch) {
-              if (is_max) {
-                for (int32_t j = 0; j < n; ++j) acc[j] = row[j] > acc[j] ? row[j] : acc[j];
-              } else {
-                for (int32_t j = 0; j < n; ++j) acc[j] += row[j];
-              }
-            }
-          }
+          pool_reduce(&w, n, is_max, acc);
           for (int32_t j = 0; j < n; ++j) {
             int32_t v = acc[j];
             /* Round half away from zero, as the reference kernel. */
@@ -227,6 +321,11 @@ sbtf_status sbtf_rt_max_pool_s8(const sbtf_rt_pool_params *params, const sbtf_di
 
 /* ---- MEAN: reference_ops::QuantizedMeanOrSum (what reduce.cc runs for int8 MEAN) ---- */
 
+static inline int8_t mean_output(const sbtf_rt_mean_params *p, int32_t sum, int32_t count) {
+  const int32_t acc = sbtf_mbqm(sum - count * p->input_zero_point, p->multiplier, p->shift);
+  return (int8_t)sbtf_clamp(acc + p->output_zero_point, -128, 127);
+}
+
 sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *input_dims,
                             const int8_t *input, int8_t *output) {
   if (params == NULL || input_dims == NULL || input == NULL || output == NULL)
@@ -244,6 +343,19 @@ sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *
     red_dims[a] = reduced ? in_dims[a] : 1;
     count *= red_dims[a];
   }
+  if (params->axis_mask == 0x6) { /* over H and W (global average pooling): channels innermost */
+    const sbtf_dims *d = input_dims;
+    for (int32_t b = 0; b < d->n; ++b) {
+      pool_window w = {input + b * d->h * d->w * d->c, d->h, d->w, d->w * d->c, d->c};
+      for (int32_t c0 = 0; c0 < d->c; c0 += POOL_CHUNK, w.window += POOL_CHUNK) {
+        const int32_t n = d->c - c0 < POOL_CHUNK ? d->c - c0 : POOL_CHUNK;
+        int32_t acc[POOL_CHUNK];
+        pool_reduce(&w, n, 0, acc);
+        for (int32_t j = 0; j < n; ++j) output[b * d->c + c0 + j] = mean_output(params, acc[j], count);
+      }
+    }
+    return SBTF_OK;
+  }
   int32_t out_index = 0;
   for (int32_t o0 = 0; o0 < out_dims[0]; ++o0)
     for (int32_t o1 = 0; o1 < out_dims[1]; ++o1)
@@ -257,9 +369,7 @@ sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *
                   const int32_t i0 = o0 + r0, i1 = o1 + r1, i2 = o2 + r2, i3 = o3 + r3;
                   sum += input[((i0 * in_dims[1] + i1) * in_dims[2] + i2) * in_dims[3] + i3];
                 }
-          const int32_t acc = sbtf_mbqm(
-              sum - count * params->input_zero_point, params->multiplier, params->shift);
-          output[out_index++] = (int8_t)sbtf_clamp(acc + params->output_zero_point, -128, 127);
+          output[out_index++] = mean_output(params, sum, count);
         }
   return SBTF_OK;
 }
@@ -301,24 +411,34 @@ sbtf_status sbtf_rt_pad_s8(const sbtf_dims *input_dims, const int32_t before[4],
   if (input_dims == NULL || before == NULL || after == NULL || input == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
   if (!sbtf_rt_dims_ok(input_dims)) return SBTF_ERROR_BAD_SHAPE;
-  const int32_t in[4] = {input_dims->n, input_dims->h, input_dims->w, input_dims->c};
-  int32_t out[4];
+  int32_t in[4] = {input_dims->n, input_dims->h, input_dims->w, input_dims->c};
+  int32_t pre[4], post[4], out[4];
   for (int a = 0; a < 4; ++a) {
     if (before[a] < 0 || after[a] < 0) return SBTF_ERROR_BAD_PARAM;
-    out[a] = before[a] + in[a] + after[a];
+    pre[a] = before[a], post[a] = after[a];
   }
-  int32_t o = 0;
+  if (pre[3] == 0 && post[3] == 0) { /* the usual H/W padding: W and C are one contiguous axis */
+    pre[2] *= in[3], post[2] *= in[3];
+    const int32_t merged[4] = {1, in[0], in[1], in[2] * in[3]};
+    for (int a = 3; a > 0; --a) pre[a] = pre[a - 1], post[a] = post[a - 1];
+    pre[0] = post[0] = 0;
+    memcpy(in, merged, sizeof in);
+  }
+  for (int a = 0; a < 4; ++a) out[a] = pre[a] + in[a] + post[a];
+  /* Row by row along the last axis: padding, the input row (contiguous), padding. */
+  const int32_t row = out[3];
   for (int32_t i0 = 0; i0 < out[0]; ++i0)
     for (int32_t i1 = 0; i1 < out[1]; ++i1)
-      for (int32_t i2 = 0; i2 < out[2]; ++i2)
-        for (int32_t i3 = 0; i3 < out[3]; ++i3) {
-          const int32_t j0 = i0 - before[0], j1 = i1 - before[1], j2 = i2 - before[2],
-                        j3 = i3 - before[3];
-          const int inside = j0 >= 0 && j0 < in[0] && j1 >= 0 && j1 < in[1] && j2 >= 0 &&
-                             j2 < in[2] && j3 >= 0 && j3 < in[3];
-          output[o++] =
-              inside ? input[((j0 * in[1] + j1) * in[2] + j2) * in[3] + j3] : pad_value;
+      for (int32_t i2 = 0; i2 < out[2]; ++i2, output += row) {
+        const int32_t j0 = i0 - pre[0], j1 = i1 - pre[1], j2 = i2 - pre[2];
+        if (j0 < 0 || j0 >= in[0] || j1 < 0 || j1 >= in[1] || j2 < 0 || j2 >= in[2]) {
+          memset(output, pad_value, (size_t)row);
+          continue;
         }
+        memset(output, pad_value, (size_t)pre[3]);
+        memcpy(output + pre[3], input + ((j0 * in[1] + j1) * in[2] + j2) * in[3], (size_t)in[3]);
+        memset(output + pre[3] + in[3], pad_value, (size_t)post[3]);
+      }
   return SBTF_OK;
 }
 

@@ -58,6 +58,15 @@ def emit_conv_2d(em: Emitter, op: Operator):
     em.call(op, f"sbtf_rt_conv2d_s8({args})")
 
 
+def _depthwise_row_bytes(in4, out4, kernel, stride, dilation, pad) -> int:
+    """Bytes of one padded input row of sbtf_rt_depthwise_conv2d_s8 (its dw_row_bytes): 0 when
+    every tap lies inside the input."""
+    last = [(out4[1 + a] - 1) * stride[a] - pad[a] + (kernel[a] - 1) * dilation[a] for a in (0, 1)]
+    if pad == (0, 0) and last[0] < in4[1] and last[1] < in4[2]:
+        return 0
+    return (last[1] + pad[1] + 1) * in4[3]
+
+
 @emits("DEPTHWISE_CONV_2D")
 def emit_depthwise_conv_2d(em: Emitter, op: Operator):
     o = op.options
@@ -73,14 +82,16 @@ def emit_depthwise_conv_2d(em: Emitter, op: Operator):
     cv = em.conv_setup(op, w, "filter", kernel, stride, dil, o.padding, scale_axis=3)
     x, y = cv.x, cv.y
     c_out = w.shape[3]
+    params = em.conv_params(op, x, y, cv.pad, stride, dil, o.fusedActivationFunction)
+    in_d, f_d = em.dims(f"op{op.index}_in", cv.in4), em.dims(f"op{op.index}_filter", w.shape)
     out_d = em.dims(f"op{op.index}_out", cv.out4)
-    em.scratch_ops.append(f"sbtf_rt_depthwise_conv2d_s8_get_buffer_size({out_d})")
-    em.scratch_terms.append(f"SBTF_RT_DEPTHWISE_SCRATCH_BYTES({c_out})")
+    em.scratch_ops.append(
+        f"sbtf_rt_depthwise_conv2d_s8_get_buffer_size({params}, {in_d}, {f_d}, {out_d})")
+    row_bytes = _depthwise_row_bytes(cv.in4, cv.out4, w.shape[1:3], stride, dil, cv.pad)
+    em.scratch_terms.append(f"SBTF_RT_DEPTHWISE_SCRATCH_BYTES({c_out}, {w.shape[1]}, {row_bytes})")
     args = ", ".join([
-        "&sbtf_ctx", em.conv_params(op, x, y, cv.pad, stride, dil, o.fusedActivationFunction),
-        str(c_out // cv.in4[3]), em.quant_arrays(op, cv.multiplier, cv.shift),
-        em.dims(f"op{op.index}_in", cv.in4), em.ptr(op, x, "input"),
-        em.dims(f"op{op.index}_filter", w.shape), em.const(op, w, "int8_t", np.int8, "filter"),
+        "&sbtf_ctx", params, str(c_out // cv.in4[3]), em.quant_arrays(op, cv.multiplier, cv.shift),
+        in_d, em.ptr(op, x, "input"), f_d, em.const(op, w, "int8_t", np.int8, "filter"),
         em.bias(op, 2, c_out), out_d, em.act(y),
     ])
     em.call(op, f"sbtf_rt_depthwise_conv2d_s8({args})")
