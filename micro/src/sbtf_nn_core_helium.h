@@ -623,129 +623,6 @@ typedef struct {
 #define PX_FLUSH 2 /* end of a 64-group span: add the sums into the int32 sums */
 #define PX_ONLY 3  /* the only chunk: sums from 0, then as PX_LAST */
 
-/* Lookups of chunk g0 .. g0 + CH - 1 for every filter (tables T[entry][group][vector]: a
-   filter's chunk is addressed from one base per entry, with immediate offsets; the nibble
-   extraction is shared by the V vectors). The int16 sums start from acc16 (zeroed at the
-   start of every 64-group span) but for PX_ONLY. */
-static inline __attribute__((always_inline)) void px_lookups(const px_run *r, int32_t g0,
-                                                          const int V, const int CH,
-                                                          const int MODE) {
-  const px_geom *g = r->g;
-  const px_layout *l = r->l;
-  const int32_t c_out = g->c_out, groups = g->groups, row_bytes = g->row_bytes;
-  const int finishing = MODE == PX_LAST || MODE == PX_ONLY;
-  const int32_t nib = (finishing && CH == 8) ? 4 * ((groups + 3) / 4) - g0 : CH;
-  const uint8_t *m = g->mask + g0 / 2;
-  int16_t *acc16 = l->acc16;
-  int32_t *acc32 = l->acc32;
-  const int16_t *t = l->tables;
-  /* Per-call constants of the finishing pass, hoisted out of the filter loop. */
-  const int32_t *mult = r->q->multiplier, *shift = r->q->shift, *base = l->base;
-  const int8_t *sign = r->sign;
-  const int32_t offset = r->p->output_offset;
-  const int16x8_t lo_v = vdupq_n_s16((int16_t)r->p->activation_min),
-                  hi_v = vdupq_n_s16((int16_t)r->p->activation_max);
-  const int wide = l->wide;
-  int8_t *out[PX_MAX_V];
-  mve_pred16_t pred[PX_MAX_V];
-  for (int v = 0; v < V; ++v) {
-    out[v] = r->output + (size_t)r->vec[v].pixel * c_out;
-    pred[v] = vctp16q((uint32_t)r->vec[v].count);
-  }
-  for (int32_t f = 0; f < c_out; ++f, m += row_bytes, acc16 += 8 * V, acc32 += 8 * V) {
-    const uint32_t w = px_mask_bits(m, nib);
-    int16x8_t a0, a1 = vdupq_n_s16(0), a2 = vdupq_n_s16(0), a3 = vdupq_n_s16(0);
-    if (MODE == PX_ONLY) {
-      a0 = vdupq_n_s16(0);
-    } else if (V == 4) { /* immediate offsets from one pointer (GCC spends 3 MOVs otherwise) */
-      __asm__ volatile(
-          "vldrw.u32 %q0, [%4]\n\tvldrw.u32 %q1, [%4, #16]\n\t"
-          "vldrw.u32 %q2, [%4, #32]\n\tvldrw.u32 %q3, [%4, #48]"
-          : "=w"(a0), "=w"(a1), "=w"(a2), "=w"(a3)
-          : "r"(acc16)
-          : "memory");
-    } else {
-      a0 = vld1q_s16(acc16);
-      if (V == 2) a1 = vld1q_s16(acc16 + 8);
-    }
-#pragma GCC unroll 8
-    for (int32_t gi = 0; gi < CH; ++gi) {
-      const int16_t *e = t + ((w >> (4 * gi)) & 15u) * (CH * V * PX_LANES);
-      int16x8_t x;
-      /* Load and add kept together (GCC otherwise hoists the loads and spills). */
-      if (V == 4)
-        __asm__ volatile(
-            "vldrw.u32 %q4, [%5, #%c6]\n\tvadd.i16 %q0, %q0, %q4\n\t"
-            "vldrw.u32 %q4, [%5, #%c7]\n\tvadd.i16 %q1, %q1, %q4\n\t"
-            "vldrw.u32 %q4, [%5, #%c8]\n\tvadd.i16 %q2, %q2, %q4\n\t"
-            "vldrw.u32 %q4, [%5, #%c9]\n\tvadd.i16 %q3, %q3, %q4"
-            : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3), "=&w"(x)
-            : "r"(e), "i"(gi * 64), "i"(gi * 64 + 16), "i"(gi * 64 + 32), "i"(gi * 64 + 48));
-      else if (V == 2)
-        __asm__ volatile(
-            "vldrw.u32 %q2, [%3, #%c4]\n\tvadd.i16 %q0, %q0, %q2\n\t"
-            "vldrw.u32 %q2, [%3, #%c5]\n\tvadd.i16 %q1, %q1, %q2"
-            : "+w"(a0), "+w"(a1), "=&w"(x)
-            : "r"(e), "i"(gi * 32), "i"(gi * 32 + 16));
-      else
-        __asm__ volatile("vldrw.u32 %q1, [%2, #%c3]\n\tvadd.i16 %q0, %q0, %q1"
-                         : "+w"(a0), "=&w"(x)
-                         : "r"(e), "i"(gi * 16));
-    }
-    const int16x8_t sums[4] = {a0, a1, a2, a3};
-    if (finishing) {
-      const int32_t b = base[f], s127 = 127 * sign[f];
-      const int32x4_t mu = vdupq_n_s32(mult[f]), sh = vdupq_n_s32(shift[f]);
-#pragma GCC unroll 4
-      for (int v = 0; v < V; ++v)
-        if (pred[v])
-          px_finish(sums[v], wide ? acc32 + 8 * v : NULL, b, s127, mu, sh, offset, lo_v, hi_v,
-                    out[v] + f, g->out_offs, pred[v]);
-    } else if (MODE == PX_FLUSH) {
-#pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) {
-        int32x4_t e = vmovlbq_s16(sums[v]), o = vmovltq_s16(sums[v]);
-        if (g0 >= PX_SUPER) {
-          e = vaddq_s32(e, vld1q_s32(acc32 + 8 * v));
-          o = vaddq_s32(o, vld1q_s32(acc32 + 8 * v + 4));
-        }
-        vst1q_s32(acc32 + 8 * v, e);
-        vst1q_s32(acc32 + 8 * v + 4, o);
-      }
-    } else if (V == 4) {
-      __asm__ volatile(
-          "vstrw.32 %q0, [%4]\n\tvstrw.32 %q1, [%4, #16]\n\t"
-          "vstrw.32 %q2, [%4, #32]\n\tvstrw.32 %q3, [%4, #48]"
-          :
-          : "w"(a0), "w"(a1), "w"(a2), "w"(a3), "r"(acc16)
-          : "memory");
-    } else {
-      vst1q_s16(acc16, a0);
-      if (V == 2) vst1q_s16(acc16 + 8, a1);
-    }
-  }
-}
-
-typedef void (*px_step_fn)(const px_run *r, px_walk *st, int32_t g0, int32_t gn, int mode);
-
-/* Builds one chunk's tables, then its px_lookups (V, CH constants). */
-#define PX_STEP(name, V, CH)                                                            \
-  static void name(const px_run *r, px_walk *st, int32_t g0, int32_t gn, int mode) {    \
-    px_build_chunk(r->g, r->vec, r->l, gn, st, V, CH);                                     \
-    if (mode == PX_MID)                                                                 \
-      px_lookups(r, g0, V, CH, PX_MID);                                                    \
-    else if (mode == PX_LAST)                                                           \
-      px_lookups(r, g0, V, CH, PX_LAST);                                                   \
-    else if (mode == PX_ONLY)                                                           \
-      px_lookups(r, g0, V, CH, PX_ONLY);                                                   \
-    else                                                                                \
-      px_lookups(r, g0, V, CH, PX_FLUSH);                                                  \
-  }
-PX_STEP(px_step_v4_ch4, 4, 4)
-PX_STEP(px_step_v2_ch8, 2, 8)
-PX_STEP(px_step_v2_ch4, 2, 4)
-PX_STEP(px_step_v1_ch4, 1, 4)
-
 /* ---- row tables: 3x3 kernels, s_h == d_h, blocks of 4 output rows ----
  * Vector v's kernel row ky reads input row slot v + ky (input row iy0 + (v + ky) * s_h), so a
  * block's 4 vectors x 3 kernel rows read only PR_ROWS = 6 rows: each row's tables are built
@@ -790,72 +667,146 @@ static inline __attribute__((always_inline)) void pr_build_chunk(const px_geom *
         : "r"((tk) + (n0) * PR_ENTRY), "r"((tk) + (n1) * PR_ENTRY));                           \
   } while (0)
 
-/* Lookups of chunk j0 (groups j0, j0 + 1 of each kernel row) for every filter; MODE as for
-   px_lookups (no PX_FLUSH: int16 sums only). */
-static inline __attribute__((always_inline)) void pr_lookups(const px_run *r, int32_t j0,
-                                                          const int MODE) {
+/* Lookups of chunk g0 .. g0 + CH - 1 for every filter (tables T[entry][group][vector]: a
+   filter's chunk is addressed from one base per entry, with immediate offsets; the nibble
+   extraction is shared by the V vectors). The int16 sums start from acc16 (zeroed at the
+   start of every 64-group span) but for PX_ONLY. ROWS: the row tables instead (pr_conv; V = 4,
+   CH = 2, no PX_FLUSH): chunk g0 is groups g0, g0 + 1 of each kernel row. */
+static inline __attribute__((always_inline)) void px_lookups(const px_run *r, int32_t g0,
+                                                          const int V, const int CH,
+                                                          const int MODE, const int ROWS) {
   const px_geom *g = r->g;
   const px_layout *l = r->l;
-  const int32_t c_out = g->c_out, row_bytes = g->row_bytes, krow = g->k_w * g->in_c / 8;
+  const int32_t c_out = g->c_out, groups = g->groups, row_bytes = g->row_bytes;
+  const int32_t krow = g->k_w * g->in_c / 8; /* ROWS: mask bytes per kernel row */
   const int finishing = MODE == PX_LAST || MODE == PX_ONLY;
-  const uint8_t *m = g->mask + j0 / 2;
+  const int32_t nib = (finishing && CH == 8) ? 4 * ((groups + 3) / 4) - g0 : CH;
+  const uint8_t *m = g->mask + g0 / 2;
   int16_t *acc16 = l->acc16;
+  int32_t *acc32 = l->acc32;
   const int16_t *t = l->tables;
+  /* Per-call constants of the finishing pass, hoisted out of the filter loop. */
   const int32_t *mult = r->q->multiplier, *shift = r->q->shift, *base = l->base;
   const int8_t *sign = r->sign;
   const int32_t offset = r->p->output_offset;
   const int16x8_t lo_v = vdupq_n_s16((int16_t)r->p->activation_min),
                   hi_v = vdupq_n_s16((int16_t)r->p->activation_max);
-  int8_t *out[4];
-  mve_pred16_t pred[4];
-  for (int v = 0; v < 4; ++v) {
+  const int wide = !ROWS && l->wide;
+  int8_t *out[PX_MAX_V];
+  mve_pred16_t pred[PX_MAX_V];
+  for (int v = 0; v < V; ++v) {
     out[v] = r->output + (size_t)r->vec[v].pixel * c_out;
     pred[v] = vctp16q((uint32_t)r->vec[v].count);
   }
-  for (int32_t f = 0; f < c_out; ++f, m += row_bytes, acc16 += 32) {
-    int16x8_t a0, a1, a2, a3;
+  for (int32_t f = 0; f < c_out; ++f, m += row_bytes, acc16 += 8 * V, acc32 += 8 * V) {
+    const uint32_t w = px_mask_bits(m, nib);
+    int16x8_t a0, a1 = vdupq_n_s16(0), a2 = vdupq_n_s16(0), a3 = vdupq_n_s16(0);
     if (MODE == PX_ONLY) {
-      a0 = a1 = a2 = a3 = vdupq_n_s16(0);
-    } else {
+      a0 = vdupq_n_s16(0);
+    } else if (V == 4) { /* immediate offsets from one pointer (GCC spends 3 MOVs otherwise) */
       __asm__ volatile(
           "vldrw.u32 %q0, [%4]\n\tvldrw.u32 %q1, [%4, #16]\n\t"
           "vldrw.u32 %q2, [%4, #32]\n\tvldrw.u32 %q3, [%4, #48]"
           : "=w"(a0), "=w"(a1), "=w"(a2), "=w"(a3)
           : "r"(acc16)
           : "memory");
+    } else {
+      a0 = vld1q_s16(acc16);
+      if (V == 2) a1 = vld1q_s16(acc16 + 8);
     }
-    const uint32_t b0 = m[0], b1 = m[krow], b2 = m[2 * krow];
-    PR_LOOKUP(a0, a1, a2, a3, t, b0 & 15u, b0 >> 4);
-    PR_LOOKUP(a0, a1, a2, a3, t + 2 * PX_LANES, b1 & 15u, b1 >> 4);
-    PR_LOOKUP(a0, a1, a2, a3, t + 4 * PX_LANES, b2 & 15u, b2 >> 4);
+    if (ROWS) {
+      const uint32_t b0 = m[0], b1 = m[krow], b2 = m[2 * krow];
+      PR_LOOKUP(a0, a1, a2, a3, t, b0 & 15u, b0 >> 4);
+      PR_LOOKUP(a0, a1, a2, a3, t + 2 * PX_LANES, b1 & 15u, b1 >> 4);
+      PR_LOOKUP(a0, a1, a2, a3, t + 4 * PX_LANES, b2 & 15u, b2 >> 4);
+    } else {
+#pragma GCC unroll 8
+      for (int32_t gi = 0; gi < CH; ++gi) {
+        const int16_t *e = t + ((w >> (4 * gi)) & 15u) * (CH * V * PX_LANES);
+        int16x8_t x;
+        /* Load and add kept together (GCC otherwise hoists the loads and spills). */
+        if (V == 4)
+          __asm__ volatile(
+              "vldrw.u32 %q4, [%5, #%c6]\n\tvadd.i16 %q0, %q0, %q4\n\t"
+              "vldrw.u32 %q4, [%5, #%c7]\n\tvadd.i16 %q1, %q1, %q4\n\t"
+              "vldrw.u32 %q4, [%5, #%c8]\n\tvadd.i16 %q2, %q2, %q4\n\t"
+              "vldrw.u32 %q4, [%5, #%c9]\n\tvadd.i16 %q3, %q3, %q4"
+              : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3), "=&w"(x)
+              : "r"(e), "i"(gi * 64), "i"(gi * 64 + 16), "i"(gi * 64 + 32), "i"(gi * 64 + 48));
+        else if (V == 2)
+          __asm__ volatile(
+              "vldrw.u32 %q2, [%3, #%c4]\n\tvadd.i16 %q0, %q0, %q2\n\t"
+              "vldrw.u32 %q2, [%3, #%c5]\n\tvadd.i16 %q1, %q1, %q2"
+              : "+w"(a0), "+w"(a1), "=&w"(x)
+              : "r"(e), "i"(gi * 32), "i"(gi * 32 + 16));
+        else
+          __asm__ volatile("vldrw.u32 %q1, [%2, #%c3]\n\tvadd.i16 %q0, %q0, %q1"
+                           : "+w"(a0), "=&w"(x)
+                           : "r"(e), "i"(gi * 16));
+      }
+    }
+    const int16x8_t sums[4] = {a0, a1, a2, a3};
     if (finishing) {
-      const int16x8_t sums[4] = {a0, a1, a2, a3};
       const int32_t b = base[f], s127 = 127 * sign[f];
       const int32x4_t mu = vdupq_n_s32(mult[f]), sh = vdupq_n_s32(shift[f]);
 #pragma GCC unroll 4
-      for (int v = 0; v < 4; ++v)
+      for (int v = 0; v < V; ++v)
         if (pred[v])
-          px_finish(sums[v], NULL, b, s127, mu, sh, offset, lo_v, hi_v, out[v] + f,
-                    g->out_offs, pred[v]);
-    } else {
+          px_finish(sums[v], wide ? acc32 + 8 * v : NULL, b, s127, mu, sh, offset, lo_v, hi_v,
+                    out[v] + f, g->out_offs, pred[v]);
+    } else if (MODE == PX_FLUSH) {
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        int32x4_t e = vmovlbq_s16(sums[v]), o = vmovltq_s16(sums[v]);
+        if (g0 >= PX_SUPER) {
+          e = vaddq_s32(e, vld1q_s32(acc32 + 8 * v));
+          o = vaddq_s32(o, vld1q_s32(acc32 + 8 * v + 4));
+        }
+        vst1q_s32(acc32 + 8 * v, e);
+        vst1q_s32(acc32 + 8 * v + 4, o);
+      }
+    } else if (V == 4) {
       __asm__ volatile(
           "vstrw.32 %q0, [%4]\n\tvstrw.32 %q1, [%4, #16]\n\t"
           "vstrw.32 %q2, [%4, #32]\n\tvstrw.32 %q3, [%4, #48]"
           :
           : "w"(a0), "w"(a1), "w"(a2), "w"(a3), "r"(acc16)
           : "memory");
+    } else {
+      vst1q_s16(acc16, a0);
+      if (V == 2) vst1q_s16(acc16 + 8, a1);
     }
   }
 }
 
+typedef void (*px_step_fn)(const px_run *r, px_walk *st, int32_t g0, int32_t gn, int mode);
+
+/* Builds one chunk's tables, then its px_lookups (V, CH constants). */
+#define PX_STEP(name, V, CH)                                                            \
+  static void name(const px_run *r, px_walk *st, int32_t g0, int32_t gn, int mode) {    \
+    px_build_chunk(r->g, r->vec, r->l, gn, st, V, CH);                                     \
+    if (mode == PX_MID)                                                                 \
+      px_lookups(r, g0, V, CH, PX_MID, 0);                                              \
+    else if (mode == PX_LAST)                                                           \
+      px_lookups(r, g0, V, CH, PX_LAST, 0);                                             \
+    else if (mode == PX_ONLY)                                                           \
+      px_lookups(r, g0, V, CH, PX_ONLY, 0);                                             \
+    else                                                                                \
+      px_lookups(r, g0, V, CH, PX_FLUSH, 0);                                            \
+  }
+PX_STEP(px_step_v4_ch4, 4, 4)
+PX_STEP(px_step_v2_ch8, 2, 8)
+PX_STEP(px_step_v2_ch4, 2, 4)
+PX_STEP(px_step_v1_ch4, 1, 4)
+
 static void pr_step(const px_run *r, int8_t *const *strips, int32_t j0, int mode) {
   pr_build_chunk(r->g, strips, r->l->tables, j0);
   if (mode == PX_MID)
-    pr_lookups(r, j0, PX_MID);
+    px_lookups(r, j0, 4, 2, PX_MID, 1);
   else if (mode == PX_LAST)
-    pr_lookups(r, j0, PX_LAST);
+    px_lookups(r, j0, 4, 2, PX_LAST, 1);
   else
-    pr_lookups(r, j0, PX_ONLY);
+    px_lookups(r, j0, 4, 2, PX_ONLY, 1);
 }
 
 /* Every block of 4 output rows x 8 columns: the 6 input rows' strips once, then the chunks. */
