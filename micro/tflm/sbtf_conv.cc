@@ -1,5 +1,5 @@
-// SBTF_CONV_2D for TFLite Micro: Init parses the custom options, Prepare checks tensors and
-// computes requantization (the window part shared with depthwise: sbtf_window.cc), Eval runs
+// SBTF_CONV_2D for TFLite Micro: Init (the custom options) and Prepare (tensor checks,
+// requantization, scratch) are shared with depthwise in sbtf_window.cc; Eval runs
 // sbtf_conv2d_s8 (docs/op_spec.md).
 #include <stdint.h>
 
@@ -10,7 +10,6 @@
 #include "tensorflow/lite/c/common.h"
 #include "tensorflow/lite/micro/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/micro_context.h"
-#include "tensorflow/lite/micro/micro_log.h"
 
 namespace sbtf {
 namespace {
@@ -18,30 +17,11 @@ namespace {
 constexpr char kOp[] = SBTF_OP_CONV_2D;
 
 void* Init(TfLiteContext* context, const char* buffer, size_t length) {
-  OptionsReader options(kOp);
-  WindowOpData data = {};
-  if (!options.Open(buffer, length) || !ReadWindow(options, &data.window)) return nullptr;
-  return NewWindowOpData(context, kOp, data);
-}
-
-// Everything that needs the temporary tensors; the caller frees them.
-TfLiteStatus PrepareWithTensors(TfLiteContext* context, WindowOpData* data,
-                                const TfLiteTensor* input, const TfLiteTensor* mask,
-                                const TfLiteTensor* sign, const TfLiteTensor* bias,
-                                TfLiteTensor* output) {
-  const Window& w = data->window;
-  TF_LITE_ENSURE_STATUS(
-      PrepareWindow(context, kOp, data, w.input_channels, input, mask, sign, bias, output));
-  const PreparedWindow& pw = data->prepared_window;
-  data->filter_dims =
-      sbtf_dims{OutputChannels(sign), w.filter_height, w.filter_width, w.input_channels};
-  return FinishPrepare(
-      context, kOp, data,
-      sbtf_conv2d_s8_get_buffer_size(&pw.input_dims, &data->filter_dims, &pw.output_dims));
+  return InitWindowOp(context, kOp, /*depthwise=*/false, buffer, length);
 }
 
 TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
-  return PrepareNode<WindowOpData>(context, node, kOp, PrepareWithTensors);
+  return PrepareWindowOp(context, node, kOp);
 }
 
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {

@@ -6,7 +6,9 @@
 #include "tensorflow/lite/micro/micro_log.h"
 
 namespace sbtf {
+namespace {
 
+// Reads input_channels, the filter size, padding, strides, dilations and the activation.
 bool ReadWindow(const OptionsReader& options, Window* window) {
   int32_t padding = 0, stride_h = 0, stride_w = 0, dilation_h = 0, dilation_w = 0;
   TfLiteConvParams p = {};
@@ -31,28 +33,11 @@ bool ReadWindow(const OptionsReader& options, Window* window) {
   return true;
 }
 
-namespace {
-
 sbtf_dims Dims4(const TfLiteTensor* t) {
   return sbtf_dims{t->dims->data[0], t->dims->data[1], t->dims->data[2], t->dims->data[3]};
 }
 
-}  // namespace
-
-void* NewWindowOpData(TfLiteContext* context, const char* op, const WindowOpData& options) {
-  auto* data = static_cast<WindowOpData*>(
-      context->AllocatePersistentBuffer(context, sizeof(WindowOpData)));
-  if (data == nullptr) {
-    MicroPrintf("%s: could not allocate %d bytes of op data", op,
-                static_cast<int>(sizeof(WindowOpData)));
-    return nullptr;
-  }
-  *data = options;
-  data->prepared = false;
-  data->scratch_index = -1;
-  return data;
-}
-
+// Prepare up to the op's filter shape: everything but the filter dims and the scratch.
 TfLiteStatus PrepareWindow(TfLiteContext* context, const char* op, WindowOpData* data,
                            int32_t filter_depth, const TfLiteTensor* input,
                            const TfLiteTensor* mask, const TfLiteTensor* sign,
@@ -138,6 +123,68 @@ TfLiteStatus PrepareWindow(TfLiteContext* context, const char* op, WindowOpData*
   return kTfLiteOk;
 }
 
+// Prepare with the node's tensors (PrepareNode frees them).
+TfLiteStatus PrepareWithTensors(TfLiteContext* context, WindowOpData* data,
+                                const TfLiteTensor* input, const TfLiteTensor* mask,
+                                const TfLiteTensor* sign, const TfLiteTensor* bias,
+                                TfLiteTensor* output) {
+  const char* op = data->op;
+  const Window& w = data->window;
+  TF_LITE_ENSURE_STATUS(PrepareWindow(context, op, data, data->depthwise ? 1 : w.input_channels,
+                                      input, mask, sign, bias, output));
+  const PreparedWindow& pw = data->prepared_window;
+  const int32_t c_out = OutputChannels(sign);
+  int32_t scratch_size = 0;
+  if (data->depthwise) {
+    if (static_cast<int64_t>(w.input_channels) * data->depth_multiplier != c_out) {
+      MicroPrintf("%s: sign has %d values, expected input_channels * depth_multiplier = %d * %d",
+                  op, static_cast<int>(c_out), static_cast<int>(w.input_channels),
+                  static_cast<int>(data->depth_multiplier));
+      return kTfLiteError;
+    }
+    data->filter_dims = sbtf_dims{1, w.filter_height, w.filter_width, c_out};
+    scratch_size = sbtf_depthwise_conv2d_s8_get_buffer_size(
+        &pw.input_dims, &data->filter_dims, &pw.output_dims, data->depth_multiplier);
+  } else {
+    data->filter_dims = sbtf_dims{c_out, w.filter_height, w.filter_width, w.input_channels};
+    scratch_size =
+        sbtf_conv2d_s8_get_buffer_size(&pw.input_dims, &data->filter_dims, &pw.output_dims);
+  }
+  data->scratch_size = scratch_size;
+  TF_LITE_ENSURE_STATUS(RequestScratch(context, op, scratch_size, &data->scratch_index));
+  data->prepared = true;
+  return kTfLiteOk;
+}
+
+}  // namespace
+
+void* InitWindowOp(TfLiteContext* context, const char* op, bool depthwise, const char* buffer,
+                   size_t length) {
+  OptionsReader options(op);
+  WindowOpData read = {};
+  if (!options.Open(buffer, length) || !ReadWindow(options, &read.window) ||
+      (depthwise && !SBTF_READ_INT_OPTION(options, DEPTH_MULTIPLIER, &read.depth_multiplier))) {
+    return nullptr;
+  }
+  auto* data = static_cast<WindowOpData*>(
+      context->AllocatePersistentBuffer(context, sizeof(WindowOpData)));
+  if (data == nullptr) {
+    MicroPrintf("%s: could not allocate %d bytes of op data", op,
+                static_cast<int>(sizeof(WindowOpData)));
+    return nullptr;
+  }
+  *data = read;
+  data->op = op;
+  data->depthwise = depthwise;
+  data->prepared = false;
+  data->scratch_index = -1;
+  return data;
+}
+
+TfLiteStatus PrepareWindowOp(TfLiteContext* context, TfLiteNode* node, const char* op) {
+  return PrepareNode<WindowOpData>(context, node, op, PrepareWithTensors);
+}
+
 TfLiteStatus StartWindowEval(TfLiteContext* context, TfLiteNode* node, const char* op,
                              WindowEval* e) {
   const auto* data = static_cast<const WindowOpData*>(node->user_data);
@@ -151,14 +198,6 @@ TfLiteStatus StartWindowEval(TfLiteContext* context, TfLiteNode* node, const cha
   e->sign = tflite::micro::GetTensorData<int8_t>(t.sign);
   e->bias = t.bias != nullptr ? tflite::micro::GetTensorData<int32_t>(t.bias) : nullptr;
   e->output = tflite::micro::GetTensorData<int8_t>(t.output);
-  return kTfLiteOk;
-}
-
-TfLiteStatus FinishPrepare(TfLiteContext* context, const char* op, WindowOpData* data,
-                           int32_t scratch_size) {
-  data->scratch_size = scratch_size;
-  TF_LITE_ENSURE_STATUS(RequestScratch(context, op, scratch_size, &data->scratch_index));
-  data->prepared = true;
   return kTfLiteOk;
 }
 

@@ -1,7 +1,8 @@
 /*
  * sbtf_window.h - what SBTF_CONV_2D and SBTF_DEPTHWISE_CONV_2D share in their TFLM glue (as
- * TFLM's conv_common.cc does for its conv and depthwise conv): the window options, the geometry
- * and output shape checks, and TFLite's conv requantization.
+ * TFLM's conv_common.cc does for its conv and depthwise conv): Init (the window options), Prepare
+ * (the geometry and output shape checks, TFLite's conv requantization, the kernel's scratch) and
+ * Eval's set-up; each op's file keeps only its kernel call (Eval) and its registration.
  */
 #ifndef SBTF_TFLM_SBTF_WINDOW_H_
 #define SBTF_TFLM_SBTF_WINDOW_H_
@@ -23,9 +24,6 @@ struct Window {
   int32_t filter_width;
 };
 
-// Reads input_channels, the filter size, padding, strides, dilations and the activation.
-bool ReadWindow(const OptionsReader& options, Window* window);
-
 // What Prepare computes for a windowed op; multiplier and shift are persistent [C_out].
 struct PreparedWindow {
   sbtf_conv_params params;
@@ -37,6 +35,8 @@ struct PreparedWindow {
 
 // What a windowed op keeps between calls (node->user_data).
 struct WindowOpData {
+  const char* op;            // the op's name, for messages
+  bool depthwise;            // SBTF_DEPTHWISE_CONV_2D (else SBTF_CONV_2D)
   Window window;             // custom options (Init)
   int32_t depth_multiplier;  // SBTF_DEPTHWISE_CONV_2D's option (Init)
   // Prepare.
@@ -47,21 +47,18 @@ struct WindowOpData {
   int scratch_index;
 };
 
-// Init's end: a persistent copy of `options` (the options read), nullptr if out of memory.
-void* NewWindowOpData(TfLiteContext* context, const char* op, const WindowOpData& options);
+// Init: reads input_channels, the filter size, padding, strides, dilations, the activation and,
+// when `depthwise`, depth_multiplier into a persistent WindowOpData; nullptr (after a message
+// naming `op`, a string that outlives the op) when an option is rejected or memory is short.
+void* InitWindowOp(TfLiteContext* context, const char* op, bool depthwise, const char* buffer,
+                   size_t length);
 
-// Prepare, up to the op's filter shape: K = filter height * width * filter_depth within
-// SBTF_MAX_FILTER_SIZE, the weight tensors (CheckWeightTensors), int8 4-D input of
-// input_channels channels and output [N, H_out, W_out, C_out] by TFLite's padding rule,
-// requantization as TFLite's conv computes it (s_in * s_w[c] / s_out in double) and the clamp.
-TfLiteStatus PrepareWindow(TfLiteContext* context, const char* op, WindowOpData* data,
-                           int32_t filter_depth, const TfLiteTensor* input,
-                           const TfLiteTensor* mask, const TfLiteTensor* sign,
-                           const TfLiteTensor* bias, TfLiteTensor* output);
-
-// Prepare's end, once the op set data->filter_dims and the kernel's scratch size.
-TfLiteStatus FinishPrepare(TfLiteContext* context, const char* op, WindowOpData* data,
-                           int32_t scratch_size);
+// Prepare: K = filter height * width * (C_in, or 1 when depthwise) within SBTF_MAX_FILTER_SIZE,
+// the weight tensors (CheckWeightTensors), int8 4-D input of input_channels channels and output
+// [N, H_out, W_out, C_out] by TFLite's padding rule (depthwise: C_out = C_in * depth_multiplier),
+// requantization as TFLite's conv computes it (s_in * s_w[c] / s_out in double), the clamp and
+// the kernel's scratch buffer.
+TfLiteStatus PrepareWindowOp(TfLiteContext* context, TfLiteNode* node, const char* op);
 
 // What Eval hands a windowed op's kernel besides data's prepared parameters.
 struct WindowEval {
