@@ -184,8 +184,7 @@ class SignedBinaryDepthwiseConv2D(_SignedBinaryMixin, lq.layers.QuantDepthwiseCo
     """Depthwise 2D convolution with signed-binary weights (`larq.layers.QuantDepthwiseConv2D`).
 
     Filters are the `C_in * depth_multiplier` output channels (`ci * depth_multiplier + m`).
-    Training and `sbtf.summary` support it; op spec v1 has no signed-binary depthwise op, so the
-    converter deploys it as int8.
+    The converter deploys it as `SBTF_DEPTHWISE_CONV_2D` (docs/op_spec.md).
 
     # Arguments
         kernel_size, strides, padding, depth_multiplier, ...: as

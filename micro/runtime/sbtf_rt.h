@@ -66,9 +66,6 @@ typedef struct {
   int32_t multiplier, shift;
 } sbtf_rt_requant_params;
 
-/** TFLite's MultiplyByQuantizedMultiplier (double rounding). */
-int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift);
-
 /** Scratch bytes of sbtf_rt_conv2d_s8 for K = KH * KW * C_in: SBTF_RT_CONV_ROWS gathered input
  *  rows (four on Helium, which runs four filters over a block of rows; two elsewhere). */
 #if defined(SBTF_PATH_MVE)

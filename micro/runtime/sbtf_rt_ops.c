@@ -14,10 +14,6 @@
 #include <arm_acle.h>
 #endif
 
-int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift) {
-  return sbtf_mbqm(x, multiplier, shift);
-}
-
 /* ---- ADD: reference_integer_ops::AddElementwise ----
  * Each input's rescaling depends on its int8 value alone, so for large tensors it is tabulated
  * once per call (256 entries per input) instead of computed per element; Helium computes every
