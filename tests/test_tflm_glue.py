@@ -80,7 +80,7 @@ def test_tflm_kernel_tests_pass(tflm, target):
     res = qemu.run_host(image) if target == "host" else qemu.run(target, image, timeout=300)
     out = res.stdout + res.stderr
     assert res.ok, out[-3000:]
-    assert "10/10 tests passed" in out and "~~~ALL TESTS PASSED~~~" in out, out[-3000:]
+    assert "11/11 tests passed" in out and "~~~ALL TESTS PASSED~~~" in out, out[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -200,6 +200,16 @@ void* InitOnly(const TFLMRegistration& registration, const uint8_t* options, siz
   return registration.init(&context, reinterpret_cast<const char*>(options), size);
 }
 
+// Setup(c), then `spoil` the invocation: Init or Prepare must then fail.
+template <typename Spoil>
+void ExpectPrepareFails(const char* what, const TFLMRegistration& reg, const GoldenCase& c,
+                        Invocation* inv, Spoil spoil) {
+  MicroPrintf("  %s:", what);
+  Setup(c, inv);
+  spoil(inv);
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, inv, c.options, c.options_size));
+}
+
 }  // namespace
 
 TF_LITE_MICRO_TESTS_BEGIN
@@ -317,78 +327,49 @@ TF_LITE_MICRO_TEST(ConvBadTensorsFailPrepare) {
                         c.output_dims[4]};
   int short_bias[] = {1, c.filter[0] - 1};
 
-  MicroPrintf("  mask one byte short per row:");
-  Setup(c, &inv);
-  inv.tensors[1].dims = tflite::testing::IntArrayFromInts(short_mask);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  mask not 2-D:");
-  Setup(c, &inv);
-  inv.tensors[1].dims = tflite::testing::IntArrayFromInts(flat_mask);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  mask int8 instead of uint8:");
-  Setup(c, &inv);
-  inv.tensors[1].type = kTfLiteInt8;
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  mask padding bit set:");
-  Setup(c, &inv);
-  inv.mask[c.mask_dims[2] - 1] |= 0x80;  // last bit of row 0 is padding (K = 27)
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  input int16:");
-  Setup(c, &inv);
-  inv.tensors[0].type = kTfLiteInt16;
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  output float32:");
-  Setup(c, &inv);
-  inv.tensors[4].type = kTfLiteFloat32;
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  input channels differ from the options:");
-  Setup(c, &inv);
-  inv.tensors[0].dims = tflite::testing::IntArrayFromInts(wrong_channels);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  output shape wrong:");
-  Setup(c, &inv);
-  inv.tensors[4].dims = tflite::testing::IntArrayFromInts(wrong_output);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  bias int8:");
-  Setup(c, &inv);
-  inv.tensors[3].type = kTfLiteInt8;
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  bias too short:");
-  Setup(c, &inv);
-  inv.tensors[3].dims = tflite::testing::IntArrayFromInts(short_bias);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  sign value 2:");
+  ExpectPrepareFails("mask one byte short per row", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[1].dims = tflite::testing::IntArrayFromInts(short_mask);
+  });
+  ExpectPrepareFails("mask not 2-D", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[1].dims = tflite::testing::IntArrayFromInts(flat_mask);
+  });
+  ExpectPrepareFails("mask int8 instead of uint8", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[1].type = kTfLiteInt8;
+  });
+  ExpectPrepareFails("mask padding bit set", reg, c, &inv, [&](Invocation* i) {
+    i->mask[c.mask_dims[2] - 1] |= 0x80;  // last bit of row 0 is padding (K = 27)
+  });
+  ExpectPrepareFails("input int16", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[0].type = kTfLiteInt16;
+  });
+  ExpectPrepareFails("output float32", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[4].type = kTfLiteFloat32;
+  });
+  ExpectPrepareFails("input channels differ from the options", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[0].dims = tflite::testing::IntArrayFromInts(wrong_channels);
+  });
+  ExpectPrepareFails("output shape wrong", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[4].dims = tflite::testing::IntArrayFromInts(wrong_output);
+  });
+  ExpectPrepareFails("bias int8", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[3].type = kTfLiteInt8;
+  });
+  ExpectPrepareFails("bias too short", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[3].dims = tflite::testing::IntArrayFromInts(short_bias);
+  });
   static int8_t bad_sign[64];
-  Setup(c, &inv);
-  memcpy(bad_sign, c.sign, c.filter[0]);
-  bad_sign[1] = 2;
-  inv.tensors[2].data.int8 = bad_sign;
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  sign without quantization:");
-  Setup(c, &inv);
-  inv.tensors[2].quantization = {kTfLiteNoQuantization, nullptr};
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  input without quantization:");
-  Setup(c, &inv);
-  inv.tensors[0].quantization = {kTfLiteNoQuantization, nullptr};
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  two inputs only:");
-  Setup(c, &inv);
-  inv.inputs[0] = 2;
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+  ExpectPrepareFails("sign value 2", reg, c, &inv, [&](Invocation* i) {
+    memcpy(bad_sign, c.sign, c.filter[0]);
+    bad_sign[1] = 2;
+    i->tensors[2].data.int8 = bad_sign;
+  });
+  ExpectPrepareFails("sign without quantization", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[2].quantization = {kTfLiteNoQuantization, nullptr};
+  });
+  ExpectPrepareFails("input without quantization", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[0].quantization = {kTfLiteNoQuantization, nullptr};
+  });
+  ExpectPrepareFails("two inputs only", reg, c, &inv, [&](Invocation* i) { i->inputs[0] = 2; });
 
   // The unmodified case still passes after all of the above (no state leaks between runs).
   Setup(c, &inv);
@@ -406,35 +387,54 @@ TF_LITE_MICRO_TEST(FullyConnectedBadTensorsFailPrepare) {
   int three_d_output[] = {3, 1, c.output_dims[1], c.output_dims[2]};
   int few_signs[] = {1, c.filter[0] - 1};
 
-  MicroPrintf("  mask 4 bytes too long per row:");
-  Setup(c, &inv);
-  inv.tensors[1].dims = tflite::testing::IntArrayFromInts(long_mask);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+  ExpectPrepareFails("mask 4 bytes too long per row", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[1].dims = tflite::testing::IntArrayFromInts(long_mask);
+  });
+  ExpectPrepareFails("input not a whole number of rows", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[0].dims = tflite::testing::IntArrayFromInts(odd_input);
+  });
+  ExpectPrepareFails("output batches wrong", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[4].dims = tflite::testing::IntArrayFromInts(wrong_output);
+  });
+  ExpectPrepareFails("output rank wrong without keep_num_dims", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[4].dims = tflite::testing::IntArrayFromInts(three_d_output);
+  });
+  ExpectPrepareFails("sign shorter than the mask", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[2].dims = tflite::testing::IntArrayFromInts(few_signs);
+  });
+  ExpectPrepareFails("input uint8", reg, c, &inv, [&](Invocation* i) {
+    i->tensors[0].type = kTfLiteUInt8;
+  });
 
-  MicroPrintf("  input not a whole number of rows:");
   Setup(c, &inv);
-  inv.tensors[0].dims = tflite::testing::IntArrayFromInts(odd_input);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+  TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, Run(reg, &inv, c.options, c.options_size));
+  TF_LITE_MICRO_EXPECT(OutputMatches(c, inv.output));
+}
 
-  MicroPrintf("  output batches wrong:");
-  Setup(c, &inv);
-  inv.tensors[4].dims = tflite::testing::IntArrayFromInts(wrong_output);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+TF_LITE_MICRO_TEST(DepthwiseBadTensorsFailPrepare) {
+  // What only depthwise checks: K = KH * KW (not KH * KW * C_in) and C_out = C_in * M.
+  using tflite::testing::IntArrayFromInts;
+  const GoldenCase& c = sbtf_test::kDepthwiseConvCases[0];  // 3 channels, M = 2, 3x3
+  const TFLMRegistration& reg = *sbtf::Register_SBTF_DEPTHWISE_CONV_2D();
+  static Invocation inv;
+  const int c_in = c.input_dims[4], c_out = c.filter[0];
+  int conv_rows[] = {2, c_out, (c.filter[1] * c.filter[2] * c_in + 7) / 8};
+  int few_mask[] = {2, c_in, c.mask_dims[2]};
+  int few_channels[] = {1, c_in};
+  int few_output[] = {4, c.output_dims[1], c.output_dims[2], c.output_dims[3], c_in};
+  int one_zero_point[] = {1, 0};
 
-  MicroPrintf("  output rank wrong without keep_num_dims:");
-  Setup(c, &inv);
-  inv.tensors[4].dims = tflite::testing::IntArrayFromInts(three_d_output);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  sign shorter than the mask:");
-  Setup(c, &inv);
-  inv.tensors[2].dims = tflite::testing::IntArrayFromInts(few_signs);
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
-
-  MicroPrintf("  input uint8:");
-  Setup(c, &inv);
-  inv.tensors[0].type = kTfLiteUInt8;
-  TF_LITE_MICRO_EXPECT_EQ(kTfLiteError, Run(reg, &inv, c.options, c.options_size));
+  ExpectPrepareFails("mask rows sized for a conv filter (K = KH * KW * C_in)", reg, c, &inv,
+                     [&](Invocation* i) { i->tensors[1].dims = IntArrayFromInts(conv_rows); });
+  ExpectPrepareFails("C_out = C_in instead of C_in * depth_multiplier", reg, c, &inv,
+                     [&](Invocation* i) {
+                       i->tensors[1].dims = IntArrayFromInts(few_mask);
+                       i->tensors[2].dims = IntArrayFromInts(few_channels);
+                       i->tensors[3].dims = IntArrayFromInts(few_channels);
+                       i->tensors[4].dims = IntArrayFromInts(few_output);
+                       i->sign_quant.scale->size = 1;  // per tensor: valid for any C_out
+                       i->sign_quant.zero_point = IntArrayFromInts(one_zero_point);
+                     });
 
   Setup(c, &inv);
   TF_LITE_MICRO_EXPECT_EQ(kTfLiteOk, Run(reg, &inv, c.options, c.options_size));
