@@ -16,14 +16,6 @@ namespace {
 
 constexpr char kOp[] = SBTF_OP_CONV_2D;
 
-void* Init(TfLiteContext* context, const char* buffer, size_t length) {
-  return InitWindowOp(context, kOp, /*depthwise=*/false, buffer, length);
-}
-
-TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
-  return PrepareWindowOp(context, node, kOp);
-}
-
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   WindowEval e;
   TF_LITE_ENSURE_STATUS(StartWindowEval(context, node, kOp, &e));
@@ -36,7 +28,8 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
 }  // namespace
 
 TFLMRegistration* Register_SBTF_CONV_2D() {
-  static TFLMRegistration registration = tflite::micro::RegisterOp(Init, Prepare, Eval);
+  static TFLMRegistration registration =
+      tflite::micro::RegisterOp(WindowInit<false>, WindowPrepare<false>, Eval);
   return &registration;
 }
 

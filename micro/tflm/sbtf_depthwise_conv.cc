@@ -16,14 +16,6 @@ namespace {
 
 constexpr char kOp[] = SBTF_OP_DEPTHWISE_CONV_2D;
 
-void* Init(TfLiteContext* context, const char* buffer, size_t length) {
-  return InitWindowOp(context, kOp, /*depthwise=*/true, buffer, length);
-}
-
-TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
-  return PrepareWindowOp(context, node, kOp);
-}
-
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   WindowEval e;
   TF_LITE_ENSURE_STATUS(StartWindowEval(context, node, kOp, &e));
@@ -37,7 +29,8 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
 }  // namespace
 
 TFLMRegistration* Register_SBTF_DEPTHWISE_CONV_2D() {
-  static TFLMRegistration registration = tflite::micro::RegisterOp(Init, Prepare, Eval);
+  static TFLMRegistration registration =
+      tflite::micro::RegisterOp(WindowInit<true>, WindowPrepare<true>, Eval);
   return &registration;
 }
 

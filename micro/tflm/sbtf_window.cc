@@ -8,6 +8,10 @@
 namespace sbtf {
 namespace {
 
+const char* WindowOpName(bool depthwise) {
+  return depthwise ? SBTF_OP_DEPTHWISE_CONV_2D : SBTF_OP_CONV_2D;
+}
+
 // Reads input_channels, the filter size, padding, strides, dilations and the activation.
 bool ReadWindow(const OptionsReader& options, Window* window) {
   int32_t padding = 0, stride_h = 0, stride_w = 0, dilation_h = 0, dilation_w = 0;
@@ -128,7 +132,7 @@ TfLiteStatus PrepareWithTensors(TfLiteContext* context, WindowOpData* data,
                                 const TfLiteTensor* input, const TfLiteTensor* mask,
                                 const TfLiteTensor* sign, const TfLiteTensor* bias,
                                 TfLiteTensor* output) {
-  const char* op = data->op;
+  const char* op = WindowOpName(data->depthwise);
   const Window& w = data->window;
   TF_LITE_ENSURE_STATUS(PrepareWindow(context, op, data, data->depthwise ? 1 : w.input_channels,
                                       input, mask, sign, bias, output));
@@ -158,8 +162,8 @@ TfLiteStatus PrepareWithTensors(TfLiteContext* context, WindowOpData* data,
 
 }  // namespace
 
-void* InitWindowOp(TfLiteContext* context, const char* op, bool depthwise, const char* buffer,
-                   size_t length) {
+void* InitWindowOp(TfLiteContext* context, bool depthwise, const char* buffer, size_t length) {
+  const char* op = WindowOpName(depthwise);
   OptionsReader options(op);
   WindowOpData read = {};
   if (!options.Open(buffer, length) || !ReadWindow(options, &read.window) ||
@@ -174,15 +178,14 @@ void* InitWindowOp(TfLiteContext* context, const char* op, bool depthwise, const
     return nullptr;
   }
   *data = read;
-  data->op = op;
   data->depthwise = depthwise;
   data->prepared = false;
   data->scratch_index = -1;
   return data;
 }
 
-TfLiteStatus PrepareWindowOp(TfLiteContext* context, TfLiteNode* node, const char* op) {
-  return PrepareNode<WindowOpData>(context, node, op, PrepareWithTensors);
+TfLiteStatus PrepareWindowOp(TfLiteContext* context, TfLiteNode* node, bool depthwise) {
+  return PrepareNode<WindowOpData>(context, node, WindowOpName(depthwise), PrepareWithTensors);
 }
 
 TfLiteStatus StartWindowEval(TfLiteContext* context, TfLiteNode* node, const char* op,

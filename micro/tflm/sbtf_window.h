@@ -35,7 +35,6 @@ struct PreparedWindow {
 
 // What a windowed op keeps between calls (node->user_data).
 struct WindowOpData {
-  const char* op;            // the op's name, for messages
   bool depthwise;            // SBTF_DEPTHWISE_CONV_2D (else SBTF_CONV_2D)
   Window window;             // custom options (Init)
   int32_t depth_multiplier;  // SBTF_DEPTHWISE_CONV_2D's option (Init)
@@ -48,17 +47,27 @@ struct WindowOpData {
 };
 
 // Init: reads input_channels, the filter size, padding, strides, dilations, the activation and,
-// when `depthwise`, depth_multiplier into a persistent WindowOpData; nullptr (after a message
-// naming `op`, a string that outlives the op) when an option is rejected or memory is short.
-void* InitWindowOp(TfLiteContext* context, const char* op, bool depthwise, const char* buffer,
-                   size_t length);
+// when `depthwise`, depth_multiplier into a persistent WindowOpData; nullptr (after a message)
+// when an option is rejected or memory is short.
+void* InitWindowOp(TfLiteContext* context, bool depthwise, const char* buffer, size_t length);
 
 // Prepare: K = filter height * width * (C_in, or 1 when depthwise) within SBTF_MAX_FILTER_SIZE,
 // the weight tensors (CheckWeightTensors), int8 4-D input of input_channels channels and output
 // [N, H_out, W_out, C_out] by TFLite's padding rule (depthwise: C_out = C_in * depth_multiplier),
 // requantization as TFLite's conv computes it (s_in * s_w[c] / s_out in double), the clamp and
 // the kernel's scratch buffer.
-TfLiteStatus PrepareWindowOp(TfLiteContext* context, TfLiteNode* node, const char* op);
+TfLiteStatus PrepareWindowOp(TfLiteContext* context, TfLiteNode* node, bool depthwise);
+
+// The two as TFLMRegistration's init and prepare of SBTF_CONV_2D (kDepthwise false) and
+// SBTF_DEPTHWISE_CONV_2D.
+template <bool kDepthwise>
+void* WindowInit(TfLiteContext* context, const char* buffer, size_t length) {
+  return InitWindowOp(context, kDepthwise, buffer, length);
+}
+template <bool kDepthwise>
+TfLiteStatus WindowPrepare(TfLiteContext* context, TfLiteNode* node) {
+  return PrepareWindowOp(context, node, kDepthwise);
+}
 
 // What Eval hands a windowed op's kernel besides data's prepared parameters.
 struct WindowEval {
