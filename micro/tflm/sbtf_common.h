@@ -82,6 +82,20 @@ sbtf_context ScratchContext(TfLiteContext* context, int index, int32_t size);
 // kTfLiteOk for SBTF_OK; otherwise prints what the C kernel rejected and returns kTfLiteError.
 TfLiteStatus ReportStatus(const char* op, sbtf_status status);
 
+// Init's end: a persistent copy of `read` (the op data with the options Init read); nullptr,
+// after a message, when the arena has no room.
+template <typename OpData>
+OpData* NewOpData(TfLiteContext* context, const char* op, const OpData& read) {
+  auto* data = static_cast<OpData*>(context->AllocatePersistentBuffer(context, sizeof(OpData)));
+  if (data == nullptr) {
+    MicroPrintf("%s: could not allocate %d bytes of op data", op,
+                static_cast<int>(sizeof(OpData)));
+    return nullptr;
+  }
+  *data = read;
+  return data;
+}
+
 // What both ops' Prepare share: op data present (Init accepted the options), 3 or 4 inputs and
 // 1 output; the tensors are TFLM temporaries, allocated for `prepare` and released after it.
 template <typename OpData>

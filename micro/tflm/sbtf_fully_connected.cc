@@ -35,27 +35,14 @@ struct OpDataSbtfFullyConnected {
 void* Init(TfLiteContext* context, const char* buffer, size_t length) {
   OptionsReader options(kOp);
   if (!options.Open(buffer, length)) return nullptr;
-  int32_t input_channels = 0;
-  TfLiteFusedActivation activation = kTfLiteActNone;
-  bool keep_num_dims = false;
-  if (!SBTF_READ_INT_OPTION(options, INPUT_CHANNELS, &input_channels) ||
-      !ReadActivation(options, &activation) ||
-      !options.ReadBool(SBTF_OPTION_KEEP_NUM_DIMS, &keep_num_dims)) {
+  OpDataSbtfFullyConnected read = {};
+  if (!SBTF_READ_INT_OPTION(options, INPUT_CHANNELS, &read.input_channels) ||
+      !ReadActivation(options, &read.activation) ||
+      !options.ReadBool(SBTF_OPTION_KEEP_NUM_DIMS, &read.keep_num_dims)) {
     return nullptr;
   }
-  auto* data = static_cast<OpDataSbtfFullyConnected*>(
-      context->AllocatePersistentBuffer(context, sizeof(OpDataSbtfFullyConnected)));
-  if (data == nullptr) {
-    MicroPrintf("%s: could not allocate %d bytes of op data", kOp,
-                static_cast<int>(sizeof(OpDataSbtfFullyConnected)));
-    return nullptr;
-  }
-  *data = OpDataSbtfFullyConnected{};
-  data->input_channels = input_channels;
-  data->activation = activation;
-  data->keep_num_dims = keep_num_dims;
-  data->scratch_index = -1;
-  return data;
+  read.scratch_index = -1;
+  return NewOpData(context, kOp, read);
 }
 
 // The output shape TFLite's FULLY_CONNECTED produces: [batches, C_out], or the input's leading

@@ -170,18 +170,9 @@ void* InitWindowOp(TfLiteContext* context, bool depthwise, const char* buffer, s
       (depthwise && !SBTF_READ_INT_OPTION(options, DEPTH_MULTIPLIER, &read.depth_multiplier))) {
     return nullptr;
   }
-  auto* data = static_cast<WindowOpData*>(
-      context->AllocatePersistentBuffer(context, sizeof(WindowOpData)));
-  if (data == nullptr) {
-    MicroPrintf("%s: could not allocate %d bytes of op data", op,
-                static_cast<int>(sizeof(WindowOpData)));
-    return nullptr;
-  }
-  *data = read;
-  data->depthwise = depthwise;
-  data->prepared = false;
-  data->scratch_index = -1;
-  return data;
+  read.depthwise = depthwise;
+  read.scratch_index = -1;
+  return NewOpData(context, op, read);
 }
 
 TfLiteStatus PrepareWindowOp(TfLiteContext* context, TfLiteNode* node, bool depthwise) {
