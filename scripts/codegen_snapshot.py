@@ -4,9 +4,10 @@
     .venv/bin/python scripts/codegen_snapshot.py build/snap-b     # at another
     diff -r build/snap-a build/snap-b                             # empty: byte-identical C
 
-The models: every test_runtime_ops case (each builtin operator), an int8 -> int8 QUANTIZE, and
+The models: every test_runtime_ops case (each builtin operator), an int8 -> int8 QUANTIZE,
 bench_tflm's ResNet-8, digits CNN, KWS, VWW and AD, signed-binary and int8 (random weights,
-fixed seeds). Each gives <name>.c, <name>.h and <name>.txt (GeneratedModel.summary()).
+fixed seeds), and the 16x8 models: every test_runtime_int16 case and MLPerf Tiny's KWS and
+ResNet-8 converted 16x8. Each gives <name>.c, <name>.h and <name>.txt (GeneratedModel.summary()).
 """
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ def models():
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
     import bench_tflm
     import numpy as np
+    import test_runtime_int16 as ops16
     import test_runtime_ops as ops
 
+    from sbtf import mlperf_tiny
     from sbtf.micro import hostref
 
     for name, shape, build in ops.CASES:
@@ -35,6 +38,14 @@ def models():
     for name, sb, int8, _ in bench_tflm._models():
         yield f"{name}_sb", sb
         yield f"{name}_int8", int8
+    for name, shape, build, float_io in ops16.CASES:
+        model, rng = ops16._model(shape, build, seed=len(name))
+        yield f"{name}_16x8", ops16.convert_16x8(model, rng.normal(size=(32, *shape)),
+                                                 int16_io=not float_io)
+    for name in ("kws_ds_cnn", "ic_resnet8"):
+        ops16.tf.keras.utils.set_random_seed(0)
+        model = mlperf_tiny.MODELS[name](signed_binary=False)
+        yield f"{name}_16x8", hostref.int16x8_tflite(model, mlperf_tiny.calibration(name, n=8))
 
 
 def main(argv=None) -> int:

@@ -77,12 +77,26 @@ def _strided(x):
     return L.Dense(9, use_bias=False)(y)
 
 
+def _more_ops(x):
+    """PAD (ZeroPadding2D), MEAN over H and W (GlobalAveragePooling2D) and over the channels,
+    MUL broadcast ([1,H,W,C] * [1,1,1,C], squeeze-and-excite) and elementwise, SUB."""
+    y = L.ZeroPadding2D(((1, 0), (2, 1)))(x)
+    y = L.Conv2D(6, 3, activation="relu")(y)
+    y = L.Multiply()([y, L.GlobalAveragePooling2D(keepdims=True)(y)])
+    y = L.Subtract()([y, L.Conv2D(6, 1)(y)])
+    y = L.Multiply()([y, L.Conv2D(6, 1)(y)])
+    y = L.Conv2D(4, 1)(tf.reduce_mean(y, axis=-1, keepdims=True))
+    return L.Dense(5)(L.GlobalAveragePooling2D()(y))
+
+
 CASES = [  # name, input shape, model, float32 I/O (QUANTIZE / DEQUANTIZE at the edges)
     ("every_op", (8, 8, 3), _every_op, False),
     ("strided_float_io", (11, 10, 4), _strided, True),
+    ("more_ops", (7, 6, 3), _more_ops, False),
 ]
 EVERY_OP = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESHAPE",
             "FULLY_CONNECTED", "SOFTMAX"}
+MORE_OPS = {"PAD", "MEAN", "MUL", "SUB"}
 
 
 @pytest.mark.slow
@@ -97,7 +111,7 @@ def test_16x8_ops_match_tflite_on_host(name, shape, build, float_io, tmp_path):
         # saturating QUANTIZE (beyond int16, within int32: past 2^31 TFLite's cast is undefined)
         x[0, :2, 0, 0] = [100.0, -100.0]
     else:
-        assert EVERY_OP <= set(ops), ops
+        assert (EVERY_OP if name == "every_op" else MORE_OPS) <= set(ops), ops
         x = _int16_inputs(tflite, rng.normal(size=(N_INPUTS, *shape)) * 1.5)
     check(tflite, x, tmp_path)
 
@@ -148,12 +162,13 @@ def test_mlperf_tiny_16x8_matches_tflite_on_host(name, tmp_path):
 
 
 @pytest.mark.slow
-def test_16x8_ops_on_a_board(tmp_path):
+@pytest.mark.parametrize("name,shape,build,ops", [
+    ("every_op", (8, 8, 3), _every_op, EVERY_OP), ("more_ops", (7, 6, 3), _more_ops, MORE_OPS)])
+def test_16x8_ops_on_a_board(name, shape, build, ops, tmp_path):
     """Every 16x8 operator on Cortex-M4 (mps2-an386), float32 in and out."""
-    shape = (8, 8, 3)
-    model, rng = _model(shape, _every_op, seed=21)
+    model, rng = _model(shape, build, seed=21)
     tflite = convert_16x8(model, rng.normal(size=(32, *shape)), int16_io=False)
-    assert EVERY_OP | {"QUANTIZE", "DEQUANTIZE"} <= set(_ops(tflite))
+    assert ops | {"QUANTIZE", "DEQUANTIZE"} <= set(_ops(tflite))
     check(tflite, rng.normal(size=(4, *shape)).astype(np.float32) * 1.5, tmp_path, "mps2-an386")
 
 
@@ -168,9 +183,9 @@ def _mutated(tflite, op_name, edit):
 
 
 def test_unsupported_16x8_is_refused_by_name():
-    """An int16 operator the runtime lacks (MEAN from GlobalAveragePooling2D, LOGISTIC), an
-    int64 bias beyond 2^46, an FC whose int32 accumulator could overflow and a power-of-two
-    int16 ADD are refused before any C is written, naming operator and tensor."""
+    """An int16 operator the runtime lacks (LOGISTIC), an int64 bias beyond 2^46, an FC whose
+    int32 accumulator could overflow and a power-of-two int16 ADD are refused before any C is
+    written, naming operator and tensor."""
     tf.keras.utils.set_random_seed(2)
     rng = np.random.default_rng(2)
     inp = tf.keras.Input((6, 6, 3))
@@ -181,9 +196,11 @@ def test_unsupported_16x8_is_refused_by_name():
                           rng.normal(size=(16, 6, 6, 3)))
     g = codegen.load_graph(tflite)
     mean = next(o for o in g.operators if o.name == "MEAN")
+    logistic = next(o for o in g.operators if o.name == "LOGISTIC")
     with pytest.raises(codegen.UnsupportedModelError,
-                       match=rf"m.tflite: operator {mean.index} \(MEAN\): input tensor .*has "
-                             r"type INT16: int16 activations \(16x8\) are not supported by MEAN"):
+                       match=rf"m.tflite: operator {logistic.index} \(LOGISTIC\): input tensor "
+                             r".*has type INT16: int16 activations \(16x8\) are not supported "
+                             r"by LOGISTIC"):
         codegen.generate(tflite, source="m.tflite")
 
     def no_mean_and_logistic(sg, op, model):  # cut the model after the ADD
@@ -229,3 +246,22 @@ def test_unsupported_16x8_is_refused_by_name():
     bad, index = _mutated(tflite, "FULLY_CONNECTED", heavy_weights)
     with pytest.raises(codegen.UnsupportedModelError, match="accumulator can exceed int32"):
         codegen.generate(bad)
+
+
+def test_mis_shaped_16x8_pad_and_mean_are_refused():
+    """A PAD or MEAN whose int16 output does not hold what the operator writes is refused before
+    any C is generated (it would overrun the arena)."""
+    from sbtf.converters import tflite_model as tfm
+
+    inp = tf.keras.Input((4, 5, 3))
+    y = L.GlobalAveragePooling2D()(L.ZeroPadding2D(1)(L.Conv2D(3, 1)(inp)))
+    tflite = convert_16x8(tf.keras.Model(inp, y), np.random.default_rng(3).normal(size=(8, 4, 5, 3)))
+    codegen.generate(tflite)  # supported as it stands
+    g = codegen.load_graph(tflite)
+    for name, expected in (("PAD", "is not input .* padded by"), ("MEAN", "does not hold the mean")):
+        op = next(o for o in g.operators if o.name == name)
+        model = tfm.read(tflite)
+        model.subgraphs[0].tensors[op.outputs[0]].shape[-1] += 1
+        with pytest.raises(codegen.UnsupportedModelError,
+                           match=rf"operator {op.index} \({name}\).*{expected}"):
+            codegen.generate(tfm.write(model))

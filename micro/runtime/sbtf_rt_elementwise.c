@@ -18,8 +18,8 @@ sbtf_status sbtf_rt_lut_s8(const int8_t table[256], int32_t size, const int8_t *
 
 /* ---- broadcasting binary operators ---- */
 
-/* The broadcast is well formed and never reads past an input of n1 / n2 elements. */
-static int broadcast_ok(const sbtf_rt_broadcast *bc, int32_t n1, int32_t n2) {
+/* Declared in sbtf_rt_internal.h: int16 MUL / SUB use it too. */
+int sbtf_rt_broadcast_ok(const sbtf_rt_broadcast *bc, int32_t n1, int32_t n2) {
   int64_t last1 = 0, last2 = 0;
   for (int a = 0; a < 4; ++a) {
     if (bc->dims[a] < 1 || bc->stride1[a] < 0 || bc->stride2[a] < 0) return 0;
@@ -29,59 +29,23 @@ static int broadcast_ok(const sbtf_rt_broadcast *bc, int32_t n1, int32_t n2) {
   return last1 < n1 && last2 < n2;
 }
 
-/* Calls `body(x1, x2)` for every output element in order; one macro so MUL and SUB share the
-   loop without a call per element. */
-#define SBTF_RT_BROADCAST_LOOP(bc, in1, in2, out, body)                                      \
-  do {                                                                                        \
-    int32_t o_ = 0;                                                                           \
-    for (int32_t i0 = 0; i0 < (bc)->dims[0]; ++i0)                                            \
-      for (int32_t i1 = 0; i1 < (bc)->dims[1]; ++i1)                                          \
-        for (int32_t i2 = 0; i2 < (bc)->dims[2]; ++i2) {                                      \
-          const int8_t *a_ = (in1) + i0 * (bc)->stride1[0] + i1 * (bc)->stride1[1] +          \
-                             i2 * (bc)->stride1[2];                                           \
-          const int8_t *b_ = (in2) + i0 * (bc)->stride2[0] + i1 * (bc)->stride2[1] +          \
-                             i2 * (bc)->stride2[2];                                           \
-          for (int32_t i3 = 0; i3 < (bc)->dims[3]; ++i3) {                                    \
-            const int32_t x1 = a_[i3 * (bc)->stride1[3]], x2 = b_[i3 * (bc)->stride2[3]];     \
-            (out)[o_++] = (int8_t)(body);                                                     \
-          }                                                                                   \
-        }                                                                                     \
-  } while (0)
-
 sbtf_status sbtf_rt_mul_s8(const sbtf_rt_mul_params *params, const sbtf_rt_broadcast *bc,
                            int32_t size1, const int8_t *input1, int32_t size2,
                            const int8_t *input2, int8_t *output) {
   if (params == NULL || bc == NULL || input1 == NULL || input2 == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
-  if (!broadcast_ok(bc, size1, size2)) return SBTF_ERROR_BAD_SHAPE;
+  if (!sbtf_rt_broadcast_ok(bc, size1, size2)) return SBTF_ERROR_BAD_SHAPE;
   const sbtf_rt_mul_params p = *params; /* locals: int8 stores may alias the struct */
   if (!sbtf_offsets_ok(p.input1_offset, p.output_offset) ||
       !sbtf_offsets_ok(p.input2_offset, p.output_offset) || p.multiplier < 0 ||
       p.shift < -31 || p.shift > 30 || !sbtf_clamp_ok(p.activation_min, p.activation_max))
     return SBTF_ERROR_BAD_PARAM;
   SBTF_RT_BROADCAST_LOOP(
-      bc, input1, input2, output,
+      int8_t, bc, input1, input2, output,
       sbtf_clamp(sbtf_mbqm((x1 + p.input1_offset) * (x2 + p.input2_offset), p.multiplier,
                                  p.shift) + p.output_offset,
                     p.activation_min, p.activation_max));
   return SBTF_OK;
-}
-
-/* MultiplyByQuantizedMultiplierSmallerThanOneExp of ADD / SUB's input stage (shift <= 0). */
-static inline int32_t sub_rescale(int32_t x, int32_t offset, int32_t left_shift, int32_t m,
-                                  int32_t s) {
-  return sbtf_rounding_divide_by_pot(sbtf_srdhm((offset + x) * (1 << left_shift), m), -s);
-}
-
-static inline int32_t sub_one(const sbtf_rt_add_params *p, int32_t x1, int32_t x2) {
-  const int32_t raw = sub_rescale(x1, p->input1_offset, p->left_shift, p->input1_multiplier,
-                                  p->input1_shift) -
-                      sub_rescale(x2, p->input2_offset, p->left_shift, p->input2_multiplier,
-                                  p->input2_shift);
-  const int32_t y = sbtf_rounding_divide_by_pot(sbtf_srdhm(raw, p->output_multiplier),
-                                                   -p->output_shift) +
-                    p->output_offset;
-  return sbtf_clamp(y, p->activation_min, p->activation_max);
 }
 
 sbtf_status sbtf_rt_sub_s8(const sbtf_rt_add_params *params, const sbtf_rt_broadcast *bc,
@@ -89,7 +53,7 @@ sbtf_status sbtf_rt_sub_s8(const sbtf_rt_add_params *params, const sbtf_rt_broad
                            const int8_t *input2, int8_t *output) {
   if (params == NULL || bc == NULL || input1 == NULL || input2 == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
-  if (!broadcast_ok(bc, size1, size2)) return SBTF_ERROR_BAD_SHAPE;
+  if (!sbtf_rt_broadcast_ok(bc, size1, size2)) return SBTF_ERROR_BAD_SHAPE;
   const sbtf_rt_add_params p = *params;
   if (p.left_shift < 0 || p.left_shift > 20 || p.input1_shift > 0 || p.input2_shift > 0 ||
       p.output_shift > 0 || p.input1_shift < -31 || p.input2_shift < -31 ||
@@ -98,7 +62,7 @@ sbtf_status sbtf_rt_sub_s8(const sbtf_rt_add_params *params, const sbtf_rt_broad
       !sbtf_offsets_ok(p.input2_offset, p.output_offset) ||
       !sbtf_clamp_ok(p.activation_min, p.activation_max))
     return SBTF_ERROR_BAD_PARAM;
-  SBTF_RT_BROADCAST_LOOP(bc, input1, input2, output, sub_one(&p, x1, x2));
+  SBTF_RT_BROADCAST_LOOP(int8_t, bc, input1, input2, output, sbtf_rt_sub_one(&p, x1, x2));
   return SBTF_OK;
 }
 

@@ -55,6 +55,59 @@ static int16_t requantize(int64_t acc, const sbtf_quant_params *q, int32_t c, in
   return (int16_t)sbtf_clamp(mbqm64(acc, q->multiplier[c], q->shift[c]), lo, hi);
 }
 
+/* Checks both convolutions share: parameters, requantization, bias and window. */
+static int conv_ok(const sbtf_conv_params *p, const sbtf_quant_params *quant, const int64_t *bias,
+                   const sbtf_dims *in, const sbtf_dims *filter, const sbtf_dims *out) {
+  return conv_args_ok(p) && quant64_ok(quant, out->c) && bias64_ok(bias, out->c) &&
+         window_ok(in, out, filter->h, filter->w, p->stride_h, p->stride_w, p->dilation_h,
+                   p->dilation_w, p->pad_h, p->pad_w);
+}
+
+/* CONV_2D (depth_multiplier 0; filter [C_out, KH, KW, C_in]) or DEPTHWISE_CONV_2D (filter
+   [1, KH, KW, C_out]): every output value sums its window's in-bounds taps in int64 (padding
+   taps add nothing). Inlined into each caller with its constant depth_multiplier == 0 test. */
+ALWAYS_INLINE void conv_loop_s16(const sbtf_conv_params *params, int32_t depth_multiplier,
+                                 const sbtf_quant_params *quant, const sbtf_dims *input_dims,
+                                 const int16_t *input, const sbtf_dims *filter_dims,
+                                 const int8_t *filter, const int64_t *bias,
+                                 const sbtf_dims *output_dims, int16_t *output) {
+  const sbtf_conv_params p = *params;
+  const int32_t in_h = input_dims->h, in_w = input_dims->w, c_in = input_dims->c;
+  const int32_t kh = filter_dims->h, kw = filter_dims->w, c_out = output_dims->c;
+  int16_t *y = output;
+  for (int32_t b = 0; b < output_dims->n; ++b) {
+    const int16_t *image = input + (int64_t)b * in_h * in_w * c_in;
+    for (int32_t oy = 0; oy < output_dims->h; ++oy) {
+      const int32_t y0 = oy * p.stride_h - p.pad_h;
+      for (int32_t ox = 0; ox < output_dims->w; ++ox) {
+        const int32_t x0 = ox * p.stride_w - p.pad_w;
+        for (int32_t c = 0; c < c_out; ++c) {
+          const int32_t ic = depth_multiplier == 0 ? 0 : c / depth_multiplier;
+          int64_t acc = 0;
+          for (int32_t fy = 0; fy < kh; ++fy) {
+            const int32_t iy = y0 + fy * p.dilation_h;
+            if (iy < 0 || iy >= in_h) continue;
+            for (int32_t fx = 0; fx < kw; ++fx) {
+              const int32_t ix = x0 + fx * p.dilation_w;
+              if (ix < 0 || ix >= in_w) continue;
+              const int16_t *xs = image + ((int64_t)iy * in_w + ix) * c_in;
+              if (depth_multiplier == 0) {
+                const int8_t *ws = filter + (((int64_t)c * kh + fy) * kw + fx) * c_in;
+                /* int64 += int32 product: one SMLAL on Cortex-M (int32 partial sums were slower) */
+                for (int32_t i = 0; i < c_in; ++i) acc += (int32_t)ws[i] * xs[i];
+              } else {
+                acc += (int32_t)filter[((int64_t)fy * kw + fx) * c_out + c] * xs[ic];
+              }
+            }
+          }
+          if (bias != NULL) acc += bias[c];
+          *y++ = requantize(acc, quant, c, p.activation_min, p.activation_max);
+        }
+      }
+    }
+  }
+}
+
 sbtf_status sbtf_rt_conv2d_s16(const sbtf_conv_params *params, const sbtf_quant_params *quant,
                                const sbtf_dims *input_dims, const int16_t *input,
                                const sbtf_dims *filter_dims, const int8_t *filter,
@@ -67,41 +120,10 @@ sbtf_status sbtf_rt_conv2d_s16(const sbtf_conv_params *params, const sbtf_quant_
       filter_dims->n != output_dims->c || input_dims->n != output_dims->n ||
       (int64_t)filter_dims->h * filter_dims->w * filter_dims->c > SBTF_MAX_FILTER_SIZE)
     return SBTF_ERROR_BAD_SHAPE;
-  const sbtf_conv_params p = *params;
-  if (!conv_args_ok(&p) || !quant64_ok(quant, output_dims->c) ||
-      !bias64_ok(bias, output_dims->c) ||
-      !window_ok(input_dims, output_dims, filter_dims->h, filter_dims->w, p.stride_h, p.stride_w,
-                 p.dilation_h, p.dilation_w, p.pad_h, p.pad_w))
+  if (!conv_ok(params, quant, bias, input_dims, filter_dims, output_dims))
     return SBTF_ERROR_BAD_PARAM;
-  const int32_t in_h = input_dims->h, in_w = input_dims->w, c_in = input_dims->c;
-  const int32_t kh = filter_dims->h, kw = filter_dims->w, c_out = output_dims->c;
-  int16_t *y = output;
-  for (int32_t b = 0; b < output_dims->n; ++b) {
-    const int16_t *image = input + (int64_t)b * in_h * in_w * c_in;
-    for (int32_t oy = 0; oy < output_dims->h; ++oy) {
-      const int32_t y0 = oy * p.stride_h - p.pad_h;
-      for (int32_t ox = 0; ox < output_dims->w; ++ox) {
-        const int32_t x0 = ox * p.stride_w - p.pad_w;
-        for (int32_t c = 0; c < c_out; ++c) {
-          int64_t acc = 0;
-          for (int32_t fy = 0; fy < kh; ++fy) {
-            const int32_t iy = y0 + fy * p.dilation_h;
-            if (iy < 0 || iy >= in_h) continue; /* padding taps add nothing */
-            for (int32_t fx = 0; fx < kw; ++fx) {
-              const int32_t ix = x0 + fx * p.dilation_w;
-              if (ix < 0 || ix >= in_w) continue;
-              const int16_t *xs = image + ((int64_t)iy * in_w + ix) * c_in;
-              const int8_t *ws = filter + (((int64_t)c * kh + fy) * kw + fx) * c_in;
-              /* int64 += int32 product: one SMLAL on Cortex-M (int32 partial sums were slower) */
-              for (int32_t i = 0; i < c_in; ++i) acc += (int32_t)ws[i] * xs[i];
-            }
-          }
-          if (bias != NULL) acc += bias[c];
-          *y++ = requantize(acc, quant, c, p.activation_min, p.activation_max);
-        }
-      }
-    }
-  }
+  conv_loop_s16(params, 0, quant, input_dims, input, filter_dims, filter, bias, output_dims,
+                output);
   return SBTF_OK;
 }
 
@@ -119,40 +141,10 @@ sbtf_status sbtf_rt_depthwise_conv2d_s16(const sbtf_conv_params *params, int32_t
       (int64_t)input_dims->c * depth_multiplier != output_dims->c ||
       (int64_t)filter_dims->h * filter_dims->w > SBTF_MAX_FILTER_SIZE)
     return SBTF_ERROR_BAD_SHAPE;
-  const sbtf_conv_params p = *params;
-  if (!conv_args_ok(&p) || !quant64_ok(quant, output_dims->c) ||
-      !bias64_ok(bias, output_dims->c) ||
-      !window_ok(input_dims, output_dims, filter_dims->h, filter_dims->w, p.stride_h, p.stride_w,
-                 p.dilation_h, p.dilation_w, p.pad_h, p.pad_w))
+  if (!conv_ok(params, quant, bias, input_dims, filter_dims, output_dims))
     return SBTF_ERROR_BAD_PARAM;
-  const int32_t in_h = input_dims->h, in_w = input_dims->w, c_in = input_dims->c;
-  const int32_t kh = filter_dims->h, kw = filter_dims->w, c_out = output_dims->c;
-  int16_t *y = output;
-  for (int32_t b = 0; b < output_dims->n; ++b) {
-    const int16_t *image = input + (int64_t)b * in_h * in_w * c_in;
-    for (int32_t oy = 0; oy < output_dims->h; ++oy) {
-      const int32_t y0 = oy * p.stride_h - p.pad_h;
-      for (int32_t ox = 0; ox < output_dims->w; ++ox) {
-        const int32_t x0 = ox * p.stride_w - p.pad_w;
-        for (int32_t c = 0; c < c_out; ++c) {
-          const int32_t ic = c / depth_multiplier;
-          int64_t acc = 0;
-          for (int32_t fy = 0; fy < kh; ++fy) {
-            const int32_t iy = y0 + fy * p.dilation_h;
-            if (iy < 0 || iy >= in_h) continue;
-            for (int32_t fx = 0; fx < kw; ++fx) {
-              const int32_t ix = x0 + fx * p.dilation_w;
-              if (ix < 0 || ix >= in_w) continue;
-              acc += (int32_t)filter[((int64_t)fy * kw + fx) * c_out + c] *
-                     image[((int64_t)iy * in_w + ix) * c_in + ic];
-            }
-          }
-          if (bias != NULL) acc += bias[c];
-          *y++ = requantize(acc, quant, c, p.activation_min, p.activation_max);
-        }
-      }
-    }
-  }
+  conv_loop_s16(params, depth_multiplier, quant, input_dims, input, filter_dims, filter, bias,
+                output_dims, output);
   return SBTF_OK;
 }
 
@@ -195,19 +187,24 @@ static inline int32_t rescale(int32_t x, int32_t multiplier, int32_t shift) {
   return sbtf_rounding_divide_by_pot(sbtf_srdhm(x, multiplier), -shift);
 }
 
+/* ADD's and SUB's parameters. Offsets 0 and a left shift <= 15 keep (x << left_shift) within
+   int32; the rescalings' shifts are <= 0, so |a|, |b| <= 2^30 and their sum or difference fits. */
+static int add_args_ok(const sbtf_rt_add_params *p) {
+  return p->input1_offset == 0 && p->input2_offset == 0 && p->output_offset == 0 &&
+         p->left_shift >= 0 && p->left_shift <= 15 && p->input1_shift <= 0 &&
+         p->input2_shift <= 0 && p->output_shift <= 0 && p->input1_shift >= -31 &&
+         p->input2_shift >= -31 && p->output_shift >= -31 && p->input1_multiplier >= 0 &&
+         p->input2_multiplier >= 0 && p->output_multiplier >= 0 &&
+         clamp16_ok(p->activation_min, p->activation_max);
+}
+
 sbtf_status sbtf_rt_add_s16(const sbtf_rt_add_params *params, int32_t size, const int16_t *input1,
                             const int16_t *input2, int32_t b2_size, int16_t *output) {
   if (params == NULL || input1 == NULL || input2 == NULL || output == NULL)
     return SBTF_ERROR_NULL_ARGUMENT;
   if (size < 1 || b2_size < 0 || (b2_size > 0 && size % b2_size != 0)) return SBTF_ERROR_BAD_SHAPE;
   const sbtf_rt_add_params p = *params;
-  /* Offsets 0 and a left shift <= 15 keep (x << left_shift) within int32. */
-  if (p.input1_offset != 0 || p.input2_offset != 0 || p.output_offset != 0 || p.left_shift < 0 ||
-      p.left_shift > 15 || p.input1_shift > 0 || p.input2_shift > 0 || p.output_shift > 0 ||
-      p.input1_shift < -31 || p.input2_shift < -31 || p.output_shift < -31 ||
-      p.input1_multiplier < 0 || p.input2_multiplier < 0 || p.output_multiplier < 0 ||
-      !clamp16_ok(p.activation_min, p.activation_max))
-    return SBTF_ERROR_BAD_PARAM;
+  if (!add_args_ok(&p)) return SBTF_ERROR_BAD_PARAM;
   const int32_t period = b2_size > 0 ? b2_size : size;
   for (int32_t i = 0; i < size; ++i) {
     const int32_t a = rescale(input1[i] * (1 << p.left_shift), p.input1_multiplier, p.input1_shift);
@@ -248,12 +245,12 @@ static sbtf_status pool_s16(const sbtf_rt_pool_params *params, const sbtf_dims *
     const int16_t *image = input + (int64_t)b * in->h * in->w * c_n;
     for (int32_t oy = 0; oy < out->h; ++oy) {
       const int32_t y0 = oy * p.stride_h - p.pad_h;
-      const int32_t fy0 = y0 < 0 ? -y0 : 0;
-      const int32_t fy1 = p.filter_h < in->h - y0 ? p.filter_h : in->h - y0;
+      const int32_t fy0 = sbtf_rt_pool_first_tap(y0);
+      const int32_t fy1 = sbtf_rt_pool_end_tap(y0, p.filter_h, in->h);
       for (int32_t ox = 0; ox < out->w; ++ox) {
         const int32_t x0 = ox * p.stride_w - p.pad_w;
-        const int32_t fx0 = x0 < 0 ? -x0 : 0;
-        const int32_t fx1 = p.filter_w < in->w - x0 ? p.filter_w : in->w - x0;
+        const int32_t fx0 = sbtf_rt_pool_first_tap(x0);
+        const int32_t fx1 = sbtf_rt_pool_end_tap(x0, p.filter_w, in->w);
         if (fy1 <= fy0 || fx1 <= fx0) return SBTF_ERROR_BAD_PARAM;
         const int32_t count = (fy1 - fy0) * (fx1 - fx0);
         for (int32_t c = 0; c < c_n; ++c) {
@@ -265,8 +262,7 @@ static sbtf_status pool_s16(const sbtf_rt_pool_params *params, const sbtf_dims *
               else if (v > acc) acc = v;
             }
           }
-          if (average)
-            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+          if (average) acc = sbtf_rt_pool_average(acc, count);
           *y++ = (int16_t)sbtf_clamp(acc, p.activation_min, p.activation_max);
         }
       }
@@ -285,6 +281,55 @@ sbtf_status sbtf_rt_max_pool_s16(const sbtf_rt_pool_params *params, const sbtf_d
                                  const int16_t *input, const sbtf_dims *output_dims,
                                  int16_t *output) {
   return pool_s16(params, input_dims, input, output_dims, output, 0);
+}
+
+sbtf_status sbtf_rt_mul_s16(const sbtf_rt_mul_params *params, const sbtf_rt_broadcast *bc,
+                            int32_t size1, const int16_t *input1, int32_t size2,
+                            const int16_t *input2, int16_t *output) {
+  if (params == NULL || bc == NULL || input1 == NULL || input2 == NULL || output == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  if (!sbtf_rt_broadcast_ok(bc, size1, size2)) return SBTF_ERROR_BAD_SHAPE;
+  const sbtf_rt_mul_params p = *params; /* locals: int16 stores may alias the struct */
+  if (p.input1_offset != 0 || p.input2_offset != 0 || p.output_offset != 0 || p.multiplier < 0 ||
+      p.shift < -31 || p.shift > 30 || !clamp16_ok(p.activation_min, p.activation_max))
+    return SBTF_ERROR_BAD_PARAM;
+  /* |x1 * x2| <= 2^30 fits int32, as in TFLite's MulElementwise. */
+  SBTF_RT_BROADCAST_LOOP(int16_t, bc, input1, input2, output,
+                         sbtf_clamp(sbtf_mbqm(x1 * x2, p.multiplier, p.shift), p.activation_min,
+                                    p.activation_max));
+  return SBTF_OK;
+}
+
+sbtf_status sbtf_rt_sub_s16(const sbtf_rt_add_params *params, const sbtf_rt_broadcast *bc,
+                            int32_t size1, const int16_t *input1, int32_t size2,
+                            const int16_t *input2, int16_t *output) {
+  if (params == NULL || bc == NULL || input1 == NULL || input2 == NULL || output == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  if (!sbtf_rt_broadcast_ok(bc, size1, size2)) return SBTF_ERROR_BAD_SHAPE;
+  const sbtf_rt_add_params p = *params;
+  if (!add_args_ok(&p)) return SBTF_ERROR_BAD_PARAM;
+  SBTF_RT_BROADCAST_LOOP(int16_t, bc, input1, input2, output, sbtf_rt_sub_one(&p, x1, x2));
+  return SBTF_OK;
+}
+
+static inline int16_t mean_output(const sbtf_rt_mean_params *p, int32_t sum, int32_t count) {
+  const int32_t acc = sbtf_mbqm(sum - count * p->input_zero_point, p->multiplier, p->shift);
+  return (int16_t)sbtf_clamp(acc + p->output_zero_point, -32768, 32767);
+}
+
+sbtf_status sbtf_rt_mean_s16(const sbtf_rt_mean_params *params, const sbtf_dims *input_dims,
+                             const int16_t *input, int16_t *output) {
+  if (params == NULL || input_dims == NULL || input == NULL || output == NULL)
+    return SBTF_ERROR_NULL_ARGUMENT;
+  if (!sbtf_rt_dims_ok(input_dims)) return SBTF_ERROR_BAD_SHAPE;
+  if (params->axis_mask == 0 || params->axis_mask > 0xF || params->shift > 30 ||
+      params->shift < -31 || params->input_zero_point != 0 || params->output_zero_point != 0)
+    return SBTF_ERROR_BAD_PARAM;
+  SBTF_RT_MEAN_DIMS(params, input_dims, in_dims, out_dims, red_dims, count)
+  /* |sum| <= count * 2^15 must fit int32. */
+  if (count > (1 << 16)) return SBTF_ERROR_BAD_SHAPE;
+  SBTF_RT_MEAN_ANY_AXES(params, input, output, in_dims, out_dims, red_dims, count, mean_output);
+  return SBTF_OK;
 }
 
 sbtf_status sbtf_rt_quantize_f32_s16(float scale, int32_t size, const float *input,

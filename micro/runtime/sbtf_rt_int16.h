@@ -55,6 +55,18 @@ sbtf_status sbtf_rt_fully_connected_s16(const sbtf_fc_params *params,
 sbtf_status sbtf_rt_add_s16(const sbtf_rt_add_params *params, int32_t size, const int16_t *input1,
                             const int16_t *input2, int32_t b2_size, int16_t *output);
 
+/** MUL int16 (MulElementwise / BroadcastMul4DSlow with int16): MBQM(x1 * x2), any 4-D
+ *  broadcast as sbtf_rt_mul_s8; offsets 0. */
+sbtf_status sbtf_rt_mul_s16(const sbtf_rt_mul_params *params, const sbtf_rt_broadcast *bc,
+                            int32_t size1, const int16_t *input1, int32_t size2,
+                            const int16_t *input2, int16_t *output);
+
+/** SUB int16, general scales: ADD's arithmetic (inputs shifted left by 15) with the rescaled
+ *  inputs subtracted; any 4-D broadcast as sbtf_rt_sub_s8; offsets 0. */
+sbtf_status sbtf_rt_sub_s16(const sbtf_rt_add_params *params, const sbtf_rt_broadcast *bc,
+                            int32_t size1, const int16_t *input1, int32_t size2,
+                            const int16_t *input2, int16_t *output);
+
 /** AVERAGE_POOL_2D / MAX_POOL_2D int16 (reference_integer_ops::AveragePool / MaxPool). */
 sbtf_status sbtf_rt_avg_pool_s16(const sbtf_rt_pool_params *params, const sbtf_dims *input_dims,
                                  const int16_t *input, const sbtf_dims *output_dims,
@@ -62,6 +74,11 @@ sbtf_status sbtf_rt_avg_pool_s16(const sbtf_rt_pool_params *params, const sbtf_d
 sbtf_status sbtf_rt_max_pool_s16(const sbtf_rt_pool_params *params, const sbtf_dims *input_dims,
                                  const int16_t *input, const sbtf_dims *output_dims,
                                  int16_t *output);
+
+/** MEAN int16 (QuantizedMeanOrSum<int16_t, int32_t>) over params->axis_mask as
+ *  sbtf_rt_mean_s8; zero points 0, at most 65536 values per output. */
+sbtf_status sbtf_rt_mean_s16(const sbtf_rt_mean_params *params, const sbtf_dims *input_dims,
+                             const int16_t *input, int16_t *output);
 
 /** SOFTMAX int16 -> int16 parameters (softmax.cc Prepare): TFLite's two 513-entry LUTs and the
  *  multiplier that maps input differences [-65535, 0] onto the exp LUT's [-10, 0]. */

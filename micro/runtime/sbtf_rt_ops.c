@@ -275,12 +275,12 @@ static sbtf_status pool(const sbtf_rt_pool_params *p, const sbtf_dims *in_d, con
   for (int32_t b = 0; b < out_d->n; ++b) {
     for (int32_t oy = 0; oy < out_d->h; ++oy) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
-      const int32_t fy0 = y0 < 0 ? -y0 : 0;
-      const int32_t fy1 = p->filter_h < in_d->h - y0 ? p->filter_h : in_d->h - y0;
+      const int32_t fy0 = sbtf_rt_pool_first_tap(y0);
+      const int32_t fy1 = sbtf_rt_pool_end_tap(y0, p->filter_h, in_d->h);
       for (int32_t ox = 0; ox < out_d->w; ++ox) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
-        const int32_t fx0 = x0 < 0 ? -x0 : 0;
-        const int32_t fx1 = p->filter_w < in_d->w - x0 ? p->filter_w : in_d->w - x0;
+        const int32_t fx0 = sbtf_rt_pool_first_tap(x0);
+        const int32_t fx1 = sbtf_rt_pool_end_tap(x0, p->filter_w, in_d->w);
         if (fy1 <= fy0 || fx1 <= fx0) return SBTF_ERROR_BAD_PARAM; /* TFLite fails the same way */
         const int32_t count = (fy1 - fy0) * (fx1 - fx0);
         pool_window w = {in + ((b * in_d->h + y0 + fy0) * in_w + x0 + fx0) * ch, fy1 - fy0,
@@ -292,8 +292,7 @@ static sbtf_status pool(const sbtf_rt_pool_params *p, const sbtf_dims *in_d, con
           pool_reduce(&w, n, is_max, acc);
           for (int32_t j = 0; j < n; ++j) {
             int32_t v = acc[j];
-            /* Round half away from zero, as the reference kernel. */
-            if (!is_max) v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count;
+            if (!is_max) v = sbtf_rt_pool_average(v, count);
             o[c0 + j] = (int8_t)sbtf_clamp(v, lo, hi);
           }
         }
@@ -330,15 +329,7 @@ sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *
   if (params->axis_mask == 0 || params->axis_mask > 0xF || params->shift > 30 ||
       params->shift < -31)
     return SBTF_ERROR_BAD_PARAM;
-  const int32_t in_dims[4] = {input_dims->n, input_dims->h, input_dims->w, input_dims->c};
-  int32_t out_dims[4], red_dims[4];
-  int32_t count = 1;
-  for (int a = 0; a < 4; ++a) {
-    const int reduced = (params->axis_mask >> a) & 1;
-    out_dims[a] = reduced ? 1 : in_dims[a];
-    red_dims[a] = reduced ? in_dims[a] : 1;
-    count *= red_dims[a];
-  }
+  SBTF_RT_MEAN_DIMS(params, input_dims, in_dims, out_dims, red_dims, count)
   if (params->axis_mask == 0x6) { /* over H and W (global average pooling): channels innermost */
     const sbtf_dims *d = input_dims;
     for (int32_t b = 0; b < d->n; ++b) {
@@ -352,21 +343,7 @@ sbtf_status sbtf_rt_mean_s8(const sbtf_rt_mean_params *params, const sbtf_dims *
     }
     return SBTF_OK;
   }
-  int32_t out_index = 0;
-  for (int32_t o0 = 0; o0 < out_dims[0]; ++o0)
-    for (int32_t o1 = 0; o1 < out_dims[1]; ++o1)
-      for (int32_t o2 = 0; o2 < out_dims[2]; ++o2)
-        for (int32_t o3 = 0; o3 < out_dims[3]; ++o3) {
-          int32_t sum = 0; /* the order of an integer sum does not matter */
-          for (int32_t r0 = 0; r0 < red_dims[0]; ++r0)
-            for (int32_t r1 = 0; r1 < red_dims[1]; ++r1)
-              for (int32_t r2 = 0; r2 < red_dims[2]; ++r2)
-                for (int32_t r3 = 0; r3 < red_dims[3]; ++r3) {
-                  const int32_t i0 = o0 + r0, i1 = o1 + r1, i2 = o2 + r2, i3 = o3 + r3;
-                  sum += input[((i0 * in_dims[1] + i1) * in_dims[2] + i2) * in_dims[3] + i3];
-                }
-          output[out_index++] = mean_output(params, sum, count);
-        }
+  SBTF_RT_MEAN_ANY_AXES(params, input, output, in_dims, out_dims, red_dims, count, mean_output);
   return SBTF_OK;
 }
 

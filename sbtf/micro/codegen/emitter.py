@@ -62,6 +62,24 @@ class Emitter:
             self.fail(op, f"missing {kind} {position}")
         return self.g.tensors[ids[position]]
 
+    def expect_act(self, op: Operator, t: Tensor, role: str, act_type: int):
+        """An activation of the operator's element type: INT8, or INT16 (16x8 operators)."""
+        if act_type == T.INT16:
+            self.expect_int16(op, t, role)
+        else:
+            self.expect_int8(op, t, role)
+
+    def expect_int16(self, op: Operator, t: Tensor, role: str):
+        """An int16 activation: one scale, zero point 0 (TFLite's 16x8 is symmetric)."""
+        if t.type != T.INT16:
+            self.fail(op, f"{role} {t.describe()} has type {t.type_name}, expected INT16 (a 16x8 "
+                          "operator takes int16 activations)")
+        if t.scale.size != 1:
+            self.fail(op, f"{role} {t.describe()} has {t.scale.size} scales, expected one")
+        if np.any(t.zero_point != 0):
+            self.fail(op, f"{role} {t.describe()} has zero point {int(t.zero_point[0])}; int16 "
+                          "activations are symmetric (zero point 0)")
+
     def expect_int8(self, op: Operator, t: Tensor, role: str, per_tensor=True):
         if t.type == T.INT16:  # what sbtf.micro.codegen.operators_int16 does not implement
             self.fail(op, f"{role} {t.describe()} has type INT16: int16 activations (16x8) are "
@@ -89,12 +107,19 @@ class Emitter:
     def act(self, t: Tensor) -> str:
         return f"(sbtf_arena + {self.plan.offset(t.index)})"
 
+    def act_ptr(self, t: Tensor) -> str:
+        """An int8 or int16 activation's arena pointer, typed for the operator's C call."""
+        return f"(int16_t *){self.act(t)}" if t.type == T.INT16 else self.act(t)
+
     def ptr(self, op: Operator, t: Tensor, role: str) -> str:
+        """An int8 (or int16) input, constant or activation."""
         if t.data is not None:
+            if t.type == T.INT16:
+                return self.const(op, t, "int16_t", np.int16, role)
             if t.type != T.INT8:
-                self.fail(op, f"constant {role} {t.describe()} must be INT8")
+                self.fail(op, f"constant {role} {t.describe()} must be INT8 or INT16")
             return self.const(op, t, "int8_t", np.int8, role)
-        return self.act(t)
+        return self.act_ptr(t)
 
     def quant_arrays(self, op: Operator, mult, shift) -> str:
         m = np.asarray(mult, np.int64)
@@ -125,8 +150,10 @@ class Emitter:
         return float(t.scale[0])
 
     def activation(self, op: Operator, act: int, out: Tensor) -> tuple[int, int]:
+        """The fused activation's clamp for an int8 output, or an int16 one (16x8)."""
+        qrange = tflite_math.INT16_RANGE if out.type == T.INT16 else tflite_math.INT8_RANGE
         try:
-            return tflite_math.activation_range(int(act), self.sc(out), self.zp(out))
+            return tflite_math.activation_range(int(act), self.sc(out), self.zp(out), qrange)
         except ValueError as exc:
             self.fail(op, str(exc))
 
@@ -178,13 +205,14 @@ class Emitter:
 
     # ---- setup shared by several operators
     def conv_setup(self, op: Operator, weights: Tensor, role: str, kernel, stride, dilation,
-                   padding, *, scale_axis: int, int8_weights: bool = True) -> ConvSetup:
+                   padding, *, scale_axis: int, int8_weights: bool = True,
+                   act_type: int = T.INT8) -> ConvSetup:
         """Checks and prepare math of a convolution. `kernel(x, y, in4, out4)` checks the op's
         own filter layout and returns (kh, kw, c_out); `weights` carries the per-channel scales
-        along `scale_axis`."""
+        along `scale_axis`; activations are int8, or int16 for the 16x8 operators."""
         x, y = self.tensor(op, 0), self.tensor(op, 0, kind="output")
-        self.expect_int8(op, x, "input")
-        self.expect_int8(op, y, "output")
+        self.expect_act(op, x, "input", act_type)
+        self.expect_act(op, y, "output", act_type)
         if int8_weights:
             self.expect_int8(op, weights, role, per_tensor=False)
         in4, out4 = dims4(x.shape, self.g.where(op)), dims4(y.shape, self.g.where(op))

@@ -31,19 +31,33 @@ def emits(name: str):
     return register
 
 
-@emits("CONV_2D")
-def emit_conv_2d(em: Emitter, op: Operator):
-    o = op.options
-    w = em.tensor(op, 1)
-
+def conv_kernel(em: Emitter, op: Operator, w):
+    """CONV_2D's filter [C_out, KH, KW, C_in] check for Emitter.conv_setup."""
     def kernel(x, y, in4, out4):
         if len(w.shape) != 4 or w.shape[3] != in4[3] or w.shape[0] != out4[3]:
             em.fail(op, f"filter {w.describe()} does not match input {list(x.shape)} and "
                         f"output {list(y.shape)} (grouped convolution is not supported)")
         return w.shape[1], w.shape[2], w.shape[0]
+    return kernel
 
+
+def depthwise_kernel(em: Emitter, op: Operator, w):
+    """DEPTHWISE_CONV_2D's filter [1, KH, KW, C_out] check for Emitter.conv_setup."""
+    def kernel(x, y, in4, out4):
+        if len(w.shape) != 4 or w.shape[0] != 1 or w.shape[3] != out4[3] or out4[3] % in4[3]:
+            em.fail(op, f"filter {w.describe()} does not match input {list(x.shape)} and "
+                        f"output {list(y.shape)}")
+        return w.shape[1], w.shape[2], w.shape[3]
+    return kernel
+
+
+@emits("CONV_2D")
+def emit_conv_2d(em: Emitter, op: Operator):
+    o = op.options
+    w = em.tensor(op, 1)
     stride, dil = (o.strideH, o.strideW), (o.dilationHFactor, o.dilationWFactor)
-    cv = em.conv_setup(op, w, "filter", kernel, stride, dil, o.padding, scale_axis=0)
+    cv = em.conv_setup(op, w, "filter", conv_kernel(em, op, w), stride, dil, o.padding,
+                       scale_axis=0)
     x, y = cv.x, cv.y
     kh, kw = w.shape[1], w.shape[2]
     f_d = em.dims(f"op{op.index}_filter", w.shape)
@@ -71,15 +85,9 @@ def _depthwise_row_bytes(in4, out4, kernel, stride, dilation, pad) -> int:
 def emit_depthwise_conv_2d(em: Emitter, op: Operator):
     o = op.options
     w = em.tensor(op, 1)
-
-    def kernel(x, y, in4, out4):
-        if len(w.shape) != 4 or w.shape[0] != 1 or w.shape[3] != out4[3] or out4[3] % in4[3]:
-            em.fail(op, f"filter {w.describe()} does not match input {list(x.shape)} and "
-                        f"output {list(y.shape)}")
-        return w.shape[1], w.shape[2], w.shape[3]
-
     stride, dil = (o.strideH, o.strideW), (o.dilationHFactor, o.dilationWFactor)
-    cv = em.conv_setup(op, w, "filter", kernel, stride, dil, o.padding, scale_axis=3)
+    cv = em.conv_setup(op, w, "filter", depthwise_kernel(em, op, w), stride, dil, o.padding,
+                       scale_axis=3)
     x, y = cv.x, cv.y
     c_out = w.shape[3]
     params = em.conv_params(op, x, y, cv.pad, stride, dil, o.fusedActivationFunction)
@@ -97,19 +105,26 @@ def emit_depthwise_conv_2d(em: Emitter, op: Operator):
     em.call(op, f"sbtf_rt_depthwise_conv2d_s8({args})")
 
 
-@emits("FULLY_CONNECTED")
-def emit_fully_connected(em: Emitter, op: Operator):
+def fc_setup(em: Emitter, op: Operator, act_type: int = T.INT8):
+    """FULLY_CONNECTED's checks: (x, w, y, batches) with int8 (or int16) activations and 2-D
+    int8 weights [C_out, C_in]."""
     o = op.options
     x, w, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
-    em.expect_int8(op, x, "input")
-    em.expect_int8(op, y, "output")
+    em.expect_act(op, x, "input", act_type)
+    em.expect_act(op, y, "output", act_type)
     em.expect_int8(op, w, "weights", per_tensor=False)
     if o is not None and getattr(o, "weightsFormat", 0) != 0:
         em.fail(op, "shuffled weights format is not supported")
     if len(w.shape) != 2:
         em.fail(op, f"weights {w.describe()} must be 2-D [C_out, C_in]")
+    return x, w, y, em.fc_shapes(op, x, y, w.shape[1], w.shape[0])
+
+
+@emits("FULLY_CONNECTED")
+def emit_fully_connected(em: Emitter, op: Operator):
+    o = op.options
+    x, w, y, batches = fc_setup(em, op)
     c_out, c_in = w.shape
-    batches = em.fc_shapes(op, x, y, c_in, c_out)
     m, s = em.fc_multipliers(op, x, y, w, "weights", c_out)
     act = o.fusedActivationFunction if o is not None else 0
     args = ", ".join([
@@ -120,12 +135,13 @@ def emit_fully_connected(em: Emitter, op: Operator):
     em.call(op, f"sbtf_rt_fully_connected_s8({args})")
 
 
-@emits("ADD")
-def emit_add(em: Emitter, op: Operator):
+def add_setup(em: Emitter, op: Operator, act_type: int = T.INT8):
+    """ADD's checks and params (equal shapes, or the second input along the last axis):
+    (a, b, y, size of b when it repeats else 0, the params' C name)."""
     o = op.options
     a, b, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
     for t, role in ((a, "input 1"), (b, "input 2"), (y, "output")):
-        em.expect_int8(op, t, role)
+        em.expect_act(op, t, role, act_type)
     b2 = 0
     if a.shape != b.shape:
         if a.size != y.size or b.size == 0 or tuple(b.shape[-1:]) != tuple(a.shape[-1:]) \
@@ -135,25 +151,39 @@ def emit_add(em: Emitter, op: Operator):
         b2 = b.size
     if y.size != a.size:
         em.fail(op, f"output {y.describe()} size differs from input {a.describe()}")
-    (m1, sh1), (m2, sh2), (mo, sho) = tflite_math.add_multipliers(em.sc(a), em.sc(b), em.sc(y))
-    if max(sh1, sh2, sho) > 0:
-        em.fail(op, "ADD requantization multiplier >= 1 (output scale too small)")
     lo, hi = em.activation(op, o.fusedActivationFunction if o is not None else 0, y)
+    return a, b, y, b2, add_params(em, op, a, b, y, lo, hi)
+
+
+def add_params(em: Emitter, op: Operator, a, b, y, lo: int, hi: int) -> str:
+    """ADD's and SUB's sbtf_rt_add_params (add.cc Prepare; int16 shifts its inputs by 15)."""
+    shift = tflite_math.ADD_LEFT_SHIFT_INT16 if y.type == T.INT16 else tflite_math.ADD_LEFT_SHIFT
+    (m1, sh1), (m2, sh2), (mo, sho) = tflite_math.add_multipliers(em.sc(a), em.sc(b), em.sc(y),
+                                                                  shift)
+    if max(sh1, sh2, sho) > 0:
+        em.fail(op, f"{op.name} requantization multiplier >= 1 (output scale too small)")
     name = f"op{op.index}_params"
     em.decls.append(
         f"static const sbtf_rt_add_params {name} = {{{-em.zp(a)}, {-em.zp(b)}, {em.zp(y)}, "
-        f"{tflite_math.ADD_LEFT_SHIFT}, {m1}, {sh1}, {m2}, {sh2}, {mo}, {sho}, {lo}, {hi}}};\n")
+        f"{shift}, {m1}, {sh1}, {m2}, {sh2}, {mo}, {sho}, {lo}, {hi}}};\n")
+    return name
+
+
+@emits("ADD")
+def emit_add(em: Emitter, op: Operator):
+    a, b, y, b2, name = add_setup(em, op)
     em.scratch_ops.append(f"SBTF_RT_ADD_SCRATCH_BYTES({a.size})")
     em.scratch_terms.append(f"SBTF_RT_ADD_SCRATCH_BYTES({a.size})")
     em.call(op, f"sbtf_rt_add_s8(&sbtf_ctx, &{name}, {a.size}, {em.ptr(op, a, 'input 1')}, "
                 f"{em.ptr(op, b, 'input 2')}, {b2}, {em.act(y)})")
 
 
-def _pool(em: Emitter, op: Operator, fn: str):
+def pool(em: Emitter, op: Operator, fn: str, act_type: int = T.INT8):
+    """AVERAGE_POOL_2D / MAX_POOL_2D calling `fn`, int8 (or int16) activations."""
     o = op.options
     x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
-    em.expect_int8(op, x, "input")
-    em.expect_int8(op, y, "output")
+    em.expect_act(op, x, "input", act_type)
+    em.expect_act(op, y, "output", act_type)
     if em.sc(x) != em.sc(y) or em.zp(x) != em.zp(y):
         em.fail(op, "input and output quantization differ (TFLite requires them equal)")
     if len(x.shape) != 4 or len(y.shape) != 4:
@@ -165,25 +195,30 @@ def _pool(em: Emitter, op: Operator, fn: str):
     em.decls.append(
         f"static const sbtf_rt_pool_params {name} = {{{o.strideH}, {o.strideW}, "
         f"{o.filterHeight}, {o.filterWidth}, {pad[0]}, {pad[1]}, {lo}, {hi}}};\n")
-    em.call(op, f"{fn}(&{name}, {em.dims(f'op{op.index}_in', x.shape)}, {em.act(x)}, "
-                f"{em.dims(f'op{op.index}_out', y.shape)}, {em.act(y)})")
+    em.call(op, f"{fn}(&{name}, {em.dims(f'op{op.index}_in', x.shape)}, {em.act_ptr(x)}, "
+                f"{em.dims(f'op{op.index}_out', y.shape)}, {em.act_ptr(y)})")
 
 
 @emits("AVERAGE_POOL_2D")
 def emit_average_pool_2d(em: Emitter, op: Operator):
-    _pool(em, op, "sbtf_rt_avg_pool_s8")
+    pool(em, op, "sbtf_rt_avg_pool_s8")
 
 
 @emits("MAX_POOL_2D")
 def emit_max_pool_2d(em: Emitter, op: Operator):
-    _pool(em, op, "sbtf_rt_max_pool_s8")
+    pool(em, op, "sbtf_rt_max_pool_s8")
 
 
 @emits("MEAN")
 def emit_mean(em: Emitter, op: Operator):
+    mean(em, op)
+
+
+def mean(em: Emitter, op: Operator, act_type: int = T.INT8):
+    """MEAN of int8 (or int16) activations over constant axes."""
     x, axis_t, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
-    em.expect_int8(op, x, "input")
-    em.expect_int8(op, y, "output")
+    em.expect_act(op, x, "input", act_type)
+    em.expect_act(op, y, "output", act_type)
     if axis_t.data is None or axis_t.type != T.INT32:
         em.fail(op, "the axis must be a constant INT32 tensor")
     rank = len(x.shape)
@@ -194,12 +229,16 @@ def emit_mean(em: Emitter, op: Operator):
             em.fail(op, f"axis {a} out of range for rank {rank}")
         mask |= 1 << ((a % rank) + 4 - rank)
     count = int(np.prod([in4[a] for a in range(4) if mask >> a & 1]))
+    if y.size * count != x.size:
+        em.fail(op, f"output {y.describe()} does not hold the mean of input {list(x.shape)} over "
+                    f"{count} values")
     m, s = tflite_math.mean_multiplier(em.sc(x), em.sc(y), count)
     name = f"op{op.index}_params"
     em.decls.append(f"static const sbtf_rt_mean_params {name} = {{{mask}u, {em.zp(x)}, "
                     f"{em.zp(y)}, {m}, {s}}};\n")
-    em.call(op, f"sbtf_rt_mean_s8(&{name}, {em.dims(f'op{op.index}_in', in4)}, "
-                f"{em.act(x)}, {em.act(y)})")
+    fn = "sbtf_rt_mean_s16" if act_type == T.INT16 else "sbtf_rt_mean_s8"
+    em.call(op, f"{fn}(&{name}, {em.dims(f'op{op.index}_in', in4)}, "
+                f"{em.act_ptr(x)}, {em.act_ptr(y)})")
 
 
 @emits("RESHAPE")
@@ -238,9 +277,16 @@ def emit_softmax(em: Emitter, op: Operator):
 
 @emits("PAD")
 def emit_pad(em: Emitter, op: Operator):
+    pad(em, op)
+
+
+def pad(em: Emitter, op: Operator, act_type: int = T.INT8):
+    """PAD of int8 (or int16) activations with constant paddings, padding with the output
+    zero point. int16's zero point is 0, two zero bytes: sbtf_rt_pad_s8 pads its bytes, each
+    value two bytes along the last axis."""
     x, p, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
-    em.expect_int8(op, x, "input")
-    em.expect_int8(op, y, "output")
+    em.expect_act(op, x, "input", act_type)
+    em.expect_act(op, y, "output", act_type)
     if p.data is None:
         em.fail(op, "paddings must be constant")
     pads = np.asarray(p.data, np.int64).reshape(-1, 2)
@@ -248,11 +294,18 @@ def emit_pad(em: Emitter, op: Operator):
     if pads.shape[0] != rank or rank > 4 or np.any(pads < 0):
         em.fail(op, f"paddings {pads.tolist()} do not fit input rank {rank}")
     pads = np.concatenate([np.zeros((4 - rank, 2), np.int64), pads])
+    in4 = dims4(x.shape, em.g.where(op))
+    if act_type == T.INT16:
+        pads[3] *= 2
+        in4 = in4[:3] + (in4[3] * 2,)
+    if int(np.prod(in4 + pads.sum(axis=1))) != y.size * (2 if act_type == T.INT16 else 1):
+        em.fail(op, f"output {y.describe()} is not input {list(x.shape)} padded by "
+                    f"{pads.tolist()}")
     name = f"op{op.index}"
     em.decls.append(
         f"static const int32_t {name}_before[4] = {{{', '.join(map(str, pads[:, 0]))}}};\n"
         f"static const int32_t {name}_after[4] = {{{', '.join(map(str, pads[:, 1]))}}};\n")
-    em.call(op, f"sbtf_rt_pad_s8({em.dims(f'op{op.index}_in', dims4(x.shape, ''))}, "
+    em.call(op, f"sbtf_rt_pad_s8({em.dims(f'op{op.index}_in', in4)}, "
                 f"{name}_before, {name}_after, (int8_t){em.zp(y)}, {em.act(x)}, {em.act(y)})")
 
 
@@ -273,16 +326,19 @@ def emit_quantize(em: Emitter, op: Operator):
     em.call(op, f"sbtf_rt_requantize_s8(&{name}, {x.size}, {em.act(x)}, {em.act(y)})")
 
 
-def _unary(em: Emitter, op: Operator):
-    """Input and output of an elementwise operator, of equal sizes."""
+def unary(em: Emitter, op: Operator, variable: bool = False):
+    """Input and output of an elementwise operator, of equal sizes; `variable`: the input
+    must not be constant."""
     x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
     if x.size != y.size:
         em.fail(op, f"output {y.describe()} size differs from input {x.describe()}")
+    if variable and x.data is not None:
+        em.fail(op, f"input {x.describe()} must not be constant")
     return x, y
 
 
 def _quantize_float(em: Emitter, op: Operator):
-    x, y = _unary(em, op)
+    x, y = unary(em, op)
     em.expect_int8(op, y, "output")
     if x.data is not None:
         em.fail(op, f"input {x.describe()} must not be constant")
@@ -293,7 +349,7 @@ def _quantize_float(em: Emitter, op: Operator):
 @emits("DEQUANTIZE")
 def emit_dequantize(em: Emitter, op: Operator):
     """int8 -> float32 (a model's float output), by the 256 values as a table."""
-    x, y = _unary(em, op)
+    x, y = unary(em, op)
     em.expect_int8(op, x, "input")
     if y.type != T.FLOAT32:
         em.fail(op, f"output {y.describe()} is {y.type_name}: only int8 -> float32 is supported")
@@ -310,7 +366,7 @@ def emit_dequantize(em: Emitter, op: Operator):
 def _lut(em: Emitter, op: Operator, out_scale_denominator: int, out_zp: int, table_fn):
     """An int8 -> int8 function evaluated as TFLite does, by the 256-entry table its Prepare
     builds (LUTPopulate); the output quantization is the one TFLite requires."""
-    x, y = _unary(em, op)
+    x, y = unary(em, op)
     em.expect_int8(op, x, "input")
     em.expect_int8(op, y, "output")
     if em.zp(y) != out_zp or np.float32(em.sc(y)) != np.float32(1.0 / out_scale_denominator):
@@ -332,12 +388,12 @@ def emit_tanh(em: Emitter, op: Operator):
     _lut(em, op, 128, 0, tflite_math.tanh_table)
 
 
-def _binary(em: Emitter, op: Operator):
-    """MUL / SUB: int8 inputs and output, the broadcast as a declared sbtf_rt_broadcast, the
-    activation clamp and the call's arguments after the params."""
+def binary(em: Emitter, op: Operator, act_type: int = T.INT8):
+    """MUL / SUB: int8 (or int16) inputs and output, the broadcast as a declared
+    sbtf_rt_broadcast, the activation clamp and the call's arguments after the params."""
     a, b, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
     for t, role in ((a, "input 1"), (b, "input 2"), (y, "output")):
-        em.expect_int8(op, t, role)
+        em.expect_act(op, t, role, act_type)
     try:
         dims, st1, st2 = tflite_math.broadcast_strides(a.shape, b.shape, y.shape)
     except ValueError as exc:
@@ -351,13 +407,18 @@ def _binary(em: Emitter, op: Operator):
     act = getattr(op.options, "fusedActivationFunction", 0) if op.options is not None else 0
     lo, hi = em.activation(op, act, y)
     args = (f"&{name}, {a.size}, {em.ptr(op, a, 'input 1')}, {b.size}, "
-            f"{em.ptr(op, b, 'input 2')}, {em.act(y)}")
+            f"{em.ptr(op, b, 'input 2')}, {em.act_ptr(y)}")
     return a, b, y, lo, hi, args
 
 
 @emits("MUL")
 def emit_mul(em: Emitter, op: Operator):
-    a, b, y, lo, hi, args = _binary(em, op)
+    mul(em, op)
+
+
+def mul(em: Emitter, op: Operator, act_type: int = T.INT8):
+    """MUL of int8 (or int16) activations, any 4-D broadcast."""
+    a, b, y, lo, hi, args = binary(em, op, act_type)
     try:
         m, s = tflite_math.mul_multiplier(em.sc(a), em.sc(b), em.sc(y))
     except ValueError as exc:
@@ -365,20 +426,19 @@ def emit_mul(em: Emitter, op: Operator):
     name = f"op{op.index}_params"
     em.decls.append(f"static const sbtf_rt_mul_params {name} = {{{-em.zp(a)}, {-em.zp(b)}, "
                     f"{em.zp(y)}, {m}, {s}, {lo}, {hi}}};\n")
-    em.call(op, f"sbtf_rt_mul_s8(&{name}, {args})")
+    em.call(op, f"sbtf_rt_mul_{'s16' if act_type == T.INT16 else 's8'}(&{name}, {args})")
 
 
 @emits("SUB")
 def emit_sub(em: Emitter, op: Operator):
-    a, b, y, lo, hi, args = _binary(em, op)
-    (m1, sh1), (m2, sh2), (mo, sho) = tflite_math.add_multipliers(em.sc(a), em.sc(b), em.sc(y))
-    if max(sh1, sh2, sho) > 0:
-        em.fail(op, "SUB requantization multiplier >= 1 (output scale too small)")
-    name = f"op{op.index}_params"
-    em.decls.append(
-        f"static const sbtf_rt_add_params {name} = {{{-em.zp(a)}, {-em.zp(b)}, {em.zp(y)}, "
-        f"{tflite_math.ADD_LEFT_SHIFT}, {m1}, {sh1}, {m2}, {sh2}, {mo}, {sho}, {lo}, {hi}}};\n")
-    em.call(op, f"sbtf_rt_sub_s8(&{name}, {args})")
+    sub(em, op)
+
+
+def sub(em: Emitter, op: Operator, act_type: int = T.INT8):
+    """SUB of int8 (or int16, general scales) activations, any 4-D broadcast."""
+    a, b, y, lo, hi, args = binary(em, op, act_type)
+    name = add_params(em, op, a, b, y, lo, hi)
+    em.call(op, f"sbtf_rt_sub_{'s16' if act_type == T.INT16 else 's8'}(&{name}, {args})")
 
 
 @emits("TRANSPOSE")
@@ -557,7 +617,7 @@ CAST_TYPES = (T.FLOAT32, T.INT32, T.INT16, T.INT8, T.UINT8)
 
 @emits("CAST")
 def emit_cast(em: Emitter, op: Operator):
-    x, y = _unary(em, op)
+    x, y = unary(em, op)
     for t, role in ((x, "input"), (y, "output")):
         if t.type not in CAST_TYPES:
             em.fail(op, f"{role} {t.describe()} is {t.type_name}: CAST takes FLOAT32, INT32, "

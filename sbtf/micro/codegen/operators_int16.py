@@ -14,7 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from sbtf.converters import tflite_math
-from sbtf.micro.codegen.emitter import Emitter, dims4
+from sbtf.micro.codegen import operators
+from sbtf.micro.codegen.emitter import Emitter
 from sbtf.micro.codegen.graph import Graph, Operator, T, Tensor
 from sbtf.micro.codegen.templates import c_array, c_float
 
@@ -40,31 +41,11 @@ def emitter_for(graph: Graph, op: Operator):
 
 
 def _expect_int16(em: Emitter, op: Operator, t: Tensor, role: str):
-    if t.type != T.INT16:
-        em.fail(op, f"{role} {t.describe()} has type {t.type_name}, expected INT16 (a 16x8 "
-                    "operator takes int16 activations)")
-    if t.scale.size != 1:
-        em.fail(op, f"{role} {t.describe()} has {t.scale.size} scales, expected one")
-    if np.any(t.zero_point != 0):
-        em.fail(op, f"{role} {t.describe()} has zero point {int(t.zero_point[0])}; int16 "
-                    "activations are symmetric (zero point 0)")
+    em.expect_int16(op, t, role)
 
 
 def _act16(em: Emitter, t: Tensor) -> str:
-    return f"(int16_t *){em.act(t)}"
-
-
-def _ptr16(em: Emitter, op: Operator, t: Tensor, role: str) -> str:
-    if t.data is not None:
-        return em.const(op, t, "int16_t", np.int16, role)
-    return _act16(em, t)
-
-
-def _activation16(em: Emitter, op: Operator, act: int, y: Tensor) -> tuple[int, int]:
-    try:
-        return tflite_math.activation_range(int(act), em.sc(y), 0, tflite_math.INT16_RANGE)
-    except ValueError as exc:
-        em.fail(op, str(exc))
+    return em.act_ptr(t)
 
 
 def _bias64(em: Emitter, op: Operator, position: int, channels: int) -> str:
@@ -89,30 +70,19 @@ def _multipliers(em: Emitter, op: Operator, m, s):
 
 def _conv(em: Emitter, op: Operator, depthwise: bool):
     o = op.options
-    x, w, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
-    _expect_int16(em, op, x, "input")
-    _expect_int16(em, op, y, "output")
-    em.expect_int8(op, w, "filter", per_tensor=False)
-    in4, out4 = dims4(x.shape, em.g.where(op)), dims4(y.shape, em.g.where(op))
-    if len(w.shape) != 4 or w.shape[3 if depthwise else 0] != out4[3] or (
-            (w.shape[0] != 1 or out4[3] % in4[3]) if depthwise else w.shape[3] != in4[3]):
-        em.fail(op, f"filter {w.describe()} does not match input {list(x.shape)} and output "
-                    f"{list(y.shape)}")
-    kh, kw, c_out = w.shape[1], w.shape[2], out4[3]
+    w = em.tensor(op, 1)
     stride, dil = (o.strideH, o.strideW), (o.dilationHFactor, o.dilationWFactor)
-    pad = em.conv_geometry(op, in4, out4, kh, kw, stride, dil, o.padding)
-    scales = em.weight_scales(op, w, c_out, 3 if depthwise else 0, "filter")
-    m, s = tflite_math.conv_multipliers(em.sc(x), scales, em.sc(y))
-    lo, hi = _activation16(em, op, o.fusedActivationFunction, y)
-    n = op.index
-    em.decls.append(f"static const sbtf_conv_params op{n}_params = {{0, 0, {stride[0]}, "
-                    f"{stride[1]}, {dil[0]}, {dil[1]}, {pad[0]}, {pad[1]}, {lo}, {hi}}};\n")
-    quant = _multipliers(em, op, np.resize(m, c_out), np.resize(s, c_out))
-    mult = [str(c_out // in4[3])] if depthwise else []
+    kernel = (operators.depthwise_kernel if depthwise else operators.conv_kernel)(em, op, w)
+    cv = em.conv_setup(op, w, "filter", kernel, stride, dil, o.padding,
+                       scale_axis=3 if depthwise else 0, act_type=T.INT16)
+    n, c_out = op.index, cv.out4[3]
+    params = em.conv_params(op, cv.x, cv.y, cv.pad, stride, dil, o.fusedActivationFunction)
+    quant = _multipliers(em, op, cv.multiplier, cv.shift)
+    mult = [str(c_out // cv.in4[3])] if depthwise else []
     args = ", ".join([
-        f"&op{n}_params", *mult, quant, em.dims(f"op{n}_in", in4), _act16(em, x),
+        params, *mult, quant, em.dims(f"op{n}_in", cv.in4), em.act_ptr(cv.x),
         em.dims(f"op{n}_filter", w.shape), em.const(op, w, "int8_t", np.int8, "filter"),
-        _bias64(em, op, 2, c_out), em.dims(f"op{n}_out", out4), _act16(em, y),
+        _bias64(em, op, 2, c_out), em.dims(f"op{n}_out", cv.out4), em.act_ptr(cv.y),
     ])
     fn = "sbtf_rt_depthwise_conv2d_s16" if depthwise else "sbtf_rt_conv2d_s16"
     em.call(op, f"{fn}({args})")
@@ -131,16 +101,8 @@ def emit_depthwise_conv_2d_s16(em: Emitter, op: Operator):
 @emits16("FULLY_CONNECTED")
 def emit_fully_connected_s16(em: Emitter, op: Operator):
     o = op.options
-    x, w, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
-    _expect_int16(em, op, x, "input")
-    _expect_int16(em, op, y, "output")
-    em.expect_int8(op, w, "weights", per_tensor=False)
-    if o is not None and getattr(o, "weightsFormat", 0) != 0:
-        em.fail(op, "shuffled weights format is not supported")
-    if len(w.shape) != 2:
-        em.fail(op, f"weights {w.describe()} must be 2-D [C_out, C_in]")
+    x, w, y, batches = operators.fc_setup(em, op, T.INT16)
     c_out, c_in = w.shape
-    batches = em.fc_shapes(op, x, y, c_in, c_out)
     if w.data is None:
         em.fail(op, f"weights {w.describe()} must be constant")
     b = em.tensor(op, 2, optional=True)
@@ -151,84 +113,62 @@ def emit_fully_connected_s16(em: Emitter, op: Operator):
         em.fail(op, "the accumulator can exceed int32 (sum |weights| * 32768 + |bias| >= 2^31), "
                     "where TensorFlow's int16 FULLY_CONNECTED is not reproduced")
     m, s = em.fc_multipliers(op, x, y, w, "weights", c_out)
-    lo, hi = _activation16(em, op, o.fusedActivationFunction if o is not None else 0, y)
-    n = op.index
-    em.decls.append(f"static const sbtf_fc_params op{n}_params = {{0, 0, {lo}, {hi}}};\n")
     args = ", ".join([
-        f"&op{n}_params", _multipliers(em, op, m, s), str(batches), str(c_in), _act16(em, x),
+        em.fc_params(op, x, y, o.fusedActivationFunction if o is not None else 0),
+        _multipliers(em, op, m, s), str(batches), str(c_in), em.act_ptr(x),
         str(c_out), em.const(op, w, "int8_t", np.int8, "weights"), _bias64(em, op, 2, c_out),
-        _act16(em, y),
+        em.act_ptr(y),
     ])
     em.call(op, f"sbtf_rt_fully_connected_s16({args})")
 
 
 @emits16("ADD")
 def emit_add_s16(em: Emitter, op: Operator):
-    o = op.options
-    a, b, y = em.tensor(op, 0), em.tensor(op, 1), em.tensor(op, 0, kind="output")
-    for t, role in ((a, "input 1"), (b, "input 2"), (y, "output")):
-        _expect_int16(em, op, t, role)
-    if o is not None and getattr(o, "potScaleInt16", True):
-        em.fail(op, "int16 ADD with power-of-two scales (pot_scale_int16) is not supported; "
-                    "TensorFlow's 16x8 converter writes general scales")
-    b2 = 0
-    if a.shape != b.shape:
-        if a.size != y.size or b.size == 0 or tuple(b.shape[-1:]) != tuple(a.shape[-1:]) \
-                or b.size != a.shape[-1]:
-            em.fail(op, f"broadcasting {list(a.shape)} + {list(b.shape)} is not supported "
-                        "(only equal shapes or a second input along the last axis)")
-        b2 = b.size
-    if y.size != a.size:
-        em.fail(op, f"output {y.describe()} size differs from input {a.describe()}")
-    shift = tflite_math.ADD_LEFT_SHIFT_INT16
-    (m1, s1), (m2, s2), (mo, so) = tflite_math.add_multipliers(em.sc(a), em.sc(b), em.sc(y), shift)
-    if max(s1, s2, so) > 0:
-        em.fail(op, "ADD requantization multiplier >= 1 (output scale too small)")
-    lo, hi = _activation16(em, op, o.fusedActivationFunction if o is not None else 0, y)
-    name = f"op{op.index}_params"
-    em.decls.append(f"static const sbtf_rt_add_params {name} = {{0, 0, 0, {shift}, {m1}, {s1}, "
-                    f"{m2}, {s2}, {mo}, {so}, {lo}, {hi}}};\n")
-    em.call(op, f"sbtf_rt_add_s16(&{name}, {a.size}, {_ptr16(em, op, a, 'input 1')}, "
-                f"{_ptr16(em, op, b, 'input 2')}, {b2}, {_act16(em, y)})")
-
-
-def _pool(em: Emitter, op: Operator, fn: str):
-    o = op.options
-    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
-    _expect_int16(em, op, x, "input")
-    _expect_int16(em, op, y, "output")
-    if em.sc(x) != em.sc(y):
-        em.fail(op, "input and output quantization differ (TFLite requires them equal)")
-    if len(x.shape) != 4 or len(y.shape) != 4:
-        em.fail(op, "pooling needs 4-D NHWC input and output")
-    pad = em.conv_geometry(op, x.shape, y.shape, o.filterHeight, o.filterWidth,
-                           (o.strideH, o.strideW), (1, 1), o.padding)
-    lo, hi = _activation16(em, op, o.fusedActivationFunction, y)
-    name = f"op{op.index}_params"
-    em.decls.append(
-        f"static const sbtf_rt_pool_params {name} = {{{o.strideH}, {o.strideW}, "
-        f"{o.filterHeight}, {o.filterWidth}, {pad[0]}, {pad[1]}, {lo}, {hi}}};\n")
-    em.call(op, f"{fn}(&{name}, {em.dims(f'op{op.index}_in', x.shape)}, {_act16(em, x)}, "
-                f"{em.dims(f'op{op.index}_out', y.shape)}, {_act16(em, y)})")
+    _refuse_pot_scale(em, op)
+    a, b, y, b2, name = operators.add_setup(em, op, T.INT16)
+    em.call(op, f"sbtf_rt_add_s16(&{name}, {a.size}, {em.ptr(op, a, 'input 1')}, "
+                f"{em.ptr(op, b, 'input 2')}, {b2}, {em.act_ptr(y)})")
 
 
 @emits16("AVERAGE_POOL_2D")
 def emit_average_pool_2d_s16(em: Emitter, op: Operator):
-    _pool(em, op, "sbtf_rt_avg_pool_s16")
+    operators.pool(em, op, "sbtf_rt_avg_pool_s16", T.INT16)
 
 
 @emits16("MAX_POOL_2D")
 def emit_max_pool_2d_s16(em: Emitter, op: Operator):
-    _pool(em, op, "sbtf_rt_max_pool_s16")
+    operators.pool(em, op, "sbtf_rt_max_pool_s16", T.INT16)
+
+
+@emits16("MEAN")
+def emit_mean_s16(em: Emitter, op: Operator):
+    operators.mean(em, op, T.INT16)
+
+
+@emits16("PAD")
+def emit_pad_s16(em: Emitter, op: Operator):
+    operators.pad(em, op, T.INT16)
+
+
+@emits16("MUL")
+def emit_mul_s16(em: Emitter, op: Operator):
+    operators.mul(em, op, T.INT16)
+
+
+@emits16("SUB")
+def emit_sub_s16(em: Emitter, op: Operator):
+    _refuse_pot_scale(em, op)
+    operators.sub(em, op, T.INT16)
+
+
+def _refuse_pot_scale(em: Emitter, op: Operator):
+    if op.options is not None and getattr(op.options, "potScaleInt16", True):
+        em.fail(op, f"int16 {op.name} with power-of-two scales (pot_scale_int16) is not "
+                    "supported; TensorFlow's 16x8 converter writes general scales")
 
 
 def _unary(em: Emitter, op: Operator):
-    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
-    if x.size != y.size:
-        em.fail(op, f"output {y.describe()} size differs from input {x.describe()}")
-    if x.data is not None:
-        em.fail(op, f"input {x.describe()} must not be constant")
-    return x, y
+    return operators.unary(em, op, variable=True)
 
 
 @emits16("QUANTIZE")
