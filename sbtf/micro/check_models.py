@@ -21,7 +21,7 @@ import numpy as np
 
 from sbtf import _env  # noqa: F401
 
-__all__ = ["ModelResult", "check_model", "check_folder", "main", "random_inputs", "table"]
+__all__ = ["ModelResult", "check_folder", "check_model", "compare", "main", "random_inputs", "table"]
 
 EXACT = "bit-exact"
 
