@@ -74,6 +74,23 @@ def test_host_helpers_refuse_a_mis_shaped_batch(small):
         hostref.run_sbtf_interpreter(small, x.reshape(2, -1))
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4), (3, 16, 3), (4, 4, 3)])
+def test_runtime_api_refuses_a_mis_shaped_int8_batch(small, shape, tmp_path):
+    """run_model / run_model_host / build_firmware / tflm.run_model take int8 batches
+    [N, 4, 4, 3] or packed records [N, 48]; an int8 NCHW batch is not silently reshaped
+    (refused before compiling)."""
+    from sbtf.micro import runtime, tflm
+
+    x = np.zeros(shape, np.int8)
+    dims = ", ".join(map(str, shape))
+    with pytest.raises(BadInputError, match=rf"m.tflite: inputs have shape \[{dims}\]"):
+        runtime.build_host_runner(small, x, out_dir=tmp_path, source="m.tflite")
+    with pytest.raises(BadInputError, match=r"expected \[N, 4, 4, 3\]"):
+        runtime.run_model(small, "mps2-an386", x, out_dir=tmp_path, source="m.tflite")
+    with pytest.raises(BadInputError, match=r"expected \[N, 4, 4, 3\]"):
+        tflm.run_model(small, "host", x, out_dir=tmp_path, source="m.tflite")
+
+
 def test_flash_figure_shows_the_compiled_in_inputs_apart(small, tmp_path, capsys):
     """The flash printed for a firmware separates the model (and runtime) from the batch of
     inputs compiled into the image: more inputs change only the inputs' share."""

@@ -68,7 +68,8 @@ def test_float_model_is_rejected_with_the_fix():
     tflite = converter.convert()  # float model
     with pytest.raises(codegen.UnsupportedModelError,
                        match=r"operator 0 \(FULLY_CONNECTED\): input .* has type FLOAT32, "
-                             r"expected INT8 \(convert with full-integer quantization"):
+                             r"expected INT8 \(convert with full-integer quantization; float32 "
+                             r"model inputs and outputs may stay\)"):
         codegen.generate(tflite, source="float.tflite")
 
 

@@ -191,17 +191,13 @@ def _section_size(elf, name: str) -> int:
 
 
 def _records(gen: _codegen.GeneratedModel, x, source: str) -> np.ndarray:
-    """int8 [N, record bytes]: `x` packed (model_io.pack: an array per model input), or `x` as is
-    when it already is int8 records; a model with one int8 input takes any int8 array of whole
-    inputs (e.g. flattened rows)."""
-    one_int8 = len(gen.inputs) == 1 and gen.inputs[0].dtype == np.int8
-    if isinstance(x, np.ndarray) and x.dtype == np.int8 and (
-            one_int8 or (x.ndim == 2 and x.shape[1] == gen.input_size)):
-        if x.size == 0 or x.size % gen.input_size:
-            raise ValueError(f"{source}: inputs of shape {x.shape} are not a batch of model "
-                             f"inputs {list(gen.input_shape)} ({gen.input_size} values each)")
-        return x.reshape(-1, gen.input_size)
-    return _model_io.pack(gen.inputs, x)
+    """int8 [N, record bytes]: `x` packed (model_io.pack: a batch [N, *shape[1:]] per model
+    input, sbtf.batch), or `x` as is when it already is int8 records [N, record bytes] (what
+    the CLI passes). Any other shape is refused (BadInputError), never reshaped."""
+    if (isinstance(x, np.ndarray) and x.dtype == np.int8 and x.ndim == 2
+            and x.shape[1] == gen.input_size and len(x)):
+        return x
+    return _model_io.pack(gen.inputs, x, what=f"{source}: inputs")
 
 
 def _prepare(tflite: bytes, x_int8, out_dir: Path, source: str,

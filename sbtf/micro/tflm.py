@@ -228,21 +228,17 @@ def _execute(image: Image, timeout: float) -> str:
 def run_model(tflite: bytes, target: str, x_int8, *, out_dir=None, timeout: float = 600.0,
               source: str = "model", generated=None) -> TflmRun:
     """Run `tflite` through TFLM's MicroInterpreter on "host" or a QEMU board over the batch
-    x_int8 ([N, *input_shape] int8): outputs, instructions per Invoke and per operator, the arena
-    TFLM used, and flash / RAM of the image with exactly that arena. `generated`: the model's
-    codegen.generate result when the caller has it (it validates the model and gives the
-    shapes)."""
+    x_int8 ([N, *input_shape[1:]] int8, or float to quantize): outputs, instructions per Invoke
+    and per operator, the arena TFLM used, and flash / RAM of the image with exactly that arena.
+    `generated`: the model's codegen.generate result when the caller has it (it validates the
+    model and gives the shapes)."""
     gen = generated or _codegen.generate(tflite, source=source)
     if [io.dtype for io in gen.inputs + gen.outputs] != [np.int8, np.int8]:
         raise ValueError(f"{source}: the TFLite Micro runner takes one int8 input and one int8 "
                          "output; the model has inputs "
                          f"{'; '.join(io.describe() for io in gen.inputs)} and outputs "
                          f"{'; '.join(io.describe() for io in gen.outputs)} (sbtf's runtime runs it)")
-    x = np.asarray(x_int8)
-    if x.dtype != np.int8 or x.size == 0 or x.size % gen.input_size:
-        raise ValueError(f"{source}: inputs must be an int8 batch of model inputs "
-                         f"{list(gen.input_shape)}, got {x.dtype} {list(x.shape)}")
-    x = x.reshape(-1, gen.input_size)
+    x = _runtime._records(gen, x_int8, source)  # [N, *shape[1:]] or records, never reshaped
     out_dir = Path(out_dir) if out_dir is not None else _runtime._default_dir(tflite, target, "-tflm")
     libs = build_libs(target)
     shape = _runtime._batch_shape(gen)

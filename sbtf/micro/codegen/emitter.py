@@ -86,7 +86,8 @@ class Emitter:
                           f"not supported by {op.name} in sbtf's runtime")
         if t.type != T.INT8:
             self.fail(op, f"{role} {t.describe()} has type {t.type_name}, expected INT8 "
-                          "(convert with full-integer quantization and int8 input/output)")
+                          "(convert with full-integer quantization; float32 model inputs and "
+                          "outputs may stay)")
         if t.scale.size == 0:
             self.fail(op, f"{role} {t.describe()} is not quantized")
         if per_tensor and t.scale.size != 1:
