@@ -12,12 +12,10 @@ import re
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as s
 
 import sbtf  # noqa: F401
-from sbtf.converters import reference
-from sbtf.converters import tflite_math
+from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
 from sbtf.micro import codegen, hostref, runtime
 

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sbtf.micro import model_io
+from sbtf.micro.codegen import operators_svdf  # noqa: F401  (registers SVDF in EMITTERS)
 from sbtf.micro.codegen.emitter import Emitter
 from sbtf.micro.codegen.graph import Graph, Operator, Tensor, UnsupportedModelError, load_graph
-from sbtf.micro.codegen import operators_svdf  # noqa: F401  (registers SVDF in EMITTERS)
 from sbtf.micro.codegen.operators import EMITTERS
 from sbtf.micro.codegen.operators_int16 import emitter_for
 from sbtf.micro.codegen.planner import (
