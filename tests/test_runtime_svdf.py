@@ -17,7 +17,7 @@ from tensorflow.lite.python import schema_py_generated as s
 import sbtf  # noqa: F401
 from sbtf.converters import reference, tflite_math
 from sbtf.converters import tflite_model as tfm
-from sbtf.micro import codegen, hostref, runtime
+from sbtf.micro import build, codegen, hostref, qemu, runtime, source_dir
 
 T, Op = s.TensorType, s.BuiltinOperator
 N_STEPS = 12  # invokes per stream: twice the longest memory below
@@ -300,3 +300,14 @@ def test_hostile_svdf_is_refused(small_keyword, what, edit, message):
 def test_hostile_quantize_is_refused(spec, message):
     with pytest.raises(codegen.UnsupportedModelError, match=re.escape(message)):
         codegen.generate(_quantize_model(spec))
+
+
+def test_c_kernels_check_their_arguments(tmp_path):
+    """micro/tests/test_keyword_args.c: NULLs, shapes and parameters out of range (ASan + UBSan)."""
+    exe = build.build_host(
+        [source_dir() / "tests" / "test_keyword_args.c", runtime.runtime_dir() / "sbtf_rt_keyword.c"],
+        include_dirs=[runtime.runtime_dir(), source_dir() / "tests"], opt="-O1", sanitize=True,
+        out=tmp_path / "test_keyword_args")
+    res = qemu.run_host(exe, timeout=60)
+    res.check()
+    assert "sbtf_keyword_args failures=0" in res.stdout, res.stdout[-2000:]
