@@ -64,18 +64,20 @@ PERSISTENT_INPUTS = {"SVDF": (4,)}
 
 def persistent_tensors(graph: Graph) -> set[int]:
     """The persistent state tensors; each must belong to one operator and nothing else."""
-    found: dict[int, int] = {}
+    found: set[int] = set()
     for op in graph.operators:
         for i in PERSISTENT_INPUTS.get(op.name, ()):
-            if i < len(op.inputs) and op.inputs[i] >= 0:
-                t = op.inputs[i]
-                if t in found or op.inputs.count(t) > 1 or t in graph.inputs or t in graph.outputs or any(
-                        t in o.outputs or (o is not op and t in o.inputs) for o in graph.operators):
-                    raise UnsupportedModelError(
-                        f"{graph.where(op)}: state tensor {t} must be used by this operator "
-                        "alone (not a model input or output, nor another operator's tensor)")
-                found[t] = op.index
-    return set(found)
+            t = op.inputs[i] if i < len(op.inputs) else -1
+            if t < 0:
+                continue
+            shared = t in found or op.inputs.count(t) > 1 or t in graph.inputs or any(
+                t in o.outputs or (o is not op and t in o.inputs) for o in graph.operators)
+            if shared or t in graph.outputs:
+                raise UnsupportedModelError(
+                    f"{graph.where(op)}: state tensor {t} must be used by this operator "
+                    "alone (not a model input or output, nor another operator's tensor)")
+            found.add(t)
+    return found
 
 
 def plan_memory(graph: Graph) -> MemoryPlan:
