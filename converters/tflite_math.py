@@ -281,6 +281,30 @@ def softmax_int16_multiplier(input_scale, beta) -> tuple[int, int]:
                                / (10.0 / 65535.0))
 
 
+def softmax_fixed_point_params(input_scale, beta) -> tuple[int, int, int]:
+    """softmax.cc Prepare for TFLite's reference int8 softmax (what the interpreter runs for
+    int8 -> int16): PreprocessSoftmaxScaling with 5 integer bits, beta * s_in * 2^26 in double
+    capped at 2^31 - 1 as QuantizeMultiplierGreaterThanOne (multiplier, left shift), and diff_min
+    = -CalculateInputRadius(5, left shift)."""
+    real = min(float(np.float32(beta)) * float(np.float32(input_scale)) * (1 << 26), 2.0**31 - 1)
+    if not real > 1.0:
+        raise ValueError(f"input scale * beta = {real / 2**26} is too small for the int8 softmax")
+    multiplier, left_shift = quantize_multiplier(real)
+    diff_min = -math.floor(31 * 2.0**26 / 2.0**left_shift)
+    return multiplier, left_shift, diff_min
+
+
+def svdf_multipliers(input_scale, weights_feature_scale, weights_time_scale, state_scale,
+                     output_scale) -> tuple[tuple[int, int], tuple[int, int]]:
+    """svdf.cc Prepare (full integer): QuantizeMultiplier of s_in * s_wf / s_state (the feature
+    product into the int16 state) and of s_state * s_wt / s_out (the time product into the
+    output), each computed in float32 and widened to double, as TFLite's C++ does."""
+    f = np.float32
+    one = f(f(input_scale) * f(weights_feature_scale)) / f(state_scale)
+    two = f(f(state_scale) * f(weights_time_scale)) / f(output_scale)
+    return quantize_multiplier(float(f(one))), quantize_multiplier(float(f(two)))
+
+
 # UNIDIRECTIONAL_SEQUENCE_LSTM (8x8_16): gates are Q3.12 int16 without layer norm.
 LSTM_GATE_SCALE = np.float32(2.0 ** -12)
 

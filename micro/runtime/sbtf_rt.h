@@ -60,7 +60,8 @@ typedef struct {
   int32_t multiplier, shift;
 } sbtf_rt_mean_params;
 
-/** Requantization (QUANTIZE int8 -> int8): out = MBQM(x - zp_in, m, s) + zp_out, clamped. */
+/** Requantization (QUANTIZE between quantized types, sbtf_rt_requantize in sbtf_rt_keyword.h):
+ *  out = MBQM(x - zp_in, m, s) + zp_out, clamped. */
 typedef struct {
   int32_t input_zero_point, output_zero_point;
   int32_t multiplier, shift;
@@ -154,10 +155,6 @@ sbtf_status sbtf_rt_softmax_s8(const sbtf_rt_softmax_params *params, int32_t row
 sbtf_status sbtf_rt_pad_s8(const sbtf_dims *input_dims, const int32_t before[4],
                            const int32_t after[4], int8_t pad_value, const int8_t *input,
                            int8_t *output);
-
-/** QUANTIZE int8 -> int8 (TFLite's Requantize). */
-sbtf_status sbtf_rt_requantize_s8(const sbtf_rt_requant_params *params, int32_t size,
-                                  const int8_t *input, int8_t *output);
 
 /* ---- sbtf_rt_elementwise.c: LOGISTIC, MUL, SUB, TRANSPOSE, QUANTIZE float32 -> int8,
    DEQUANTIZE int8 -> float32, CAST. Tables TFLite builds in Prepare come from the generator. */

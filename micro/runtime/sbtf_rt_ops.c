@@ -415,18 +415,3 @@ sbtf_status sbtf_rt_pad_s8(const sbtf_dims *input_dims, const int32_t before[4],
   return SBTF_OK;
 }
 
-/* ---- QUANTIZE int8 -> int8: reference_ops::Requantize ---- */
-
-sbtf_status sbtf_rt_requantize_s8(const sbtf_rt_requant_params *params, int32_t size,
-                                  const int8_t *input, int8_t *output) {
-  if (params == NULL || input == NULL || output == NULL) return SBTF_ERROR_NULL_ARGUMENT;
-  if (size < 1) return SBTF_ERROR_BAD_SHAPE;
-  for (int32_t i = 0; i < size; ++i) {
-    const int32_t v = sbtf_mbqm(
-                          (int32_t)input[i] - params->input_zero_point, params->multiplier,
-                          params->shift) +
-                      params->output_zero_point;
-    output[i] = (int8_t)sbtf_clamp(v, -128, 127);
-  }
-  return SBTF_OK;
-}

@@ -38,11 +38,12 @@ def input_quantization(tflite: bytes) -> tuple[float, int]:
     return float(tfm.scales(tensor)[0]), int(tfm.zero_points(tensor)[0])
 
 
-def run_reference(tflite: bytes, x_int8):
+def run_reference(tflite: bytes, x_int8, *, stream: bool = False):
     """Run a batch (int8 [N, *input_shape[1:]], sbtf.batch; float for a float32 input; a list
     of batches for several inputs) one input at a time; [N, *out_shape] (a list for several
-    outputs)."""
-    return _run_batch(_interpreter(tflite), x_int8)
+    outputs). Each input starts from reset variable tensors, unless `stream`: then the inputs
+    are one sequence, state (SVDF's memory) carrying over as on the boards."""
+    return _run_batch(_interpreter(tflite), x_int8, stream)
 
 
 def run_sbtf_interpreter(tflite: bytes, x_int8) -> np.ndarray:
@@ -56,7 +57,7 @@ def run_sbtf_interpreter(tflite: bytes, x_int8) -> np.ndarray:
     return _run_batch(it, x_int8)
 
 
-def _run_batch(it, xs):
+def _run_batch(it, xs, stream: bool = False):
     """xs: one batch [N, *input_shape[1:]] (sbtf.batch) per model input (an array for one input,
     else a list in model order), cast to each input's dtype. Returns one [N, *output_shape[1:]]
     array per output (the array alone for a one-output model)."""
@@ -69,7 +70,7 @@ def _run_batch(it, xs):
         raise ValueError(f"{len(xs)} input batch(es) for a model with {len(ins)} input(s)")
     xs = [as_batch(np.asarray(x, d["dtype"]), d["shape"]) for x, d in zip(xs, ins)]
     ys = [[] for _ in outs]
-    reset = getattr(it, "reset_all_variables", None)
+    reset = None if stream else getattr(it, "reset_all_variables", None)
     for i in range(len(xs[0])):
         if reset is not None:
             reset()  # every input a new sequence: an LSTM's state starts from zero

@@ -64,7 +64,7 @@ def runtime_sources() -> list[Path]:
     """The runtime's operator library (without a main)."""
     return [runtime_dir() / name for name in (
         "sbtf_rt_ops.c", "sbtf_rt_conv.c", "sbtf_rt_depthwise.c", "sbtf_rt_elementwise.c",
-        "sbtf_rt_int16.c", "sbtf_rt_lstm.c", "sbtf_rt_slice.c")]
+        "sbtf_rt_int16.c", "sbtf_rt_lstm.c", "sbtf_rt_slice.c", "sbtf_rt_keyword.c")]
 
 
 quantize_inputs = _model_io.quantize  # float -> int8 exactly as TFLite's QUANTIZE

@@ -24,7 +24,7 @@ One module per job, each importing only those above it:
 * `planner`: the static arena (`plan_memory`, `check_plan`);
 * `emitter`: `Emitter`, the C under construction and the checks and setup operators share;
 * `operators`: one emitter per operator, registered in `EMITTERS` by `@emits("NAME")`;
-  `operators_int16`: the 16x8 (int16 activation) forms of some of them;
+  `operators_int16`: the 16x8 (int16 activation) forms of some of them; `operators_svdf`: SVDF;
   `SUPPORTED_OPS` is that table's keys. A new operator is one decorated function there (see
   its docstring);
 * this module: `generate`, which runs them in that order.
@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sbtf.micro import model_io
+from sbtf.micro.codegen import operators_svdf  # noqa: F401  (registers SVDF in EMITTERS)
 from sbtf.micro.codegen.emitter import Emitter
 from sbtf.micro.codegen.graph import Graph, Operator, Tensor, UnsupportedModelError, load_graph
-from sbtf.micro.codegen.operators import EMITTERS, SUPPORTED_OPS
+from sbtf.micro.codegen.operators import EMITTERS
 from sbtf.micro.codegen.operators_int16 import emitter_for
 from sbtf.micro.codegen.planner import (
     ARENA_ALIGNMENT,
@@ -48,6 +49,8 @@ from sbtf.micro.codegen.planner import (
     poison_ranges,
 )
 from sbtf.micro.codegen.templates import HEADER, SOURCE, c_comment, scratch_expr
+
+SUPPORTED_OPS = tuple(EMITTERS)  # after every operator module has registered its emitters
 
 __all__ = [
     "ARENA_ALIGNMENT",
@@ -169,6 +172,8 @@ def generate(tflite: bytes, *, source: str = "model", scratch_bytes: int | None 
         copy_out=model_io.c_copies(outs, plan.offset, "out"),
         poison_input=poison_input, arena_total=plan.arena_bytes,
         scratch_check=scratch_check or "  (void)need;",
+        state_reset="\n".join(f"  memset({name}, 0, sizeof {name});" for name in em.states)
+        or "  /* no operator state */",
     )
     return GeneratedModel(
         source=source_c, header=header, plan=plan, graph=graph, inputs=ins, outputs=outs,

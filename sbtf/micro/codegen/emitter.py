@@ -49,6 +49,7 @@ class Emitter:
         self.scratch_ops: list[str] = []  # C expressions of *_get_buffer_size() calls
         self.scratch_shapes: list[tuple[int, int]] = []  # (k, c_out) of each sbtf op
         self.scratch_terms: list[str] = []  # SBTF_RT_*_SCRATCH_BYTES(...) of builtin ops
+        self.states: list[str] = []  # static arrays of persistent state (sbtf_model_reset)
 
     # ---- helpers
     def fail(self, op: Operator, msg: str):
@@ -104,6 +105,15 @@ class Emitter:
             self.weight_bytes += arr.size * np.dtype(dtype).itemsize
             self.const_names[t.index] = name
         return self.const_names[t.index]
+
+    def state(self, t: Tensor, ctype: str) -> str:
+        """A persistent variable tensor (planner.PERSISTENT_INPUTS) as a static array of its own:
+        zero-initialised, TFLite's reset state for a zero point of 0, and kept across invokes."""
+        name = f"sbtf_state{t.index}"
+        self.decls.append(f"/* {c_comment(t.name)} {list(t.shape)}: kept across invokes */\n"
+                          f"static {ctype} {name}[{t.size}] SBTF_ALIGNED;\n")
+        self.states.append(name)
+        return name
 
     def act(self, t: Tensor) -> str:
         return f"(sbtf_arena + {self.plan.offset(t.index)})"
@@ -205,6 +215,36 @@ class Emitter:
                 tflite_math.conv_padding_before(w, kw, stride[1], dilation[1], padding))
 
     # ---- setup shared by several operators
+    def requantize(self, op: Operator):
+        """QUANTIZE between quantized types (Requantize): int8 or int16 in, int8, int16 or int32
+        out (TFLite's pairs, and TFLite Micro's int8 -> int16 / int32); int16 -> int16 is
+        symmetric, as TFLite requires."""
+        x, y = self.tensor(op, 0), self.tensor(op, 0, kind="output")
+        names = {T.INT8: "SBTF_RT_INT8", T.INT16: "SBTF_RT_INT16", T.INT32: "SBTF_RT_INT32"}
+        if x.type not in (T.INT8, T.INT16) or y.type not in names:
+            self.fail(op, f"{x.describe()} -> {y.describe()}: QUANTIZE takes float32, int8 or "
+                          "int16 to int8, int16 or int32")
+        if x.size != y.size or x.data is not None:
+            self.fail(op, f"input {x.describe()} must be an activation of the output's size "
+                          f"({y.describe()})")
+        for t, role in ((x, "input"), (y, "output")):
+            if t.scale.size != 1 or t.zero_point.size != 1:
+                self.fail(op, f"{role} {t.describe()} must have one scale and zero point")
+        if x.type == y.type == T.INT16 and (self.zp(x) or self.zp(y)):
+            self.fail(op, "int16 -> int16 QUANTIZE must have zero points 0 (TFLite requires it)")
+        lo, hi = {T.INT8: (-128, 127), T.INT16: (-32768, 32767), T.INT32: (-2**31, 2**31 - 1)}[y.type]
+        if not lo <= self.zp(y) <= hi:
+            self.fail(op, f"output {y.describe()} zero point {self.zp(y)} is out of range")
+        try:
+            m, s = tflite_math.requantize_multiplier(self.sc(x), self.sc(y))
+        except ValueError as exc:
+            self.fail(op, str(exc))
+        name = f"op{op.index}_params"
+        self.decls.append(f"static const sbtf_rt_requant_params {name} = {{{self.zp(x)}, "
+                          f"{self.zp(y)}, {m}, {s}}};\n")
+        self.call(op, f"sbtf_rt_requantize(&{name}, {x.size}, {names[x.type]}, {self.act(x)}, "
+                      f"{names[y.type]}, {self.act(y)})")
+
     def conv_setup(self, op: Operator, weights: Tensor, role: str, kernel, stride, dilation,
                    padding, *, scale_axis: int, int8_weights: bool = True,
                    act_type: int = T.INT8) -> ConvSetup:

@@ -31,6 +31,7 @@ class Tensor:
     zero_point: np.ndarray  # int64
     quantized_dimension: int
     data: np.ndarray | None  # constant data, None for activations
+    is_variable: bool = False  # a variable tensor (an operator's state, e.g. SVDF's)
 
     @property
     def size(self) -> int:
@@ -95,6 +96,7 @@ def load_graph(tflite: bytes, source: str = "model") -> Graph:
             zero_point=tfm.zero_points(t),
             quantized_dimension=int(q.quantizedDimension) if q is not None else 0,
             data=data,
+            is_variable=bool(t.isVariable),
         ))
     ops = []
     for i, op in enumerate(sg.operators or []):

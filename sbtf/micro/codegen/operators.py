@@ -311,19 +311,11 @@ def pad(em: Emitter, op: Operator, act_type: int = T.INT8):
 
 @emits("QUANTIZE")
 def emit_quantize(em: Emitter, op: Operator):
-    """int8 -> int8 (Requantize), or float32 -> int8 (a model's float input)."""
-    x, y = em.tensor(op, 0), em.tensor(op, 0, kind="output")
-    if x.type == T.FLOAT32:
+    """Between quantized types (Emitter.requantize), or float32 -> int8 (a model's float
+    input)."""
+    if em.tensor(op, 0).type == T.FLOAT32:
         return _quantize_float(em, op)
-    if x.type != T.INT8:
-        em.fail(op, f"input {x.describe()} is {x.type_name}: QUANTIZE takes int8 or float32")
-    em.expect_int8(op, x, "input")
-    em.expect_int8(op, y, "output")
-    m, s = tflite_math.requantize_multiplier(em.sc(x), em.sc(y))
-    name = f"op{op.index}_params"
-    em.decls.append(f"static const sbtf_rt_requant_params {name} = {{{em.zp(x)}, "
-                    f"{em.zp(y)}, {m}, {s}}};\n")
-    em.call(op, f"sbtf_rt_requantize_s8(&{name}, {x.size}, {em.act(x)}, {em.act(y)})")
+    em.requantize(op)
 
 
 def unary(em: Emitter, op: Operator, variable: bool = False):
@@ -710,5 +702,3 @@ def emit_sbtf_depthwise_conv_2d(em: Emitter, op: Operator):
     ])
     em.call(op, f"sbtf_depthwise_conv2d_s8({args})")
 
-
-SUPPORTED_OPS = tuple(EMITTERS)

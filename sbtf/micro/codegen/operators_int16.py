@@ -171,13 +171,25 @@ def _unary(em: Emitter, op: Operator):
     return operators.unary(em, op, variable=True)
 
 
+def _unary16(em: Emitter, op: Operator, x_type: int, y_type: int):
+    """Input and output of a 16x8 elementwise operator, each INT16 (symmetric, as
+    _expect_int16 checks) or FLOAT32 as asked."""
+    x, y = _unary(em, op)
+    for t, role, want in ((x, "input", x_type), (y, "output", y_type)):
+        if want == T.INT16:
+            _expect_int16(em, op, t, role)
+        elif t.type != want:
+            em.fail(op, f"{role} {t.describe()} is {t.type_name}, expected FLOAT32")
+    return x, y
+
+
 @emits16("QUANTIZE")
 def emit_quantize_s16(em: Emitter, op: Operator):
-    """float32 -> int16 (a 16x8 model's float input)."""
-    x, y = _unary(em, op)
-    _expect_int16(em, op, y, "output")
-    if x.type != T.FLOAT32:
-        em.fail(op, f"input {x.describe()} is {x.type_name}: a QUANTIZE to int16 takes float32")
+    """float32 -> int16 (a 16x8 model's float input), or between quantized types with int16 at
+    one end (Emitter.requantize: int16 -> int8 / int16 / int32, int8 -> int16)."""
+    if em.tensor(op, 0).type != T.FLOAT32:
+        return em.requantize(op)
+    x, y = _unary16(em, op, T.FLOAT32, T.INT16)
     em.call(op, f"sbtf_rt_quantize_f32_s16({c_float(em.sc(y))}, {x.size}, "
                 f"(const float *){em.act(x)}, {_act16(em, y)})")
 
@@ -185,19 +197,17 @@ def emit_quantize_s16(em: Emitter, op: Operator):
 @emits16("DEQUANTIZE")
 def emit_dequantize_s16(em: Emitter, op: Operator):
     """int16 -> float32 (a 16x8 model's float output)."""
-    x, y = _unary(em, op)
-    _expect_int16(em, op, x, "input")
-    if y.type != T.FLOAT32:
-        em.fail(op, f"output {y.describe()} is {y.type_name}: only int16 -> float32 is supported")
+    x, y = _unary16(em, op, T.INT16, T.FLOAT32)
     em.call(op, f"sbtf_rt_dequantize_s16_f32({c_float(em.sc(x))}, {x.size}, {_act16(em, x)}, "
                 f"(float *){em.act(y)})")
 
 
 @emits16("SOFTMAX")
 def emit_softmax_s16(em: Emitter, op: Operator):
-    x, y = _unary(em, op)
-    _expect_int16(em, op, x, "input")
-    _expect_int16(em, op, y, "output")
+    """int16 -> int16, and int8 -> int16 (TFLite Micro's keyword model)."""
+    if em.tensor(op, 0).type == T.INT8:
+        return _softmax_s8_s16(em, op)
+    x, y = _unary16(em, op, T.INT16, T.INT16)
     if abs(em.sc(y) - 1 / 32768) > 0.001 / 32768:  # softmax.cc's TF_LITE_ENSURE_NEAR
         em.fail(op, f"output {y.describe()} must have scale 1/32768")
     beta = op.options.beta if op.options is not None else 1.0
@@ -216,3 +226,29 @@ def emit_softmax_s16(em: Emitter, op: Operator):
     em.weight_bytes += 2 * 513 * 2
     em.call(op, f"sbtf_rt_softmax_s16(&{name}_params, {x.size // depth}, {depth}, "
                 f"{_act16(em, x)}, {_act16(em, y)})")
+
+
+def _softmax_s8_s16(em: Emitter, op: Operator):
+    """int8 -> int16: TFLite's reference arithmetic (gemmlowp fixed point), whose output is
+    always scale 1/65536, zero point -32768, what softmax.cc requires."""
+    x, y = _unary(em, op)
+    em.expect_int8(op, x, "input")
+    if (y.type != T.INT16 or y.scale.size != 1 or em.zp(y) != -32768
+            or abs(em.sc(y) - 1 / 65536) > 0.001 / 65536):
+        em.fail(op, f"output {y.describe()} must be INT16 with scale 1/65536 and zero point -32768")
+    beta = op.options.beta if op.options is not None else 1.0
+    try:
+        m, shift, diff_min = tflite_math.softmax_fixed_point_params(em.sc(x), beta)
+    except ValueError as exc:
+        em.fail(op, str(exc))
+    depth = x.shape[-1] if x.shape else 1
+    if depth > SOFTMAX_S16_MAX_DEPTH:
+        em.fail(op, f"rows of {depth} > {SOFTMAX_S16_MAX_DEPTH} values are not supported")
+    name = f"op{op.index}_params"
+    em.decls.append(f"static const sbtf_rt_softmax_s8_s16_params {name} = {{{m}, {shift}, "
+                    f"{diff_min}}};\n")
+    em.call(op, f"sbtf_rt_softmax_s8_s16(&{name}, {x.size // depth}, {depth}, {em.act(x)}, "
+                f"{_act16(em, y)})")
+
+
+SOFTMAX_S16_MAX_DEPTH = 4095  # SBTF_RT_SOFTMAX_S16_MAX_DEPTH: the Q12.19 sum cannot overflow

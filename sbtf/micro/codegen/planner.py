@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sbtf.micro.codegen.graph import Graph
+from sbtf.micro.codegen.graph import Graph, UnsupportedModelError
 
 ARENA_ALIGNMENT = 16  # bytes; kernels read words and Helium vectors
 # Operators whose output is the input's bytes under another shape: they share its buffer.
@@ -57,6 +57,29 @@ def state_tensors(op) -> list[int]:
             if i < len(op.inputs) and op.inputs[i] >= 0]
 
 
+# Variable tensors that keep their values from one invoke to the next (SVDF's memory, as in
+# TFLite and TFLite Micro): each is a static array of its own (Emitter.state), not in the arena.
+PERSISTENT_INPUTS = {"SVDF": (4,)}
+
+
+def persistent_tensors(graph: Graph) -> set[int]:
+    """The persistent state tensors; each must belong to one operator and nothing else."""
+    found: set[int] = set()
+    for op in graph.operators:
+        for i in PERSISTENT_INPUTS.get(op.name, ()):
+            t = op.inputs[i] if i < len(op.inputs) else -1
+            if t < 0:
+                continue
+            shared = t in found or op.inputs.count(t) > 1 or t in graph.inputs or any(
+                t in o.outputs or (o is not op and t in o.inputs) for o in graph.operators)
+            if shared or t in graph.outputs:
+                raise UnsupportedModelError(
+                    f"{graph.where(op)}: state tensor {t} must be used by this operator "
+                    "alone (not a model input or output, nor another operator's tensor)")
+            found.add(t)
+    return found
+
+
 def plan_memory(graph: Graph) -> MemoryPlan:
     """Greedy-by-size, first-fit placement of activation buffers over their lifetimes.
 
@@ -65,8 +88,9 @@ def plan_memory(graph: Graph) -> MemoryPlan:
     """
     n_ops = len(graph.operators)
     owner: dict[int, int] = {}  # tensor -> representative tensor (aliases collapse)
+    persistent = persistent_tensors(graph)
     for t in graph.tensors:
-        if t.data is None:
+        if t.data is None and t.index not in persistent:
             owner[t.index] = t.index
     for op in graph.operators:
         if op.name in ALIAS_OPS and graph.tensors[op.inputs[0]].data is None:

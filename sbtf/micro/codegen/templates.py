@@ -97,6 +97,11 @@ sbtf_status sbtf_model_invoke(const int8_t *input, int8_t *output);
 /** Index of the operator that failed in the last sbtf_model_invoke, or -1. */
 int32_t sbtf_model_failed_op(void);
 
+/** Operator state (SVDF's memory: TFLite's variable tensors, outside the arena) carries over
+ *  from one sbtf_model_invoke to the next, as in TFLite; this starts a new sequence from
+ *  TFLite's reset state. */
+void sbtf_model_reset(void);
+
 /** Largest scratch size the sbtf kernels need here (their *_get_buffer_size()), negated when
  *  SBTF_MODEL_SCRATCH_BYTES is smaller; a negative sbtf_status for invalid shapes. */
 int32_t sbtf_model_check_scratch(void);
@@ -118,6 +123,7 @@ SOURCE = """\
 #include "sbtf_nn.h"
 #include "sbtf_rt.h"
 #include "sbtf_rt_int16.h"
+#include "sbtf_rt_keyword.h"
 
 #if defined(__GNUC__)
 #define SBTF_ALIGNED __attribute__((aligned(16)))
@@ -159,6 +165,10 @@ static sbtf_status sbtf_model_fail(int32_t op, sbtf_status st) {{
 }}
 
 int32_t sbtf_model_failed_op(void) {{ return sbtf_failed_op; }}
+
+void sbtf_model_reset(void) {{
+{state_reset}
+}}
 
 int32_t sbtf_model_check_scratch(void) {{
   int32_t need = 0, max = 0;
