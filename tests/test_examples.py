@@ -264,6 +264,24 @@ def test_fashion_mnist_example_to_the_board(tmp_path, capsys):
     assert images.shape == (6, 28, 28, 1) and labels.shape == (6,)
     assert np.load(out / "calibration.npy").shape == (128, 28, 28, 1)
 
+    # --resume continues the saved student: at a vanishing learning rate its kernels stay put.
+    again = tmp_path / "again"
+    assert fashion.main(["--resume", str(out / "resnet8_fashion.h5"), "--epochs", "1",
+                         "--lr", "1e-12", "--train-size", "128", "--test-images", "6",
+                         "--batch-size", "64", "--out", str(again)]) == 0
+    import tensorflow as tf
+
+    def kernels(path):
+        model = tf.keras.models.load_model(path, compile=False)
+        return [w for w in model.get_weights() if w.ndim == 4]
+
+    saved, resumed = out / "resnet8_fashion.h5", again / "resnet8_fashion.h5"
+    for before, after in zip(kernels(saved), kernels(resumed)):
+        np.testing.assert_allclose(after, before, atol=1e-6)
+    with pytest.raises(SystemExit) as exit_info:
+        fashion.main(["--resume", str(tmp_path / "missing.h5"), "--out", str(again)])
+    assert exit_info.value.code == 2
+
     from sbtf.converters import cli as convert_cli
     from sbtf.micro import cli as micro_cli
 

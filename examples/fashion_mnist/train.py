@@ -62,6 +62,10 @@ def parse_args(argv):
                    help="random shifts (<= 2 px) and left-right flips every epoch")
     p.add_argument("--distill", action="store_true",
                    help="distil from a float ResNet-8 trained first (--teacher-epochs)")
+    p.add_argument("--resume", metavar="H5", default=None,
+                   help="continue training this saved student (a model this script wrote) "
+                        "instead of a new one: a second stage, e.g. --epochs 4 --lr 1e-3 after "
+                        "the distilled run (the threshold options are then the saved model's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="build/fashion", help="output folder (default: %(default)s)")
     args = p.parse_args(argv)
@@ -70,6 +74,8 @@ def parse_args(argv):
     for name in ("epochs", "teacher_epochs", "test_images", "batch_size"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.resume is not None and not os.path.isfile(args.resume):
+        p.error(f"--resume {args.resume}: no such file")
     if args.train_size is not None and args.train_size < 1:
         p.error(f"--train-size must be >= 1, got {args.train_size}")
     if not args.lr > 0:
@@ -106,8 +112,18 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(args.seed)
-    student = sbtf.models.resnet8(x_train.shape[1:], threshold=args.threshold,
-                                  threshold_mode=args.threshold_mode, name="resnet8_fashion")
+    if args.resume:
+        from sbtf.converters import ConversionError, load_model
+
+        try:
+            student = load_model(args.resume)
+        except ConversionError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"Continuing the student saved in {args.resume}")
+    else:
+        student = sbtf.models.resnet8(x_train.shape[1:], threshold=args.threshold,
+                                      threshold_mode=args.threshold_mode, name="resnet8_fashion")
     print(f"Training the signed-binary ResNet-8: {args.epochs} epochs on {len(x_train)} images")
     record["curve"] = []
     accuracy = train(student, data, epochs=args.epochs, teacher=teacher, verbose=2,
