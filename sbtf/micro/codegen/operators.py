@@ -114,10 +114,35 @@ def emit_fully_connected(em: Emitter, op: Operator):
     act = o.fusedActivationFunction if o is not None else 0
     args = ", ".join([
         em.fc_params(op, x, y, act), em.quant_arrays(op, m, s), str(batches), str(c_in),
-        em.ptr(op, x, "input"), str(c_out), em.const(op, w, "int8_t", np.int8, "weights"),
-        em.folded_bias(op, 2, w.data, x), em.act(y),
+        em.ptr(op, x, "input"), str(c_out), _fc_filter(em, op, w), em.folded_bias(op, 2, w.data, x),
+        em.act(y),
     ])
     em.call(op, f"sbtf_rt_fully_connected_s8({args})")
+
+
+FC_BLOCKS = (16, 4)  # SBTF_RT_FC_BLOCK on Helium builds, elsewhere
+
+
+def fc_interleave(w: np.ndarray, block: int) -> np.ndarray:
+    """Filter [C_out, C_in] in sbtf_rt.h's FULLY_CONNECTED layout: groups of four filters, each
+    group's inputs in blocks of `block`, one block of each filter in turn, zero-padded."""
+    c_out, c_in = w.shape
+    cp, kp = -(-c_out // 4) * 4, -(-c_in // block) * block
+    padded = np.zeros((cp, kp), np.int8)
+    padded[:c_out, :c_in] = w
+    return padded.reshape(cp // 4, 4, kp // block, block).transpose(0, 2, 1, 3).reshape(-1)
+
+
+def _fc_filter(em: Emitter, op: Operator, w) -> str:
+    """The weights in the layout of each SBTF_RT_FC_BLOCK; the build compiles one of them."""
+    if w.data is None:
+        em.fail(op, f"weights {w.describe()} must be constant")
+    name, data = f"op{op.index}_weights", np.asarray(w.data).astype(np.int8)
+    arrays = [f"#{'if' if i == 0 else 'elif'} SBTF_RT_FC_BLOCK == {b}\n"
+              + c_array("int8_t", name, fc_interleave(data, b)) for i, b in enumerate(FC_BLOCKS)]
+    em.decls.append(f"/* {c_comment(w.name)} {list(w.shape)} */\n" + "".join(arrays) + "#endif\n")
+    em.weight_bytes += fc_interleave(data, FC_BLOCKS[-1]).size
+    return name
 
 
 @emits("ADD")
