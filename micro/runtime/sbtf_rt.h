@@ -78,9 +78,14 @@ int32_t sbtf_rt_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, 
 #endif
 #define SBTF_RT_CONV_SCRATCH_BYTES(k) (SBTF_RT_CONV_ROWS * (((k) + 15) / 16 * 16))
 /** Scratch bytes of sbtf_rt_depthwise_conv2d_s8: the bias with the input offset folded in (one
- *  int32 per output channel) and, for a layer whose taps reach outside its input, KH padded input
- *  rows of row_bytes = C_in * (last tap column + pad_w + 1) (0 for a layer that does not). */
+ *  int32 per output channel) and, on Helium, for a layer whose taps reach outside its input, KH
+ *  padded input rows of row_bytes = C_in * (last tap column + pad_w + 1) (0 for a layer that does
+ *  not). */
+#if defined(SBTF_PATH_MVE)
 #define SBTF_RT_DEPTHWISE_SCRATCH_BYTES(c_out, kh, row_bytes) (4 * (c_out) + (kh) * (row_bytes))
+#else
+#define SBTF_RT_DEPTHWISE_SCRATCH_BYTES(c_out, kh, row_bytes) (4 * (c_out))
+#endif
 /** Scratch bytes of sbtf_rt_add_s8 for `size` elements: two 256-entry tables when it pays (none
  *  on Helium, which computes every element as vectors). */
 #if defined(SBTF_PATH_MVE)
