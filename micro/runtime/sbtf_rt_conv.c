@@ -163,8 +163,38 @@ ALWAYS_INLINE int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_
   return (int8_t)sbtf_clamp(v + offset, lo, hi);
 }
 
-/* out0 = requantize(filter x row0) and out1 likewise for row1 (an odd last pixel: the same row
-   and output twice). full is a constant at each call, so each caller gets its own loop. Parameters are
+/* acc[j] = Σ_i row[i] * f_j[i] for one row and four filters (an odd last pixel). */
+ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *f0, const int8_t *f1,
+                           const int8_t *f2, const int8_t *f3, int32_t k, int32_t acc[4]) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int32_t i = 0;
+#if defined(SBTF_RT_DSP)
+  for (; i + 4 <= k; i += 4) {
+    const int32_t x = read_word(row + i);
+    const int16x2_t xe = __sxtb16(x), xo = sxtb16_odd(x);
+    const int32_t w0 = read_word(f0 + i), w1 = read_word(f1 + i);
+    const int32_t w2 = read_word(f2 + i), w3 = read_word(f3 + i);
+    a0 = __smlad(xe, __sxtb16(w0), __smlad(xo, sxtb16_odd(w0), a0));
+    a1 = __smlad(xe, __sxtb16(w1), __smlad(xo, sxtb16_odd(w1), a1));
+    a2 = __smlad(xe, __sxtb16(w2), __smlad(xo, sxtb16_odd(w2), a2));
+    a3 = __smlad(xe, __sxtb16(w3), __smlad(xo, sxtb16_odd(w3), a3));
+  }
+#endif
+  for (; i < k; ++i) {
+    const int32_t x = row[i];
+    a0 += x * f0[i];
+    a1 += x * f1[i];
+    a2 += x * f2[i];
+    a3 += x * f3[i];
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+/* out0 = requantize(filter x row0), and out1 likewise for row1 unless out1 is NULL (an odd
+   last pixel). full is a constant at each call, so each caller gets its own loop. Parameters are
    copied to locals: int8 stores may alias anything, so fields would be reloaded after each. */
 ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
                                int8_t *out0, int8_t *out1, int full) {
@@ -172,6 +202,20 @@ ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t
   const int8_t *filter = m->filter;
   const int32_t k = m->k, c_out = m->c_out, off = m->output_offset, lo = m->act_min,
                 hi = m->act_max;
+  if (out1 == NULL) {
+    for (int32_t c = 0; c < c_out; c += 4) {
+      const int8_t *f0 = filter + c * k;
+      const int8_t *f1 = c + 1 < c_out ? f0 + k : f0, *f2 = c + 2 < c_out ? f0 + 2 * k : f0;
+      const int8_t *f3 = c + 3 < c_out ? f0 + 3 * k : f0;
+      int32_t acc[4];
+      dot_1x4(row0, f0, f1, f2, f3, k, acc);
+      for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
+        out0[c + j] = requantize(acc[j] + bias[c + j], mult[c + j], shift[c + j], off, lo, hi,
+                                 full);
+      }
+    }
+    return;
+  }
   for (int32_t c = 0; c < c_out; c += 2) {
     const int8_t *f0 = filter + c * k;
     const int has_c1 = c + 1 < c_out;
@@ -403,7 +447,7 @@ sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p
     const int8_t *row0 = conv_row(&g, px, buf0);
     const int8_t *row1 = two ? conv_row(&g, px + 1, buf1) : row0;
     int8_t *out0 = output + px * output_dims->c;
-    matmul_rows_conv(&m, row0, row1, out0, two ? out0 + output_dims->c : out0);
+    matmul_rows_conv(&m, row0, row1, out0, two ? out0 + output_dims->c : NULL);
   }
 #endif
   return SBTF_OK;
