@@ -78,6 +78,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="a subset of the models (default: all)")
     parser.add_argument("--boards", nargs="*", default=BOARDS, choices=BOARDS)
+    parser.add_argument("--configs", nargs="*", default=[c for c, _, _ in CONFIGS],
+                        choices=[c for c, _, _ in CONFIGS], help="a subset of (a)-(d)")
     parser.add_argument("--markdown", action="store_true",
                         help="print build/bench/tflm.json as docs/runtime.md's table, run nothing")
     args = parser.parse_args(argv)
@@ -96,7 +98,7 @@ def main(argv=None) -> None:
         models = {"sb": sb, "int8": int8}
         expected = {k: _host_reference(m, x) for k, m in models.items()}
         for board in args.boards:
-            for config, runtime, variant in CONFIGS:
+            for config, runtime, variant in (c for c in CONFIGS if c[0] in args.configs):
                 t0 = time.monotonic()
                 work = OUT / "tflm" / f"{name}-{config}-{board}"
                 row = {"model": name, "board": board, "config": config}

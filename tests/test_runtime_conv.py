@@ -1,6 +1,7 @@
 """The runtime's Helium CONV_2D and ADD (micro/runtime/sbtf_rt_conv.c, sbtf_rt_ops.c) equal
 TFLite's reference kernels bit for bit on the Cortex-M55 board, through every loop they choose
-between; the same model on the host (portable C, ASan + UBSan) and on Cortex-M4 (DSP)."""
+between; the same model on the host (portable C, ASan + UBSan) and on Cortex-M4 (DSP). Likewise
+FULLY_CONNECTED through each SBTF_RT_FC_BLOCK layout's whole blocks and tails."""
 from __future__ import annotations
 
 import pytest
@@ -33,3 +34,52 @@ def test_conv_and_add_paths_match_tflite(board, tmp_path):
                     board=None if board == "host" else board, n=6)
     ops = [op.name for op in codegen.load_graph(tflite).operators]
     assert ops == ["CONV_2D"] * 6 + ["ADD", "CONV_2D"], ops
+
+
+def _fcs(x):
+    """Three rows (batches: the model's 66 inputs as [3, 22]) of K = 22 into 6 filters (a 2-byte
+    tail of words, 6 of vectors; a partial group of four), K = 6 into 16 (ReLU), K = 16 into 5
+    (whole blocks), then one row of K = 15 into 9 (a 3-byte tail) and K = 9 into 7 (1 byte)."""
+    y = L.Lambda(lambda t: tf.reshape(t, (3, 22)))(x)
+    y = L.Dense(5)(L.Dense(16, activation="relu")(L.Dense(6)(y)))
+    y = L.Lambda(lambda t: tf.reshape(t, (1, 15)))(y)
+    return L.Dense(7)(L.Dense(9)(y))
+
+
+@pytest.mark.parametrize("board", ["host", "mps2-an386", "mps3-an547"])
+def test_fully_connected_paths_match_tflite(board, tmp_path):
+    tflite = _check((66,), _fcs, seed=5, tmp_path=tmp_path,
+                    board=None if board == "host" else board, n=6)
+    ops = [op.name for op in codegen.load_graph(tflite).operators]
+    assert ops.count("FULLY_CONNECTED") == 5, ops
+
+
+@pytest.mark.parametrize("board", ["host", "mps3-an547"])
+def test_signed_binary_1x1_takes_the_int8_path_on_helium(board, tmp_path):
+    """Signed-binary 1x1 layers (K = 16: filters in registers; K = 20: the dot loop) run the
+    int8 1x1 loop on Helium builds and the mask kernel elsewhere: both bit-exact."""
+    import numpy as np
+
+    import sbtf
+    from sbtf.converters import convert_with_report
+    from sbtf.micro import hostref, runtime
+
+    tf.keras.utils.set_random_seed(4)
+    x = tf.keras.Input((6, 5, 8))
+    y = L.ReLU()(L.BatchNormalization()(sbtf.SignedBinaryConv2D(16, 3, padding="same")(x)))
+    y = L.ReLU()(L.BatchNormalization()(sbtf.SignedBinaryConv2D(20, 1)(y)))
+    model = tf.keras.Model(x, sbtf.SignedBinaryConv2D(12, 1)(y))
+    rng = np.random.default_rng(4)
+    res = convert_with_report(model, representative_data=rng.uniform(-1, 1, (32, 6, 5, 8)))
+    ops = [op.name for op in codegen.load_graph(res.tflite).operators]
+    assert ops == ["SBTF_CONV_2D"] * 3, ops
+    source = codegen.generate(res.tflite).source  # the two 1x1 layers: both paths, one per build
+    assert source.count("sbtf_rt_conv2d_s8(") == 2 and source.count("sbtf_conv2d_s8(") == 3
+    xs = rng.integers(-128, 128, size=(3, 6, 5, 8)).astype(np.int8)
+    want = hostref.run_reference(res.int8_tflite, xs)
+    assert len(np.unique(want)) > 8
+    if board == "host":
+        got = runtime.run_model_host(res.tflite, xs, out_dir=tmp_path, sanitize=True).outputs
+    else:
+        got = runtime.run_model(res.tflite, board, xs, out_dir=tmp_path, timeout=120).outputs
+    np.testing.assert_array_equal(got.reshape(want.shape), want)

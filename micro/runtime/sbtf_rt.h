@@ -75,10 +75,22 @@ typedef struct {
 #define SBTF_RT_CONV_ROWS 2
 #endif
 #define SBTF_RT_CONV_SCRATCH_BYTES(k) (SBTF_RT_CONV_ROWS * (((k) + 15) / 16 * 16))
+/** Scratch bytes of a 1x1 SBTF_CONV_2D as the generated code runs it: the int8 1x1 loop above on
+ *  Helium builds, sbtf_conv2d_s8 elsewhere (docs/runtime.md). */
+#if defined(SBTF_PATH_MVE)
+#define SBTF_RT_SB_1X1_SCRATCH_BYTES(k, c_out) SBTF_RT_CONV_SCRATCH_BYTES(k)
+#else
+#define SBTF_RT_SB_1X1_SCRATCH_BYTES(k, c_out) SBTF_SCRATCH_BYTES(k, c_out)
+#endif
 /** Scratch bytes of sbtf_rt_depthwise_conv2d_s8: the bias with the input offset folded in (one
- *  int32 per output channel) and, for a layer whose taps reach outside its input, KH padded input
- *  rows of row_bytes = C_in * (last tap column + pad_w + 1) (0 for a layer that does not). */
+ *  int32 per output channel) and, on Helium, for a layer whose taps reach outside its input, KH
+ *  padded input rows of row_bytes = C_in * (last tap column + pad_w + 1) (0 for a layer that does
+ *  not). */
+#if defined(SBTF_PATH_MVE)
 #define SBTF_RT_DEPTHWISE_SCRATCH_BYTES(c_out, kh, row_bytes) (4 * (c_out) + (kh) * (row_bytes))
+#else
+#define SBTF_RT_DEPTHWISE_SCRATCH_BYTES(c_out, kh, row_bytes) (4 * (c_out))
+#endif
 /** Scratch bytes of sbtf_rt_add_s8 for `size` elements: two 256-entry tables when it pays (none
  *  on Helium, which computes every element as vectors). */
 #if defined(SBTF_PATH_MVE)
@@ -117,9 +129,30 @@ sbtf_status sbtf_rt_depthwise_conv2d_s8(const sbtf_context *ctx, const sbtf_conv
                                         const int32_t *bias, const sbtf_dims *output_dims,
                                         int8_t *output);
 
-/** FULLY_CONNECTED int8; filter [C_out, C_in]; quant has C_out entries (repeated if per tensor);
- *  folded_bias as for conv. Requantizes with single rounding, as TF 2.21's interpreter does
- *  (docs/op_spec.md). */
+/** FULLY_CONNECTED's filter layout, so the inner loop reads one pointer forward and four
+ *  filters share each input load: filters in groups of four (C_out zero-padded to a multiple of
+ *  4), each group's inputs in blocks of SBTF_RT_FC_BLOCK (C_in zero-padded to a multiple of it),
+ *  a block of filter 0, 1, 2, 3 in turn: filter c's input i is at
+ *  ((c / 4 * C_in' / B + i / B) * 4 + c % 4) * B + i % B (B = SBTF_RT_FC_BLOCK, C_in' padded).
+ *  B is one Helium vector (16) on MVE builds, one word (4) otherwise. The code generator writes
+ *  it; sbtf_rt_fc_interleave converts a [C_out, C_in] filter on the target. */
+#if defined(SBTF_PATH_MVE)
+#define SBTF_RT_FC_BLOCK 16
+#else
+#define SBTF_RT_FC_BLOCK 4
+#endif
+#define SBTF_RT_FC_PAD(n, to) (((n) + (to) - 1) / (to) * (to))
+/** Bytes of a FULLY_CONNECTED filter in that layout. */
+#define SBTF_RT_FC_FILTER_BYTES(c_out, c_in) \
+  (SBTF_RT_FC_PAD(c_out, 4) * SBTF_RT_FC_PAD(c_in, SBTF_RT_FC_BLOCK))
+
+/** Writes filter [C_out, C_in] to dst (SBTF_RT_FC_FILTER_BYTES) in the layout above. */
+sbtf_status sbtf_rt_fc_interleave(int32_t output_channels, int32_t input_channels,
+                                  const int8_t *filter, int8_t *dst);
+
+/** FULLY_CONNECTED int8; filter in the layout above, 4-byte aligned; quant has C_out entries
+ *  (repeated if per tensor); folded_bias as for conv. Requantizes with single rounding, as TF
+ *  2.21's interpreter does (docs/op_spec.md). */
 sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
                                        const sbtf_quant_params *quant, int32_t batches,
                                        int32_t input_channels, const int8_t *input,

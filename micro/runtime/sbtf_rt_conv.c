@@ -5,11 +5,12 @@
  * of K = KH * KW * C_in int8 inputs, gathered into scratch (im2col) unless it already lies
  * contiguously in the input (1x1 convolutions without padding, FC). Σ filter * (x + input_offset)
  * = Σ filter * x + input_offset * Σ filter, so the generator folds the second term into the bias
- * and padding taps read the input zero point (which adds 0). The product runs two rows by two
+ * and padding taps read the input zero point (which adds 0). CONV_2D runs two rows by two
  * filters at a time in portable C and with SMLAD on the DSP extension; on Helium one row by four
- * filters with VMLADAVA.S8, requantized as one vector, and CONV_2D orders its loops by where the
- * rows lie (conv_mve). Sums are the same integers as TFLite's reference loops, so the outputs are
- * bit-exact.
+ * filters with VMLADAVA.S8, requantized as one vector, its loops ordered by where the rows lie
+ * (conv_mve). FULLY_CONNECTED runs one row by four filters whose weights the generator
+ * interleaved (SBTF_RT_FC_BLOCK). Sums are the same integers as TFLite's reference loops, so the
+ * outputs are bit-exact.
  */
 #include <string.h>
 
@@ -113,33 +114,6 @@ ALWAYS_INLINE void quant4_store(const quant4 *q, const int32_t acc[4], int8_t *o
   }
 }
 
-/* FULLY_CONNECTED on Helium: each row against four filters at a time, requantized lane by lane
-   (single rounding), clamped as one vector. */
-ALWAYS_INLINE void matmul_row_fc(const matmul *m, const int8_t *row, int8_t *out) {
-  const int32_t *mult = m->quant->multiplier, *shift = m->quant->shift, *bias = m->bias;
-  const int32_t c_out = m->c_out, off = m->output_offset, lo = m->act_min, hi = m->act_max;
-  for (int32_t c = 0; c < c_out; c += 4) {
-    const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
-    const int8_t *f[4];
-    filters4(m, c, f);
-    int32_t acc[4];
-    dot_1x4(row, f, m->k, 0, acc);
-    int32x4_t v = vaddq_s32(vldrwq_s32(acc), vldrwq_z_s32(bias + c, p));
-    vstrwq_s32(acc, v);
-    for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
-      acc[j] = sbtf_mbqm_single(acc[j], mult[c + j], shift[c + j]);
-    }
-    v = vminq_s32(vmaxq_s32(vaddq_n_s32(vldrwq_s32(acc), off), vdupq_n_s32(lo)), vdupq_n_s32(hi));
-    vstrbq_p_s32(out + c, v, p);
-  }
-}
-
-ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
-                               int8_t *out0, int8_t *out1, int single_rounding, int full) {
-  (void)single_rounding, (void)full; /* FC only: single rounding; the vector clamp costs the same */
-  matmul_row_fc(m, row0, out0);
-  if (out1 != NULL) matmul_row_fc(m, row1, out1);
-}
 #else
 /* ---- portable C and the DSP extension: two rows by two filters ---- */
 
@@ -179,9 +153,8 @@ ALWAYS_INLINE void dot_2x2(const int8_t *r0, const int8_t *r1, const int8_t *f0,
 
 /* full: [lo, hi] is the whole int8 range (no activation clamp), one SSAT on the DSP extension. */
 ALWAYS_INLINE int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t offset,
-                                int32_t lo, int32_t hi, int single_rounding, int full) {
-  const int32_t v = single_rounding ? sbtf_mbqm_single(acc, mult, shift)
-                                    : sbtf_mbqm(acc, mult, shift);
+                                int32_t lo, int32_t hi, int full) {
+  const int32_t v = sbtf_mbqm(acc, mult, shift);
 #if defined(SBTF_RT_DSP)
   if (full) return (int8_t)__ssat(v + offset, 8);
 #else
@@ -190,7 +163,7 @@ ALWAYS_INLINE int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_
   return (int8_t)sbtf_clamp(v + offset, lo, hi);
 }
 
-/* acc[j] = Σ_i row[i] * f_j[i] for one row and four filters (a single row: FC, odd pixel). */
+/* acc[j] = Σ_i row[i] * f_j[i] for one row and four filters (an odd last pixel). */
 ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *f0, const int8_t *f1,
                            const int8_t *f2, const int8_t *f3, int32_t k, int32_t acc[4]) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -220,12 +193,11 @@ ALWAYS_INLINE void dot_1x4(const int8_t *row, const int8_t *f0, const int8_t *f1
   acc[3] = a3;
 }
 
-/* out0 = requantize(filter x row0), and out1 likewise for row1 unless out1 is NULL.
-   single_rounding and full are constants at each call, so each caller gets its own loop.
-   Parameters are copied to locals: int8 stores may alias anything, so fields would be reloaded
-   after each. */
+/* out0 = requantize(filter x row0), and out1 likewise for row1 unless out1 is NULL (an odd
+   last pixel). full is a constant at each call, so each caller gets its own loop. Parameters are
+   copied to locals: int8 stores may alias anything, so fields would be reloaded after each. */
 ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t *row1,
-                               int8_t *out0, int8_t *out1, int single_rounding, int full) {
+                               int8_t *out0, int8_t *out1, int full) {
   const int32_t *mult = m->quant->multiplier, *shift = m->quant->shift, *bias = m->bias;
   const int8_t *filter = m->filter;
   const int32_t k = m->k, c_out = m->c_out, off = m->output_offset, lo = m->act_min,
@@ -239,7 +211,7 @@ ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t
       dot_1x4(row0, f0, f1, f2, f3, k, acc);
       for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
         out0[c + j] = requantize(acc[j] + bias[c + j], mult[c + j], shift[c + j], off, lo, hi,
-                                 single_rounding, full);
+                                 full);
       }
     }
     return;
@@ -250,35 +222,27 @@ ALWAYS_INLINE void matmul_rows(const matmul *m, const int8_t *row0, const int8_t
     int32_t acc[4];
     dot_2x2(row0, row1, f0, has_c1 ? f0 + k : f0, k, acc);
     const int32_t b0 = bias[c], m0 = mult[c], s0 = shift[c];
-    out0[c] = requantize(acc[0] + b0, m0, s0, off, lo, hi, single_rounding, full);
-    out1[c] = requantize(acc[2] + b0, m0, s0, off, lo, hi, single_rounding, full);
+    out0[c] = requantize(acc[0] + b0, m0, s0, off, lo, hi, full);
+    out1[c] = requantize(acc[2] + b0, m0, s0, off, lo, hi, full);
     if (has_c1) {
       const int32_t b1 = bias[c + 1], m1 = mult[c + 1], s1 = shift[c + 1];
-      out0[c + 1] = requantize(acc[1] + b1, m1, s1, off, lo, hi, single_rounding, full);
-      out1[c + 1] = requantize(acc[3] + b1, m1, s1, off, lo, hi, single_rounding, full);
+      out0[c + 1] = requantize(acc[1] + b1, m1, s1, off, lo, hi, full);
+      out1[c + 1] = requantize(acc[3] + b1, m1, s1, off, lo, hi, full);
     }
   }
 }
 
-#endif
-
-#if !defined(SBTF_RT_MVE) /* Helium: conv_direct_mve and conv_gathered_mve */
 static void matmul_rows_conv(const matmul *m, const int8_t *row0, const int8_t *row1,
                              int8_t *out0, int8_t *out1) {
 #if defined(SBTF_RT_DSP)
   if (m->act_min == -128 && m->act_max == 127) {
-    matmul_rows(m, row0, row1, out0, out1, 0, 1);
+    matmul_rows(m, row0, row1, out0, out1, 1);
     return;
   }
 #endif
-  matmul_rows(m, row0, row1, out0, out1, 0, 0);
+  matmul_rows(m, row0, row1, out0, out1, 0);
 }
 #endif
-
-static void matmul_rows_fc(const matmul *m, const int8_t *row0, const int8_t *row1, int8_t *out0,
-                           int8_t *out1) {
-  matmul_rows(m, row0, row1, out0, out1, 1, 0);
-}
 
 /* ---- CONV_2D ---- */
 
@@ -491,6 +455,96 @@ sbtf_status sbtf_rt_conv2d_s8(const sbtf_context *ctx, const sbtf_conv_params *p
 
 /* ---- FULLY_CONNECTED ---- */
 
+/* acc[j] = Σ_i row[i] * filter_j[i] for the group of four filters at w (SBTF_RT_FC_BLOCK layout:
+   the filters' padding is zero, so only the row's last block needs care). */
+#if defined(SBTF_RT_MVE)
+ALWAYS_INLINE void fc_dot_1x4(const int8_t *row, const int8_t *w, int32_t k, int32_t acc[4]) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int32_t i = 0;
+  for (; i + 16 <= k; i += 16, w += 64) {
+    const int8x16_t x = vldrbq_s8(row + i);
+    a0 = vmladavaq_s8(a0, x, vldrbq_s8(w));
+    a1 = vmladavaq_s8(a1, x, vldrbq_s8(w + 16));
+    a2 = vmladavaq_s8(a2, x, vldrbq_s8(w + 32));
+    a3 = vmladavaq_s8(a3, x, vldrbq_s8(w + 48));
+  }
+  if (i < k) { /* lanes past K load as zero */
+    const int8x16_t x = vldrbq_z_s8(row + i, vctp8q((uint32_t)(k - i)));
+    a0 = vmladavaq_s8(a0, x, vldrbq_s8(w));
+    a1 = vmladavaq_s8(a1, x, vldrbq_s8(w + 16));
+    a2 = vmladavaq_s8(a2, x, vldrbq_s8(w + 32));
+    a3 = vmladavaq_s8(a3, x, vldrbq_s8(w + 48));
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+#elif defined(SBTF_RT_DSP)
+/* Four inputs (x, one word) times four filters' next four weights (w[j], aligned words). */
+ALWAYS_INLINE void fc_step(int32_t x, const int32_t *w, int32_t *a0, int32_t *a1, int32_t *a2,
+                           int32_t *a3) {
+  const int16x2_t xe = __sxtb16(x), xo = sxtb16_odd(x);
+  const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+  *a0 = __smlad(xe, __sxtb16(w0), __smlad(xo, sxtb16_odd(w0), *a0));
+  *a1 = __smlad(xe, __sxtb16(w1), __smlad(xo, sxtb16_odd(w1), *a1));
+  *a2 = __smlad(xe, __sxtb16(w2), __smlad(xo, sxtb16_odd(w2), *a2));
+  *a3 = __smlad(xe, __sxtb16(w3), __smlad(xo, sxtb16_odd(w3), *a3));
+}
+
+/* Not inlined: in the caller GCC 12 spills the sums on M7. */
+__attribute__((noinline)) static void fc_dot_1x4(const int8_t *row, const int8_t *w8, int32_t k,
+                                                 int32_t acc[4]) {
+  const int32_t *w = (const int32_t *)(const void *)w8; /* aligned: checked by the caller */
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int32_t i = 0;
+  for (; i + 4 <= k; i += 4, w += 4) fc_step(read_word(row + i), w, &a0, &a1, &a2, &a3);
+  if (i < k) { /* the last 1-3 inputs, nothing read past the row */
+    uint32_t x = (uint8_t)row[i];
+    if (i + 1 < k) x |= (uint32_t)(uint8_t)row[i + 1] << 8;
+    if (i + 2 < k) x |= (uint32_t)(uint8_t)row[i + 2] << 16;
+    fc_step((int32_t)x, w, &a0, &a1, &a2, &a3);
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+#else
+ALWAYS_INLINE void fc_dot_1x4(const int8_t *row, const int8_t *w, int32_t k, int32_t acc[4]) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (int32_t i = 0; i < k; ++i) {
+    const int32_t x = row[i];
+    const int8_t *wi = w + i / 4 * 16 + i % 4;
+    a0 += x * wi[0];
+    a1 += x * wi[4];
+    a2 += x * wi[8];
+    a3 += x * wi[12];
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+#endif
+
+sbtf_status sbtf_rt_fc_interleave(int32_t output_channels, int32_t input_channels,
+                                  const int8_t *filter, int8_t *dst) {
+  if (filter == NULL || dst == NULL) return SBTF_ERROR_NULL_ARGUMENT;
+  if (output_channels < 1 || input_channels < 1 || input_channels > SBTF_MAX_FILTER_SIZE ||
+      output_channels > SBTF_MAX_FILTER_SIZE)
+    return SBTF_ERROR_BAD_SHAPE;
+  const int32_t bl = SBTF_RT_FC_BLOCK, kp = SBTF_RT_FC_PAD(input_channels, bl);
+  const int32_t cp = SBTF_RT_FC_PAD(output_channels, 4);
+  for (int32_t c = 0; c < cp; ++c) {
+    for (int32_t i = 0; i < kp; ++i) {
+      const int32_t at = ((c / 4 * kp / bl + i / bl) * 4 + c % 4) * bl + i % bl;
+      dst[at] = c < output_channels && i < input_channels ? filter[c * input_channels + i] : 0;
+    }
+  }
+  return SBTF_OK;
+}
+
 sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
                                        const sbtf_quant_params *quant, int32_t batches,
                                        int32_t input_channels, const int8_t *input,
@@ -504,16 +558,33 @@ sbtf_status sbtf_rt_fully_connected_s8(const sbtf_fc_params *params,
     return SBTF_ERROR_BAD_SHAPE;
   if (!sbtf_offsets_ok(params->input_offset, params->output_offset) ||
       !sbtf_clamp_ok(params->activation_min, params->activation_max) ||
-      !sbtf_rt_quant_ok(quant, output_channels))
+      !sbtf_rt_quant_ok(quant, output_channels) || ((uintptr_t)filter & 3) != 0)
     return SBTF_ERROR_BAD_PARAM;
-  const matmul m = {filter, folded_bias, quant, input_channels, output_channels,
-                    params->output_offset, params->activation_min, params->activation_max};
-  for (int32_t b = 0; b < batches; b += 2) {
-    const int two = b + 1 < batches;
-    const int8_t *row0 = input + b * input_channels;
-    int8_t *out0 = output + b * output_channels;
-    matmul_rows_fc(&m, row0, two ? row0 + input_channels : row0, out0,
-                   two ? out0 + output_channels : NULL);
+  const int32_t *mult = quant->multiplier, *shift = quant->shift, *bias = folded_bias;
+  const int32_t k = input_channels, c_out = output_channels, off = params->output_offset;
+  const int32_t lo = params->activation_min, hi = params->activation_max;
+  const int32_t group = 4 * SBTF_RT_FC_PAD(k, SBTF_RT_FC_BLOCK); /* bytes of four filters */
+  for (int32_t b = 0; b < batches; ++b) {
+    const int8_t *row = input + b * k, *w = filter;
+    int8_t *out = output + b * c_out;
+    for (int32_t c = 0; c < c_out; c += 4, w += group) {
+      int32_t acc[4];
+      fc_dot_1x4(row, w, k, acc);
+#if defined(SBTF_RT_MVE) /* bias as one vector, clamp and store as one (single rounding by lane) */
+      const mve_pred16_t p = vctp32q((uint32_t)(c_out - c));
+      vstrwq_s32(acc, vaddq_s32(vldrwq_s32(acc), vldrwq_z_s32(bias + c, p)));
+      for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
+        acc[j] = sbtf_mbqm_single(acc[j], mult[c + j], shift[c + j]);
+      }
+      const int32x4_t v = vaddq_n_s32(vldrwq_s32(acc), off);
+      vstrbq_p_s32(out + c, vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi)), p);
+#else
+      for (int32_t j = 0; j < 4 && c + j < c_out; ++j) {
+        const int32_t v = sbtf_mbqm_single(acc[j] + bias[c + j], mult[c + j], shift[c + j]);
+        out[c + j] = (int8_t)sbtf_clamp(v + off, lo, hi);
+      }
+#endif
+    }
   }
   return SBTF_OK;
 }

@@ -54,9 +54,13 @@ static void dw_pixel_scalar(const dw_taps *t, int32_t c0, int32_t c_out, int32_t
 }
 
 /* Bytes of one padded input row (Helium): C_in * (the last tap column + pad_w + 1); 0 when every
-   tap of every pixel lies inside the input. */
+   tap of every pixel lies inside the input, and on the other paths (which copy no rows). */
 static int64_t dw_row_bytes(const sbtf_conv_params *p, const sbtf_dims *in, const sbtf_dims *f,
                             const sbtf_dims *out) {
+#if !defined(SBTF_RT_MVE)
+  (void)p, (void)in, (void)f, (void)out;
+  return 0;
+#endif
   const int64_t last_y = (int64_t)(out->h - 1) * p->stride_h - p->pad_h +
                          (int64_t)(f->h - 1) * p->dilation_h;
   const int64_t last_x = (int64_t)(out->w - 1) * p->stride_w - p->pad_w +

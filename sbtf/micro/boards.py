@@ -88,7 +88,7 @@ BOARDS: dict[str, Board] = {
             cpu="Cortex-M55 (Helium)",
             cflags=("-mcpu=cortex-m55", "-mfloat-abi=hard", "-mthumb"),
             linker_script="mps3-an547.ld",
-            flash=(0x00000000, 512 << 10),  # ITCM
+            flash=(0x00000000, (512 << 10) + (2 << 20)),  # ITCM + FPGA SRAM for .sbtf_model
             ram=(0x20000000, 512 << 10),  # DTCM
             ticks=Fraction(125, 4),  # 32 MHz: 31.25 instructions per tick
             isa="mve",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sbtf import bitmask
 from sbtf.converters import tflite_math
 from sbtf.micro.codegen.emitter import Emitter, dims4
 from sbtf.micro.codegen.graph import Operator, T
@@ -129,10 +130,35 @@ def emit_fully_connected(em: Emitter, op: Operator):
     act = o.fusedActivationFunction if o is not None else 0
     args = ", ".join([
         em.fc_params(op, x, y, act), em.quant_arrays(op, m, s), str(batches), str(c_in),
-        em.ptr(op, x, "input"), str(c_out), em.const(op, w, "int8_t", np.int8, "weights"),
-        em.folded_bias(op, 2, w.data, x), em.act(y),
+        em.ptr(op, x, "input"), str(c_out), _fc_filter(em, op, w), em.folded_bias(op, 2, w.data, x),
+        em.act(y),
     ])
     em.call(op, f"sbtf_rt_fully_connected_s8({args})")
+
+
+FC_BLOCKS = (16, 4)  # SBTF_RT_FC_BLOCK on Helium builds, elsewhere
+
+
+def fc_interleave(w: np.ndarray, block: int) -> np.ndarray:
+    """Filter [C_out, C_in] in sbtf_rt.h's FULLY_CONNECTED layout: groups of four filters, each
+    group's inputs in blocks of `block`, one block of each filter in turn, zero-padded."""
+    c_out, c_in = w.shape
+    cp, kp = -(-c_out // 4) * 4, -(-c_in // block) * block
+    padded = np.zeros((cp, kp), np.int8)
+    padded[:c_out, :c_in] = w
+    return padded.reshape(cp // 4, 4, kp // block, block).transpose(0, 2, 1, 3).reshape(-1)
+
+
+def _fc_filter(em: Emitter, op: Operator, w) -> str:
+    """The weights in the layout of each SBTF_RT_FC_BLOCK; the build compiles one of them."""
+    if w.data is None:
+        em.fail(op, f"weights {w.describe()} must be constant")
+    name, data = f"op{op.index}_weights", np.asarray(w.data).astype(np.int8)
+    arrays = [f"#{'if' if i == 0 else 'elif'} SBTF_RT_FC_BLOCK == {b}\n"
+              + c_array("int8_t", name, fc_interleave(data, b)) for i, b in enumerate(FC_BLOCKS)]
+    em.decls.append(f"/* {c_comment(w.name)} {list(w.shape)} */\n" + "".join(arrays) + "#endif\n")
+    em.weight_bytes += fc_interleave(data, FC_BLOCKS[-1]).size
+    return name
 
 
 def add_setup(em: Emitter, op: Operator, act_type: int = T.INT8):
@@ -636,15 +662,41 @@ def emit_sbtf_conv_2d(em: Emitter, op: Operator):
     in_d = em.dims(f"op{n}_in", in4)
     f_d = em.dims(f"op{n}_filter", (c_out, kh, kw, in4[3]))
     out_d = em.dims(f"op{n}_out", out4)
-    em.scratch_ops.append(f"sbtf_conv2d_s8_get_buffer_size({in_d}, {f_d}, {out_d})")
-    em.scratch_shapes.append((kh * kw * in4[3], c_out))
+    params = em.conv_params(op, x, y, cv.pad, stride, dil, opts["fused_activation_function"])
+    quant, x_ptr = em.quant_arrays(op, cv.multiplier, cv.shift), em.ptr(op, x, "input")
     args = ", ".join([
-        "&sbtf_ctx",
-        em.conv_params(op, x, y, cv.pad, stride, dil, opts["fused_activation_function"]),
-        em.quant_arrays(op, cv.multiplier, cv.shift), in_d, em.ptr(op, x, "input"), f_d, mask,
-        sign, em.bias(op, 3, c_out), out_d, em.act(y),
+        "&sbtf_ctx", params, quant, in_d, x_ptr, f_d, mask, sign, em.bias(op, 3, c_out), out_d,
+        em.act(y),
     ])
+    if (kh, kw) != (1, 1):
+        em.scratch_ops.append(f"sbtf_conv2d_s8_get_buffer_size({in_d}, {f_d}, {out_d})")
+        em.scratch_shapes.append((kh * kw * in4[3], c_out))
+        em.call(op, f"sbtf_conv2d_s8({args})")
+        return
+    # A 1x1 layer on Helium: the runtime's int8 1x1 loop (a vector of 16 inputs per VMLADAVA)
+    # beats the mask kernel, so those builds compile the layer's int8 weights (sign * 127 at
+    # the set bits, the same sums: bit-exact) and call it instead.
+    try:
+        w8 = bitmask.unpack(em.tensor(op, 1).data, em.tensor(op, 2).data, in4[3])
+    except ValueError as exc:  # already refused by load_graph's validator
+        em.fail(op, str(exc))
+    first, name = len(em.decls), f"op{op.index}_int8_filter"
+    em.decls.append(c_array("int8_t", name, w8))
+    em.weight_bytes += w8.size
+    bias = em.folded_bias(op, 3, w8, x)
+    em.decls[first:] = ["#if defined(SBTF_PATH_MVE)\n" + "".join(em.decls[first:]) + "#endif\n"]
+    scratch = f"SBTF_RT_SB_1X1_SCRATCH_BYTES({in4[3]}, {c_out})"  # the path's own
+    em.scratch_ops.append(scratch)
+    em.scratch_terms.append(scratch)
+    sb_bias = em.bias(op, 3, c_out)
+    unused = [f"(void){a};" for a in (mask, sign, sb_bias) if a != "NULL"]  # the other path's
+    em.body.append("#if defined(SBTF_PATH_MVE)")
+    em.body.append("  " + " ".join(unused))
+    int8_args = ["&sbtf_ctx", params, quant, in_d, x_ptr, f_d, name, bias, out_d, em.act(y)]
+    em.call(op, f"sbtf_rt_conv2d_s8({', '.join(int8_args)})")
+    em.body.append("#else")
     em.call(op, f"sbtf_conv2d_s8({args})")
+    em.body.append("#endif")
 
 
 @emits("SBTF_FULLY_CONNECTED")

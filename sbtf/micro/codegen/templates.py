@@ -17,7 +17,7 @@ def c_array(ctype: str, name: str, values, per_line: int = 24) -> str:
     for i in range(0, len(flat), per_line):
         lines.append("  " + ", ".join(str(v) for v in flat[i:i + per_line]) + ",")
     body = "\n".join(lines)
-    return f"static const {ctype} {name}[{len(flat)}] SBTF_ALIGNED = {{\n{body}\n}};\n"
+    return f"static const {ctype} {name}[{len(flat)}] SBTF_MODEL_CONST = {{\n{body}\n}};\n"
 
 
 def c_float(x: float) -> str:
@@ -127,8 +127,11 @@ SOURCE = """\
 
 #if defined(__GNUC__)
 #define SBTF_ALIGNED __attribute__((aligned(16)))
+/* Constants go to .sbtf_model: where the board's linker script keeps the model's data. */
+#define SBTF_MODEL_CONST __attribute__((aligned(16), section(".sbtf_model")))
 #else
 #define SBTF_ALIGNED
+#define SBTF_MODEL_CONST
 #endif
 
 /* Where the arena goes, e.g. -DSBTF_MODEL_ARENA_ATTR='__attribute__((section(".ccm")))'. */
