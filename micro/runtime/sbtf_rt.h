@@ -75,13 +75,6 @@ typedef struct {
 #define SBTF_RT_CONV_ROWS 2
 #endif
 #define SBTF_RT_CONV_SCRATCH_BYTES(k) (SBTF_RT_CONV_ROWS * (((k) + 15) / 16 * 16))
-/** Scratch bytes of a 1x1 SBTF_CONV_2D as the generated code runs it: the int8 1x1 loop above on
- *  Helium builds, sbtf_conv2d_s8 elsewhere (docs/runtime.md). */
-#if defined(SBTF_PATH_MVE)
-#define SBTF_RT_SB_1X1_SCRATCH_BYTES(k, c_out) SBTF_RT_CONV_SCRATCH_BYTES(k)
-#else
-#define SBTF_RT_SB_1X1_SCRATCH_BYTES(k, c_out) SBTF_SCRATCH_BYTES(k, c_out)
-#endif
 /** Scratch bytes of sbtf_rt_depthwise_conv2d_s8: the bias with the input offset folded in (one
  *  int32 per output channel) and, on Helium, for a layer whose taps reach outside its input, KH
  *  padded input rows of row_bytes = C_in * (last tap column + pad_w + 1) (0 for a layer that does

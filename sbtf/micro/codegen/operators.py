@@ -662,6 +662,8 @@ def emit_sbtf_conv_2d(em: Emitter, op: Operator):
     in_d = em.dims(f"op{n}_in", in4)
     f_d = em.dims(f"op{n}_filter", (c_out, kh, kw, in4[3]))
     out_d = em.dims(f"op{n}_out", out4)
+    em.scratch_ops.append(f"sbtf_conv2d_s8_get_buffer_size({in_d}, {f_d}, {out_d})")
+    em.scratch_shapes.append((kh * kw * in4[3], c_out))
     params = em.conv_params(op, x, y, cv.pad, stride, dil, opts["fused_activation_function"])
     quant, x_ptr = em.quant_arrays(op, cv.multiplier, cv.shift), em.ptr(op, x, "input")
     args = ", ".join([
@@ -669,8 +671,6 @@ def emit_sbtf_conv_2d(em: Emitter, op: Operator):
         em.act(y),
     ])
     if (kh, kw) != (1, 1):
-        em.scratch_ops.append(f"sbtf_conv2d_s8_get_buffer_size({in_d}, {f_d}, {out_d})")
-        em.scratch_shapes.append((kh * kw * in4[3], c_out))
         em.call(op, f"sbtf_conv2d_s8({args})")
         return
     # A 1x1 layer on Helium: the runtime's int8 1x1 loop (a vector of 16 inputs per VMLADAVA)
@@ -685,9 +685,7 @@ def emit_sbtf_conv_2d(em: Emitter, op: Operator):
     em.weight_bytes += w8.size
     bias = em.folded_bias(op, 3, w8, x)
     em.decls[first:] = ["#if defined(SBTF_PATH_MVE)\n" + "".join(em.decls[first:]) + "#endif\n"]
-    scratch = f"SBTF_RT_SB_1X1_SCRATCH_BYTES({in4[3]}, {c_out})"  # the path's own
-    em.scratch_ops.append(scratch)
-    em.scratch_terms.append(scratch)
+    em.scratch_terms.append(f"SBTF_RT_CONV_SCRATCH_BYTES({in4[3]})")
     sb_bias = em.bias(op, 3, c_out)
     unused = [f"(void){a};" for a in (mask, sign, sb_bias) if a != "NULL"]  # the other path's
     em.body.append("#if defined(SBTF_PATH_MVE)")
