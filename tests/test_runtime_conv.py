@@ -52,34 +52,3 @@ def test_fully_connected_paths_match_tflite(board, tmp_path):
                     board=None if board == "host" else board, n=6)
     ops = [op.name for op in codegen.load_graph(tflite).operators]
     assert ops.count("FULLY_CONNECTED") == 5, ops
-
-
-@pytest.mark.parametrize("board", ["host", "mps3-an547"])
-def test_signed_binary_1x1_takes_the_int8_path_on_helium(board, tmp_path):
-    """Signed-binary 1x1 layers (K = 16: filters in registers; K = 20: the dot loop) run the
-    int8 1x1 loop on Helium builds and the mask kernel elsewhere: both bit-exact."""
-    import numpy as np
-
-    import sbtf
-    from sbtf.converters import convert_with_report
-    from sbtf.micro import hostref, runtime
-
-    tf.keras.utils.set_random_seed(4)
-    x = tf.keras.Input((6, 5, 8))
-    y = L.ReLU()(L.BatchNormalization()(sbtf.SignedBinaryConv2D(16, 3, padding="same")(x)))
-    y = L.ReLU()(L.BatchNormalization()(sbtf.SignedBinaryConv2D(20, 1)(y)))
-    model = tf.keras.Model(x, sbtf.SignedBinaryConv2D(12, 1)(y))
-    rng = np.random.default_rng(4)
-    res = convert_with_report(model, representative_data=rng.uniform(-1, 1, (32, 6, 5, 8)))
-    ops = [op.name for op in codegen.load_graph(res.tflite).operators]
-    assert ops == ["SBTF_CONV_2D"] * 3, ops
-    source = codegen.generate(res.tflite).source  # the two 1x1 layers: both paths, one per build
-    assert source.count("sbtf_rt_conv2d_s8(") == 2 and source.count("sbtf_conv2d_s8(") == 3
-    xs = rng.integers(-128, 128, size=(3, 6, 5, 8)).astype(np.int8)
-    want = hostref.run_reference(res.int8_tflite, xs)
-    assert len(np.unique(want)) > 8
-    if board == "host":
-        got = runtime.run_model_host(res.tflite, xs, out_dir=tmp_path, sanitize=True).outputs
-    else:
-        got = runtime.run_model(res.tflite, board, xs, out_dir=tmp_path, timeout=120).outputs
-    np.testing.assert_array_equal(got.reshape(want.shape), want)

@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sbtf import bitmask
 from sbtf.converters import tflite_math
 from sbtf.micro.codegen.emitter import Emitter, dims4
 from sbtf.micro.codegen.graph import Operator, T
@@ -664,37 +663,13 @@ def emit_sbtf_conv_2d(em: Emitter, op: Operator):
     out_d = em.dims(f"op{n}_out", out4)
     em.scratch_ops.append(f"sbtf_conv2d_s8_get_buffer_size({in_d}, {f_d}, {out_d})")
     em.scratch_shapes.append((kh * kw * in4[3], c_out))
-    params = em.conv_params(op, x, y, cv.pad, stride, dil, opts["fused_activation_function"])
-    quant, x_ptr = em.quant_arrays(op, cv.multiplier, cv.shift), em.ptr(op, x, "input")
     args = ", ".join([
-        "&sbtf_ctx", params, quant, in_d, x_ptr, f_d, mask, sign, em.bias(op, 3, c_out), out_d,
-        em.act(y),
+        "&sbtf_ctx",
+        em.conv_params(op, x, y, cv.pad, stride, dil, opts["fused_activation_function"]),
+        em.quant_arrays(op, cv.multiplier, cv.shift), in_d, em.ptr(op, x, "input"), f_d, mask,
+        sign, em.bias(op, 3, c_out), out_d, em.act(y),
     ])
-    if (kh, kw) != (1, 1):
-        em.call(op, f"sbtf_conv2d_s8({args})")
-        return
-    # A 1x1 layer on Helium: the runtime's int8 1x1 loop (a vector of 16 inputs per VMLADAVA)
-    # beats the mask kernel, so those builds compile the layer's int8 weights (sign * 127 at
-    # the set bits, the same sums: bit-exact) and call it instead.
-    try:
-        w8 = bitmask.unpack(em.tensor(op, 1).data, em.tensor(op, 2).data, in4[3])
-    except ValueError as exc:  # already refused by load_graph's validator
-        em.fail(op, str(exc))
-    first, name = len(em.decls), f"op{op.index}_int8_filter"
-    em.decls.append(c_array("int8_t", name, w8))
-    em.weight_bytes += w8.size
-    bias = em.folded_bias(op, 3, w8, x)
-    em.decls[first:] = ["#if defined(SBTF_PATH_MVE)\n" + "".join(em.decls[first:]) + "#endif\n"]
-    em.scratch_terms.append(f"SBTF_RT_CONV_SCRATCH_BYTES({in4[3]})")
-    sb_bias = em.bias(op, 3, c_out)
-    unused = [f"(void){a};" for a in (mask, sign, sb_bias) if a != "NULL"]  # the other path's
-    em.body.append("#if defined(SBTF_PATH_MVE)")
-    em.body.append("  " + " ".join(unused))
-    int8_args = ["&sbtf_ctx", params, quant, in_d, x_ptr, f_d, name, bias, out_d, em.act(y)]
-    em.call(op, f"sbtf_rt_conv2d_s8({', '.join(int8_args)})")
-    em.body.append("#else")
     em.call(op, f"sbtf_conv2d_s8({args})")
-    em.body.append("#endif")
 
 
 @emits("SBTF_FULLY_CONNECTED")
