@@ -11,7 +11,7 @@ demo: setup
 	$(PY) -m sbtf.demo
 
 test: setup
-	$(PY) -m pytest -q -ra tests
+	$(PY) -m pytest -q -ra --durations=25 tests
 
 # Benchmarks print tables and write JSON under build/bench/; figures, never asserts.
 bench: setup

@@ -6,6 +6,7 @@ host under ASan + UBSan (with the dead arena bytes poisoned) and on Cortex-M4; i
 input; the variants it does not implement are refused by name."""
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 
@@ -21,7 +22,8 @@ from sbtf.micro import codegen, hostref, qemu, runtime, source_dir, tflm
 L = tf.keras.layers
 
 
-def _lstm_model(seed, steps, features, units, *, layers=1, time_major=False, batch=1):
+@functools.cache  # converting an LSTM is slow: the host, board and refusal tests share models
+def _lstm_model(seed, steps, features, units, layers=1, time_major=False, batch=1):
     """Input [B, T, F] (or [T, B, F] time major) -> LSTM(s) returning the whole sequence, and a
     Dense + tanh head on the flattened sequence (TANH in the same model)."""
     tf.keras.utils.set_random_seed(seed)
@@ -82,8 +84,7 @@ CASES = [  # (seed, steps, features, units, layers, time_major, batch)
 @pytest.mark.parametrize("seed,steps,features,units,layers,time_major,batch", CASES)
 def test_lstm_matches_tflite_on_host(seed, steps, features, units, layers, time_major, batch,
                                      tmp_path):
-    tflite, x = _lstm_model(seed, steps, features, units, layers=layers, time_major=time_major,
-                            batch=batch)
+    tflite, x = _lstm_model(seed, steps, features, units, layers, time_major, batch)
     g, op = _lstm_op(tflite)
     assert {"UNIDIRECTIONAL_SEQUENCE_LSTM", "TANH"} <= {o.name for o in g.operators}
     assert bool(op.options.timeMajor) == time_major
@@ -128,7 +129,7 @@ def test_strided_slice_ranges_follow_tflite():
 
 @pytest.mark.slow
 def test_lstm_and_tanh_on_a_board(tmp_path):
-    tflite, x = _lstm_model(5, 8, 6, 12)
+    tflite, x = _lstm_model(*CASES[0])  # two layers, batch 2: the host case's model on Cortex-M4
     _compare(tflite, x, tmp_path, board="mps2-an386")
 
 
@@ -161,7 +162,7 @@ def _edit_lstm(tflite, edit) -> bytes:
 
 @pytest.fixture(scope="module")
 def small_lstm():
-    return _lstm_model(7, 3, 2, 3)[0]
+    return _lstm_model(*CASES[1])[0]
 
 
 @pytest.mark.parametrize("what,edit,message", [

@@ -3,6 +3,8 @@ bit: a sweep of small random models compiled for the host (gcc, ASan + UBSan), a
 of a model that chains every operator."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,13 +23,18 @@ def _model(shape, build, seed):
     return tf.keras.Model(inp, build(inp))
 
 
-def _check(shape, build, seed, tmp_path, board=None, n=N_INPUTS):
+@functools.cache  # the host and board runs of one model share its conversion and reference
+def _converted(shape, build, seed, n):
     rng = np.random.default_rng(seed)
     model = _model(shape, build, seed)
     tflite = hostref.int8_tflite(model, rng.normal(size=(64, *shape)))
     scale, zp = hostref.input_quantization(tflite)
     x = runtime.quantize_inputs(rng.normal(size=(n, *shape)) * 1.5, scale, zp)
-    want = hostref.run_reference(tflite, x)
+    return tflite, x, hostref.run_reference(tflite, x)
+
+
+def _check(shape, build, seed, tmp_path, board=None, n=N_INPUTS):
+    tflite, x, want = _converted(shape, build, seed, n)
     assert len(np.unique(want)) > 8, "outputs too uniform to show bit-exactness"
     if board is None:
         got = runtime.run_model_host(tflite, x, out_dir=tmp_path, sanitize=True).outputs
