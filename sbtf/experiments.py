@@ -657,6 +657,10 @@ def main(argv=None) -> int:
             p.add_argument("--bn-momentum", type=float, default=None,
                            help="momentum of every BatchNormalization (default: the "
                                 "architecture's: digits_cnn 0.9, resnet8 0.99)")
+            p.add_argument("--weight-decay", type=float, default=None,
+                           help="L2 penalty on every compared conv's (latent) kernel, the same "
+                                "for every weight format (default: the architecture's: "
+                                "digits_cnn 0, resnet8 1e-4)")
         if name == "ablation":
             p.add_argument("--rows", type=_int_list, default=None,
                            help="comma-separated indices of ABLATION rows to run (default: all; "
@@ -689,6 +693,8 @@ def main(argv=None) -> int:
                      f"{args.threshold}")
     if getattr(args, "bn_momentum", None) is not None and not 0.0 <= args.bn_momentum < 1.0:
         parser.error(f"--bn-momentum must lie in [0, 1), got {args.bn_momentum}")
+    if getattr(args, "weight_decay", None) is not None and not 0.0 <= args.weight_decay < 1.0:
+        parser.error(f"--weight-decay must lie in [0, 1), got {args.weight_decay}")
     if args.command == "threshold-sweep":
         bad = [t for t in args.thresholds if not 0.0 < t < 1.0]
         if bad or not args.thresholds:
@@ -711,7 +717,9 @@ def main(argv=None) -> int:
             options = {**common, "arch": arch, "distill": args.distill,
                        **(first if arch == "digits_cnn" else {}),
                        **({"augment": True} if args.augment else {}),
-                       **({} if args.bn_momentum is None else {"bn_momentum": args.bn_momentum})}
+                       **({} if args.bn_momentum is None else {"bn_momentum": args.bn_momentum}),
+                       **({} if args.weight_decay is None else
+                          {"weight_decay": args.weight_decay})}
             if args.command == "compare":
                 r = compare(threshold=args.threshold, equal_nonzero=args.equal_nonzero,
                             methods=args.methods, **options,
