@@ -269,3 +269,28 @@ def test_cli_rejects_missing_dataset_with_exit_2(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as e:
         experiments.main(["compare", "--arch", "vgg", "--out", str(out)])
     assert e.value.code == 2
+
+
+def test_cli_weight_decay_reaches_every_compared_conv(tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def fake_compare(**options):
+        seen.update(options)
+        model = experiments.build_model("digits_cnn", "binary", input_shape=(8, 8, 1),
+                                        weight_decay=options.get("weight_decay", 0.0))
+        seen["penalties"] = len(model.losses)
+        return {"experiment": "compare", "config": {}, "methods": {}, "elapsed_s": 0.0}
+
+    monkeypatch.setattr(experiments, "compare", fake_compare)
+    monkeypatch.setattr(experiments, "format_compare", lambda r: "")
+    out = str(tmp_path / "c.json")
+    assert experiments.main(["compare", "--weight-decay", "1e-4", "--out", out]) == 0
+    assert seen["weight_decay"] == 1e-4
+    assert seen["penalties"] == 3  # the three compared 3x3 convs, nothing else
+    seen.clear()
+    assert experiments.main(["compare", "--out", out]) == 0
+    assert "weight_decay" not in seen  # the architecture's own default
+    with pytest.raises(SystemExit) as e:
+        experiments.main(["compare", "--weight-decay", "-1", "--out", out])
+    assert e.value.code == 2
+    assert "--weight-decay must lie in [0, 1)" in capsys.readouterr().err
