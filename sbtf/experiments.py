@@ -74,6 +74,7 @@ __all__ = [
     "format_compare",
     "format_sweep",
     "main",
+    "nonzero_target_from",
     "threshold_sweep",
     "weight_stats",
 ]
@@ -249,6 +250,29 @@ def equal_nonzero_widths(arch: str, target_nonzero: float, nonzero_fraction: flo
     return best[1]
 
 
+def nonzero_target_from(path, arch: str, dataset: str) -> float:
+    """Signed-binary's mean non-zero compared weights in the compare JSON at `path`, for
+    `arch` on `dataset` (ValueError naming the file and what is missing)."""
+    try:
+        with open(path) as f:
+            result = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable compare JSON ({e})") from None
+    runs = result.get("architectures", [result]) if isinstance(result, dict) else []
+    for run in runs if isinstance(runs, list) else []:
+        config = run.get("config", {}) if isinstance(run, dict) else {}
+        if config.get("arch") == arch and config.get("dataset") == dataset:
+            try:
+                target = run["methods"]["signed-binary"]["compared_nonzero_mean"]
+            except (KeyError, TypeError):
+                target = None
+            if isinstance(target, (int, float)) and target > 0:
+                return float(target)
+            raise ValueError(f"{path}: the {arch} run on {dataset} has no signed-binary "
+                             "compared_nonzero_mean")
+    raise ValueError(f"{path}: no compare run of {arch} on {dataset}")
+
+
 def _mean_std(values) -> tuple[float, float]:
     values = np.asarray(values, dtype=np.float64)
     return float(values.mean()), float(values.std())
@@ -311,11 +335,14 @@ def compare(*, arch: str = "digits_cnn", dataset: str = "digits", epochs: int = 
             seeds=DEFAULT_SEEDS, methods=METHODS, equal_nonzero: bool = False,
             threshold: float = 0.05, first_conv: str = "quantized", batch_size: int = 32,
             learning_rate: float = DEFAULT_LEARNING_RATE, distill: bool = False, data=None,
-            verbose: int = 0, log=print, **recipe) -> dict:
+            nonzero_target: float | None = None, verbose: int = 0, log=print,
+            **recipe) -> dict:
     """Train `arch` once per method and seed; return accuracies and weight counts.
 
     With `equal_nonzero`, also the binary and ternary networks whose widths are scaled to the
-    signed-binary network's non-zero compared weights (`binary-eq`, `ternary-eq`). With
+    signed-binary network's non-zero compared weights (`binary-eq`, `ternary-eq`), or to
+    `nonzero_target` when signed-binary is not among `methods` (its mean from an earlier run:
+    `methods` may then be empty). With
     `distill`, every quantized network learns from the float network of its seed.
 
     Returns `{"config": ..., "methods": {method: {"accuracy": [per seed], "accuracy_mean",
@@ -337,8 +364,11 @@ def compare(*, arch: str = "digits_cnn", dataset: str = "digits", epochs: int = 
     if distill:  # the float networks are the teachers: train them first
         methods.remove("float")
         methods.insert(0, "float")
-    if equal_nonzero and "signed-binary" not in methods:
-        raise ValueError("equal_nonzero needs the signed-binary network in methods.")
+    if equal_nonzero and "signed-binary" not in methods and not (nonzero_target or 0) > 0:
+        raise ValueError("equal_nonzero needs the signed-binary network in methods or a "
+                         "positive nonzero_target.")
+    if not methods and not equal_nonzero:
+        raise ValueError("compare: no methods to train.")
     data = data if data is not None else load(dataset)
     recipe = {**DEFAULT_RECIPE, **recipe, "epochs": epochs, "batch_size": batch_size,
               "learning_rate": learning_rate, "distill": distill, "threshold": threshold}
@@ -369,7 +399,8 @@ def compare(*, arch: str = "digits_cnn", dataset: str = "digits", epochs: int = 
     for method in methods:
         run_method(method)
     if equal_nonzero:
-        target = results["signed-binary"]["compared_nonzero_mean"]
+        target = (results["signed-binary"]["compared_nonzero_mean"]
+                  if "signed-binary" in results else float(nonzero_target))
         for method in EQUAL_NONZERO_METHODS:
             base = method.removesuffix("-eq")
             fraction = 1.0 if base == "binary" else results.get(base, {}).get(
@@ -671,11 +702,15 @@ def main(argv=None) -> int:
             p.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="max",
                            help="the threshold is a fraction of each filter's max |w| "
                                 "(default) or a multiple of its mean |w|")
-            p.add_argument("--methods", type=_method_list, default=list(METHODS),
-                           help="comma-separated weight formats (default: all four)")
+            p.add_argument("--methods", type=_method_list, default=None,
+                           help="comma-separated weight formats (default: all four; none "
+                                "with --equal-nonzero-to)")
             p.add_argument("--equal-nonzero", action="store_true",
                            help="add binary and ternary nets scaled to signed-binary's "
                                 "non-zero weights")
+            p.add_argument("--equal-nonzero-to", metavar="JSON", default=None,
+                           help="like --equal-nonzero, to the signed-binary non-zeros of an "
+                                "earlier compare run's JSON (same dataset and architecture)")
         if name == "threshold-sweep":
             p.add_argument("--thresholds", type=_float_list, default=list(DEFAULT_THRESHOLDS),
                            help="comma-separated thresholds in (0, 1) (default: %(default)s)")
@@ -721,8 +756,17 @@ def main(argv=None) -> int:
                        **({} if args.weight_decay is None else
                           {"weight_decay": args.weight_decay})}
             if args.command == "compare":
-                r = compare(threshold=args.threshold, equal_nonzero=args.equal_nonzero,
-                            methods=args.methods, **options,
+                target = None
+                if args.equal_nonzero_to:
+                    try:
+                        target = nonzero_target_from(args.equal_nonzero_to, arch, args.dataset)
+                    except ValueError as e:
+                        print(f"error: {e}", file=sys.stderr)
+                        return 2
+                methods = args.methods if args.methods is not None else (
+                    [] if target else list(METHODS))
+                r = compare(threshold=args.threshold, methods=methods, nonzero_target=target,
+                            equal_nonzero=args.equal_nonzero or target is not None, **options,
                             **({} if args.threshold_mode == "max" else
                                {"threshold_mode": args.threshold_mode}))
                 print(format_compare(r))

@@ -294,3 +294,28 @@ def test_cli_weight_decay_reaches_every_compared_conv(tmp_path, monkeypatch, cap
         experiments.main(["compare", "--weight-decay", "-1", "--out", out])
     assert e.value.code == 2
     assert "--weight-decay must lie in [0, 1)" in capsys.readouterr().err
+
+
+def test_equal_nonzero_to_an_earlier_runs_signed_binary(fashion_smoke, tmp_path, capsys):
+    earlier = tmp_path / "earlier.json"
+    experiments.write_json(fashion_smoke, str(earlier))
+    target = fashion_smoke["methods"]["signed-binary"]["compared_nonzero_mean"]
+    assert experiments.nonzero_target_from(earlier, "digits_cnn", "fashion-mnist") == target
+    out = tmp_path / "eq.json"
+    argv = ["compare", "--dataset", "fashion-mnist", "--first-conv", "float", "--train-size",
+            "128", "--test-size", "64", "--epochs", "1", "--seeds", "0", "--batch-size", "64",
+            "--equal-nonzero-to", str(earlier), "--out", str(out)]
+    assert experiments.main(argv) == 0
+    r = json.loads(out.read_text())["methods"]
+    assert list(r) == ["binary-eq"]  # nothing re-trained; ternary-eq needs a ternary run
+    assert r["binary-eq"]["widths"] == list(fashion_smoke["methods"]["binary-eq"]["widths"])
+    for text, why in (("{", "not a readable compare JSON"),
+                      ('{"config": {"arch": "digits_cnn", "dataset": "fashion-mnist"}, '
+                       '"methods": []}', "has no signed-binary compared_nonzero_mean"),
+                      ('{"config": {"arch": "resnet8", "dataset": "fashion-mnist"}}',
+                       "no compare run of digits_cnn on fashion-mnist")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        assert experiments.main([*argv[:-4], "--equal-nonzero-to", str(bad), "--out",
+                                 str(out)]) == 2
+        assert why in capsys.readouterr().err
