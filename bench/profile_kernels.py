@@ -162,24 +162,30 @@ def gather_elements(asm: str) -> int:
     return 128 // int(m[2]) if m else 0
 
 
-def summarize(board, elf, counts: Counter) -> dict:
-    funcs = _functions(elf, counts)
+def element_weighted(board, elf, counts: Counter) -> dict:
+    """Instructions executed (`counts`: address -> executions, from trace), the MVE
+    gathers/scatters among them, the elements those move, and the element-weighted count: each
+    gather/scatter counted as its element count (a Cortex-M55 moves one element per beat)."""
     asm = _disassembly(board, elf)
-    by_function = Counter()
     gathers = elements = 0
     for a, n in counts.items():
-        if funcs[a][1].startswith(HARNESS):
-            continue
-        by_function[funcs[a][0]] += n
         e = gather_elements(asm.get(a, ""))
         if e:
             gathers += n
             elements += n * e
-    total = sum(by_function.values())
+    total = sum(counts.values())
     return {"instructions": total, "gather_scatter_instructions": gathers,
             "gather_scatter_elements": elements,
-            "element_weighted_instructions": total - gathers + elements,
-            "by_function": dict(by_function.most_common())}
+            "element_weighted_instructions": total - gathers + elements}
+
+
+def summarize(board, elf, counts: Counter) -> dict:
+    funcs = _functions(elf, counts)
+    kernel = Counter({a: n for a, n in counts.items() if not funcs[a][1].startswith(HARNESS)})
+    by_function = Counter()
+    for a, n in kernel.items():
+        by_function[funcs[a][0]] += n
+    return {**element_weighted(board, elf, kernel), "by_function": dict(by_function.most_common())}
 
 
 def hot_addresses(board, elf, counts: Counter, top: int):
