@@ -76,6 +76,7 @@ def trace(board, elf, timeout=900, begin="bench_region_begin", end="bench_region
         translated: tuple[int, int] | None = None
         regions: list[Counter] = []
         active = None
+        last = None  # (region, block) of the last block counted, for QEMU's corrections
         with open(log, errors="replace") as f:
             for line in f:
                 if line.startswith("Trace "):
@@ -84,13 +85,24 @@ def trace(board, elf, timeout=900, begin="bench_region_begin", end="bench_region
                     if translated is not None and translated[0] == pc:
                         blocks[ptr] = by_pc[pc] = translated  # first run after translation
                         translated = None
+                    last = None
                     if pc == begin:
                         active = Counter()
                         regions.append(active)
                     elif pc == end:
                         active = None
                     elif active is not None:
-                        active[blocks.get(ptr) or by_pc[pc]] += 1
+                        last = (active, blocks.get(ptr) or by_pc[pc])
+                        active[last[1]] += 1
+                elif line.startswith("Stopped execution of TB chain") and last:
+                    # -icount: the budget ran out before the logged block ran; it runs later
+                    last[0][last[1]] -= 1
+                    last = None
+                elif line.startswith("cpu_io_recompile: rewound execution of TB to") and last:
+                    # -icount: a device access mid-block; from it on, the block runs again later
+                    at = int(line.split()[-1], 16)
+                    last[0][(at, last[1][1])] -= 1
+                    last = None
                 elif line.startswith("IN:"):
                     pending = []
                 elif pending is not None:
