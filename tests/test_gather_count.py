@@ -5,10 +5,11 @@ moves one element per beat, so each executed gather/scatter counts as its elemen
 One mps3-an547 program with two traced regions: hand-written gathers and scatters of known
 element counts in a loop, then one signed-binary Helium convolution of sbtf's kernels.
 """
+import re
 import sys
 from pathlib import Path
 
-from sbtf.micro import build, source_dir
+from sbtf.micro import boards, build, source_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import profile_kernels
@@ -19,6 +20,8 @@ LOOPS = 10
 ELEMENTS_PER_LOOP = 4 + 8 + 16 + 4
 
 PROGRAM = r"""
+#include <stdio.h>
+
 #include "bench_harness.h"
 #include "bench_layers.h"
 #include "sbtf_nn.h"
@@ -47,9 +50,12 @@ int main(void) {
   if (need < 0 || need > (int32_t)sizeof(scratch)) return 1;
   const sbtf_context ctx = {scratch, need};
   bench_region_begin();
+  sbtf_counter_start();
   const sbtf_status st = sbtf_conv2d_s8(&ctx, &p, &q, &in, bench_input, &f, bench_mask,
                                         bench_sign, bench_bias, &o, out);
+  const uint64_t n = sbtf_counter_read();
   bench_region_end();
+  printf("systick=%llu\n", (unsigned long long)n);
   return st == SBTF_OK ? 0 : 1;
 }
 """
@@ -79,3 +85,13 @@ def test_gathers_count_their_elements(tmp_path):
                 for a, n in conv.items() if profile_kernels.gather_elements(asm_text[a]))
     assert extra > 0
     assert kernel["element_weighted_instructions"] == kernel["instructions"] + extra
+
+    # The span SysTick counts, as bench_tflm.py --gathers traces it: equal up to the counter's
+    # own instructions (its wait for the first tick) and one tick, once the blocks QEMU's -icount
+    # logged but stopped or rewound at the counter's device accesses are discounted.
+    (counted,), stdout = profile_kernels.trace(BOARD, elf, timeout=120,
+                                               begin="sbtf_counter_start", end="sbtf_counter_read")
+    systick = int(re.search(r"systick=(\d+)", stdout)[1])
+    assert systick > 0 and min(counted.values()) > 0
+    tick = boards.get(BOARD).instructions_per_tick
+    assert 0 <= sum(counted.values()) - systick <= 2 * tick + 16, (sum(counted.values()), systick)
