@@ -146,7 +146,8 @@ def main(argv=None) -> None:
                 row["seconds"] = round(time.monotonic() - t0, 1)
                 rows.append(row)
                 print(f"  {name} {board} {config}: {_fmt(row.get('instructions'))} "
-                      f"({row['seconds']} s){' ERROR ' + row['error'] if 'error' in row else ''}",
+                      f"({row['seconds']} s){' ERROR ' + row['error'] if 'error' in row else ''}"
+                      f"{' GATHERS NOT COUNTED ' + row['gathers_error'] if 'gathers_error' in row else ''}",
                       file=sys.stderr, flush=True)
     _print(rows)
     wall = round(time.monotonic() - start)
