@@ -16,15 +16,27 @@ arena, whether the outputs equal sbtf.Interpreter's on the host, and instruction
 (TFLM: its MicroProfiler around each invoke; sbtf: a counter after each operator). Needs the
 third-party trees (SBTF_THIRD_PARTY, micro/tflm/README.md). Prints a table, writes
 build/bench/tflm.json. Figures, no asserts.
+
+--gathers (Helium board only, slow: QEMU's exec log): QEMU counts an MVE gather/scatter as one
+instruction, a Cortex-M55 moves one element per beat. Each configuration's image is run again
+with every executed instruction traced by address over the span SysTick counts (from entering
+sbtf_counter_start to entering sbtf_counter_read around the first inference;
+profile_kernels.trace), and each gather/scatter is counted as its elements
+(profile_kernels.element_weighted): traced and SysTick counts side by side, gathers executed,
+element-weighted instructions and their ratio to (a)'s element-weighted count.
 """
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import profile_kernels
 
 BOARDS = ["mps2-an386", "mps2-an500", "mps3-an547"]
 CONFIGS = [("tflm-int8", "tflm", "int8"), ("tflm-sb", "tflm", "sb"), ("sbtf-sb", "sbtf", "sb"),
@@ -66,6 +78,19 @@ def _host_reference(tflite: bytes, x: np.ndarray) -> np.ndarray:
     return it.get_tensor(it.get_output_details()[0]["index"])
 
 
+def _element_weighted(board, elf, outputs) -> dict:
+    """Trace the first inference of `elf` (the span SysTick counts) and count its gathers."""
+    from sbtf.micro import runtime
+
+    counts, stdout = profile_kernels.trace(board, elf, begin="sbtf_counter_start",
+                                           end="sbtf_counter_read")
+    traced = runtime.parse_output(stdout, 1, (outputs[0].size,), board)
+    if not np.array_equal(traced[0].reshape(-1), outputs[0].reshape(-1)):
+        raise RuntimeError(f"{board}: the traced run's output differs from the counted run's")
+    return {"systick_instructions": traced[1][0],
+            **profile_kernels.element_weighted(board, elf, counts[0])}
+
+
 def _fmt(n) -> str:
     return "—" if n is None else f"{n:,}"
 
@@ -73,13 +98,16 @@ def _fmt(n) -> str:
 def main(argv=None) -> None:
     import argparse
 
-    from sbtf.micro import compare, tflm
+    from sbtf.micro import boards, compare, tflm
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="a subset of the models (default: all)")
     parser.add_argument("--boards", nargs="*", default=BOARDS, choices=BOARDS)
     parser.add_argument("--configs", nargs="*", default=[c for c, _, _ in CONFIGS],
                         choices=[c for c, _, _ in CONFIGS], help="a subset of (a)-(d)")
+    parser.add_argument("--gathers", action="store_true",
+                        help="on Helium boards also count each MVE gather/scatter as its elements "
+                             "(traces one inference; slow)")
     parser.add_argument("--markdown", action="store_true",
                         help="print build/bench/tflm.json as docs/runtime.md's table, run nothing")
     args = parser.parse_args(argv)
@@ -110,10 +138,16 @@ def main(argv=None) -> None:
                         np.array_equal(r.outputs.reshape(-1), expected[variant].reshape(-1)))
                 except (ValueError, RuntimeError, OSError) as exc:  # reported, not fatal
                     row["error"] = str(exc).splitlines()[0][:300]
+                if args.gathers and boards.get(board).isa == "mve" and "error" not in row:
+                    try:
+                        row["gathers"] = _element_weighted(board, r.elf, r.outputs)
+                    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                        row["gathers_error"] = str(exc).splitlines()[0][:300]
                 row["seconds"] = round(time.monotonic() - t0, 1)
                 rows.append(row)
                 print(f"  {name} {board} {config}: {_fmt(row.get('instructions'))} "
-                      f"({row['seconds']} s){' ERROR ' + row['error'] if 'error' in row else ''}",
+                      f"({row['seconds']} s){' ERROR ' + row['error'] if 'error' in row else ''}"
+                      f"{' GATHERS NOT COUNTED ' + row['gathers_error'] if 'gathers_error' in row else ''}",
                       file=sys.stderr, flush=True)
     _print(rows)
     wall = round(time.monotonic() - start)
@@ -138,12 +172,39 @@ def _print(rows) -> None:
         print(f"{r['model']:<17} {r['board']:<11} {r['config']:<10} {_fmt(n):>15} {ratio:>7} "
               f"{_fmt(r.get('flash_bytes')):>9} {_fmt(r.get('ram_bytes')):>9} "
               f"{_fmt(r.get('arena_bytes')):>8}  {exact}")
+    _print_gathers(rows)
     print("\ninstructions per operator (one inference):")
     for r in rows:
         if r.get("per_op"):
             ops = ", ".join(f"{op} x{e['count']} {e['instructions']:,}"
                             for op, e in r["per_op"].items())
             print(f"  {r['model']} {r['board']} {r['config']}: {ops}")
+
+
+def _print_gathers(rows) -> None:
+    """The --gathers figures: plain (traced, and SysTick) and element-weighted, ratios to (a)."""
+    rows = [r for r in rows if r.get("gathers")]
+    if not rows:
+        return
+    base = {(r["model"], r["board"]): r["gathers"] for r in rows if r["config"] == "tflm-int8"}
+    print("\nMVE gathers/scatters counted as their elements (one inference, traced):")
+    header = (f"{'model':<17} {'board':<11} {'config':<10} {'traced':>11} {'SysTick':>11} "
+              f"{'gathers':>9} {'elements':>10} {'elem-weighted':>13} {'vs (a)':>7} "
+              f"{'e-w vs (a)':>10}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        g, b = r["gathers"], base.get((r["model"], r["board"]))
+        if b:
+            g["ratio_to_tflm_int8"] = round(g["instructions"] / b["instructions"], 3)
+            g["element_weighted_ratio_to_tflm_int8"] = round(
+                g["element_weighted_instructions"] / b["element_weighted_instructions"], 3)
+        ratios = (f"{g['ratio_to_tflm_int8']:>6.3f}x {g['element_weighted_ratio_to_tflm_int8']:>9.3f}x"
+                  if b else "")
+        print(f"{r['model']:<17} {r['board']:<11} {r['config']:<10} {_fmt(g['instructions']):>11} "
+              f"{_fmt(g['systick_instructions']):>11} {_fmt(g['gather_scatter_instructions']):>9} "
+              f"{_fmt(g['gather_scatter_elements']):>10} "
+              f"{_fmt(g['element_weighted_instructions']):>13} {ratios}")
 
 
 def cell(r: dict, memory: bool = True) -> str:

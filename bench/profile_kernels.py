@@ -76,6 +76,7 @@ def trace(board, elf, timeout=900, begin="bench_region_begin", end="bench_region
         translated: tuple[int, int] | None = None
         regions: list[Counter] = []
         active = None
+        last = None  # (region, block) of the last block counted, for QEMU's corrections
         with open(log, errors="replace") as f:
             for line in f:
                 if line.startswith("Trace "):
@@ -84,13 +85,24 @@ def trace(board, elf, timeout=900, begin="bench_region_begin", end="bench_region
                     if translated is not None and translated[0] == pc:
                         blocks[ptr] = by_pc[pc] = translated  # first run after translation
                         translated = None
+                    last = None
                     if pc == begin:
                         active = Counter()
                         regions.append(active)
                     elif pc == end:
                         active = None
                     elif active is not None:
-                        active[blocks.get(ptr) or by_pc[pc]] += 1
+                        last = (active, blocks.get(ptr) or by_pc[pc])
+                        active[last[1]] += 1
+                elif line.startswith("Stopped execution of TB chain") and last:
+                    # -icount: the budget ran out before the logged block ran; it runs later
+                    last[0][last[1]] -= 1
+                    last = None
+                elif line.startswith("cpu_io_recompile: rewound execution of TB to") and last:
+                    # -icount: a device access mid-block; from it on, the block runs again later
+                    at = int(line.split()[-1], 16)
+                    last[0][(at, last[1][1])] -= 1
+                    last = None
                 elif line.startswith("IN:"):
                     pending = []
                 elif pending is not None:
@@ -162,24 +174,30 @@ def gather_elements(asm: str) -> int:
     return 128 // int(m[2]) if m else 0
 
 
-def summarize(board, elf, counts: Counter) -> dict:
-    funcs = _functions(elf, counts)
+def element_weighted(board, elf, counts: Counter) -> dict:
+    """Instructions executed (`counts`: address -> executions, from trace), the MVE
+    gathers/scatters among them, the elements those move, and the element-weighted count: each
+    gather/scatter counted as its element count (a Cortex-M55 moves one element per beat)."""
     asm = _disassembly(board, elf)
-    by_function = Counter()
     gathers = elements = 0
     for a, n in counts.items():
-        if funcs[a][1].startswith(HARNESS):
-            continue
-        by_function[funcs[a][0]] += n
         e = gather_elements(asm.get(a, ""))
         if e:
             gathers += n
             elements += n * e
-    total = sum(by_function.values())
+    total = sum(counts.values())
     return {"instructions": total, "gather_scatter_instructions": gathers,
             "gather_scatter_elements": elements,
-            "element_weighted_instructions": total - gathers + elements,
-            "by_function": dict(by_function.most_common())}
+            "element_weighted_instructions": total - gathers + elements}
+
+
+def summarize(board, elf, counts: Counter) -> dict:
+    funcs = _functions(elf, counts)
+    kernel = Counter({a: n for a, n in counts.items() if not funcs[a][1].startswith(HARNESS)})
+    by_function = Counter()
+    for a, n in kernel.items():
+        by_function[funcs[a][0]] += n
+    return {**element_weighted(board, elf, kernel), "by_function": dict(by_function.most_common())}
 
 
 def hot_addresses(board, elf, counts: Counter, top: int):

@@ -36,6 +36,7 @@ class Result:
     ram: int | None
     arena: int
     per_op: list[tuple[str, int]] = field(default_factory=list)
+    elf: Path | None = None  # the image that ran (boards)
 
     def row(self) -> dict:
         return {"runtime": self.runtime, "board": self.board, "instructions": self.instructions,
@@ -71,18 +72,20 @@ def sbtf_op_profile(tflite: bytes, board: str, x_int8, out_dir) -> list[tuple[st
 
 
 def run_sbtf(tflite: bytes, board: str, x_int8, out_dir, profile: bool = True) -> Result:
-    res = _runtime.run_model(tflite, board, x_int8, timeout=600, out_dir=Path(out_dir) / "run")
+    run_dir = Path(out_dir) / "run"
+    res = _runtime.run_model(tflite, board, x_int8, timeout=600, out_dir=run_dir)
     m = res.memory
     per_op = sbtf_op_profile(tflite, board, x_int8, Path(out_dir) / "profile") if profile else []
     return Result("sbtf", board, res.outputs, res.instructions_per_inference, m.flash, m.ram,
-                  m.arena, per_op)
+                  m.arena, per_op, run_dir / "firmware.elf")  # a batch of one boot (run_model)
 
 
 def run_tflm(tflite: bytes, board: str, x_int8, out_dir) -> Result:
     res = _tflm.run_model(tflite, board, x_int8, out_dir=out_dir)
     m = res.memory
     return Result("tflm", board, res.outputs, res.instructions_per_inference,
-                  m.flash if m else None, m.ram if m else None, res.arena_used, res.per_op)
+                  m.flash if m else None, m.ram if m else None, res.arena_used, res.per_op,
+                  res.image)
 
 
 def op_lines(per_op: list[tuple[str, int]]) -> list[str]:
