@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,14 @@ def test_a_second_build_links_the_same_objects(objects, tmp_path):
     _build(tmp_path, "second")
     assert _stored(objects) == first  # not compiled again: same files, untouched
 
+
+
+def test_builds_at_the_same_time_share_the_cache(objects, tmp_path):
+    """Both compile every object and store it under the same name (os.replace: whole files)."""
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda name: _build(tmp_path, name), ["one", "two"]))
+    assert len(_stored(objects)) == len(build.kernel_sources())
+    _build(tmp_path, "three")
 
 def test_an_edited_header_or_another_define_gives_a_fresh_object(objects, tmp_path):
     forced = tmp_path / "forced.h"  # read by every source (-include): in its dependency list

@@ -298,8 +298,8 @@ def _library_object(cc: str, flags: list[str], private_dirs: list[Path], source:
     stored = entry / f"{digest}-{hashlib.sha256(obj.read_bytes()).hexdigest()[:32]}.o"
     os.replace(obj, stored)
     scratch.remove(obj)
-    for old in entry.glob("*.o"):  # earlier versions of the files: never a hit again
-        if old != stored and not old.name.startswith(".tmp-"):
+    for old in entry.glob("*.o"):  # objects of earlier versions of the files: never a hit again
+        if not old.name.startswith((f"{digest}-", ".tmp-")):  # (others' objects may be in use)
             old.unlink(missing_ok=True)
     return stored, True
 
