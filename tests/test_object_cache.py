@@ -87,6 +87,20 @@ def test_a_header_that_a_build_dir_would_shadow_is_never_taken_from_the_cache(ob
     assert _stored(objects) == cached
 
 
+def test_a_header_read_from_a_deleted_build_dir_does_not_break_the_next_build(objects, tmp_path):
+    """Like sbtf_main.c, which reads each model's generated sbtf_inputs.h."""
+    wrapper = '#include_next <stdint.h>\n'  # read by the kernels in place of the system one
+    for name in ("gone", "new"):
+        generated = tmp_path / name
+        generated.mkdir()
+        (generated / "stdint.h").write_text(wrapper)
+        _build(tmp_path, include_dirs=[generated])
+        assert _stored(objects) == {}  # every kernel read a header of this build's own folder
+        if name == "gone":
+            (generated / "stdint.h").unlink()
+            generated.rmdir()
+
+
 @pytest.mark.parametrize("damage", ["truncated", "corrupt", "half-written"])
 def test_a_damaged_object_is_compiled_again(objects, tmp_path, damage):
     _build(tmp_path)

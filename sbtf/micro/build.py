@@ -230,9 +230,16 @@ def _depends_on_the_build(deps: list[str], search_dirs: list[Path], private_dirs
         for d in search_dirs:
             for name in names:
                 other = os.path.join(d, name)
-                if os.path.exists(other) and not os.path.samefile(other, path):
+                if os.path.exists(other) and not _same_file(other, path):
                     return True
     return False
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # b was read by an earlier build and is gone (its generated folder)
+        return False
 
 
 def _stored_object(entry: Path, digest: str | None) -> Path | None:
