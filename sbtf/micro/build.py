@@ -7,16 +7,29 @@ micro/include and micro/boards.
 
     elf = build_elf("mps2-an386", ["app.c", *kernel_sources()], out="build/app.elf")
     exe = build_host(["app.c", *kernel_sources()], out="build/app", sanitize=True)
+
+The library's own C (micro/src, micro/runtime, micro/boards: kernels, runtime, startup), which
+every model build links, is compiled once per compiler and flag set and kept as objects in the
+user's build cache (sbtf.micro.cache, `objects/`); `SBTF_NO_OBJECT_CACHE=1` compiles everything
+every time.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+import os
+import re
+import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sbtf.micro import boards as _boards
+from sbtf.micro import cache as _cache
 from sbtf.micro import source_dir
 
 __all__ = [
@@ -102,15 +115,12 @@ def build_elf(board, sources: Sequence, include_dirs: Sequence = (), defines=Non
     cflags = _cross_cflags(b, opt)
     if not warnings:
         cflags = [f for f in cflags if f != "-Werror"]
-    cmd = [
-        CROSS_CC, *cflags, *extra_cflags, *_defines(defines),
-        f"-I{include_dir()}", f"-I{board_dir()}", *(f"-I{d}" for d in include_dirs),
-        *map(str, sources), str(board_dir() / "startup.c"),
-        "-nostartfiles", "--specs=rdimon.specs", f"-L{board_dir()}",
-        f"-T{board_dir() / b.linker_script}", "-Wl,--gc-sections", f"-Wl,-Map={out}.map",
-        *ldflags, "-o", str(out),
-    ]
-    _run(cmd, f"building {out.name} for {b.name}")
+    link = ["-nostartfiles", "--specs=rdimon.specs", f"-L{board_dir()}",
+            f"-T{board_dir() / b.linker_script}", "-Wl,--gc-sections", f"-Wl,-Map={out}.map",
+            *ldflags]
+    _compile_and_link(CROSS_CC, [*cflags, *extra_cflags, *_defines(defines)], include_dirs,
+                      [*sources, board_dir() / "startup.c"], link, out,
+                      f"building {out.name} for {b.name}")
     return out
 
 
@@ -143,13 +153,193 @@ def build_host(sources: Sequence, include_dirs: Sequence = (), defines=None, opt
     out = _out_path(out, f"host/{Path(sources[0]).stem}")
     san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
            "-g"] if sanitize else []
-    cmd = [
-        HOST_CC, opt, *WARNING_FLAGS, *san, *extra_cflags, *_defines(defines),
-        f"-I{include_dir()}", f"-I{board_dir()}", *(f"-I{d}" for d in include_dirs),
-        *map(str, sources), "-o", str(out), "-lm",
-    ]
-    _run(cmd, f"building {out.name} for the host")
+    _compile_and_link(HOST_CC, [opt, *WARNING_FLAGS, *san, *extra_cflags, *_defines(defines)],
+                      include_dirs, sources, ["-lm"], out, f"building {out.name} for the host")
     return out
+
+
+# ---- the object cache of the library's C ----
+# An entry per compiler, flag set and source (objects/<stem>-<key>/) holds `deps`, the files the
+# last compile read (the compiler's own -MD list: the source, project and system headers), and
+# the object as <digest of those files' paths and bytes>-<hash of the object>.o: a hit is an
+# object whose name matches the files as they are now and whose bytes match its name, so an
+# edited header, a truncated or corrupt object, or a half-finished concurrent write (objects
+# appear by os.replace) never reaches the linker.
+
+
+def _object_cache_on() -> bool:
+    return os.environ.get("SBTF_NO_OBJECT_CACHE", "") in ("", "0")
+
+
+def _is_library_source(source: Path) -> bool:
+    d = source_dir()
+    return source.suffix == ".c" and source.resolve().parent in (d / "src", d / "runtime",
+                                                                 d / "boards")
+
+
+@functools.cache
+def _compiler_version(path: str, mtime_ns: int) -> str:
+    proc = subprocess.run([path, "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout
+
+
+def _compiler_id(cc: str) -> list[str]:
+    path = shutil.which(cc)
+    if path is None:
+        raise BuildError(f"compiler {cc!r} not found (run `make setup`)")
+    path = os.path.realpath(path)
+    return [path, _compiler_version(path, os.stat(path).st_mtime_ns)]
+
+
+def _dependencies(dep_file: Path) -> list[str]:
+    """The prerequisites of a gcc -MD file (make syntax: `\\ ` is a space, `$$` a dollar), as
+    absolute paths (gcc wrote them relative to this process's working folder)."""
+    text = dep_file.read_text().replace("\\\n", " ")
+    words = [re.sub(r"\\(.)", r"\1", w).replace("$$", "$")
+             for w in re.findall(r"(?:\\.|[^\s\\])+", text)]
+    target_end = next(i for i, w in enumerate(words) if w.endswith(":"))
+    return [os.path.join(os.getcwd(), w) for w in words[target_end + 1:]]
+
+
+def _digest(deps: list[str], since_ns: int | None = None) -> str | None:
+    """A hash of the files' paths and bytes; None when one is missing or (since_ns) was written
+    after the compile that read it began."""
+    h = hashlib.sha256()
+    for path in deps:
+        try:
+            data = Path(path).read_bytes()
+            if since_ns is not None and os.stat(path).st_mtime_ns >= since_ns:
+                return None
+        except OSError:
+            return None
+        h.update(path.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()[:32]
+
+
+def _depends_on_the_build(deps: list[str], search_dirs: list[Path], private_dirs) -> bool:
+    """Whether the object could differ between builds with these flags: it read a file of a
+    private include dir (a model's generated folder, not in the key), or an include dir holds a
+    different file under a name it read a header by (the -MD list names the files found, not
+    those that a new file could now shadow). Such sources are compiled for this build only."""
+    private = tuple(os.path.join(os.path.abspath(d), "") for d in private_dirs)
+    for path in deps:
+        if path.startswith(private):
+            return True
+        parts = path.split(os.sep)
+        names = [os.sep.join(parts[i:]) for i in range(1, len(parts))]
+        for d in search_dirs:
+            for name in names:
+                other = os.path.join(d, name)
+                if os.path.exists(other) and not _same_file(other, path):
+                    return True
+    return False
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # b was read by an earlier build and is gone (its generated folder)
+        return False
+
+
+def _stored_object(entry: Path, digest: str | None) -> Path | None:
+    if digest is None:
+        return None
+    for obj in entry.glob(f"{digest}-*.o"):
+        if hashlib.sha256(obj.read_bytes()).hexdigest()[:32] == obj.stem.split("-")[1]:
+            return obj
+        obj.unlink(missing_ok=True)  # corrupt: objects are only ever written whole
+    return None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _library_object(cc: str, flags: list[str], private_dirs: list[Path], source: Path,
+                    scratch: list[Path]) -> tuple[Path, bool] | None:
+    """The object of library source `source`: (path, whether it was added to the cache). None
+    when the cache folder is not writable (compile the source in the link command instead).
+    Objects compiled for this build only are listed in `scratch` (removed after the link)."""
+    key = hashlib.sha256(json.dumps([*_compiler_id(cc), *flags, str(source.resolve())])
+                         .encode()).hexdigest()[:24]
+    entry = _cache.root() / "objects" / f"{source.stem}-{key}"
+    search_dirs = [source.parent, *(Path(f[2:]) for f in flags if f.startswith("-I")),
+                   *private_dirs]
+    try:
+        deps = (entry / "deps").read_text().splitlines()
+    except OSError:
+        deps = None
+    if deps and not _depends_on_the_build(deps, search_dirs, private_dirs):
+        obj = _stored_object(entry, _digest(deps))
+        if obj is not None:
+            try:
+                os.utime(entry)  # just used: pruned last
+            except OSError:
+                pass
+            return obj, False
+    tmp = entry / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    obj, dep_file = tmp.with_suffix(".o"), tmp.with_suffix(".d")
+    try:
+        entry.mkdir(parents=True, exist_ok=True)
+        obj.touch(exist_ok=False)
+    except OSError:
+        return None
+    scratch.append(obj)
+    start = time.time_ns()
+    try:
+        _run([cc, *flags, *(f"-I{d}" for d in private_dirs), "-c", str(source),
+              "-MD", "-MF", str(dep_file), "-o", str(obj)], f"compiling {source.name}")
+        deps = _dependencies(dep_file)
+    finally:
+        dep_file.unlink(missing_ok=True)
+    try:
+        _write_atomic(entry / "deps", "\n".join(deps))
+    except OSError:
+        return obj, False
+    digest = _digest(deps, since_ns=start)
+    if digest is None or _depends_on_the_build(deps, search_dirs, private_dirs):
+        return obj, False
+    stored = entry / f"{digest}-{hashlib.sha256(obj.read_bytes()).hexdigest()[:32]}.o"
+    os.replace(obj, stored)
+    scratch.remove(obj)
+    for old in entry.glob("*.o"):  # objects of earlier versions of the files: never a hit again
+        if not old.name.startswith((f"{digest}-", ".tmp-")):  # (others' objects may be in use)
+            old.unlink(missing_ok=True)
+    return stored, True
+
+
+def _compile_and_link(cc: str, flags: list[str], include_dirs: Sequence, sources: Sequence,
+                      link_flags: list[str], out: Path, what: str) -> None:
+    """`cc flags -I... sources link_flags -o out`, with the library's sources linked as cached
+    objects. Include dirs inside the project are part of the objects' key; the others (a model's
+    generated folder, different in every build) are not, and must not change the objects."""
+    project = source_dir().resolve()
+    include_dirs = [Path(d) for d in include_dirs]
+    shared = [f"-I{include_dir()}", f"-I{board_dir()}",
+              *(f"-I{d}" for d in include_dirs if Path(d).resolve().is_relative_to(project))]
+    private = [d for d in include_dirs if not d.resolve().is_relative_to(project)]
+    inputs, scratch, used, added = [], [], [], False
+    try:
+        for source in map(Path, sources):
+            got = None
+            if _object_cache_on() and _is_library_source(source):
+                got = _library_object(cc, [*flags, *shared], private, source, scratch)
+            if got is None:
+                inputs.append(str(source))
+                continue
+            inputs.append(str(got[0]))
+            used.append(got[0].parent)
+            added |= got[1]
+        _run([cc, *flags, f"-I{include_dir()}", f"-I{board_dir()}",
+              *(f"-I{d}" for d in include_dirs), *inputs, *link_flags, "-o", str(out)], what)
+    finally:
+        for obj in scratch:
+            obj.unlink(missing_ok=True)
+    if added:  # the cache grew: keep it within its bound (never this build's own files)
+        _cache.prune_cache(keep=[*used, out.parent])
 
 
 @dataclass(frozen=True)

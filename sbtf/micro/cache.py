@@ -1,20 +1,24 @@
-"""The per-user build cache of `sbtf-micro run` and the Python runtime API (firmware built when
-no output folder is given): one folder per model, board and variant, reused while it exists.
+"""The per-user build cache: `runtime/` holds the firmware of `sbtf-micro run` and the Python
+runtime API (built when no output folder is given), one folder per model, board and variant,
+reused while it exists; `objects/` holds the library's compiled C (sbtf.micro.build), one
+folder per compiler, flag set and source.
 
-Location: `$SBTF_CACHE_DIR`, else `$XDG_CACHE_HOME/sbtf`, else `~/.cache/sbtf`; builds go in
-its `runtime/` folder. Size bound: `$SBTF_CACHE_MAX_MB` megabytes (default 256); each new build
-first removes the least recently used builds until the rest fits in the bound.
+Location: `$SBTF_CACHE_DIR`, else `$XDG_CACHE_HOME/sbtf`, else `~/.cache/sbtf`. Size bound:
+`$SBTF_CACHE_MAX_MB` megabytes (default 256) for both together; whenever the cache grows, the
+least recently used folders of either are removed until the rest fits in the bound.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["DEFAULT_MAX_MB", "build_dir", "max_bytes", "prune", "root"]
+__all__ = ["DEFAULT_MAX_MB", "SECTIONS", "build_dir", "max_bytes", "prune", "prune_cache", "root"]
 
 DEFAULT_MAX_MB = 256
+SECTIONS = ("runtime", "objects")
 
 
 def root() -> Path:
@@ -46,14 +50,15 @@ def _size(folder: Path) -> int:
     return total
 
 
-def prune(folder: Path, limit: int, keep: Path | None = None) -> list[Path]:
-    """Remove the least recently used entries of `folder` (by mtime; never `keep`) until the
-    entries together take at most `limit` bytes. Returns what was removed."""
-    if not folder.is_dir():
-        return []
-    entries = [p for p in folder.iterdir() if p.is_dir() and p != keep]
+def prune(folders: Path | Iterable[Path], limit: int, keep: Path | Iterable[Path] = ()) -> list[Path]:
+    """Remove the least recently used entries (subfolders) of `folders` (by mtime; never those
+    in `keep`) until the entries together take at most `limit` bytes. Returns what was removed."""
+    folders = [folders] if isinstance(folders, Path) else list(folders)
+    keep = {keep} if isinstance(keep, Path) else set(keep)
+    entries = [p for f in folders if f.is_dir() for p in f.iterdir() if p.is_dir()]
     sizes = {p: _size(p) for p in entries}
-    total = sum(sizes.values()) + (_size(keep) if keep is not None and keep.is_dir() else 0)
+    total = sum(sizes.values())
+    entries = [p for p in entries if p not in keep]
     removed = []
     for p in sorted(entries, key=lambda p: p.stat().st_mtime):
         if total <= limit:
@@ -64,6 +69,11 @@ def prune(folder: Path, limit: int, keep: Path | None = None) -> list[Path]:
     return removed
 
 
+def prune_cache(keep: Iterable[Path] = ()) -> list[Path]:
+    """Keep the whole cache within max_bytes() (never removing `keep`)."""
+    return prune([root() / s for s in SECTIONS], max_bytes(), keep)
+
+
 def build_dir(name: str) -> Path:
     """The cache folder for build `name` (created, marked as just used); older builds are
     pruned to keep the cache within max_bytes()."""
@@ -72,5 +82,5 @@ def build_dir(name: str) -> Path:
     entry.mkdir(parents=True, exist_ok=True)
     now = time.time()
     os.utime(entry, (now, now))
-    prune(folder, max_bytes(), keep=entry)
+    prune_cache(keep=[entry])
     return entry

@@ -153,10 +153,11 @@ def _fc_filter(em: Emitter, op: Operator, w) -> str:
     if w.data is None:
         em.fail(op, f"weights {w.describe()} must be constant")
     name, data = f"op{op.index}_weights", np.asarray(w.data).astype(np.int8)
-    arrays = [f"#{'if' if i == 0 else 'elif'} SBTF_RT_FC_BLOCK == {b}\n"
-              + c_array("int8_t", name, fc_interleave(data, b)) for i, b in enumerate(FC_BLOCKS)]
+    layouts = [fc_interleave(data, b) for b in FC_BLOCKS]
+    arrays = [f"#{'if' if i == 0 else 'elif'} SBTF_RT_FC_BLOCK == {b}\n" + c_array("int8_t", name, a)
+              for i, (b, a) in enumerate(zip(FC_BLOCKS, layouts))]
     em.decls.append(f"/* {c_comment(w.name)} {list(w.shape)} */\n" + "".join(arrays) + "#endif\n")
-    em.weight_bytes += fc_interleave(data, FC_BLOCKS[-1]).size
+    em.weight_bytes += layouts[-1].size  # the elif branch: M4 / M7 / host builds
     return name
 
 
